@@ -1,0 +1,3 @@
+"""Semantic SQL Gateway: a PostgreSQL wire-protocol server in front of a semantic layer."""
+
+__version__ = "0.1.0"

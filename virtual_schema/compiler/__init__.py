@@ -1,0 +1,1 @@
+"""SQL over virtual tables → semantic query → logical plan → dialect SQL (sqlglot)."""

@@ -1,0 +1,21 @@
+"""The compiler's contract with the gateway.
+
+The gateway hands over one statement's SQL text (PostgreSQL syntax, `$n` placeholders) and gets
+back SQL in the backend's dialect plus the result's shape, so Describe can answer without running
+anything. Results are cached per (SQL text, parameter types, schema version, dialect).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from virtual_schema.pgtypes import PgColumnType
+from virtual_schema.schema import ResultColumn
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledQuery:
+    sql: str  # dialect SQL; parameters stay positional placeholders ($1 … for duckdb, ? / :pN as the backend takes them)
+    columns: tuple[ResultColumn, ...]
+    param_types: tuple[PgColumnType, ...]  # inferred where the client sent 0 (unspecified)
+    empty: bool = False  # the answer is known to have no rows (LIMIT 0, WHERE false): skip the warehouse
