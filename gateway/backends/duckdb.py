@@ -1,0 +1,175 @@
+"""The embedded DuckDB warehouse behind the Backend Protocol.
+
+DuckDB is not asyncio: statements run in a bounded thread pool, one DuckDB cursor (its own
+connection to the shared database) per client session so sessions never see each other's state
+and a CancelRequest can interrupt exactly one statement. Batches are pulled one ahead of the
+writer, so DuckDB produces the next batch while the previous one is being encoded and sent, and
+no more than two batches per statement are ever held in memory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import AsyncIterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+from gateway.backends.base import Credentials
+from virtual_schema.errors import (
+    DIVISION_BY_ZERO,
+    FEATURE_NOT_SUPPORTED,
+    INTERNAL_ERROR,
+    INVALID_TEXT_REPRESENTATION,
+    QUERY_CANCELED,
+    SYNTAX_ERROR,
+    UNDEFINED_COLUMN,
+    UNDEFINED_FUNCTION,
+    UNDEFINED_TABLE,
+    PgError,
+)
+
+
+def map_duckdb_error(exc: duckdb.Error) -> PgError:
+    """DuckDB's exception classes → PostgreSQL SQLSTATEs; DuckDB's own text goes to DETAIL."""
+    text = str(exc)
+    if isinstance(exc, duckdb.InterruptException):
+        return PgError(QUERY_CANCELED, "canceling statement due to user request")
+    if isinstance(exc, duckdb.ParserException):
+        return PgError(SYNTAX_ERROR, "syntax error in warehouse SQL", detail=text)
+    if isinstance(exc, duckdb.CatalogException):
+        code = UNDEFINED_FUNCTION if "Function" in text else UNDEFINED_TABLE
+        return PgError(code, "warehouse object does not exist", detail=text)
+    if isinstance(exc, duckdb.BinderException):
+        code = UNDEFINED_COLUMN if "column" in text.lower() else "42804"
+        return PgError(code, "warehouse could not bind the statement", detail=text)
+    if isinstance(exc, duckdb.ConversionException):
+        return PgError(INVALID_TEXT_REPRESENTATION, "invalid input value", detail=text)
+    if isinstance(exc, duckdb.OutOfRangeException):
+        return PgError("22003", "value out of range", detail=text)
+    if isinstance(exc, duckdb.InvalidInputException) and "Division by zero" in text:
+        return PgError(DIVISION_BY_ZERO, "division by zero", detail=text)
+    if isinstance(exc, duckdb.NotImplementedException):
+        return PgError(FEATURE_NOT_SUPPORTED, "not supported by the warehouse", detail=text)
+    if isinstance(exc, duckdb.OutOfMemoryException):
+        return PgError("53200", "out of memory", detail=text)
+    return PgError(INTERNAL_ERROR, "warehouse error", detail=text)
+
+
+class DuckDBSession:
+    def __init__(self, backend: DuckDBBackend, cursor: duckdb.DuckDBPyConnection) -> None:
+        self._backend = backend
+        self._cursor = cursor
+        self._running = threading.Event()
+
+    async def execute(self, sql: str, params: Sequence[object] = ()) -> AsyncIterator[pa.RecordBatch]:
+        loop = asyncio.get_running_loop()
+        pool = self._backend.pool
+        cursor = self._cursor
+        batch_rows = self._backend.batch_rows
+
+        def start() -> pa.RecordBatchReader:
+            self._running.set()
+            try:
+                rel = cursor.sql(sql, params=list(params) if params else None)
+                if rel is None:  # a statement without a result
+                    return pa.RecordBatchReader.from_batches(pa.schema([]), [])
+                return rel.to_arrow_reader(batch_rows)
+            except duckdb.Error as e:
+                self._running.clear()
+                raise map_duckdb_error(e) from None
+
+        def next_batch(reader: pa.RecordBatchReader) -> pa.RecordBatch | None:
+            try:
+                return reader.read_next_batch()
+            except StopIteration:
+                return None
+            except duckdb.Error as e:
+                raise map_duckdb_error(e) from None
+            except pa.ArrowException as e:
+                if "INTERRUPT" in str(e).upper():
+                    raise PgError(QUERY_CANCELED, "canceling statement due to user request") from None
+                raise PgError(INTERNAL_ERROR, "warehouse error", detail=str(e)) from None
+
+        reader = await loop.run_in_executor(pool, start)
+        pending: asyncio.Future[pa.RecordBatch | None] | None = None
+        try:
+            pending = loop.run_in_executor(pool, next_batch, reader)
+            first = True
+            while True:
+                batch = await pending
+                pending = None
+                if batch is None:
+                    if first:
+                        yield pa.RecordBatch.from_pylist([], schema=reader.schema)
+                    return
+                first = False
+                pending = loop.run_in_executor(pool, next_batch, reader)
+                yield batch
+        finally:
+            if pending is not None:
+                cursor.interrupt()
+                try:
+                    await pending
+                except (PgError, duckdb.Error, pa.ArrowException):
+                    pass
+            self._running.clear()
+            reader.close()
+
+    async def cancel(self) -> None:
+        if self._running.is_set():
+            self._cursor.interrupt()
+
+    async def close(self) -> None:
+        cursor = self._cursor
+        await asyncio.get_running_loop().run_in_executor(self._backend.pool, cursor.close)
+
+
+class DuckDBBackend:
+    dialect = "duckdb"
+
+    def __init__(self, path: Path, *, threads: int = 8, batch_rows: int = 65536, read_only: bool = True) -> None:
+        self.path = path
+        self.batch_rows = batch_rows
+        self._con = duckdb.connect(str(path), read_only=read_only)
+        self.pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="duckdb")
+        self._schemas: dict[str, pa.Schema] = {}
+
+    async def open_session(self, credentials: Credentials) -> DuckDBSession:
+        # Gateway users authenticate against the gateway's own SCRAM verifiers; DuckDB has no users.
+        return DuckDBSession(self, self._con.cursor())
+
+    async def table_schema(self, relation: str) -> pa.Schema:
+        cached = self._schemas.get(relation)
+        if cached is not None:
+            return cached
+
+        def describe() -> pa.Schema:
+            try:
+                return self._con.cursor().sql(f"SELECT * FROM {relation} LIMIT 0").to_arrow_table().schema
+            except duckdb.Error as e:
+                raise map_duckdb_error(e) from None
+
+        schema = await asyncio.get_running_loop().run_in_executor(self.pool, describe)
+        self._schemas[relation] = schema
+        return schema
+
+    def forget_schemas(self) -> None:
+        self._schemas.clear()
+
+    async def ready(self) -> bool:
+        def probe() -> bool:
+            self._con.cursor().sql("SELECT 1").fetchall()
+            return True
+
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self.pool, probe)
+        except duckdb.Error:
+            return False
+
+    async def close(self) -> None:
+        self.pool.shutdown(wait=False, cancel_futures=True)
+        self._con.close()

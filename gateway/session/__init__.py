@@ -1,0 +1,1 @@
+"""Per-connection state: startup and authentication, settings, transactions, statements, portals, cursors."""
