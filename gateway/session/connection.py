@@ -55,6 +55,21 @@ async def _iter_sync(batches: Any) -> AsyncIterator[pa.RecordBatch]:
         yield b
 
 
+async def _iter_in_thread(batches: Any) -> AsyncIterator[pa.RecordBatch]:
+    """Pull a lazy catalog result in a worker thread so a long catalog query never blocks the loop."""
+    if isinstance(batches, (list, tuple)):
+        for b in batches:
+            yield b
+        return
+    it = iter(batches)
+    sentinel = object()
+    while True:
+        b = await asyncio.to_thread(next, it, sentinel)
+        if b is sentinel:
+            return
+        yield b
+
+
 class Connection:
     def __init__(self, app: GatewayApp, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.app = app
@@ -347,29 +362,28 @@ class Connection:
         self.running = task
         try:
             if timeout_ms > 0:
-                try:
-                    return await asyncio.wait_for(asyncio.shield(task), timeout_ms / 1000)
-                except TimeoutError:
+                done, _ = await asyncio.wait({task}, timeout=timeout_ms / 1000)
+                if not done:
                     self.cancel_reason = "statement timeout"
                     task.cancel()
-                    with contextlib.suppress(BaseException):
-                        await task
-                    raise PgError(E.QUERY_CANCELED, "canceling statement due to statement timeout") from None
             return await task
         except asyncio.CancelledError:
-            if self.cancel_reason is None:
+            current = asyncio.current_task()
+            if self.cancel_reason is None or (current is not None and current.cancelling()):
                 task.cancel()
                 raise
-            current = asyncio.current_task()
-            if current is not None and current.cancelling():
-                raise
-            reason, self.cancel_reason = self.cancel_reason, None
-            raise PgError(E.QUERY_CANCELED, f"canceling statement due to {reason}") from None
+            raise PgError(E.QUERY_CANCELED, f"canceling statement due to {self.cancel_reason}") from None
         finally:
             self.running = None
-            if self.backend_session is not None and self.cancel_reason is not None:
-                with contextlib.suppress(Exception):
-                    await self.backend_session.cancel()
+            if self.cancel_reason is not None:
+                self.cancel_reason = None
+                if self.backend_session is not None:
+                    with contextlib.suppress(Exception):
+                        await self.backend_session.cancel()
+                interrupt = getattr(self.catalog_session, "interrupt", None)
+                if interrupt is not None:
+                    with contextlib.suppress(Exception):
+                        interrupt()
 
     # ------------------------------------------------------------------ main loop
     async def loop(self) -> None:
@@ -441,20 +455,22 @@ class Connection:
             return
         implicit_block = len(stmts) > 1 and self.tx.status == "I"
         for stmt in stmts:
+            portal: Portal | None = None
             try:
                 prepared = self.prepare("", stmt, ())
                 portal = self.make_portal("", prepared, (), ())
-                if portal.prepared.columns is not None and not (
-                    prepared.statement.kind is Kind.FETCH
-                ):
-                    self.send(describe_fields(portal.prepared.columns, portal.formats))
-                await self.run_portal(portal, None, send_description=prepared.statement.kind is Kind.FETCH)
-                await portal.close()
+                is_fetch = prepared.statement.kind is Kind.FETCH
+                if prepared.columns is not None and not is_fetch:
+                    self.send(describe_fields(prepared.columns, portal.formats))
+                await self.run_portal(portal, None, send_description=is_fetch)
             except PgError as err:
                 self.fail(err)
                 if implicit_block and self.tx.status == "E":
                     self.tx.status = "I"
                 break
+            finally:
+                if portal is not None:
+                    await portal.close()
         self.send(m.ReadyForQuery(self.tx.status))
 
     # ------------------------------------------------------------------ planning
@@ -561,9 +577,9 @@ class Connection:
         if p.route == "explain":
             lines = (p.compiled_sql or "").splitlines() or [""]
             return _iter_sync([pa.record_batch([pa.array(lines, pa.string())], names=["QUERY PLAN"])])
-        result = self.catalog_session.execute(p.statement.sql, portal.params)
+        result = await asyncio.to_thread(self.catalog_session.execute, p.statement.sql, portal.params)
         portal.extra["tag"] = result.command_tag
-        return _iter_sync(result.batches)
+        return _iter_in_thread(result.batches)
 
     async def run_portal(self, portal: Portal, max_rows: int | None, *, send_description: bool = False) -> None:
         stmt = portal.prepared.statement
