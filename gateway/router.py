@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from functools import lru_cache
 from typing import Any
 
@@ -29,7 +29,7 @@ from virtual_schema.errors import (
 CATALOG_SCHEMAS = frozenset({"pg_catalog", "information_schema", "pg_temp", "pg_toast"})
 
 
-class Kind(str, Enum):
+class Kind(StrEnum):
     EMPTY = "empty"
     SET = "set"  # SET / RESET / SET TRANSACTION / SET SESSION CHARACTERISTICS
     SHOW = "show"

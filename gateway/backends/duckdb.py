@@ -10,6 +10,7 @@ no more than two batches per statement are ever held in memory.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 from collections.abc import AsyncIterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -112,10 +113,8 @@ class DuckDBSession:
         finally:
             if pending is not None:
                 cursor.interrupt()
-                try:
+                with contextlib.suppress(PgError, duckdb.Error, pa.ArrowException):
                     await pending
-                except (PgError, duckdb.Error, pa.ArrowException):
-                    pass
             self._running.clear()
             reader.close()
 

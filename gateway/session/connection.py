@@ -24,7 +24,7 @@ from gateway.protocol import messages as m
 from gateway.protocol.codec import FrontendDecoder, ProtocolViolation, encode_backend, error_response
 from gateway.protocol.params import decode_param
 from gateway.protocol.rowenc import RowEncoder, describe_fields
-from gateway.router import Kind, Statement, is_catalog_relation, split
+from gateway.router import Kind, Statement, split
 from gateway.session import commands
 from gateway.session.portals import BatchStream, Portal, Prepared
 from gateway.session.settings import REPORTED, SessionSettings
@@ -678,7 +678,7 @@ class Connection:
             cols, batch = commands.show(self.settings, node.get("name", ""))
             enc = RowEncoder([c.type for c in cols], portal.formats or (0,) * len(cols))
             self.send_raw(enc.encode(batch))
-            tag = f"SHOW"
+            tag = "SHOW"
             self.send(m.CommandComplete(tag))
             return
         elif kind is Kind.TRANSACTION:
@@ -760,7 +760,7 @@ class Connection:
                           hint="Declare it with SCROLL option to enable backward scan.")
         if direction == "FETCH_ABSOLUTE":
             raise PgError("55000", "cursor can only scan forward")
-        limit = None if how_many >= 2**62 or how_many == 0 and direction == "FETCH_FORWARD" else how_many
+        limit = None if how_many >= 2**62 or (how_many == 0 and direction == "FETCH_FORWARD") else how_many
         if direction == "FETCH_RELATIVE":
             limit = 0
         if cursor.start is None:
@@ -823,11 +823,12 @@ class Connection:
                           f'"{msg.statement}" requires {len(prepared.param_types)}')
         fmts = msg.param_formats
         if len(fmts) not in (0, 1, nparams):
-            raise PgError(E.PROTOCOL_VIOLATION, f"bind message has {len(fmts)} parameter formats but {nparams} parameters")
-        values = tuple(
-            decode_param(v, prepared.param_types[i].oid, fmts[i] if len(fmts) == nparams else (fmts[0] if fmts else 0))
-            for i, v in enumerate(msg.params)
-        )
+            raise PgError(E.PROTOCOL_VIOLATION,
+                          f"bind message has {len(fmts)} parameter formats but {nparams} parameters")
+        def fmt(i: int) -> int:
+            return fmts[i] if len(fmts) == nparams else (fmts[0] if fmts else 0)
+
+        values = tuple(decode_param(v, prepared.param_types[i].oid, fmt(i)) for i, v in enumerate(msg.params))
         if msg.portal and msg.portal in self.portals:
             raise PgError(E.DUPLICATE_CURSOR, f'portal "{msg.portal}" already exists')
         old = self.portals.pop(msg.portal, None) if not msg.portal else None
@@ -994,9 +995,7 @@ def _parse_options(value: str) -> list[tuple[str, str]]:
         if tok == "-c" and i + 1 < len(tokens):
             tok = tokens[i + 1]
             i += 1
-        elif tok.startswith("-c"):
-            tok = tok[2:]
-        elif tok.startswith("--"):
+        elif tok.startswith("-c") or tok.startswith("--"):
             tok = tok[2:]
         else:
             raise PgError(E.SYNTAX_ERROR, f'invalid command-line argument for server process: {tok}')

@@ -283,7 +283,7 @@ class SessionSettings:
         self._local.pop(key, None)
 
     def reset_all(self) -> None:
-        self._values = {k: v for k, v in self._values.items() if DEFINITIONS.get(k, None) is not None
+        self._values = {k: v for k, v in self._values.items() if DEFINITIONS.get(k) is not None
                         and DEFINITIONS[k].context in ("internal", "backend")}
         self._custom.clear()
         self._local.clear()
