@@ -12,8 +12,9 @@ import socket
 import struct
 from dataclasses import dataclass, field
 
-from gateway.protocol import messages as m
 from gateway.protocol.codec import BackendDecoder, encode_frontend
+
+from gateway.protocol import messages as m
 
 
 def _hmac(k: bytes, msg: bytes) -> bytes:
