@@ -86,7 +86,7 @@ def parse_error(sql: str, err: ParseError) -> PgError:
     message = str(err.args[0]) if err.args else "syntax error"
     position = None
     if len(err.args) > 1 and isinstance(err.args[1], int):
-        position = byte_offset_to_char(sql.encode("utf-8"), err.args[1]) + 1
+        position = err.args[1] + 1  # pglast reports a character offset; PostgreSQL's is 1-based
     return PgError(SYNTAX_ERROR, message, position=position)
 
 
