@@ -1,0 +1,98 @@
+"""The embedded DuckDB backend: streaming in batches, cancel, SQLSTATE mapping, schema lookups."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from gateway.backends.base import Credentials
+from gateway.backends.duckdb import DuckDBBackend
+from virtual_schema.errors import PgError
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Path:
+    path = tmp_path / "w.duckdb"
+    con = duckdb.connect(str(path))
+    con.execute("CREATE TABLE t AS SELECT range AS id, range % 7 AS k, 'x' || range AS s FROM range(300000)")
+    con.close()
+    return path
+
+
+async def test_streams_in_bounded_batches(db: Path) -> None:
+    backend = DuckDBBackend(db, threads=2, batch_rows=10_000)
+    session = await backend.open_session(Credentials("demo", None))
+    sizes = [b.num_rows async for b in session.execute("SELECT * FROM t ORDER BY id")]
+    assert sum(sizes) == 300_000
+    assert max(sizes) <= 10_000 and len(sizes) >= 30
+    await session.close()
+    await backend.close()
+
+
+async def test_parameters_and_empty_result_keeps_schema(db: Path) -> None:
+    backend = DuckDBBackend(db)
+    session = await backend.open_session(Credentials("demo", None))
+    batches = [b async for b in session.execute("SELECT id, s FROM t WHERE k = $1 AND id < $2", [3, 100])]
+    ids = [i for b in batches for i in b.column("id").to_pylist()]
+    assert ids == [i for i in range(100) if i % 7 == 3]
+    batches = [b async for b in session.execute("SELECT id, s FROM t WHERE false")]
+    assert batches and batches[0].num_rows == 0 and batches[0].schema.names == ["id", "s"]
+    await backend.close()
+
+
+async def test_cancel_interrupts_running_statement(db: Path) -> None:
+    backend = DuckDBBackend(db)
+    session = await backend.open_session(Credentials("demo", None))
+
+    async def consume() -> int:
+        return sum([b.num_rows async for b in session.execute(
+            "SELECT count(*) FROM range(100000000000) a")])
+
+    task = asyncio.ensure_future(consume())
+    await asyncio.sleep(0.3)
+    await session.cancel()
+    with pytest.raises(PgError) as e:
+        await asyncio.wait_for(task, 20)
+    assert e.value.sqlstate == "57014"
+    got = [b async for b in session.execute("SELECT 1 AS one")]
+    assert got[0].column("one").to_pylist() == [1]
+    await backend.close()
+
+
+async def test_abandoned_stream_is_closed_cleanly(db: Path) -> None:
+    backend = DuckDBBackend(db, batch_rows=1000)
+    session = await backend.open_session(Credentials("demo", None))
+    stream = session.execute("SELECT * FROM t")
+    first = await anext(stream)
+    assert first.num_rows == 1000
+    await stream.aclose()
+    got = [b async for b in session.execute("SELECT count(*) AS n FROM t")]
+    assert got[0].column("n").to_pylist() == [300_000]
+    await backend.close()
+
+
+@pytest.mark.parametrize(("sql", "sqlstate"), [
+    ("SELECT * FROM nope", "42P01"),
+    ("SELECT nope FROM t", "42703"),
+    ("SELEC 1", "42601"),
+    ("SELECT CAST('x' AS INTEGER)", "22P02"),
+])
+async def test_errors_map_to_sqlstates(db: Path, sql: str, sqlstate: str) -> None:
+    backend = DuckDBBackend(db)
+    session = await backend.open_session(Credentials("demo", None))
+    with pytest.raises(PgError) as e:
+        [b async for b in session.execute(sql)]
+    assert e.value.sqlstate == sqlstate
+    assert e.value.detail  # DuckDB's own message is kept
+    await backend.close()
+
+
+async def test_table_schema_without_reading_rows(db: Path) -> None:
+    backend = DuckDBBackend(db)
+    schema = await backend.table_schema("t")
+    assert schema.names == ["id", "k", "s"]
+    assert await backend.ready()
+    await backend.close()
