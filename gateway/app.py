@@ -44,7 +44,8 @@ def build_backend(settings: GatewaySettings) -> Backend:
         return DuckDBBackend(path, threads=settings.backend_threads, batch_rows=settings.batch_rows)
     from gateway.backends.databricks import DatabricksBackend, DatabricksSettings
 
-    return DatabricksBackend(DatabricksSettings(**settings.databricks))
+    databricks: Backend = DatabricksBackend(DatabricksSettings(**settings.databricks))
+    return databricks
 
 
 class GatewayApp:

@@ -33,6 +33,7 @@ class HealthServer:
                 pass
             parts = line.decode("latin-1").split()
             path = parts[1] if len(parts) > 1 else "/"
+            body: dict[str, object]
             if path == "/healthz":
                 status, body = 200, {"status": "ok"}
             elif path == "/readyz":

@@ -289,6 +289,7 @@ class Connection:
             return await self.fatal(PgError("53300", "sorry, too many clients already"))
         self.pid, self.secret = self.app.cancels.register(self)
         self.app.sessions[self.pid] = self
+        assert self.app.catalog is not None
         self.catalog_session = self.app.catalog.open_session(self.session_info())
         self.send(m.AuthenticationOk())
         for name in REPORTED:
@@ -708,14 +709,14 @@ class Connection:
             self.declare(portal)
             tag = "DECLARE CURSOR"
         elif kind is Kind.CLOSE:
-            name = node.get("portalname")
-            if name is None:
+            cursor_name: str | None = node.get("portalname")
+            if cursor_name is None:
                 self.drop_cursors(all_=True)
                 tag = "CLOSE CURSOR ALL"
             else:
-                cur = self.cursors.pop(name, None)
+                cur = self.cursors.pop(cursor_name, None)
                 if cur is None:
-                    raise PgError(E.INVALID_CURSOR_NAME, f'cursor "{name}" does not exist')
+                    raise PgError(E.INVALID_CURSOR_NAME, f'cursor "{cursor_name}" does not exist')
                 self.app.spawn_close(cur)
                 tag = "CLOSE CURSOR"
         elif kind is Kind.EMPTY:
@@ -910,7 +911,7 @@ class _LiveSettings(dict[str, str]):
         except PgError:
             raise KeyError(key) from None
 
-    def get(self, key: str, default: Any = None) -> Any:  # type: ignore[override]
+    def get(self, key: str, default: Any = None) -> Any:
         try:
             return self._settings.get(key)
         except PgError:
@@ -925,13 +926,13 @@ class _LiveSettings(dict[str, str]):
     def __len__(self) -> int:
         return len(self._settings.snapshot())
 
-    def items(self) -> Any:  # type: ignore[override]
+    def items(self) -> Any:
         return self._settings.snapshot().items()
 
-    def keys(self) -> Any:  # type: ignore[override]
+    def keys(self) -> Any:
         return self._settings.snapshot().keys()
 
-    def values(self) -> Any:  # type: ignore[override]
+    def values(self) -> Any:
         return self._settings.snapshot().values()
 
 
