@@ -1,0 +1,576 @@
+"""The catalog engine: pg_catalog and information_schema as real tables in an in-process DuckDB.
+
+One DuckDB database per engine holds every emulated relation (attached in-memory database `pgcat`,
+schemas `pgc` = pg_catalog and `isc` = information_schema, so DuckDB's own pg_catalog views are never
+seen). A model reload rebuilds the tables inside one transaction: sessions see the old or the new
+version, never a mix. Each CatalogSession has its own DuckDB connection (cursor), which gives it
+connection-local temp tables and per-session macros (current_user, pgf_sid()).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from virtual_schema import errors as E
+from virtual_schema.catalog import formatting as F
+from virtual_schema.catalog import functions
+from virtual_schema.catalog.api import SessionInfo
+from virtual_schema.catalog.context import DUCK_DB, SCHEMA_ALIAS, CatalogVersion
+from virtual_schema.catalog.pgdata import SystemRelation, arrow_type, duck_type, load_snapshot
+from virtual_schema.catalog.populate import build_rows
+from virtual_schema.catalog.results import result_columns
+from virtual_schema.catalog.sessioncmds import SessionCommands
+from virtual_schema.catalog.translate import Plan, Translator, parse
+from virtual_schema.errors import PgError
+from virtual_schema.pgtypes import PgColumnType
+from virtual_schema.schema import ResultColumn, VirtualSchema
+
+_sids = itertools.count(1)
+
+
+@dataclass(frozen=True)
+class CatalogDescription:
+    columns: tuple[ResultColumn, ...]
+    param_types: tuple[PgColumnType, ...]
+
+
+@dataclass
+class CatalogResult:
+    columns: tuple[ResultColumn, ...]
+    batches: Iterator[pa.RecordBatch] | list[pa.RecordBatch]
+    command_tag: str
+    rowcount: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _convert(value: Any, type_oid: int) -> Any:
+    if value is None:
+        return None
+    d = duck_type(type_oid, "")
+    if d in ("TIMESTAMPTZ", "TIMESTAMP") and isinstance(value, str):
+        try:
+            v = dt.datetime.fromisoformat(value)
+        except ValueError:
+            return None
+        return v.astimezone(dt.UTC).replace(tzinfo=None) if d == "TIMESTAMPTZ" and v.tzinfo else v
+    if d == "INTERVAL" or d == "BLOB":
+        return None
+    if d == "VARCHAR" and not isinstance(value, str):
+        return str(value)
+    if d in ("UINTEGER", "INTEGER", "SMALLINT", "BIGINT") and isinstance(value, str):
+        try:
+            return int(value)
+        except ValueError:
+            return None
+    return value
+
+
+def arrow_table(rel: SystemRelation, rows: list[list[Any]]) -> pa.Table:
+    arrays = []
+    for i, c in enumerate(rel.columns):
+        t = arrow_type(c.type_oid)
+        vals = [_convert(r[i], c.type_oid) for r in rows]
+        if pa.types.is_timestamp(t):
+            t = pa.timestamp("us")
+        arrays.append(pa.array(vals, type=t))
+    return pa.Table.from_arrays(arrays, names=[c.name for c in rel.columns])
+
+
+class CatalogEngine:
+    """Owns the DuckDB catalog database and the current catalog version."""
+
+    def __init__(self, schema: VirtualSchema, *, database: str = "semantic", users: Sequence[str] = ("demo",),
+                 server_version: str = "15.0") -> None:
+        self.database = database
+        self.users = tuple(users) or ("demo",)
+        self.server_version = server_version
+        self.started = dt.datetime.now(dt.UTC)
+        self.snapshot = load_snapshot()
+        self.conn = duckdb.connect(":memory:", config={"threads": 1})
+        self.conn.execute(f"ATTACH ':memory:' AS {DUCK_DB}")
+        for s in SCHEMA_ALIAS.values():
+            self.conn.execute(f"CREATE SCHEMA {DUCK_DB}.{s}")
+        self._lock = threading.RLock()
+        self._sessions: dict[int, CatalogSession] = {}
+        self._version_counter = 0
+        self.current: CatalogVersion = self._build(schema)
+        self._create_tables()
+        self._load(self.current)
+        functions.register(self.conn, self)
+
+    # ------------------------------------------------------------------ versions
+    def _build(self, schema: VirtualSchema) -> CatalogVersion:
+        self._version_counter += 1
+        rows = build_rows(self.snapshot, schema, database=self.database, users=self.users)
+        cat = CatalogVersion(self._version_counter, schema, self.snapshot, rows, self.database, self.users)
+        self._index_objects(cat)
+        return cat
+
+    def _index_objects(self, cat: CatalogVersion) -> None:
+        rels = self.snapshot.relations
+        con_rel = rels[("pg_catalog", "pg_constraint")]
+        idx_rel = rels[("pg_catalog", "pg_index")]
+        att_rel = rels[("pg_catalog", "pg_attribute")]
+        ci = {c.name: i for i, c in enumerate(con_rel.columns)}
+        for r in cat.rows.rows["pg_catalog.pg_constraint"]:
+            cat.constraints[int(r[ci["oid"]])] = {k: r[i] for k, i in ci.items()}
+        ii = {c.name: i for i, c in enumerate(idx_rel.columns)}
+        for r in cat.rows.rows["pg_catalog.pg_index"]:
+            cat.indexes[int(r[ii["indexrelid"]])] = {k: r[i] for k, i in ii.items()}
+        ai = {c.name: i for i, c in enumerate(att_rel.columns)}
+        for r in cat.rows.rows["pg_catalog.pg_attribute"]:
+            cat.attnames[(int(r[ai["attrelid"]]), int(r[ai["attnum"]]))] = r[ai["attname"]]
+
+    def _create_tables(self) -> None:
+        for (nsp, name), rel in self.snapshot.relations.items():
+            cols = ", ".join(f"{_ident(c.name)} {duck_type(c.type_oid, c.typname)}" for c in rel.columns)
+            self.conn.execute(f"CREATE TABLE {DUCK_DB}.{SCHEMA_ALIAS[nsp]}.{_ident(name)} ({cols})")
+        self.conn.execute(f"CREATE TABLE {DUCK_DB}.pgc.__keywords (word VARCHAR, catcode VARCHAR, "
+                          "barelabel BOOLEAN, catdesc VARCHAR, baredesc VARCHAR)")
+        kw = [(w, "R", True, "reserved", "can be bare label") for w in sorted(F._RESERVED)]
+        self.conn.executemany(f"INSERT INTO {DUCK_DB}.pgc.__keywords VALUES (?, ?, ?, ?, ?)", kw)
+
+    def _load(self, cat: CatalogVersion) -> None:
+        """Replace every table's rows with this version's, in one transaction."""
+        conn = self.conn
+        conn.execute("BEGIN")
+        try:
+            for key, rows in cat.rows.rows.items():
+                nsp, name = key.split(".", 1)
+                if (nsp, name) not in self.snapshot.relations:
+                    continue
+                rel = self.snapshot.relations[(nsp, name)]
+                target = f"{DUCK_DB}.{SCHEMA_ALIAS[nsp]}.{_ident(name)}"
+                conn.execute(f"DELETE FROM {target}")
+                if rows:
+                    tbl = arrow_table(rel, rows)  # noqa: F841 - read by DuckDB's replacement scan
+                    conn.register("__load", tbl)
+                    conn.execute(f"INSERT INTO {target} SELECT * FROM __load")
+                    conn.unregister("__load")
+            conn.execute("COMMIT")
+        except Exception:
+            conn.execute("ROLLBACK")
+            raise
+
+    def rebuild(self, schema: VirtualSchema) -> None:
+        """Atomically swap to a new model version."""
+        with self._lock:
+            cat = self._build(schema)
+            self._load(cat)
+            self.current = cat
+
+    def open_session(self, info: SessionInfo) -> CatalogSession:
+        with self._lock:
+            cur = self.conn.cursor()
+        s = CatalogSession(self, cur, info)
+        self._sessions[s.sid] = s
+        return s
+
+    def session_by_id(self, sid: int) -> CatalogSession:
+        return self._sessions[sid]
+
+    def _forget(self, sid: int) -> None:
+        self._sessions.pop(sid, None)
+
+    def close(self) -> None:
+        for s in list(self._sessions.values()):
+            s.close()
+        self.conn.close()
+
+    # ------------------------------------------------------------------ helpers used by UDFs
+    def reg_out(self, kind: int, oid: int | None) -> str | None:
+        if oid is None:
+            return None
+        cat = self.current
+        if kind == 2205:
+            n = cat.rows.rel_names.get(oid)
+            if n is None:
+                return str(oid)
+            nsp, rel = n
+            return F.quote_ident(rel) if nsp in ("pg_catalog", "public") else f"{F.quote_ident(nsp)}.{F.quote_ident(rel)}"
+        if kind == 2206:
+            return F.format_type(oid, None, cat.rows.type_names) if oid in cat.rows.type_names else str(oid)
+        if kind in (24, 2202):
+            if oid == 0:
+                return "-"
+            return cat.rows.proc_names.get(oid, str(oid))
+        if kind == 4089:
+            for k, v in cat.rows.namespaces.items():
+                if v == oid:
+                    return F.quote_ident(k)
+            return str(oid)
+        if kind == 4096:
+            for u in cat.users:
+                from virtual_schema.catalog.populate import role_oid
+                if role_oid(cat.users, u) == oid:
+                    return u
+            return str(oid)
+        return str(oid)
+
+    def index_def(self, oid: int, col: int) -> str | None:
+        cat = self.current
+        idx = cat.indexes.get(oid)
+        if idx is None:
+            return None
+        rel = int(idx["indrelid"])
+        keys = [int(k) for k in idx["indkey"]]
+        names = [cat.attnames.get((rel, k), "") for k in keys]
+        if col > 0:
+            return F.quote_ident(names[col - 1]) if col <= len(names) else ""
+        iname = cat.rows.rel_names.get(oid, ("", ""))[1]
+        nsp, tname = cat.rows.rel_names.get(rel, ("", ""))
+        unique = "UNIQUE " if idx["indisunique"] else ""
+        return (f"CREATE {unique}INDEX {F.quote_ident(iname)} ON {F.quote_ident(nsp)}.{F.quote_ident(tname)} "
+                f"USING btree ({', '.join(F.quote_ident(n) for n in names)})")
+
+    def constraint_def(self, oid: int) -> str | None:
+        cat = self.current
+        con = cat.constraints.get(oid)
+        if con is None:
+            return None
+        rel = int(con["conrelid"])
+        cols = ", ".join(F.quote_ident(cat.attnames.get((rel, int(k)), "")) for k in con["conkey"] or [])
+        if con["contype"] == "p":
+            return f"PRIMARY KEY ({cols})"
+        if con["contype"] == "u":
+            return f"UNIQUE ({cols})"
+        if con["contype"] == "f":
+            frel = int(con["confrelid"])
+            nsp, tname = cat.rows.rel_names.get(frel, ("", ""))
+            target = F.quote_ident(tname) if nsp == "public" else f"{F.quote_ident(nsp)}.{F.quote_ident(tname)}"
+            fcols = ", ".join(F.quote_ident(cat.attnames.get((frel, int(k)), "")) for k in con["confkey"] or [])
+            return f"FOREIGN KEY ({cols}) REFERENCES {target}({fcols})"
+        return None
+
+
+class CatalogSession:
+    """One client session's view of the catalog: its own DuckDB connection, temp tables and cursors."""
+
+    def __init__(self, engine: CatalogEngine, cur: duckdb.DuckDBPyConnection, info: SessionInfo) -> None:
+        self.engine = engine
+        self.cur = cur
+        self.info = info
+        self.sid = next(_sids)
+        self.local_settings: dict[str, str] = {}
+        self.temp_tables: set[str] = set()
+        self._plans: dict[tuple[str, int, tuple[str, ...]], Plan] = {}
+        self._described: dict[tuple[str, int, tuple[str, ...], tuple[int, ...]], CatalogDescription] = {}
+        self.commands = SessionCommands(self)
+        self.closed = False
+        functions.register_session(cur, sid=self.sid, user=info.user or engine.users[0],
+                                   database=info.database or engine.database, pid=info.pid,
+                                   started=engine.started.isoformat())
+
+    # ------------------------------------------------------------------ settings
+    def setting(self, name: str) -> str | None:
+        name = name.lower()
+        if name in self.local_settings:
+            return self.local_settings[name]
+        v = self.info.settings.get(name)
+        if v is not None:
+            return str(v)
+        defaults = {"search_path": '"$user", public', "server_version": self.info.server_version,
+                    "server_version_num": _version_num(self.info.server_version), "server_encoding": "UTF8",
+                    "client_encoding": "UTF8", "max_identifier_length": "63", "integer_datetimes": "on",
+                    "standard_conforming_strings": "on", "datestyle": "ISO, MDY", "timezone": "UTC",
+                    "transaction_isolation": "read committed", "default_transaction_read_only": "on",
+                    "is_superuser": "off", "lc_collate": "C.UTF-8", "lc_ctype": "C.UTF-8",
+                    "block_size": "8192", "application_name": self.info.application_name,
+                    "intervalstyle": "postgres", "extra_float_digits": "1", "bytea_output": "hex",
+                    "statement_timeout": "0", "transaction_read_only": "on"}
+        return defaults.get(name)
+
+    def current_setting(self, name: str, missing_ok: bool) -> str | None:
+        v = self.setting(name)
+        if v is None and not missing_ok:
+            raise PgError(E.UNDEFINED_PARAMETER, f'unrecognized configuration parameter "{name}"')
+        return v
+
+    def set_config(self, name: str, value: str, is_local: bool) -> str:
+        if self.info.set_setting is not None:
+            self.info.set_setting(name.lower(), value)
+        else:
+            self.local_settings[name.lower()] = value
+        return self.setting(name) or value
+
+    def search_path(self) -> tuple[str, ...]:
+        raw = self.setting("search_path") or "public"
+        out: list[str] = []
+        for part in raw.split(","):
+            p = part.strip()
+            if p.startswith('"') and p.endswith('"'):
+                p = p[1:-1]
+            if p == "$user":
+                p = self.info.user
+            if p:
+                out.append(p)
+        return tuple(out)
+
+    def current_schemas(self, implicit: bool) -> list[str]:
+        existing = self.engine.current.rows.namespaces
+        out = [s for s in self.search_path() if s in existing]
+        if implicit and "pg_catalog" not in out:
+            out.insert(0, "pg_catalog")
+        return out
+
+    def current_schema(self) -> str | None:
+        s = self.current_schemas(False)
+        return s[0] if s else None
+
+    def relation_visible(self, oid: int) -> bool:
+        n = self.engine.current.rows.rel_names.get(oid)
+        return n is not None and (n[0] == "pg_catalog" or n[0] in self.current_schemas(True))
+
+    def type_visible(self, oid: int) -> bool:
+        t = self.engine.current.rows.type_names.get(oid)
+        return t is not None and (t[2] == "pg_catalog" or t[2] in self.current_schemas(True))
+
+    def reg_in(self, kind: int, text: str) -> int:
+        return Translator(self.engine.current, self.search_path()).reg_lookup(kind, text)
+
+    def to_reg(self, kind: int, text: str) -> int | None:
+        try:
+            return self.reg_in(kind, text)
+        except PgError:
+            return None
+
+    def version_text(self) -> str:
+        return (f"PostgreSQL {self.info.server_version} on x86_64-pc-linux-gnu, compiled by gcc (GCC) 12.2.0, "
+                "64-bit")
+
+    # ------------------------------------------------------------------ statements
+    def plan(self, sql: str) -> Plan:
+        cat = self.engine.current
+        sp = self.search_path()
+        key = (sql, cat.version, sp)
+        plan = self._plans.get(key)
+        if plan is None:
+            plan = Translator(cat, sp).translate(sql)
+            if len(self._plans) > 2000:
+                self._plans.clear()
+            self._plans[key] = plan
+        for name, pos in plan.unknown:
+            if name not in self.temp_tables and name.lower() not in self.temp_tables:
+                raise PgError(E.UNDEFINED_TABLE, f'relation "{name}" does not exist', position=pos)
+        return plan
+
+    def describe(self, sql: str, param_types: Sequence[int] = ()) -> CatalogDescription:
+        cmd = self.commands.describe(sql)
+        if cmd is not None:
+            return cmd
+        cat = self.engine.current
+        key = (sql, cat.version, self.search_path(), tuple(param_types))
+        got = self._described.get(key)
+        if got is not None:
+            return got
+        plan = self.plan(sql)
+        ptypes = tuple(PgColumnType(param_types[i - 1]) if i - 1 < len(param_types) and param_types[i - 1]
+                       else PgColumnType(plan.param_hints.get(i, 25)) for i in range(1, plan.param_count + 1))
+        if plan.kind != "select":
+            desc = CatalogDescription((), ptypes)
+        else:
+            self._refresh_session_relations(plan)
+            try:
+                rel = self.cur.execute(f"SELECT * FROM ({plan.duck_sql}) AS __q LIMIT 0",
+                                       [None] * plan.param_count or None)
+                schema = rel.to_arrow_table().schema
+            except duckdb.Error as e:
+                raise _pg_error(e, sql) from None
+            desc = CatalogDescription(result_columns(plan, schema), ptypes)
+        self._described[key] = desc
+        return desc
+
+    def execute(self, sql: str, params: Sequence[object] = ()) -> CatalogResult:
+        cmd = self.commands.execute(sql)
+        if cmd is not None:
+            return cmd
+        plan = self.plan(sql)
+        if plan.kind == "empty":
+            return CatalogResult((), [], "")
+        self._refresh_session_relations(plan)
+        args = list(params) if params else None
+        try:
+            if plan.kind == "select":
+                table = self.cur.execute(plan.duck_sql, args).to_arrow_table()
+            else:
+                self.cur.execute(plan.duck_sql, args)
+                res = self.cur.fetchall() if plan.kind in ("insert",) else []
+                self._after_ddl(plan, sql)
+                if plan.kind == "insert":
+                    n = int(res[0][0]) if res else 0
+                    return CatalogResult((), [], f"INSERT 0 {n}", n)
+                if plan.tag == "SELECT":
+                    n = self._last_created_count(sql)
+                    return CatalogResult((), [], f"SELECT {n}", n)
+                return CatalogResult((), [], plan.tag)
+        except duckdb.Error as e:
+            raise _pg_error(e, sql) from None
+        cols = result_columns(plan, table.schema)
+        table = self._post_process(plan, table, cols)
+        return CatalogResult(cols, table.to_batches(max_chunksize=65536), f"SELECT {table.num_rows}",
+                             table.num_rows)
+
+    def run_query(self, sql: str) -> tuple[tuple[ResultColumn, ...], pa.Table]:
+        """Run a SELECT and return it whole (used by DECLARE CURSOR)."""
+        plan = self.plan(sql)
+        self._refresh_session_relations(plan)
+        try:
+            table = self.cur.execute(plan.duck_sql).to_arrow_table()
+        except duckdb.Error as e:
+            raise _pg_error(e, sql) from None
+        cols = result_columns(plan, table.schema)
+        return cols, self._post_process(plan, table, cols)
+
+    def _post_process(self, plan: Plan, table: pa.Table, cols: tuple[ResultColumn, ...]) -> pa.Table:
+        """Make Arrow values match the declared PostgreSQL types (reg* types print names)."""
+        arrays = list(table.columns)
+        changed = False
+        for i, c in enumerate(cols):
+            if c.type.oid in (2205, 2206, 24, 4089, 4096, 2202) and (
+                    pa.types.is_integer(arrays[i].type)):
+                vals = [self.engine.reg_out(c.type.oid, v) for v in arrays[i].to_pylist()]
+                arrays[i] = pa.chunked_array([pa.array(vals, pa.string())])
+                changed = True
+        if not changed:
+            return table
+        return pa.Table.from_arrays(arrays, names=table.column_names)
+
+    def _after_ddl(self, plan: Plan, sql: str) -> None:
+        rows = self.cur.execute("SELECT table_name FROM duckdb_tables() WHERE temporary").fetchall()
+        self.temp_tables = {r[0] for r in rows}
+        self._plans.clear()
+        self._described.clear()
+
+    def _last_created_count(self, sql: str) -> int:
+        tree = parse(sql)[0]
+        into = tree.args.get("into")
+        if into is None:
+            return 0
+        name = into.this.name
+        try:
+            got = self.cur.execute(f"SELECT count(*) FROM temp.main.{_ident(name)}").fetchone()
+        except duckdb.Error:
+            return 0
+        return int(got[0]) if got else 0
+
+    def _refresh_session_relations(self, plan: Plan) -> None:
+        for nsp, rel in plan.session_relations:
+            relation = self.engine.snapshot.relations[(nsp, rel)]
+            rows = self._session_rows(rel)
+            tbl = arrow_table(relation, rows)  # noqa: F841
+            self.cur.register("__sess", tbl)
+            cols = ", ".join(f"CAST({_ident(c.name)} AS {duck_type(c.type_oid, c.typname)}) AS {_ident(c.name)}"
+                             for c in relation.columns)
+            self.cur.execute(f"CREATE OR REPLACE TEMP TABLE {_ident('__' + rel)} AS SELECT {cols} FROM __sess")
+            self.cur.unregister("__sess")
+
+    def _session_rows(self, rel: str) -> list[list[Any]]:
+        relation = self.engine.snapshot.relations[("pg_catalog", rel)]
+        idx = {c.name: i for i, c in enumerate(relation.columns)}
+        if rel == "pg_settings":
+            out = []
+            seen: set[str] = set()
+            for r in self.engine.snapshot.rows.get("pg_catalog.pg_settings", []):
+                r = list(r)
+                name = r[idx["name"]]
+                seen.add(name.lower())
+                v = self.setting(name)
+                if v is not None:
+                    r[idx["setting"]] = v
+                out.append(r)
+            for name, value in sorted(self.info.settings.items()):
+                if name.lower() not in seen:
+                    r = [None] * len(relation.columns)
+                    r[idx["name"]], r[idx["setting"]], r[idx["context"]] = name, str(value), "user"
+                    r[idx["vartype"]], r[idx["source"]], r[idx["pending_restart"]] = "string", "session", False
+                    out.append(r)
+            return out
+        if rel == "pg_stat_activity":
+            acts = self.info.activity() if self.info.activity is not None else []
+            out = []
+            for a in acts:
+                r = [None] * len(relation.columns)
+                vals = {"datid": 0, "datname": a.database, "pid": a.pid, "usesysid": 10, "usename": a.user,
+                        "application_name": a.application_name, "client_addr": a.client_addr,
+                        "backend_start": _ts(a.backend_start), "query_start": _ts(a.query_start),
+                        "state_change": _ts(a.query_start), "state": a.state, "query": a.query,
+                        "backend_type": "client backend", "client_port": -1 if a.client_addr is None else 0}
+                for k, v in vals.items():
+                    if k in idx:
+                        r[idx[k]] = v
+                out.append(r)
+            return out
+        return []
+
+    def interrupt(self) -> None:
+        self.cur.interrupt()
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        self.engine._forget(self.sid)
+        try:
+            self.cur.close()
+        except duckdb.Error:
+            pass
+
+
+def _ts(t: float | None) -> str | None:
+    if t is None:
+        return None
+    return dt.datetime.fromtimestamp(t, dt.UTC).isoformat()
+
+
+def _version_num(v: str) -> str:
+    parts = [int(p) for p in v.split(" ")[0].split(".") if p.isdigit()]
+    major = parts[0] if parts else 15
+    minor = parts[1] if len(parts) > 1 else 0
+    return str(major * 10000 + minor)
+
+
+def _pg_error(e: duckdb.Error, sql: str) -> PgError:
+    udf_error = functions.UDF_ERRORS.error
+    if udf_error is not None:
+        functions.UDF_ERRORS.error = None
+        return udf_error
+    msg = str(e)
+    if isinstance(e, duckdb.InterruptException):
+        return PgError(E.QUERY_CANCELED, "canceling statement due to user request")
+    low = msg.lower()
+    if "function" in low and ("does not exist" in low or "no function matches" in low):
+        return PgError(E.UNDEFINED_FUNCTION, _first_line(msg))
+    if "table with name" in low and "does not exist" in low:
+        return PgError(E.UNDEFINED_TABLE, _first_line(msg))
+    if "referenced column" in low or ("column" in low and "not found" in low):
+        return PgError(E.UNDEFINED_COLUMN, _first_line(msg))
+    if isinstance(e, duckdb.ParserException):
+        return PgError(E.SYNTAX_ERROR, _first_line(msg))
+    if isinstance(e, duckdb.ConversionException):
+        return PgError(E.INVALID_TEXT_REPRESENTATION, _first_line(msg))
+    if isinstance(e, duckdb.CatalogException) and "already exists" in low:
+        return PgError(E.DUPLICATE_TABLE, _first_line(msg))
+    if "pgerror" in low:
+        return PgError(E.INTERNAL_ERROR, _first_line(msg))
+    return PgError(E.INTERNAL_ERROR if not isinstance(e, duckdb.BinderException) else E.DATATYPE_MISMATCH,
+                   _first_line(msg))
+
+
+def _first_line(m: str) -> str:
+    return m.strip().splitlines()[0][:500] if m.strip() else m
+
+
+_ = time

@@ -1,0 +1,779 @@
+"""PostgreSQL catalog SQL -> DuckDB SQL over the emulated catalog, plus PostgreSQL result shapes.
+
+sqlglot parses the statement as PostgreSQL and renders DuckDB; the rewrites below cover what the
+dialect translation cannot know: which relations are catalog relations (search_path with pg_catalog
+implicitly first), PostgreSQL-only types (oid, name, regclass, int2vector with 0-based subscripts),
+catalog functions, set-returning functions in the select list, and the column names PostgreSQL would
+give unnamed expressions.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlglot
+from sqlglot import exp
+from sqlglot.errors import ParseError, TokenError
+
+from virtual_schema import errors as E
+from virtual_schema.catalog.context import DUCK_DB, SCHEMA_ALIAS, SESSION_RELATIONS, CatalogVersion
+from virtual_schema.catalog.formatting import format_type
+from virtual_schema.errors import PgError
+from virtual_schema.pgtypes import TYPES_BY_NAME, TYPES_BY_OID, PgColumnType, pg_type_for_sql_name
+
+REG_NAMES = {"regclass": 2205, "regtype": 2206, "regproc": 24, "regprocedure": 2202, "regnamespace": 4089,
+             "regrole": 4096, "regoper": 2203, "regoperator": 2204, "regconfig": 3734, "oid": 26}
+VECTOR_COLUMNS = frozenset({"indkey", "indoption", "indclass", "indcollation", "proargtypes", "stxkeys",
+                            "partattrs", "partclass", "partcollation"})
+IS_DOMAIN_TYPES = {"cardinal_number": 13221, "character_data": 13224, "sql_identifier": 13226,
+                   "time_stamp": 13232, "yes_or_no": 13234}
+
+# Return types (PostgreSQL OIDs) of functions whose result type DuckDB cannot tell apart.
+FUNC_TYPES: dict[str, int] = {
+    "current_database": 19, "current_schema": 19, "current_user": 19, "session_user": 19, "user": 19,
+    "current_catalog": 19, "current_role": 19, "pg_get_userbyid": 19, "pg_encoding_to_char": 19,
+    "current_schemas": 1003, "version": 25, "format_type": 25, "pg_get_expr": 25, "pg_get_indexdef": 25,
+    "pg_get_constraintdef": 25, "pg_get_viewdef": 25, "obj_description": 25, "col_description": 25,
+    "shobj_description": 25, "current_setting": 25, "set_config": 25, "quote_ident": 25,
+    "pg_backend_pid": 23, "to_regtype": 2206, "to_regclass": 2205, "to_regproc": 24, "to_regnamespace": 4089,
+    "pg_my_temp_schema": 26, "pg_postmaster_start_time": 1184, "inet_server_addr": 869,
+    "inet_client_addr": 869, "pg_get_serial_sequence": 25, "array_to_string": 25, "format": 25,
+    "pg_is_in_recovery": 16, "pg_table_is_visible": 16, "pg_type_is_visible": 16,
+    "pg_function_is_visible": 16, "pg_is_other_temp_schema": 16, "_pg_expandarray": 2249,
+    "_pg_numeric_precision": 23, "_pg_numeric_scale": 23, "_pg_datetime_precision": 23,
+    "_pg_numeric_precision_radix": 23, "_pg_char_max_length": 23, "_pg_char_octet_length": 23,
+    "_pg_truetypid": 26, "_pg_truetypmod": 23, "_pg_interval_type": 25, "txid_current": 20,
+    "pg_get_function_result": 25, "pg_get_function_arguments": 25, "pg_get_function_identity_arguments": 25,
+    "pg_tablespace_location": 25, "pg_get_partkeydef": 25, "pg_get_triggerdef": 25, "pg_get_ruledef": 25,
+    "pg_get_statisticsobjdef_columns": 25, "pg_relation_size": 20, "pg_total_relation_size": 20,
+    "pg_table_size": 20, "pg_indexes_size": 20, "pg_size_pretty": 25, "pg_encoding_max_length": 23,
+    "pg_char_to_encoding": 23, "pg_client_encoding": 19, "generate_series": 23, "now": 1184,
+    "statement_timestamp": 1184, "transaction_timestamp": 1184, "clock_timestamp": 1184,
+    "pg_get_keywords": 2249, "pg_get_function_sqlbody": 25, "regexp_instr": 23,
+}
+for _n in ("has_table_privilege", "has_schema_privilege", "has_database_privilege", "has_column_privilege",
+           "has_any_column_privilege", "has_function_privilege", "has_sequence_privilege",
+           "has_type_privilege", "has_language_privilege", "has_foreign_data_wrapper_privilege",
+           "has_server_privilege", "has_tablespace_privilege", "pg_has_role"):
+    FUNC_TYPES[_n] = 16
+
+# Functions answered by our own macros/UDFs (renamed to avoid DuckDB's built-ins of the same name).
+OWN_FUNCS = frozenset({
+    "current_database", "current_schema", "current_schemas", "version", "format_type", "pg_get_expr",
+    "pg_get_indexdef", "pg_get_constraintdef", "pg_get_viewdef", "obj_description", "col_description",
+    "shobj_description", "current_setting", "set_config", "quote_ident", "pg_backend_pid", "to_regtype",
+    "to_regclass", "to_regproc", "to_regnamespace", "pg_my_temp_schema", "pg_postmaster_start_time",
+    "inet_server_addr", "inet_client_addr", "pg_get_serial_sequence", "pg_is_in_recovery",
+    "pg_table_is_visible", "pg_type_is_visible", "pg_function_is_visible", "pg_is_other_temp_schema",
+    "pg_get_userbyid", "pg_encoding_to_char", "_pg_numeric_precision", "_pg_numeric_scale",
+    "_pg_datetime_precision", "_pg_numeric_precision_radix", "_pg_char_max_length", "_pg_char_octet_length",
+    "_pg_interval_type", "txid_current", "pg_get_function_result", "pg_get_function_arguments",
+    "pg_get_function_identity_arguments", "pg_tablespace_location", "pg_get_partkeydef", "pg_get_triggerdef",
+    "pg_get_ruledef", "pg_get_statisticsobjdef_columns", "pg_relation_size", "pg_total_relation_size",
+    "pg_table_size", "pg_indexes_size", "pg_size_pretty", "pg_encoding_max_length", "pg_char_to_encoding",
+    "pg_client_encoding", "format", "regexp_instr", "pg_get_function_sqlbody", "pg_get_late_binding_view_cols_x",
+})
+DROP_EXTRA_ARGS = {"pg_get_expr": 2, "pg_get_constraintdef": 1, "pg_get_viewdef": 1, "obj_description": 2,
+                   "shobj_description": 2, "current_setting": 2}
+FUNC_PREFIX = "pgf_"
+
+
+@dataclass
+class Plan:
+    """A translated statement, cached per (text, catalog version)."""
+
+    kind: str  # select | ddl | insert | drop | empty
+    duck_sql: str
+    names: list[str | None]  # PostgreSQL output names per projection (None: take DuckDB's)
+    inferred: list[PgColumnType | None]
+    relations: set[tuple[str, str]] = field(default_factory=set)  # catalog relations read
+    unknown: list[tuple[str, int | None]] = field(default_factory=list)  # (name, position) maybe temp tables
+    session_relations: set[tuple[str, str]] = field(default_factory=set)
+    param_count: int = 0
+    param_hints: dict[int, int] = field(default_factory=dict)  # $n -> inferred type oid
+    tag: str = "SELECT"
+    has_star: bool = False
+    reg_outputs: dict[int, int] = field(default_factory=dict)  # projection index -> reg* type oid
+    name_types: dict[str, PgColumnType] = field(default_factory=dict)  # unambiguous catalog column types
+
+
+def _lower_name(ident: exp.Identifier | None) -> str | None:
+    if ident is None:
+        return None
+    return ident.name if ident.quoted else ident.name.lower()
+
+
+def _position(sql: str, name: str) -> int | None:
+    m = re.search(r'(?<![\w"])"?' + re.escape(name) + r'"?(?![\w"])', sql, re.IGNORECASE)
+    return m.start() + 1 if m else None
+
+
+def parse(sql: str) -> list[exp.Expression]:
+    """Parse PostgreSQL SQL with sqlglot; syntax errors become 42601."""
+    cleaned = re.sub(r"\bLOCAL\s+(TEMP|TEMPORARY)\b", r"\1", sql, flags=re.IGNORECASE)
+    cleaned = re.sub(r"\bGLOBAL\s+(TEMP|TEMPORARY)\b", r"\1", cleaned, flags=re.IGNORECASE)
+    cleaned = re.sub(r"\bON\s+COMMIT\s+(PRESERVE|DELETE)\s+ROWS\b", "", cleaned, flags=re.IGNORECASE)
+    try:
+        parsed = sqlglot.parse(cleaned, read="postgres")
+    except (ParseError, TokenError) as e:
+        raise PgError(E.SYNTAX_ERROR, f"syntax error: {str(e).splitlines()[0][:200]}") from None
+    return [p for p in parsed if p is not None]
+
+
+class Translator:
+    """Translate one statement against one catalog version."""
+
+    def __init__(self, cat: CatalogVersion, search_path: tuple[str, ...]) -> None:
+        self.cat = cat
+        self.search_path = search_path
+
+    # ------------------------------------------------------------------ entry
+    def translate(self, sql: str) -> Plan:
+        stmts = parse(sql)
+        if not stmts:
+            return Plan("empty", "", [], [])
+        if len(stmts) > 1:
+            raise PgError(E.SYNTAX_ERROR, "cannot insert multiple commands into a prepared statement")
+        tree = stmts[0]
+        plan = Plan("select", "", [], [])
+        if isinstance(tree, exp.Command):
+            raise PgError(E.FEATURE_NOT_SUPPORTED, f"statement not supported by the catalog: {sql.strip()[:60]}")
+        if isinstance(tree, exp.Select) and tree.args.get("into") is not None:
+            into = tree.args["into"]
+            tree.set("into", None)
+            target = into.this
+            tree = exp.Create(this=target, kind="TABLE", expression=tree,
+                              properties=exp.Properties(expressions=[exp.TemporaryProperty()]))
+            plan.kind, plan.tag = "ddl", "SELECT"
+        elif isinstance(tree, exp.Create):
+            plan.kind, plan.tag = "ddl", "CREATE TABLE"
+            props = tree.args.get("properties")
+            is_temp = props is not None and any(isinstance(p, exp.TemporaryProperty) for p in props.expressions)
+            if not is_temp or tree.kind != "TABLE":
+                raise PgError(E.READ_ONLY_SQL_TRANSACTION, "cannot execute CREATE in a read-only transaction")
+        elif isinstance(tree, exp.Insert):
+            plan.kind, plan.tag = "insert", "INSERT"
+        elif isinstance(tree, exp.Drop):
+            plan.kind, plan.tag = "drop", "DROP TABLE"
+        elif not isinstance(tree, exp.Query):
+            raise PgError(E.FEATURE_NOT_SUPPORTED, f"statement not supported by the catalog: {sql.strip()[:60]}")
+
+        self._plan = plan
+        self._sql = sql
+        self._cte_names = {_lower_name(c.args["alias"].this) for c in tree.find_all(exp.CTE)
+                           if c.args.get("alias") is not None}
+        self._aliases: dict[str, tuple[str, str]] = {}
+        self._derived: dict[str, exp.Expression] = {}
+        self._rewrite_tables(tree)
+        if isinstance(tree, exp.Query):
+            self._projections(tree)
+            self._name_types()
+        self._params(tree)
+        tree = self._rewrite_expressions(tree)
+        plan.duck_sql = tree.sql(dialect="duckdb")
+        return plan
+
+    # ------------------------------------------------------------------ relations
+    def _rewrite_tables(self, tree: exp.Expression) -> None:
+        for table in list(tree.find_all(exp.Table)):
+            if not isinstance(table.this, exp.Identifier):
+                self._table_function(table)
+                continue
+            name = _lower_name(table.this) or ""
+            db = _lower_name(table.args.get("db")) if isinstance(table.args.get("db"), exp.Identifier) else None
+            alias = table.alias_or_name
+            alias_key = alias if table.args.get("alias") is not None and table.args["alias"].this.quoted \
+                else alias.lower()
+            if db is None and name in self._cte_names:
+                continue
+            if isinstance(table.parent, (exp.Create, exp.Insert, exp.Drop)) or (
+                    isinstance(table.parent, exp.Schema) and isinstance(table.parent.parent, exp.Create)):
+                continue
+            if db is None and name == "pg_get_keywords":
+                continue
+            target = self._resolve(db, name)
+            if target is None:
+                if db is not None and db not in ("pg_temp",):
+                    raise PgError(E.UNDEFINED_TABLE, f'relation "{db}.{name}" does not exist',
+                                  position=_position(self._sql, name))
+                self._plan.unknown.append((name, _position(self._sql, name)))
+                if db == "pg_temp":
+                    table.set("db", None)
+                continue
+            nsp, rel = target
+            self._plan.relations.add(target)
+            self._aliases[alias_key] = target
+            if target in SESSION_RELATIONS:
+                self._plan.session_relations.add(target)
+                new = exp.Table(this=exp.to_identifier(f"__{rel}", quoted=True),
+                                db=exp.to_identifier("main"), catalog=exp.to_identifier("temp"))
+            else:
+                new = exp.Table(this=exp.to_identifier(rel, quoted=True),
+                                db=exp.to_identifier(SCHEMA_ALIAS[nsp]), catalog=exp.to_identifier(DUCK_DB))
+            if table.args.get("alias") is None:
+                new.set("alias", exp.TableAlias(this=exp.to_identifier(rel, quoted=True)))
+            else:
+                new.set("alias", table.args["alias"])
+            for k in ("joins", "laterals", "pivots", "hints"):
+                if table.args.get(k):
+                    new.set(k, table.args[k])
+            table.replace(new)
+        for sub in tree.find_all(exp.Subquery):
+            a = sub.args.get("alias")
+            if a is not None and isinstance(sub.this, exp.Query):
+                self._derived[_lower_name(a.this) or ""] = sub.this
+        for cte in tree.find_all(exp.CTE):
+            a = cte.args.get("alias")
+            if a is not None:
+                self._derived[_lower_name(a.this) or ""] = cte.this
+
+    def _resolve(self, db: str | None, name: str) -> tuple[str, str] | None:
+        if db is not None:
+            if db in ("pg_catalog", "information_schema"):
+                return (db, name) if self.cat.system_relation(db, name) else None
+            return None
+        if self.cat.system_relation("pg_catalog", name):
+            return ("pg_catalog", name)
+        for nsp in self.search_path:
+            if nsp == "information_schema" and self.cat.system_relation(nsp, name):
+                return (nsp, name)
+        return None
+
+    def _table_function(self, table: exp.Table) -> None:
+        """Table functions in FROM: drop the pg_catalog qualifier; a bare alias names the column too."""
+        db = table.args.get("db")
+        if isinstance(db, exp.Identifier) and db.name.lower() in ("pg_catalog", "information_schema"):
+            table.set("db", None)
+        fn = table.this
+        alias = table.args.get("alias")
+        fname = _func_name(fn)
+        if fname == "pg_get_keywords":
+            new = exp.Table(this=exp.to_identifier("__keywords", quoted=True), db=exp.to_identifier("pgc"),
+                            catalog=exp.to_identifier(DUCK_DB))
+            new.set("alias", alias or exp.TableAlias(this=exp.to_identifier("pg_get_keywords")))
+            table.replace(new)
+            return
+        if fname in ("pg_get_late_binding_view_cols",) or (fname and fname.startswith(("svv_", "stl_", "stv_"))):
+            raise PgError(E.UNDEFINED_FUNCTION, f"function {fname}() does not exist",
+                          hint="No function matches the given name and argument types. You might need to add "
+                               "explicit type casts.", position=_position(self._sql, fname))
+        if alias is not None and not alias.columns and fname in ("generate_series", "unnest",
+                                                                  "generate_subscripts"):
+            alias.set("columns", [exp.to_identifier(alias.name)])
+        elif alias is None and fname in ("generate_series", "unnest"):
+            table.set("alias", exp.TableAlias(this=exp.to_identifier(fname),
+                                              columns=[exp.to_identifier(fname)]))
+
+    # ------------------------------------------------------------------ projections
+    def _projections(self, tree: exp.Query) -> None:
+        select = tree
+        while isinstance(select, exp.SetOperation):
+            select = select.this
+        if not isinstance(select, exp.Select):
+            return
+        names: list[str | None] = []
+        types: list[PgColumnType | None] = []
+        for proj in select.expressions:
+            if isinstance(proj, exp.Star) or (isinstance(proj, exp.Column) and isinstance(proj.this, exp.Star)):
+                self._plan.has_star = True
+                names.append(None)
+                types.append(None)
+                continue
+            if isinstance(proj, exp.Alias):
+                name = _lower_name(proj.args.get("alias"))
+                inner = proj.this
+            else:
+                name = pg_colname(proj)
+                inner = proj
+            names.append(name)
+            types.append(self.infer(inner, 0))
+        self._plan.names = names
+        self._plan.inferred = types
+        for i, t in enumerate(types):
+            if t is not None and t.oid in (2205, 2206, 24, 4089, 4096, 2202):
+                self._plan.reg_outputs[i] = t.oid
+        # Give DuckDB the PostgreSQL output names (it keeps the case of unquoted aliases).
+        if isinstance(tree, exp.Select):
+            for i, proj in enumerate(list(select.expressions)):
+                if names[i] is None:
+                    continue
+                if isinstance(proj, exp.Alias):
+                    proj.set("alias", exp.to_identifier(names[i], quoted=True))
+                else:
+                    proj.replace(exp.alias_(proj.copy(), exp.to_identifier(names[i], quoted=True)))
+
+    def _name_types(self) -> None:
+        seen: dict[str, set[PgColumnType]] = {}
+        for nsp, rel in self._plan.relations:
+            r = self.cat.system_relation(nsp, rel)
+            if r is None:
+                continue
+            for c in r.columns:
+                seen.setdefault(c.name, set()).add(PgColumnType(c.type_oid, c.typmod))
+        self._plan.name_types = {k: next(iter(v)) for k, v in seen.items() if len(v) == 1}
+        for i, (n, t) in enumerate(zip(self._plan.names, self._plan.inferred, strict=False)):
+            if n is not None and t is not None:
+                self._plan.name_types[n] = t
+            del i
+
+    def infer(self, e: exp.Expression, depth: int) -> PgColumnType | None:
+        if depth > 12:
+            return None
+        if isinstance(e, (exp.Paren, exp.Alias)):
+            return self.infer(e.this, depth + 1)
+        if isinstance(e, exp.Cast):
+            return self.cast_type(e.args["to"])
+        if isinstance(e, exp.Column):
+            return self.column_type(e, depth)
+        if isinstance(e, exp.Literal):
+            if e.is_string:
+                return PgColumnType(25)
+            text = e.this
+            if re.fullmatch(r"\d+", text):
+                return PgColumnType(23 if int(text) < 2**31 else 20)
+            return PgColumnType(1700)
+        if isinstance(e, exp.Boolean):
+            return PgColumnType(16)
+        if isinstance(e, exp.Null):
+            return PgColumnType(25)
+        if isinstance(e, (exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE, exp.And, exp.Or, exp.Not,
+                          exp.Like, exp.ILike, exp.RegexpLike, exp.Is, exp.In, exp.Exists, exp.Between)):
+            return PgColumnType(16)
+        if isinstance(e, (exp.DPipe, exp.Concat)):
+            return PgColumnType(25)
+        if isinstance(e, exp.Case):
+            for w in e.args.get("ifs") or []:
+                t = self.infer(w.args["true"], depth + 1)
+                if t is not None and not isinstance(w.args["true"], exp.Null):
+                    return t
+            d = e.args.get("default")
+            return self.infer(d, depth + 1) if d is not None else PgColumnType(25)
+        if isinstance(e, (exp.Coalesce, exp.Nullif)):
+            return self.infer(e.this, depth + 1)
+        if isinstance(e, exp.Subquery) and isinstance(e.this, exp.Select) and e.this.expressions:
+            return self.infer(e.this.expressions[0], depth + 1)
+        if isinstance(e, exp.Dot):
+            if isinstance(e.this, exp.Identifier) and isinstance(e.expression, exp.Func):
+                return self.infer(e.expression, depth + 1)
+            if isinstance(e.expression, exp.Identifier) and e.expression.name.lower() in ("x", "n"):
+                return PgColumnType(23)
+            return None
+        if isinstance(e, (exp.CurrentUser, exp.SessionUser, exp.CurrentCatalog, exp.CurrentSchema,
+                          exp.CurrentDatabase)):
+            return PgColumnType(19)
+        if isinstance(e, exp.CurrentVersion):
+            return PgColumnType(25)
+        if isinstance(e, exp.Func):
+            name = _func_name(e)
+            if name is not None and name.startswith(FUNC_PREFIX):
+                name = name[len(FUNC_PREFIX):]
+            if name in FUNC_TYPES:
+                return PgColumnType(FUNC_TYPES[name])
+            if name in ("lower", "upper", "trim", "btrim", "ltrim", "rtrim", "replace", "substring", "substr",
+                        "left", "right", "concat", "to_char", "string_agg", "md5", "repeat", "lpad", "rpad"):
+                return PgColumnType(25)
+            if name in ("max", "min") and e.this is not None:
+                return self.infer(e.this, depth + 1)
+            if name in ("count",):
+                return PgColumnType(20)
+            if name in ("row_number", "rank", "dense_rank"):
+                return PgColumnType(20)
+            if name == "array_agg" and e.this is not None:
+                inner = self.infer(e.this, depth + 1)
+                if inner is not None:
+                    t = TYPES_BY_OID.get(inner.oid)
+                    if t is not None and t.array_oid:
+                        return PgColumnType(t.array_oid)
+        return None
+
+    def column_type(self, col: exp.Column, depth: int) -> PgColumnType | None:
+        name = _lower_name(col.this) if isinstance(col.this, exp.Identifier) else None
+        if name is None:
+            return None
+        if name == "relhasoids":
+            return PgColumnType(16)
+        if name in ("user", "current_user", "session_user", "current_role") and not col.table:
+            return PgColumnType(19)
+        table = col.table
+        if table:
+            tkey = table if col.args["table"].quoted else table.lower()
+            target = self._aliases.get(tkey)
+            if target is not None:
+                c = self.cat.column_type(target[0], target[1], name)
+                return PgColumnType(c.type_oid, c.typmod) if c is not None else None
+            derived = self._derived.get(tkey)
+            if derived is not None:
+                t = self._derived_column(derived, name, depth)
+                if t is not None:
+                    return t
+        found: set[PgColumnType] = set()
+        for nsp, rel in self._plan.relations:
+            c = self.cat.column_type(nsp, rel, name)
+            if c is not None:
+                found.add(PgColumnType(c.type_oid, c.typmod))
+        if len(found) == 1:
+            return found.pop()
+        for derived in self._derived.values():
+            t = self._derived_column(derived, name, depth)
+            if t is not None:
+                return t
+        return None
+
+    def _derived_column(self, q: exp.Expression, name: str, depth: int) -> PgColumnType | None:
+        sel = q
+        while isinstance(sel, exp.SetOperation):
+            sel = sel.this
+        if not isinstance(sel, exp.Select):
+            return None
+        for p in sel.expressions:
+            pname = _lower_name(p.args.get("alias")) if isinstance(p, exp.Alias) else (
+                _lower_name(p.this) if isinstance(p, exp.Column) and isinstance(p.this, exp.Identifier) else None)
+            if pname is not None and pname.lower() == name.lower():
+                return self.infer(p, depth + 1)
+        return None
+
+    def cast_type(self, to: exp.DataType) -> PgColumnType | None:
+        if isinstance(to, exp.DataType) and to.this == exp.DataType.Type.USERDEFINED:
+            kind = to.args.get("kind")
+            tname = (kind.name if isinstance(kind, (exp.Identifier, exp.Dot)) else str(kind)).lower()
+            if isinstance(kind, exp.Dot):
+                tname = kind.expression.name.lower()
+            if tname in IS_DOMAIN_TYPES:
+                return PgColumnType(IS_DOMAIN_TYPES[tname])
+            if tname == "char":
+                return PgColumnType(18)
+            t = TYPES_BY_NAME.get(tname)
+            return PgColumnType(t.oid) if t else None
+        if isinstance(to, exp.ObjectIdentifier):
+            return PgColumnType(REG_NAMES.get(to.name.lower(), 26))
+        text = to.sql(dialect="postgres").lower()
+        if text == "name":
+            return PgColumnType(19)
+        if text in ("\"char\"",):
+            return PgColumnType(18)
+        if text.startswith(("int2vector",)):
+            return PgColumnType(22)
+        if text in REG_NAMES:
+            return PgColumnType(REG_NAMES[text])
+        return pg_type_for_sql_name(text)
+
+    # ------------------------------------------------------------------ parameters
+    def _params(self, tree: exp.Expression) -> None:
+        count = 0
+        for p in tree.find_all(exp.Placeholder, exp.Parameter):
+            m = re.fullmatch(r"\$?(\d+)", p.sql(dialect="postgres"))
+            if m:
+                n = int(m.group(1))
+                count = max(count, n)
+                parent = p.parent
+                if isinstance(parent, exp.Binary):
+                    other = parent.left if parent.right is p else parent.right
+                    t = self.infer(other, 0)
+                    if t is not None:
+                        self._plan.param_hints.setdefault(n, t.oid)
+        self._plan.param_count = count
+
+    # ------------------------------------------------------------------ expressions
+    def _rewrite_expressions(self, tree: exp.Expression) -> exp.Expression:
+        """Rewrite bottom-up, so every rewrite sees already-translated operands."""
+        root = tree
+        for node in reversed(list(tree.dfs())):
+            new = self._rewrite_node(node)
+            if new is not node:
+                if node is root:
+                    root = new
+                else:
+                    node.replace(new)
+        return root
+
+    def _rewrite_node(self, node: exp.Expression) -> exp.Expression:
+        # schema-qualified function calls: pg_catalog.f(...) / information_schema._pg_x(...)
+        if isinstance(node, exp.Dot) and isinstance(node.this, exp.Identifier) and \
+                node.this.name.lower() in ("pg_catalog", "information_schema") and isinstance(node.expression, exp.Func):
+            return node.expression
+        if isinstance(node, exp.Column) and isinstance(node.this, exp.Identifier) and not node.table:
+            lname = node.this.name.lower()
+            if lname == "relhasoids":
+                return exp.false()
+            if lname in ("user", "current_role") and not node.this.quoted:
+                return exp.Anonymous(this=FUNC_PREFIX + "current_user", expressions=[])
+        if isinstance(node, exp.Column) and isinstance(node.this, exp.Identifier) and node.this.name.lower() == "relhasoids":
+            return exp.false()
+        if isinstance(node, (exp.CurrentUser, exp.SessionUser)):
+            return exp.Anonymous(this=FUNC_PREFIX + "current_user", expressions=[])
+        if isinstance(node, (exp.CurrentCatalog, exp.CurrentDatabase)):
+            return exp.Anonymous(this=FUNC_PREFIX + "current_database", expressions=[])
+        if isinstance(node, exp.CurrentSchema):
+            return exp.Anonymous(this=FUNC_PREFIX + "current_schema", expressions=[])
+        if isinstance(node, exp.CurrentVersion):
+            return exp.Anonymous(this=FUNC_PREFIX + "version", expressions=[])
+        if isinstance(node, exp.EQ) and isinstance(node.expression, exp.Any):
+            arr = node.expression.this
+            while isinstance(arr, exp.Paren):
+                arr = arr.this
+            if not isinstance(arr, (exp.Subquery, exp.Select)):
+                return exp.Anonymous(this="list_contains", expressions=[arr, node.this])
+        if isinstance(node, exp.NEQ) and isinstance(node.expression, exp.All):
+            arr = node.expression.this
+            while isinstance(arr, exp.Paren):
+                arr = arr.this
+            if not isinstance(arr, (exp.Subquery, exp.Select)):
+                return exp.not_(exp.Anonymous(this="list_contains", expressions=[arr, node.this]))
+        if isinstance(node, exp.Bracket) and _is_vector(node.this) and len(node.expressions) == 1:
+            node.set("expressions", [exp.Add(this=exp.Paren(this=node.expressions[0]), expression=exp.Literal.number(1))])
+            return node
+        if isinstance(node, exp.Cast):
+            return self._rewrite_cast(node)
+        if isinstance(node, exp.ByteString):
+            return exp.Literal.string(node.this)
+        if isinstance(node, exp.Explode):
+            return exp.Unnest(expressions=[node.this]) if False else exp.Anonymous(this="unnest", expressions=[node.this])
+        if isinstance(node, exp.ExplodingGenerateSeries) and not isinstance(node.parent, exp.Table):
+            return exp.Anonymous(this="unnest", expressions=[
+                exp.Anonymous(this="generate_series", expressions=[node.args["start"], node.args["end"]]
+                              + ([node.args["step"]] if node.args.get("step") else []))])
+        if isinstance(node, exp.GenerateSeries) and not isinstance(node.parent, exp.Table):
+            args = [node.args["start"], node.args["end"]] + ([node.args["step"]] if node.args.get("step") else [])
+            return exp.Anonymous(this="unnest", expressions=[exp.Anonymous(this="generate_series", expressions=args)])
+        if isinstance(node, exp.Format):
+            args = [_cast(a, exp.DataType.build("VARCHAR")) for a in node.expressions]
+            return exp.Anonymous(this=FUNC_PREFIX + "format", expressions=[node.this, exp.Array(expressions=args)]
+                                 if args else [node.this, _cast(exp.Array(expressions=[]), "VARCHAR[]")])
+        if isinstance(node, exp.Date) and node.this is not None and not node.expressions:
+            return _cast(node.this, "DATE")
+        if isinstance(node, exp.Func):
+            return self._rewrite_func(node)
+        return node
+
+    def _rewrite_func(self, node: exp.Func) -> exp.Expression:
+        name = _func_name(node)
+        if name is None:
+            return node
+        args = list(node.expressions) if isinstance(node, exp.Anonymous) else [
+            a for a in ([node.this] if node.this is not None else []) + list(node.expressions)]
+        if name.startswith("has_") and name.endswith("_privilege") or name == "pg_has_role":
+            return exp.true()
+        if name in ("_pg_truetypid", "_pg_truetypmod") and len(args) == 2:
+            a, t = (x.table if isinstance(x, exp.Column) else None for x in args)
+            if a and t:
+                col_a, col_t = ("atttypid", "typbasetype") if name == "_pg_truetypid" else ("atttypmod", "typtypmod")
+                return exp.Case(ifs=[exp.If(this=exp.EQ(this=exp.column("typtype", t), expression=exp.Literal.string("d")),
+                                            true=exp.column(col_t, t))], default=exp.column(col_a, a))
+        if name == "_pg_expandarray" and len(args) == 1:
+            arr = args[0]
+            off = 0 if _is_vector(arr) else 1
+            i = exp.to_identifier("__i")
+            body = exp.Struct(expressions=[
+                exp.PropertyEQ(this=exp.to_identifier("x"), expression=exp.Bracket(this=arr.copy(), expressions=[i.copy()])),
+                exp.PropertyEQ(this=exp.to_identifier("n"), expression=i.copy())])
+            lam = exp.Lambda(this=body, expressions=[i.copy()])
+            rng = exp.Anonymous(this="generate_series", expressions=[exp.Literal.number(1), exp.Anonymous(this="len", expressions=[arr.copy()])])
+            del off
+            return exp.Anonymous(this="unnest", expressions=[exp.Anonymous(this="list_transform", expressions=[rng, lam])])
+        if name in ("array_lower", "array_upper") and len(args) == 2:
+            arr = args[0]
+            off = 0 if _is_vector(arr) else 1
+            n = exp.Anonymous(this="len", expressions=[arr.copy()])
+            val: exp.Expression = exp.Literal.number(off) if name == "array_lower" else \
+                exp.Sub(this=n.copy(), expression=exp.Literal.number(1 - off))
+            return exp.Case(ifs=[exp.If(this=exp.GT(this=n, expression=exp.Literal.number(0)), true=val)])
+        if name == "array_length" and len(args) == 2:
+            n = exp.Anonymous(this="len", expressions=[args[0]])
+            return exp.Case(ifs=[exp.If(this=exp.GT(this=n, expression=exp.Literal.number(0)), true=n.copy())])
+        if name == "generate_subscripts" and args:
+            arr = args[0]
+            off = 0 if _is_vector(arr) else 1
+            n = exp.Anonymous(this="len", expressions=[arr.copy()])
+            return exp.Anonymous(this="unnest", expressions=[exp.Anonymous(this="range", expressions=[
+                exp.Literal.number(off), exp.Add(this=n, expression=exp.Literal.number(off))])])
+        if name == "dateadd" and len(args) == 3:
+            unit = args[0].name.lower()
+            return exp.Add(this=exp.Paren(this=args[2]), expression=exp.Interval(
+                this=_cast(args[1], "VARCHAR"), unit=exp.var(unit.rstrip("s"))))
+        if name == "pg_get_late_binding_view_cols" or name.startswith(("svv_", "stl_")):
+            raise PgError(E.UNDEFINED_FUNCTION, f"function {name}() does not exist",
+                          position=_position(self._sql, name))
+        if name in OWN_FUNCS:
+            keep = DROP_EXTRA_ARGS.get(name)
+            if keep is not None and len(args) > keep and name not in ("obj_description", "current_setting"):
+                args = args[:keep]
+            return exp.Anonymous(this=FUNC_PREFIX + name, expressions=args)
+        return node
+
+    def _rewrite_cast(self, node: exp.Cast) -> exp.Expression:
+        target = self.cast_type(node.args["to"])
+        inner = node.this
+        if target is None:
+            return node
+        oid = target.oid
+        if oid in (2205, 2206, 24, 4089, 4096, 2202, 26):
+            if isinstance(inner, exp.Literal) and inner.is_string:
+                value = self.reg_lookup(oid, inner.this)
+                return _cast(exp.Literal.number(value), "UINTEGER")
+            inner_t = self.infer(inner, 0)
+            if oid != 26 and (inner_t is None or inner_t.oid in (25, 1043, 19)) and not isinstance(inner, exp.Column):
+                return exp.Anonymous(this=FUNC_PREFIX + "reg_in", expressions=[exp.Literal.number(oid),
+                                                                                _cast(inner, "VARCHAR")])
+            return _cast(inner, "UINTEGER")
+        if oid in (25, 1043, 19, 18, 1042, 13224, 13226, 13234):
+            inner_t = self.infer(inner, 0)
+            if inner_t is not None and inner_t.oid in (2205, 2206, 24, 4089, 4096, 2202):
+                return exp.Anonymous(this=FUNC_PREFIX + "reg_out", expressions=[exp.Literal.number(inner_t.oid), inner])
+            if inner_t is not None and inner_t.oid in (22, 30):
+                return exp.Anonymous(this="array_to_string", expressions=[inner, exp.Literal.string(" ")])
+            if inner_t is not None and TYPES_BY_OID.get(inner_t.oid) is not None and \
+                    TYPES_BY_OID[inner_t.oid].element_oid:
+                return exp.Anonymous(this=FUNC_PREFIX + "array_out", expressions=[_cast(inner, "VARCHAR[]")])
+            return _cast(inner, "VARCHAR")
+        if oid in (13221,):
+            return _cast(inner, "INTEGER")
+        if oid == 13232:
+            return _cast(inner, "TIMESTAMPTZ")
+        if oid == 22:
+            return _cast(inner, "SMALLINT[]")
+        if oid == 30:
+            return _cast(inner, "UINTEGER[]")
+        return node
+
+    def reg_lookup(self, oid: int, text: str) -> int:
+        raw = text.strip()
+        if re.fullmatch(r"\d+", raw):
+            return int(raw)
+        if oid == 2205:
+            nsp, _, rel = raw.rpartition(".")
+            rel = _unquote(rel)
+            if nsp:
+                found = self.cat.class_by_name.get((_unquote(nsp), rel))
+            else:
+                found = None
+                for n in ("pg_catalog", *self.search_path):
+                    found = self.cat.class_by_name.get((n, rel))
+                    if found is not None:
+                        break
+            if found is None:
+                raise PgError(E.UNDEFINED_TABLE, f'relation "{raw}" does not exist')
+            return found
+        if oid == 2206:
+            t = pg_type_for_sql_name(raw) if raw.lower() not in self.cat.type_by_name else None
+            found = self.cat.type_by_name.get(raw.lower()) or (t.oid if t is not None and t.oid != 25 or
+                                                              raw.lower() in ("text",) else None)
+            if found is None:
+                raise PgError(E.UNDEFINED_OBJECT, f'type "{raw}" does not exist')
+            return found
+        if oid in (24, 2202):
+            found = self.cat.proc_by_name.get(raw.split("(")[0].removeprefix("pg_catalog."))
+            if found is None:
+                raise PgError(E.UNDEFINED_FUNCTION, f'function "{raw}" does not exist')
+            return found
+        if oid == 4089:
+            found = self.cat.rows.namespaces.get(_unquote(raw))
+            if found is None:
+                raise PgError(E.UNDEFINED_OBJECT, f'schema "{raw}" does not exist')
+            return found
+        return 0
+
+
+def _cast(e: exp.Expression, to: str | exp.DataType) -> exp.Cast:
+    dt = to if isinstance(to, exp.DataType) else exp.DataType.build(to, dialect="duckdb")
+    return exp.Cast(this=e, to=dt)
+
+
+def _unquote(s: str) -> str:
+    s = s.strip()
+    if s.startswith('"') and s.endswith('"'):
+        return s[1:-1].replace('""', '"')
+    return s.lower()
+
+
+def _is_vector(e: exp.Expression) -> bool:
+    return isinstance(e, exp.Column) and isinstance(e.this, exp.Identifier) and e.this.name.lower() in VECTOR_COLUMNS
+
+
+def _func_name(e: exp.Expression) -> str | None:
+    if isinstance(e, exp.Anonymous):
+        return str(e.this).lower()
+    if isinstance(e, exp.Func):
+        return e.sql_name().lower()
+    return None
+
+
+_COLNAME_FUNCS = {
+    exp.Coalesce: "coalesce", exp.Nullif: "nullif", exp.Case: "case", exp.Array: "array",
+    exp.CurrentUser: "current_user", exp.SessionUser: "session_user", exp.CurrentCatalog: "current_catalog",
+    exp.CurrentSchema: "current_schema", exp.CurrentDatabase: "current_database", exp.CurrentVersion: "version",
+    exp.CurrentTimestamp: "current_timestamp", exp.CurrentDate: "current_date", exp.Exists: "exists",
+    exp.Explode: "unnest", exp.ExplodingGenerateSeries: "generate_series", exp.GenerateSeries: "generate_series",
+    exp.Format: "format", exp.ArrayToString: "array_to_string", exp.Trim: "btrim", exp.Date: "date",
+    exp.Greatest: "greatest", exp.Least: "least", exp.Max: "max", exp.Min: "min", exp.Count: "count",
+    exp.Sum: "sum", exp.Avg: "avg", exp.Lower: "lower", exp.Upper: "upper", exp.ArrayAgg: "array_agg",
+    exp.RowNumber: "row_number", exp.Extract: "extract", exp.Left: "left", exp.Right: "right",
+    exp.Substring: "substring", exp.StrPosition: "strpos", exp.Replace: "replace", exp.ToChar: "to_char",
+    exp.DateTrunc: "date_trunc", exp.TimestampTrunc: "date_trunc",
+}
+
+
+def pg_colname(e: exp.Expression) -> str:
+    """PostgreSQL's FigureColname for an unaliased select-list expression."""
+    return _colname(e)[0]
+
+
+def _colname(e: exp.Expression) -> tuple[str, int]:
+    """(name, strength): 2 for column/function names, 1 for type names of casts, 0 for '?column?'."""
+    if isinstance(e, exp.Column):
+        if isinstance(e.this, exp.Identifier):
+            return _lower_name(e.this) or "?column?", 2
+        return "?column?", 0
+    if isinstance(e, exp.Dot):
+        if isinstance(e.expression, exp.Identifier):
+            return _lower_name(e.expression) or "?column?", 2
+        return _colname(e.expression)
+    if isinstance(e, exp.Paren):
+        return _colname(e.this)
+    if isinstance(e, exp.Cast):
+        inner, strength = _colname(e.this)
+        if strength > 1:
+            return inner, strength
+        to = e.args["to"]
+        if isinstance(to, exp.ObjectIdentifier):
+            return to.name.lower(), 1
+        if isinstance(to, exp.DataType) and to.this == exp.DataType.Type.USERDEFINED:
+            kind = to.args.get("kind")
+            name = kind.expression.name if isinstance(kind, exp.Dot) else str(kind.name if kind else "?column?")
+            return name.lower(), 1
+        text = to.sql(dialect="postgres").lower()
+        if text == "name":
+            return "name", 1
+        t = pg_type_for_sql_name(text)
+        return (t.name if t.oid != 25 or text.startswith("text") else text.split("(")[0]), 1
+    if isinstance(e, exp.Subquery):
+        sel = e.this
+        if isinstance(sel, exp.Select) and sel.expressions:
+            p = sel.expressions[0]
+            if isinstance(p, exp.Alias):
+                return _lower_name(p.args.get("alias")) or "?column?", 2
+            return _colname(p)
+        return "?column?", 0
+    for cls, name in _COLNAME_FUNCS.items():
+        if type(e) is cls:
+            return name, 2
+    if isinstance(e, exp.Anonymous):
+        return str(e.this).lower(), 2
+    if isinstance(e, exp.Func) and not isinstance(e, (exp.Binary, exp.Unary, exp.Condition)):
+        return e.sql_name().lower(), 2
+    if isinstance(e, (exp.Boolean,)):
+        return "bool", 1
+    return "?column?", 0
+
+
+def type_names_for(cat: CatalogVersion) -> dict[int, tuple[str, int, str]]:
+    return cat.rows.type_names
+
+
+def format_type_for(cat: CatalogVersion, oid: int | None, typmod: int | None) -> str | None:
+    return format_type(oid, typmod, cat.rows.type_names)
+
+
+def describe_any(v: Any) -> str:
+    return repr(v)
