@@ -49,9 +49,16 @@ def _session(engine: CatalogEngine) -> CatalogSession:
     return engine.open_session(SessionInfo(pid=4242, user="demo", database="cubedb", settings=dict(settings)))
 
 
+def _split(sql: str) -> list[str]:
+    try:
+        return list(pglast.split(sql))
+    except pglast.parser.ParseError:
+        return [sql]
+
+
 def _run(session: CatalogSession, sql: str) -> list[tuple[str, int, pa.Table | None]]:
     out = []
-    for stmt in pglast.split(sql):
+    for stmt in _split(sql):
         res = session.execute(stmt)
         batches = list(res.batches)
         table = pa.Table.from_batches(batches) if batches else None
@@ -64,7 +71,7 @@ def _run(session: CatalogSession, sql: str) -> list[tuple[str, int, pa.Table | N
 def _check(row: dict[str, str], session: CatalogSession) -> None:
     key = _key(row)
     sql = (CORPUS / row["file"]).read_text()
-    redshift = "redshift." in row["tables_referenced"]
+    redshift = "redshift." in row["tables_referenced"] or "pg_get_late_binding_view_cols" in sql
     if key in EXPECTED_CURSOR_ERRORS:
         with pytest.raises(PgError) as err:
             _run(session, sql)

@@ -384,8 +384,8 @@ class CatalogSession:
         else:
             self._refresh_session_relations(plan)
             try:
-                rel = self.cur.execute(f"SELECT * FROM ({plan.duck_sql}) AS __q LIMIT 0",
-                                       [None] * plan.param_count or None)
+                rel = self.cur.sql(f"SELECT * FROM ({plan.duck_sql}) AS __q LIMIT 0",
+                                   params=[None] * plan.param_count or None)
                 schema = rel.to_arrow_table().schema
             except duckdb.Error as e:
                 raise _pg_error(e, sql) from None
@@ -404,7 +404,7 @@ class CatalogSession:
         args = list(params) if params else None
         try:
             if plan.kind == "select":
-                table = self.cur.execute(plan.duck_sql, args).to_arrow_table()
+                table = self.cur.sql(plan.duck_sql, params=args).to_arrow_table()
             else:
                 self.cur.execute(plan.duck_sql, args)
                 res = self.cur.fetchall() if plan.kind in ("insert",) else []
@@ -428,7 +428,7 @@ class CatalogSession:
         plan = self.plan(sql)
         self._refresh_session_relations(plan)
         try:
-            table = self.cur.execute(plan.duck_sql).to_arrow_table()
+            table = self.cur.sql(plan.duck_sql).to_arrow_table()
         except duckdb.Error as e:
             raise _pg_error(e, sql) from None
         cols = result_columns(plan, table.schema)

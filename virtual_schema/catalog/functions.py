@@ -82,6 +82,8 @@ def _udf(conn: duckdb.DuckDBPyConnection, name: str, fn: Callable[..., Any], par
          *, nulls: bool = False, side_effects: bool = False) -> None:
     @functools.wraps(fn)
     def wrapped(*args: Any) -> Any:
+        if not nulls and any(a is None for a in args):
+            return None
         try:
             return fn(*args)
         except PgError as e:
@@ -89,7 +91,7 @@ def _udf(conn: duckdb.DuckDBPyConnection, name: str, fn: Callable[..., Any], par
             raise
 
     conn.create_function(name, wrapped, [duckdb.sqltype(p) for p in params], duckdb.sqltype(ret),
-                         null_handling=duckfunc.SPECIAL if nulls else duckfunc.DEFAULT,
+                         null_handling=duckfunc.SPECIAL,
                          exception_handling=duckdb.PythonExceptionHandling.DEFAULT, side_effects=side_effects)
 
 
@@ -124,8 +126,8 @@ def register(conn: duckdb.DuckDBPyConnection, engine: CatalogEngine) -> None:
     _udf(conn, "pgf_reg_out", lambda kind, o: engine.reg_out(kind, o), ["INTEGER", "UINTEGER"], "VARCHAR")
     _udf(conn, "pgf_quote_ident", F.quote_ident, ["VARCHAR"], "VARCHAR")
     _udf(conn, "pgf_format", _pg_format, ["VARCHAR", "VARCHAR[]"], "VARCHAR", nulls=True)
-    _udf(conn, "pgf_regexp_instr", _regexp_instr, ["VARCHAR", "VARCHAR", "INTEGER"], "INTEGER")
-    _udf(conn, "pgf_pg_get_indexdef_x", lambda o, col: engine.index_def(o, col), ["UINTEGER", "INTEGER"],
+    _udf(conn, "pgf_regexp_instr_x", _regexp_instr, ["VARCHAR", "VARCHAR", "INTEGER"], "INTEGER")
+    _udf(conn, "pgf_pg_get_indexdef_x", lambda o, col: engine.index_def(o, col), ["UINTEGER", "BIGINT"],
          "VARCHAR")
     _udf(conn, "pgf_pg_get_constraintdef", lambda o: engine.constraint_def(o), ["UINTEGER"], "VARCHAR")
     for name, fn in (("_pg_numeric_precision", F.numeric_precision), ("_pg_numeric_scale", F.numeric_scale),
@@ -133,7 +135,8 @@ def register(conn: duckdb.DuckDBPyConnection, engine: CatalogEngine) -> None:
                      ("_pg_numeric_precision_radix", F.numeric_precision_radix),
                      ("_pg_char_max_length", F.char_max_length), ("_pg_char_octet_length", F.char_octet_length)):
         _udf(conn, "pgf_" + name, fn, ["UINTEGER", "INTEGER"], "INTEGER")
-    conn.execute("CREATE OR REPLACE MACRO pgf_regexp_instr(s, p) AS pgf_regexp_instr(s, p, 1)")
+    conn.execute("CREATE OR REPLACE MACRO pgf_regexp_instr(s, p) AS pgf_regexp_instr_x(s, p, 1), "
+                 "(s, p, st) AS pgf_regexp_instr_x(s, p, CAST(st AS INTEGER))")
     for m in MACROS:
         conn.execute(m)
     conn.execute("CREATE OR REPLACE MACRO pgf_pg_get_indexdef(o) AS pgf_pg_get_indexdef_x(o, 0), "

@@ -118,8 +118,31 @@ def parse(sql: str) -> list[exp.Expression]:
     try:
         parsed = sqlglot.parse(cleaned, read="postgres")
     except (ParseError, TokenError) as e:
-        raise PgError(E.SYNTAX_ERROR, f"syntax error: {str(e).splitlines()[0][:200]}") from None
+        first = str(e).splitlines()[0][:200]
+        try:
+            normalized = _pglast_normalize(cleaned)
+        except PgError:
+            raise
+        except Exception:  # noqa: BLE001 - any pglast failure means the original sqlglot error stands
+            raise PgError(E.SYNTAX_ERROR, f"syntax error: {first}") from None
+        try:
+            parsed = sqlglot.parse(normalized, read="postgres")
+        except (ParseError, TokenError):
+            raise PgError(E.SYNTAX_ERROR, f"syntax error: {first}") from None
     return [p for p in parsed if p is not None]
+
+
+def _pglast_normalize(sql: str) -> str:
+    """PostgreSQL's own parser, deparsed: quotes keyword aliases such as `AS update` that sqlglot rejects."""
+    import pglast
+    from pglast.stream import RawStream
+
+    try:
+        stmts = pglast.parse_sql(sql)
+    except pglast.parser.ParseError as e:
+        raise PgError(E.SYNTAX_ERROR, str(e).split(", at index")[0],
+                      position=(e.location + 1) if getattr(e, "location", None) is not None else None) from None
+    return "; ".join(RawStream()(s) for s in stmts)
 
 
 class Translator:
@@ -491,8 +514,13 @@ class Translator:
     def _rewrite_node(self, node: exp.Expression) -> exp.Expression:
         # schema-qualified function calls: pg_catalog.f(...) / information_schema._pg_x(...)
         if isinstance(node, exp.Dot) and isinstance(node.this, exp.Identifier) and \
-                node.this.name.lower() in ("pg_catalog", "information_schema") and isinstance(node.expression, exp.Func):
+                node.this.name.lower() in ("pg_catalog", "information_schema") and \
+                not isinstance(node.expression, exp.Identifier):
             return node.expression
+        if isinstance(node, exp.Column) and isinstance(node.args.get("db"), exp.Identifier) and \
+                node.args["db"].name.lower() in ("pg_catalog", "information_schema"):
+            node.set("db", None)
+            node.set("catalog", None)
         if isinstance(node, exp.Column) and isinstance(node.this, exp.Identifier) and not node.table:
             lname = node.this.name.lower()
             if lname == "relhasoids":
@@ -551,8 +579,7 @@ class Translator:
         name = _func_name(node)
         if name is None:
             return node
-        args = list(node.expressions) if isinstance(node, exp.Anonymous) else [
-            a for a in ([node.this] if node.this is not None else []) + list(node.expressions)]
+        args = list(node.expressions) if isinstance(node, exp.Anonymous) else _func_args(node)
         if name.startswith("has_") and name.endswith("_privilege") or name == "pg_has_role":
             return exp.true()
         if name in ("_pg_truetypid", "_pg_truetypmod") and len(args) == 2:
@@ -588,6 +615,8 @@ class Translator:
             n = exp.Anonymous(this="len", expressions=[arr.copy()])
             return exp.Anonymous(this="unnest", expressions=[exp.Anonymous(this="range", expressions=[
                 exp.Literal.number(off), exp.Add(this=n, expression=exp.Literal.number(off))])])
+        if name == "json_build_object":
+            return exp.Anonymous(this="json_object", expressions=args)
         if name == "dateadd" and len(args) == 3:
             unit = args[0].name.lower()
             return exp.Add(this=exp.Paren(this=args[2]), expression=exp.Interval(
@@ -678,6 +707,17 @@ class Translator:
 def _cast(e: exp.Expression, to: str | exp.DataType) -> exp.Cast:
     dt = to if isinstance(to, exp.DataType) else exp.DataType.build(to, dialect="duckdb")
     return exp.Cast(this=e, to=dt)
+
+
+def _func_args(node: exp.Func) -> list[exp.Expression]:
+    out: list[exp.Expression] = []
+    for k in node.arg_types:
+        v = node.args.get(k)
+        if isinstance(v, list):
+            out.extend(x for x in v if isinstance(x, exp.Expression))
+        elif isinstance(v, exp.Expression):
+            out.append(v)
+    return out
 
 
 def _unquote(s: str) -> str:
