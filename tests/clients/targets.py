@@ -25,7 +25,7 @@ class Endpoint(Protocol):
 
 
 _NUMERIC = {"int2", "int4", "int8", "numeric", "float4", "float8"}
-_TEXT = {"text", "varchar", "bpchar"}
+_TEXT = {"text", "varchar"}  # not bpchar: its padding makes text-typed parameters miss
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,85 @@
+"""asyncpg: its type introspection for every column type we emit, prepared statements, cursors."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import asyncpg
+import pytest
+import pytest_asyncio
+
+from tests.clients.targets import Target
+from virtual_schema.pgtypes import TYPES_BY_OID
+
+pytestmark = pytest.mark.asyncio(loop_scope="session")  # the same loop as the session-scoped async fixtures
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def conn(target: Target) -> AsyncIterator[asyncpg.Connection]:
+    c = await asyncpg.connect(host=target.host, port=target.port, user="demo", password="demo",
+                              database="semantic", ssl=False)
+    try:
+        yield c
+    finally:
+        await c.close()
+
+
+def _q(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+async def test_introspection_of_every_emitted_type(target: Target, conn: asyncpg.Connection) -> None:
+    """set_type_codec runs asyncpg's type-by-name and type introspection queries (pg_type, pg_range, ...)."""
+    emitted = sorted({c.type.oid for t in target.schema.tables for c in t.columns})
+    for oid in emitted:
+        if TYPES_BY_OID[oid].element_oid:
+            continue  # asyncpg takes custom codecs for scalars only; arrays are decoded by their element's
+        name = TYPES_BY_OID[oid].name
+        await conn.set_type_codec(name, schema="pg_catalog", encoder=str, decoder=str, format="text")
+    table = target.showcase()
+    rows = await conn.fetch(f"SELECT * FROM {_q(table.name)} LIMIT 10")
+    assert rows, "no rows"
+    for row in rows:
+        for c in table.columns:
+            v = row[c.name]
+            if not TYPES_BY_OID[c.type.oid].element_oid:
+                assert v is None or isinstance(v, str), (c.name, type(v))
+
+
+async def test_result_types_reported(target: Target, conn: asyncpg.Connection) -> None:
+    table = target.showcase()
+    stmt = await conn.prepare(f"SELECT * FROM {_q(table.name)}")
+    attrs = stmt.get_attributes()
+    assert [a.name for a in attrs] == [c.name for c in table.columns]
+    assert [a.type.oid for a in attrs] == [c.type.oid for c in table.columns]
+    scalars = [(a.type.name, TYPES_BY_OID[c.type.oid].name) for a, c in zip(attrs, table.columns, strict=True)
+               if not TYPES_BY_OID[c.type.oid].element_oid]
+    assert all(got == want for got, want in scalars), scalars
+
+
+async def test_prepared_statement_with_parameter(target: Target, conn: asyncpg.Connection) -> None:
+    q = target.metric()
+    everything = {r[0]: r[1] for r in await conn.fetch(q.all_sql())}
+    assert everything
+    stmt = await conn.prepare(q.sql("$1"))
+    assert [p.name for p in stmt.get_parameters()] in (["text"], ["varchar"], ["bpchar"])
+    assert [a.name for a in stmt.get_attributes()] == [q.dimension, "m"]
+    for value in sorted(everything)[:3]:
+        got = await stmt.fetch(value)
+        assert [tuple(r) for r in got] == [(value, everything[value])]
+        assert await stmt.fetchval(value, column=1) == everything[value]
+
+
+async def test_cursors(target: Target, conn: asyncpg.Connection) -> None:
+    table = target.showcase()
+    order = ", ".join(_q(c) for c in table.primary_key) or "1"
+    query = f"SELECT * FROM {_q(table.name)} ORDER BY {order}"
+    expected = await conn.fetch(query)
+    async with conn.transaction():
+        got = [r async for r in conn.cursor(query, prefetch=7)]
+    assert got == expected
+    async with conn.transaction():
+        cur = await conn.cursor(query)
+        assert await cur.fetch(5) == expected[:5]
+        await cur.forward(2)
+        assert await cur.fetchrow() == (expected[7] if len(expected) > 7 else None)

@@ -1,0 +1,92 @@
+"""psycopg 3: TypeInfo.fetch for every type we emit, server-side parameters, binary results."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import psycopg
+import pytest
+from psycopg import sql
+from psycopg.types import TypeInfo
+
+from tests.clients.targets import Target
+from virtual_schema.pgtypes import TYPES_BY_OID
+
+
+def emitted_types(target: Target) -> set[int]:
+    return {c.type.oid for t in target.schema.tables for c in t.columns}
+
+
+def test_typeinfo_fetch_every_emitted_type(target: Target) -> None:
+    with psycopg.connect(target.dsn(), autocommit=True) as conn:
+        for oid in sorted(emitted_types(target)):
+            pt = TYPES_BY_OID[oid]
+            info = TypeInfo.fetch(conn, pt.name)
+            assert info is not None, pt.name
+            assert (info.name, info.oid) == (pt.name, oid)
+            if pt.array_oid:
+                assert info.array_oid == pt.array_oid, pt.name
+
+
+def test_typeinfo_fetch_unknown_type_is_none(target: Target) -> None:
+    with psycopg.connect(target.dsn(), autocommit=True) as conn:
+        assert TypeInfo.fetch(conn, "no_such_type_here") is None
+
+
+def _all_rows(conn: psycopg.Connection[tuple[object, ...]], target: Target) -> dict[object, object]:
+    q = target.metric()
+    return dict(conn.execute(q.all_sql()).fetchall())  # type: ignore[arg-type]
+
+
+def test_server_side_parameters(target: Target) -> None:
+    q = target.metric()
+    with psycopg.connect(target.dsn(), autocommit=True) as conn:
+        everything = _all_rows(conn, target)
+        assert everything, "the metric query returned no rows"
+        for value in sorted(everything, key=str)[:3]:
+            cur = conn.execute(q.sql("%s"), [value])  # type: ignore[arg-type]
+            assert cur.fetchall() == [(value, everything[value])]
+            assert cur.description is not None and [d.name for d in cur.description][1] == "m"
+        value = sorted(everything, key=str)[0]
+        for _ in range(7):  # past psycopg's prepare_threshold: a named server-side prepared statement
+            got = conn.execute(q.sql("%s"), [value], prepare=True).fetchall()  # type: ignore[arg-type]
+            assert got == [(value, everything[value])]
+
+
+def test_binary_results_equal_text_results(target: Target) -> None:
+    q = target.metric()
+    table = target.showcase()
+    select_all = sql.SQL("SELECT * FROM {} LIMIT 20").format(sql.Identifier(table.name))
+    with psycopg.connect(target.dsn(), autocommit=True) as conn:
+        text_metric = conn.execute(q.all_sql()).fetchall()  # type: ignore[arg-type]
+        text_rows = conn.execute(select_all).fetchall()
+        with conn.cursor(binary=True) as cur:
+            assert cur.execute(q.all_sql()).fetchall() == text_metric  # type: ignore[arg-type]
+            assert cur.pgresult is not None and cur.pgresult.fformat(1) == 1  # really binary
+        with conn.cursor(binary=True) as cur:
+            cur.execute(select_all)
+            assert cur.description is not None
+            assert [d.name for d in cur.description] == [c.name for c in table.columns]
+            assert [d.type_code for d in cur.description] == [c.type.oid for c in table.columns]
+            assert cur.fetchall() == text_rows
+
+
+def test_binary_parameters(target: Target) -> None:
+    q = target.metric()
+    with psycopg.connect(target.dsn(), autocommit=True) as conn:
+        everything = _all_rows(conn, target)
+        value = sorted(everything, key=str)[-1]
+        with conn.cursor(binary=True) as cur:
+            cur.execute(q.sql("%b"), [value])  # type: ignore[arg-type]
+            assert cur.fetchall() == [(value, everything[value])]
+
+
+@pytest.mark.parametrize("literal", ["12.5::numeric", "7::int8", "'x'::text", "true", "DATE '2024-02-29'"])
+def test_binary_scalars(target: Target, literal: str) -> None:
+    with psycopg.connect(target.dsn(), autocommit=True) as conn:
+        text = conn.execute(f"SELECT {literal}").fetchone()  # type: ignore[call-overload]
+        with conn.cursor(binary=True) as cur:
+            assert cur.execute(f"SELECT {literal}").fetchone() == text  # type: ignore[call-overload]
+    assert text is not None and text[0] is not None
+    if literal.startswith("12.5"):
+        assert text[0] == Decimal("12.5")
