@@ -53,6 +53,7 @@ DEMO_TABLES: dict[str, tuple[tuple[str, str], ...]] = {
         ("product_id", "BIGINT"),
         ("quantity", "INTEGER"),
         ("unit_price", "DECIMAL(18,2)"),
+        ("added_at", "TIMESTAMP"),
     ),
     "web_events": (
         ("event_id", "BIGINT"),
@@ -164,7 +165,9 @@ SELECT
     h.order_id,
     p.product_id,
     q.quantity,
-    p.price AS unit_price
+    p.price AS unit_price,
+    -- items go into the cart in the minutes before checkout
+    h.order_ts - to_microseconds((k * 60 + pick(h.order_id * 8 + k, 54, 60) * 60)::BIGINT * 1000000) AS added_at
 FROM order_headers h
 CROSS JOIN LATERAL range(h.n_items) r(k)
 CROSS JOIN LATERAL (SELECT 1 + pick(h.order_id * 8 + k, 51, {products}) AS product_id,
