@@ -28,6 +28,8 @@ $(SYSSTAMP): | $(STAMP)
 	  if [ "$$(id -u)" = 0 ]; then SUDO=""; else SUDO=sudo; fi; \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
 	fi
+	@command -v npm >/dev/null || { if [ "$$(id -u)" = 0 ]; then SUDO=""; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq nodejs npm >/dev/null; }
 	@if [ -f tests/clients/node/package.json ] && [ ! -d tests/clients/node/node_modules/pg ]; then cd tests/clients/node && npm install --silent --no-audit --no-fund; fi
 	touch $(SYSSTAMP)
 
