@@ -99,6 +99,9 @@ class CatalogEngine:
         self.server_version = server_version
         self.started = dt.datetime.now(dt.UTC)
         self.snapshot = load_snapshot()
+        rel = self.snapshot.relations[("pg_catalog", "pg_settings")]
+        ni, si = rel.columns.index(rel.column("name")), rel.columns.index(rel.column("setting"))  # type: ignore[arg-type]
+        self.boot_settings = {r[ni].lower(): r[si] for r in self.snapshot.rows.get("pg_catalog.pg_settings", [])}
         self.conn = duckdb.connect(":memory:", config={"threads": 1})
         self.conn.execute(f"ATTACH ':memory:' AS {DUCK_DB}")
         for s in SCHEMA_ALIAS.values():
@@ -291,7 +294,9 @@ class CatalogSession:
                     "block_size": "8192", "application_name": self.info.application_name,
                     "intervalstyle": "postgres", "extra_float_digits": "1", "bytea_output": "hex",
                     "statement_timeout": "0", "transaction_read_only": "on"}
-        return defaults.get(name)
+        if name in defaults:
+            return defaults[name]
+        return self.engine.boot_settings.get(name)
 
     def current_setting(self, name: str, missing_ok: bool) -> str | None:
         v = self.setting(name)
@@ -385,7 +390,7 @@ class CatalogSession:
             self._refresh_session_relations(plan)
             try:
                 rel = self.cur.sql(f"SELECT * FROM ({plan.duck_sql}) AS __q LIMIT 0",
-                                   params=[None] * plan.param_count or None)
+                                   params=[None] * len(plan.param_map) or None)
                 schema = rel.to_arrow_table().schema
             except duckdb.Error as e:
                 raise _pg_error(e, sql) from None
@@ -401,7 +406,7 @@ class CatalogSession:
         if plan.kind == "empty":
             return CatalogResult((), [], "")
         self._refresh_session_relations(plan)
-        args = list(params) if params else None
+        args = [_param(params[i - 1]) if i - 1 < len(params) else None for i in plan.param_map] or None
         try:
             if plan.kind == "select":
                 table = self.cur.sql(plan.duck_sql, params=args).to_arrow_table()
@@ -439,6 +444,16 @@ class CatalogSession:
         arrays = list(table.columns)
         changed = False
         for i, c in enumerate(cols):
+            want = _ARROW_INTS.get(c.type.oid)
+            if want is not None and pa.types.is_integer(arrays[i].type) and arrays[i].type != want:
+                try:
+                    arrays[i] = arrays[i].cast(want)
+                    changed = True
+                except pa.ArrowInvalid:
+                    pass
+            if c.type.oid == 1184 and pa.types.is_timestamp(arrays[i].type) and arrays[i].type.tz is None:
+                arrays[i] = arrays[i].cast(pa.timestamp(arrays[i].type.unit, tz="UTC"))
+                changed = True
             if c.type.oid in (2205, 2206, 24, 4089, 4096, 2202) and (
                     pa.types.is_integer(arrays[i].type)):
                 vals = [self.engine.reg_out(c.type.oid, v) for v in arrays[i].to_pylist()]
@@ -527,6 +542,16 @@ class CatalogSession:
             self.cur.close()
         except duckdb.Error:
             pass
+
+
+def _param(v: object) -> object:
+    """A text-format array parameter ('{1,2}') becomes a list DuckDB can cast."""
+    if isinstance(v, str) and v.startswith("{") and v.endswith("}"):
+        return [x.strip().strip('"') for x in v[1:-1].split(",") if x.strip()]
+    return v
+
+
+_ARROW_INTS = {21: pa.int16(), 23: pa.int32(), 20: pa.int64(), 26: pa.uint32()}
 
 
 def _ts(t: float | None) -> str | None:

@@ -57,7 +57,7 @@ def format_type(oid: int | None, typmod: int | None, types: Mapping[int, tuple[s
     if name == "bpchar":
         if mod >= 4:
             return f"character({mod - 4})"
-        return "character" if given else "bpchar"
+        return "character"
     if name == "varchar":
         return f"character varying({mod - 4})" if mod >= 4 else "character varying"
     if name == "numeric":

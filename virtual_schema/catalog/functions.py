@@ -74,6 +74,7 @@ MACROS: tuple[str, ...] = (
     f"FROM {C}.pg_proc WHERE oid = o)",
     "CREATE OR REPLACE MACRO pgf_pg_get_function_arguments(o) AS ''",
     "CREATE OR REPLACE MACRO pgf_pg_get_function_identity_arguments(o) AS ''",
+    "CREATE OR REPLACE MACRO pgf_pg_relation_is_publishable(a) AS false",
     "CREATE OR REPLACE MACRO pgf_array_out(a) AS '{' || array_to_string(a, ',') || '}'",
 )
 

@@ -294,7 +294,7 @@ def _information_schema(T: dict[str, _Table], rows: dict[str, list[list[Any]]], 
             if elem and tn.startswith("_"):
                 data_type = "ARRAY"
             elif tnsp == "pg_catalog" or is_domain:
-                data_type = F.format_type(btyp, None, type_names) or ""
+                data_type = "character" if btyp == 1042 else (F.format_type(btyp, None, type_names) or "")
             else:
                 data_type = "USER-DEFINED"
             add("columns", table_catalog=database, table_schema=nsp, table_name=table, column_name=cname,

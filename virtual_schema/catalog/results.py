@@ -53,7 +53,9 @@ def arrow_pg_type(a: pa.DataType) -> PgColumnType:
 def result_columns(plan: Plan, schema: pa.Schema) -> tuple[ResultColumn, ...]:
     out: list[ResultColumn] = []
     n = len(schema)
-    inferred = plan.inferred if len(plan.inferred) == n else [None] * n
+    inferred = plan.inferred if len(plan.inferred) == n and not plan.has_star else [None] * n
+    if plan.out_types is not None and len(plan.out_types) == n:
+        inferred = plan.out_types
     for i, f in enumerate(schema):
         t = inferred[i]
         if t is not None and t.oid in plan.reg_outputs.values() and pa.types.is_integer(f.type):

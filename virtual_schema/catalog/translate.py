@@ -51,7 +51,8 @@ FUNC_TYPES: dict[str, int] = {
     "pg_table_size": 20, "pg_indexes_size": 20, "pg_size_pretty": 25, "pg_encoding_max_length": 23,
     "pg_char_to_encoding": 23, "pg_client_encoding": 19, "generate_series": 23, "now": 1184,
     "statement_timestamp": 1184, "transaction_timestamp": 1184, "clock_timestamp": 1184,
-    "pg_get_keywords": 2249, "pg_get_function_sqlbody": 25, "regexp_instr": 23,
+    "pg_get_keywords": 2249, "pg_get_function_sqlbody": 25, "regexp_instr": 23, "json_build_object": 114,
+    "json_object": 114, "array_upper": 23, "array_lower": 23, "array_length": 23, "cardinality": 23, "pg_relation_is_publishable": 16, "pg_partition_ancestors": 2205,
 }
 for _n in ("has_table_privilege", "has_schema_privilege", "has_database_privilege", "has_column_privilege",
            "has_any_column_privilege", "has_function_privilege", "has_sequence_privilege",
@@ -73,7 +74,7 @@ OWN_FUNCS = frozenset({
     "pg_get_function_identity_arguments", "pg_tablespace_location", "pg_get_partkeydef", "pg_get_triggerdef",
     "pg_get_ruledef", "pg_get_statisticsobjdef_columns", "pg_relation_size", "pg_total_relation_size",
     "pg_table_size", "pg_indexes_size", "pg_size_pretty", "pg_encoding_max_length", "pg_char_to_encoding",
-    "pg_client_encoding", "format", "regexp_instr", "pg_get_function_sqlbody", "pg_get_late_binding_view_cols_x",
+    "pg_client_encoding", "format", "regexp_instr", "pg_relation_is_publishable", "pg_get_function_sqlbody", "pg_get_late_binding_view_cols_x",
 })
 DROP_EXTRA_ARGS = {"pg_get_expr": 2, "pg_get_constraintdef": 1, "pg_get_viewdef": 1, "obj_description": 2,
                    "shobj_description": 2, "current_setting": 2}
@@ -93,10 +94,12 @@ class Plan:
     session_relations: set[tuple[str, str]] = field(default_factory=set)
     param_count: int = 0
     param_hints: dict[int, int] = field(default_factory=dict)  # $n -> inferred type oid
+    param_map: list[int] = field(default_factory=list)  # DuckDB $k -> client's $n (dropped args removed)
     tag: str = "SELECT"
     has_star: bool = False
     reg_outputs: dict[int, int] = field(default_factory=dict)  # projection index -> reg* type oid
     name_types: dict[str, PgColumnType] = field(default_factory=dict)  # unambiguous catalog column types
+    out_types: list[PgColumnType | None] | None = None  # per output column when stars could be expanded
 
 
 def _lower_name(ident: exp.Identifier | None) -> str | None:
@@ -115,6 +118,8 @@ def parse(sql: str) -> list[exp.Expression]:
     cleaned = re.sub(r"\bLOCAL\s+(TEMP|TEMPORARY)\b", r"\1", sql, flags=re.IGNORECASE)
     cleaned = re.sub(r"\bGLOBAL\s+(TEMP|TEMPORARY)\b", r"\1", cleaned, flags=re.IGNORECASE)
     cleaned = re.sub(r"\bON\s+COMMIT\s+(PRESERVE|DELETE)\s+ROWS\b", "", cleaned, flags=re.IGNORECASE)
+    cleaned = re.sub(r"(?<=::)\s*(?:pg_catalog\.)?(oid|regtype|regclass|regproc|name|regnamespace)\s*\[\]", r"_\1",
+                     cleaned, flags=re.IGNORECASE)
     try:
         parsed = sqlglot.parse(cleaned, read="postgres")
     except (ParseError, TokenError) as e:
@@ -188,6 +193,7 @@ class Translator:
         self._cte_names = {_lower_name(c.args["alias"].this) for c in tree.find_all(exp.CTE)
                            if c.args.get("alias") is not None}
         self._aliases: dict[str, tuple[str, str]] = {}
+        self._func_aliases: set[str] = set()
         self._derived: dict[str, exp.Expression] = {}
         self._rewrite_tables(tree)
         if isinstance(tree, exp.Query):
@@ -195,6 +201,7 @@ class Translator:
             self._name_types()
         self._params(tree)
         tree = self._rewrite_expressions(tree)
+        self._renumber_params(tree)
         plan.duck_sql = tree.sql(dialect="duckdb")
         return plan
 
@@ -282,6 +289,20 @@ class Translator:
             raise PgError(E.UNDEFINED_FUNCTION, f"function {fname}() does not exist",
                           hint="No function matches the given name and argument types. You might need to add "
                                "explicit type casts.", position=_position(self._sql, fname))
+        if fname == "_pg_expandarray":
+            args = _func_args(fn) if not isinstance(fn, exp.Anonymous) else list(fn.expressions)
+            arr = args[0]
+            sel = exp.select(
+                exp.alias_(exp.Anonymous(this="unnest", expressions=[arr.copy()]), "x"),
+                exp.alias_(_cast(exp.Anonymous(this="unnest", expressions=[exp.Anonymous(this="range", expressions=[
+                    exp.Literal.number(1), exp.Add(this=exp.Anonymous(this="len", expressions=[arr.copy()]),
+                                                   expression=exp.Literal.number(1))])]), "INTEGER"), "n"))
+            sub = exp.Subquery(this=sel, alias=exp.TableAlias(
+                this=exp.to_identifier(alias.name if alias is not None else "_pg_expandarray")))
+            table.replace(sub)
+            return
+        if alias is not None and fname in ("generate_series", "generate_subscripts"):
+            self._func_aliases.add(alias.name.lower())
         if alias is not None and not alias.columns and fname in ("generate_series", "unnest",
                                                                   "generate_subscripts"):
             alias.set("columns", [exp.to_identifier(alias.name)])
@@ -291,9 +312,7 @@ class Translator:
 
     # ------------------------------------------------------------------ projections
     def _projections(self, tree: exp.Query) -> None:
-        select = tree
-        while isinstance(select, exp.SetOperation):
-            select = select.this
+        select = _leftmost(tree)
         if not isinstance(select, exp.Select):
             return
         names: list[str | None] = []
@@ -314,11 +333,14 @@ class Translator:
             types.append(self.infer(inner, 0))
         self._plan.names = names
         self._plan.inferred = types
+        if self._plan.has_star:
+            expanded = self._expand(select, 0)
+            self._plan.out_types = [t for _n, t in expanded] if expanded is not None else None
         for i, t in enumerate(types):
             if t is not None and t.oid in (2205, 2206, 24, 4089, 4096, 2202):
                 self._plan.reg_outputs[i] = t.oid
         # Give DuckDB the PostgreSQL output names (it keeps the case of unquoted aliases).
-        if isinstance(tree, exp.Select):
+        if True:
             for i, proj in enumerate(list(select.expressions)):
                 if names[i] is None:
                     continue
@@ -326,6 +348,61 @@ class Translator:
                     proj.set("alias", exp.to_identifier(names[i], quoted=True))
                 else:
                     proj.replace(exp.alias_(proj.copy(), exp.to_identifier(names[i], quoted=True)))
+
+    def _sources(self, select: exp.Select) -> list[tuple[str, Any]]:
+        """(alias, source) per FROM item: ('rel', (nsp, name)) or ('derived', query) or ('?', None)."""
+        items: list[exp.Expression] = []
+        frm = select.args.get("from_") or select.args.get("from")
+        if frm is not None:
+            items.append(frm.this)
+        for j in select.args.get("joins") or []:
+            items.append(j.this)
+        out: list[tuple[str, Any]] = []
+        for it in items:
+            alias = it.alias_or_name
+            key = alias.lower() if alias else ""
+            if isinstance(it, exp.Table) and key in self._aliases:
+                out.append((key, ("rel", self._aliases[key])))
+            elif isinstance(it, exp.Table) and it.name.lower() in self._cte_names:
+                out.append((key, ("derived", self._derived.get(it.name.lower()))))
+            elif isinstance(it, exp.Subquery):
+                out.append((key, ("derived", it.this)))
+            else:
+                out.append((key, ("?", None)))
+        return out
+
+    def _expand(self, q: exp.Expression | None, depth: int) -> list[tuple[str, PgColumnType | None]] | None:
+        """Output columns of a query with stars expanded, or None when a source is unknown."""
+        if q is None or depth > 8:
+            return None
+        q = _leftmost(q)
+        if not isinstance(q, exp.Select):
+            return None
+        out: list[tuple[str, PgColumnType | None]] = []
+        for p in q.expressions:
+            star = isinstance(p, exp.Star) or (isinstance(p, exp.Column) and isinstance(p.this, exp.Star))
+            if not star:
+                inner = p.this if isinstance(p, exp.Alias) else p
+                name = _lower_name(p.args.get("alias")) if isinstance(p, exp.Alias) else pg_colname(p)
+                out.append((name or "?column?", self.infer(inner, depth + 1)))
+                continue
+            qual = p.table.lower() if isinstance(p, exp.Column) and p.table else None
+            for alias, (kind, src) in self._sources(q):
+                if qual is not None and alias != qual:
+                    continue
+                if kind == "rel":
+                    rel = self.cat.system_relation(*src)
+                    if rel is None:
+                        return None
+                    out.extend((c.name, PgColumnType(c.type_oid, c.typmod)) for c in rel.columns)
+                elif kind == "derived":
+                    sub = self._expand(src, depth + 1)
+                    if sub is None:
+                        return None
+                    out.extend(sub)
+                else:
+                    return None
+        return out
 
     def _name_types(self) -> None:
         seen: dict[str, set[PgColumnType]] = {}
@@ -347,6 +424,8 @@ class Translator:
         if isinstance(e, (exp.Paren, exp.Alias)):
             return self.infer(e.this, depth + 1)
         if isinstance(e, exp.Cast):
+            if "pg_type" in e.meta:
+                return PgColumnType(int(e.meta["pg_type"]))
             return self.cast_type(e.args["to"])
         if isinstance(e, exp.Column):
             return self.column_type(e, depth)
@@ -367,14 +446,38 @@ class Translator:
         if isinstance(e, (exp.DPipe, exp.Concat)):
             return PgColumnType(25)
         if isinstance(e, exp.Case):
-            for w in e.args.get("ifs") or []:
-                t = self.infer(w.args["true"], depth + 1)
-                if t is not None and not isinstance(w.args["true"], exp.Null):
-                    return t
-            d = e.args.get("default")
-            return self.infer(d, depth + 1) if d is not None else PgColumnType(25)
-        if isinstance(e, (exp.Coalesce, exp.Nullif)):
+            branches = [w.args["true"] for w in e.args.get("ifs") or []]
+            if e.args.get("default") is not None:
+                branches.append(e.args["default"])
+            return self._common_type(branches, depth)
+        if isinstance(e, exp.Coalesce):
+            return self._common_type([e.this, *e.expressions], depth)
+        if isinstance(e, exp.Nullif):
             return self.infer(e.this, depth + 1)
+        if isinstance(e, exp.Window):
+            return self.infer(e.this, depth + 1)
+        if isinstance(e, exp.Extract):
+            return PgColumnType(1700)
+        if isinstance(e, (exp.DateTrunc, exp.TimestampTrunc)):
+            arg = self.infer(e.this, depth + 1) if e.this is not None else None
+            return PgColumnType(1114) if arg is not None and arg.oid == 1114 else PgColumnType(1184)
+        if isinstance(e, (exp.Add, exp.Sub, exp.Mul, exp.Div, exp.IntDiv, exp.Mod)):
+            lt, rt = self.infer(e.this, depth + 1), self.infer(e.expression, depth + 1)
+            if lt is None or rt is None:
+                return None
+            order = [21, 23, 20, 1700, 700, 701]
+            if lt.oid in order and rt.oid in order:
+                return PgColumnType(max(lt.oid, rt.oid, key=order.index))
+            return None
+        if isinstance(e, exp.Array) and len(e.expressions) == 1 and isinstance(e.expressions[0], (exp.Select, exp.Subquery)):
+            inner_q = e.expressions[0]
+            inner_sel = inner_q.this if isinstance(inner_q, exp.Subquery) else inner_q
+            if isinstance(inner_sel, exp.Select) and inner_sel.expressions:
+                it = self.infer(inner_sel.expressions[0], depth + 1)
+                pt = TYPES_BY_OID.get(it.oid) if it is not None else None
+                if pt is not None and pt.array_oid:
+                    return PgColumnType(pt.array_oid)
+            return None
         if isinstance(e, exp.Subquery) and isinstance(e.this, exp.Select) and e.this.expressions:
             return self.infer(e.this.expressions[0], depth + 1)
         if isinstance(e, exp.Dot):
@@ -404,12 +507,28 @@ class Translator:
             if name in ("row_number", "rank", "dense_rank"):
                 return PgColumnType(20)
             if name == "array_agg" and e.this is not None:
-                inner = self.infer(e.this, depth + 1)
+                arg = e.this.this if isinstance(e.this, exp.Order) else e.this
+                inner = self.infer(arg, depth + 1)
                 if inner is not None:
                     t = TYPES_BY_OID.get(inner.oid)
                     if t is not None and t.array_oid:
                         return PgColumnType(t.array_oid)
         return None
+
+    def _common_type(self, branches: list[exp.Expression], depth: int) -> PgColumnType | None:
+        """PostgreSQL's CASE/COALESCE resolution, simplified: untyped literals take the other branches' type."""
+        literal: PgColumnType | None = None
+        for b in branches:
+            if isinstance(b, exp.Null):
+                continue
+            t = self.infer(b, depth + 1)
+            if t is None:
+                return None
+            if isinstance(b, exp.Literal) and b.is_string:
+                literal = literal or t
+                continue
+            return t
+        return literal or PgColumnType(25)
 
     def column_type(self, col: exp.Column, depth: int) -> PgColumnType | None:
         name = _lower_name(col.this) if isinstance(col.this, exp.Identifier) else None
@@ -422,6 +541,8 @@ class Translator:
         table = col.table
         if table:
             tkey = table if col.args["table"].quoted else table.lower()
+            if tkey in self._func_aliases:
+                return PgColumnType(23)
             target = self._aliases.get(tkey)
             if target is not None:
                 c = self.cat.column_type(target[0], target[1], name)
@@ -445,9 +566,7 @@ class Translator:
         return None
 
     def _derived_column(self, q: exp.Expression, name: str, depth: int) -> PgColumnType | None:
-        sel = q
-        while isinstance(sel, exp.SetOperation):
-            sel = sel.this
+        sel = _leftmost(q)
         if not isinstance(sel, exp.Select):
             return None
         for p in sel.expressions:
@@ -497,6 +616,15 @@ class Translator:
                     if t is not None:
                         self._plan.param_hints.setdefault(n, t.oid)
         self._plan.param_count = count
+
+    def _renumber_params(self, tree: exp.Expression) -> None:
+        """Rewrites may drop arguments (has_*_privilege, extra pretty flags): bind only what remains."""
+        nodes = [p for p in tree.find_all(exp.Parameter) if isinstance(p.this, exp.Literal)]
+        used = sorted({int(p.this.this) for p in nodes})
+        new = {old: i for i, old in enumerate(used, start=1)}
+        for p in nodes:
+            p.set("this", exp.Literal.number(new[int(p.this.this)]))
+        self._plan.param_map = used
 
     # ------------------------------------------------------------------ expressions
     def _rewrite_expressions(self, tree: exp.Expression) -> exp.Expression:
@@ -554,6 +682,26 @@ class Translator:
             return node
         if isinstance(node, exp.Cast):
             return self._rewrite_cast(node)
+        if isinstance(node, exp.Collate):
+            return node.this
+        if isinstance(node, exp.Operator):
+            op = str(node.args.get("operator") or "").replace(" ", "").removeprefix("pg_catalog.")
+            a, b = node.this, node.expression
+            ops: dict[str, exp.Expression] = {
+                "~": exp.RegexpLike(this=a, expression=b), "!~": exp.not_(exp.RegexpLike(this=a, expression=b)),
+                "~*": exp.RegexpILike(this=a, expression=b),
+                "!~*": exp.not_(exp.RegexpILike(this=a, expression=b)), "~~": exp.Like(this=a, expression=b),
+                "!~~": exp.not_(exp.Like(this=a, expression=b)), "=": exp.EQ(this=a, expression=b),
+                "<>": exp.NEQ(this=a, expression=b), "<": exp.LT(this=a, expression=b),
+                ">": exp.GT(this=a, expression=b), "<=": exp.LTE(this=a, expression=b),
+                ">=": exp.GTE(this=a, expression=b),
+            }
+            if op in ops:
+                return ops[op]
+        if isinstance(node, exp.Div):
+            lt, rt = self.infer(node.this, 0), self.infer(node.expression, 0)
+            if lt is not None and rt is not None and lt.oid in (20, 21, 23) and rt.oid in (20, 21, 23):
+                return exp.IntDiv(this=node.this, expression=node.expression)
         if isinstance(node, exp.ByteString):
             return exp.Literal.string(node.this)
         if isinstance(node, exp.Explode):
@@ -615,6 +763,9 @@ class Translator:
             n = exp.Anonymous(this="len", expressions=[arr.copy()])
             return exp.Anonymous(this="unnest", expressions=[exp.Anonymous(this="range", expressions=[
                 exp.Literal.number(off), exp.Add(this=n, expression=exp.Literal.number(off))])])
+        if name == "pg_partition_ancestors" and len(args) == 1:
+            arr = exp.Array(expressions=[self._reg_value(args[0])])
+            return exp.Anonymous(this="unnest", expressions=[arr])
         if name == "json_build_object":
             return exp.Anonymous(this="json_object", expressions=args)
         if name == "dateadd" and len(args) == 3:
@@ -640,12 +791,17 @@ class Translator:
         if oid in (2205, 2206, 24, 4089, 4096, 2202, 26):
             if isinstance(inner, exp.Literal) and inner.is_string:
                 value = self.reg_lookup(oid, inner.this)
-                return _cast(exp.Literal.number(value), "UINTEGER")
-            inner_t = self.infer(inner, 0)
-            if oid != 26 and (inner_t is None or inner_t.oid in (25, 1043, 19)) and not isinstance(inner, exp.Column):
-                return exp.Anonymous(this=FUNC_PREFIX + "reg_in", expressions=[exp.Literal.number(oid),
-                                                                                _cast(inner, "VARCHAR")])
-            return _cast(inner, "UINTEGER")
+                out = _cast(exp.Literal.number(value), "UINTEGER")
+            else:
+                inner_t = self.infer(inner, 0)
+                if oid != 26 and (inner_t is None or inner_t.oid in (25, 1043, 19)) and \
+                        not isinstance(inner, exp.Column):
+                    return exp.Cast(this=exp.Anonymous(this=FUNC_PREFIX + "reg_in", expressions=[
+                        exp.Literal.number(oid), _cast(inner, "VARCHAR")]),
+                        to=exp.DataType.build("UINTEGER", dialect="duckdb"))
+                out = _cast(inner, "UINTEGER")
+            out.meta["pg_type"] = oid
+            return out
         if oid in (25, 1043, 19, 18, 1042, 13224, 13226, 13234):
             inner_t = self.infer(inner, 0)
             if inner_t is not None and inner_t.oid in (2205, 2206, 24, 4089, 4096, 2202):
@@ -660,11 +816,26 @@ class Translator:
             return _cast(inner, "INTEGER")
         if oid == 13232:
             return _cast(inner, "TIMESTAMPTZ")
+        pt = TYPES_BY_OID.get(oid)
+        if pt is not None and pt.element_oid:
+            from virtual_schema.catalog.pgdata import duck_type
+
+            if isinstance(inner, exp.Literal) and inner.is_string and inner.this.startswith("{"):
+                items = [x.strip().strip('"') for x in inner.this.strip("{}").split(",") if x.strip()]
+                inner = exp.Array(expressions=[exp.Literal.string(x) for x in items])
+                if not items:
+                    inner = _cast(exp.Array(expressions=[]), "VARCHAR[]")
+            return _cast(inner, duck_type(oid, pt.name))
         if oid == 22:
             return _cast(inner, "SMALLINT[]")
         if oid == 30:
             return _cast(inner, "UINTEGER[]")
         return node
+
+    def _reg_value(self, e: exp.Expression) -> exp.Expression:
+        if isinstance(e, exp.Literal) and e.is_string:
+            return _cast(exp.Literal.number(self.reg_lookup(2205, e.this)), "UINTEGER")
+        return _cast(e, "UINTEGER")
 
     def reg_lookup(self, oid: int, text: str) -> int:
         raw = text.strip()
@@ -709,6 +880,12 @@ def _cast(e: exp.Expression, to: str | exp.DataType) -> exp.Cast:
     return exp.Cast(this=e, to=dt)
 
 
+def _leftmost(q: exp.Expression | None) -> exp.Expression | None:
+    while isinstance(q, (exp.SetOperation, exp.Subquery, exp.Paren)):
+        q = q.this
+    return q
+
+
 def _func_args(node: exp.Func) -> list[exp.Expression]:
     out: list[exp.Expression] = []
     for k in node.arg_types:
@@ -734,6 +911,10 @@ def _is_vector(e: exp.Expression) -> bool:
 def _func_name(e: exp.Expression) -> str | None:
     if isinstance(e, exp.Anonymous):
         return str(e.this).lower()
+    if isinstance(e, (exp.ExplodingGenerateSeries, exp.GenerateSeries)):
+        return "generate_series"
+    if isinstance(e, exp.Explode):
+        return "unnest"
     if isinstance(e, exp.Func):
         return e.sql_name().lower()
     return None
@@ -787,6 +968,17 @@ def _colname(e: exp.Expression) -> tuple[str, int]:
             return "name", 1
         t = pg_type_for_sql_name(text)
         return (t.name if t.oid != 25 or text.startswith("text") else text.split("(")[0]), 1
+    if isinstance(e, exp.Case):
+        d = e.args.get("default")
+        if d is not None:
+            name, strength = _colname(d)
+            if strength > 1:
+                return name, strength
+        return "case", 1
+    if isinstance(e, exp.Window):
+        return _colname(e.this)
+    if isinstance(e, exp.TimeToStr):
+        return "to_char", 2
     if isinstance(e, exp.Subquery):
         sel = e.this
         if isinstance(sel, exp.Select) and sel.expressions:
@@ -795,15 +987,19 @@ def _colname(e: exp.Expression) -> tuple[str, int]:
                 return _lower_name(p.args.get("alias")) or "?column?", 2
             return _colname(p)
         return "?column?", 0
+    if isinstance(e, exp.Null):
+        return "?column?", 0
     for cls, name in _COLNAME_FUNCS.items():
         if type(e) is cls:
             return name, 2
     if isinstance(e, exp.Anonymous):
         return str(e.this).lower(), 2
-    if isinstance(e, exp.Func) and not isinstance(e, (exp.Binary, exp.Unary, exp.Condition)):
+    if isinstance(e, exp.Func) and not isinstance(e, (exp.Binary, exp.Unary, exp.Predicate)):
         return e.sql_name().lower(), 2
     if isinstance(e, (exp.Boolean,)):
         return "bool", 1
+    if isinstance(e, exp.Null):
+        return "?column?", 0
     return "?column?", 0
 
 

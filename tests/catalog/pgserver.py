@@ -1,0 +1,101 @@
+"""A throwaway PostgreSQL 15 on 127.0.0.1 (random port, socket in a temp dir) to compare against."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from virtual_schema.catalog.formatting import format_type
+from virtual_schema.catalog.pgdata import load_snapshot
+from virtual_schema.schema import VirtualSchema
+
+PG_BIN = Path("/usr/lib/postgresql/15/bin")
+
+
+def available() -> bool:
+    return (PG_BIN / "initdb").exists() and (os.geteuid() != 0 or shutil.which("runuser") is not None)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _as_pg(cmd: list[str]) -> list[str]:
+    return ["runuser", "-u", "postgres", "--", *cmd] if os.geteuid() == 0 else cmd
+
+
+@dataclass
+class PgServer:
+    root: Path
+    port: int
+
+    def dsn(self, dbname: str = "postgres") -> str:
+        return f"host=127.0.0.1 port={self.port} user=postgres dbname={dbname}"
+
+    def stop(self) -> None:
+        subprocess.run(_as_pg([str(PG_BIN / "pg_ctl"), "-D", str(self.root / "data"), "-m", "immediate", "stop"]),
+                       capture_output=True, check=False)
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+def start(log_statements: bool = False) -> PgServer:
+    root = Path(tempfile.mkdtemp(prefix="pg15-"))
+    os.chmod(root, 0o777)
+    port = _free_port()
+    subprocess.run(_as_pg([str(PG_BIN / "initdb"), "-D", str(root / "data"), "-A", "trust", "-U", "postgres",
+                           "--no-sync", "-E", "UTF8", "--locale=C.UTF-8"]), check=True, capture_output=True)
+    opts = f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off"
+    if log_statements:
+        opts += " -c log_statement=all -c log_min_messages=info"
+    subprocess.run(_as_pg([str(PG_BIN / "pg_ctl"), "-D", str(root / "data"), "-o", opts, "-l",
+                           str(root / "log"), "-w", "start"]), check=True, capture_output=True)
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                break
+        except OSError:
+            time.sleep(0.1)
+    return PgServer(root, port)
+
+
+def ddl(schema: VirtualSchema) -> list[str]:
+    """CREATE TABLE / COMMENT statements giving PostgreSQL the same tables as the virtual schema."""
+    snap = load_snapshot()
+    from virtual_schema.catalog.populate import build_rows
+
+    names = build_rows(snap, VirtualSchema(()), database="x", users=("postgres",)).type_names
+
+    def q(n: str) -> str:
+        return '"' + n.replace('"', '""') + '"'
+
+    out: list[str] = []
+    for t in schema.tables:
+        if t.schema != "public":
+            out.append(f"CREATE SCHEMA IF NOT EXISTS {q(t.schema)}")
+        cols = [f"{q(c.name)} {format_type(c.type.oid, c.type.typmod, names)}{'' if c.nullable else ' NOT NULL'}"
+                for c in t.columns]
+        if t.primary_key:
+            cols.append(f"CONSTRAINT {q(t.name + '_pkey')} PRIMARY KEY ({', '.join(q(c) for c in t.primary_key)})")
+        out.append(f"CREATE TABLE {q(t.schema)}.{q(t.name)} ({', '.join(cols)})")
+        if t.description:
+            out.append(f"COMMENT ON TABLE {q(t.schema)}.{q(t.name)} IS '{t.description}'")
+        for c in t.columns:
+            if c.description:
+                out.append(f"COMMENT ON COLUMN {q(t.schema)}.{q(t.name)}.{q(c.name)} IS '{c.description}'")
+    for t in schema.tables:
+        for fk in t.foreign_keys:
+            ref = schema.table(fk.ref_table)
+            assert ref is not None
+            out.append(f"ALTER TABLE {q(t.schema)}.{q(t.name)} ADD CONSTRAINT {q(fk.name)} FOREIGN KEY "
+                       f"({', '.join(q(c) for c in fk.columns)}) REFERENCES {q(ref.schema)}.{q(ref.name)} "
+                       f"({', '.join(q(c) for c in fk.ref_columns)})")
+    return out
