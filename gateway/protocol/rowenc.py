@@ -1,0 +1,651 @@
+"""Arrow record batches -> DataRow messages, column-wise: the result pipeline's hot path.
+
+How: each column of a chunk of rows is rendered once into an (n, w) byte matrix (vecfmt.py: numpy
+lookup tables for digits, dates and clocks; pyarrow casts for floats; padded strings), the matrices
+are laid side by side behind a per-row header and length words, and one pyarrow `filter` over a
+binary array whose elements alternate "bytes to keep" / "padding to drop" cuts every row out in C++.
+No Python code runs per value for the common types; rare types (arrays, intervals as text, values
+outside the vectorized ranges) go through pgvalue.py per value, which is also the reference.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import struct
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from gateway.protocol import pgvalue as pv
+from gateway.protocol import vecfmt as vf
+from gateway.protocol.messages import FieldDescription, RowDescription
+from virtual_schema import pgtypes as t
+from virtual_schema.pgtypes import PgColumnType
+from virtual_schema.schema import ResultColumn
+
+__all__ = ["RowEncoder", "describe_fields", "result_formats"]
+
+CHUNK_ROWS = 16384
+_MAX_PAD_WIDTH = 256  # wider strings go through the per-row path instead of a padded matrix
+
+Renderer = Callable[[pa.Array], vf.Field]
+
+_TEXTLIKE = {t.TEXT, t.VARCHAR, t.BPCHAR, t.NAME, t.JSON, t.UNKNOWN, t.CHAR, 142, 194, 1790, 2275}
+_OIDLIKE = {t.OID, t.REGCLASS, t.REGTYPE, t.REGPROC, 28, 29, 2202, 2203, 2204, 3734, 4089, 4096}
+_INT_WIDTH = {t.INT2: ">i2", t.INT4: ">i4", t.INT8: ">i8"}
+
+
+def result_formats(formats: Sequence[int], ncols: int) -> list[int]:
+    """Bind's result-format rule: none = all text, one = for every column, else one per column."""
+    if not formats:
+        return [0] * ncols
+    if len(formats) == 1:
+        return [formats[0]] * ncols
+    if len(formats) != ncols:
+        from virtual_schema.errors import PROTOCOL_VIOLATION, PgError
+
+        raise PgError(PROTOCOL_VIOLATION, f"bind message has {len(formats)} result formats but query has "
+                      f"{ncols} columns")
+    return list(formats)
+
+
+def describe_fields(columns: Sequence[ResultColumn], formats: Sequence[int]) -> RowDescription:
+    fmts = result_formats(formats, len(columns))
+    return RowDescription(tuple(
+        FieldDescription(c.name, c.table_oid, c.attnum, c.type.oid, c.type.typlen, c.type.typmod, f)
+        for c, f in zip(columns, fmts, strict=True)
+    ))
+
+
+# ---------------------------------------------------------------------------------------------- arrow helpers
+
+
+def _values(arr: pa.Array, dtype: type[np.generic] | str) -> npt.NDArray[Any]:
+    """The value buffer of a primitive Arrow array as numpy (NULL slots hold whatever was there)."""
+    d = np.dtype(dtype)
+    buf = arr.buffers()[1]
+    if buf is None:
+        return np.zeros(len(arr), d)
+    return np.frombuffer(buf, dtype=d, count=arr.offset + len(arr))[arr.offset :]
+
+
+def _nulls(arr: pa.Array) -> npt.NDArray[np.bool_] | None:
+    if arr.null_count == 0:
+        return None
+    return np.asarray(arr.is_null().to_numpy(zero_copy_only=False), dtype=bool)
+
+
+def _normalize(arr: pa.Array) -> pa.Array:
+    typ = arr.type
+    if isinstance(typ, pa.ExtensionType):
+        return _normalize(arr.storage)
+    if pa.types.is_dictionary(typ):
+        return _normalize(arr.dictionary_decode())
+    if pa.types.is_large_string(typ) or pa.types.is_string_view(typ):
+        return arr.cast(pa.string())
+    if pa.types.is_large_binary(typ) or pa.types.is_binary_view(typ):
+        return arr.cast(pa.binary())
+    return arr
+
+
+def _int64(arr: pa.Array) -> npt.NDArray[np.int64]:
+    if arr.type == pa.int64():
+        return _values(arr, np.int64)
+    if pa.types.is_integer(arr.type):
+        return _values(arr, arr.type.to_pandas_dtype()).astype(np.int64)
+    return _values(arr.cast(pa.int64(), safe=False), np.int64)
+
+
+def _with_nulls(field: vf.Field, arr: pa.Array) -> vf.Field:
+    field.null = _nulls(arr)
+    return field
+
+
+def _strings(arr: pa.Array, prefix: bytes = b"") -> vf.Field:
+    """Arrow string/binary values as a left-aligned padded matrix (pyarrow rpad for ASCII text)."""
+    arr = _normalize(arr)
+    if pa.types.is_fixed_size_binary(arr.type):
+        arr = arr.cast(pa.binary())
+    elif not (pa.types.is_string(arr.type) or pa.types.is_binary(arr.type)):
+        arr = arr.cast(pa.string())
+    n = len(arr)
+    null = _nulls(arr)
+    offsets = _values_offsets(arr)
+    lens = np.diff(offsets)
+    width = int(lens.max()) if n else 0
+    data = arr.buffers()[2]
+    if pa.types.is_string(arr.type) and not prefix and width and n:
+        nbytes = int(offsets[-1] - offsets[0])
+        filled = arr.fill_null("") if null is not None else arr
+        if nbytes == int(pc.sum(pc.utf8_length(filled)).as_py() or 0):  # ASCII: characters == bytes
+            padded = pc.utf8_rpad(filled, width=width, padding=" ")
+            pbuf = padded.buffers()[2]
+            start = int(_values_offsets(padded)[0])
+            mat = np.frombuffer(pbuf, np.uint8, count=start + n * width)[start:].reshape(n, width)
+            return vf.Field(mat, None, lens, null)
+    raw = np.frombuffer(data, np.uint8) if data is not None else np.zeros(0, np.uint8)
+    field = vf.var_matrix(offsets, raw, prefix)
+    field.null = null
+    return field
+
+
+def _values_offsets(arr: pa.Array) -> npt.NDArray[np.int64]:
+    buf = arr.buffers()[1]
+    if buf is None:
+        return np.zeros(len(arr) + 1, np.int64)
+    return np.frombuffer(buf, np.int32, count=arr.offset + len(arr) + 1)[arr.offset :].astype(np.int64)
+
+
+def _per_value(encode: Callable[[Any], bytes], prefix: bytes = b"") -> Renderer:
+    """The complete but slow path: one Python call per value."""
+
+    def render(arr: pa.Array) -> vf.Field:
+        values = [None if v is None else prefix + encode(v) for v in _pylist(arr)]
+        return _strings(pa.array(values, pa.binary()))
+
+    return render
+
+
+def _pylist(arr: pa.Array) -> list[Any]:
+    if isinstance(arr.type, pa.ExtensionType):
+        arr = arr.storage
+    if pa.types.is_interval(arr.type):
+        return [None if v is None else (v.months, v.days, v.nanoseconds) for v in arr.to_pylist()]
+    values: list[Any] = arr.to_pylist()
+    return values
+
+
+# ---------------------------------------------------------------------------------------------- renderers
+
+
+def _decimal_ints(arr: pa.Array) -> npt.NDArray[np.int64] | None:
+    """Unscaled decimal128 values as int64, or None when one does not fit."""
+    if not isinstance(arr.type, pa.Decimal128Type):
+        return None
+    buf = arr.buffers()[1]
+    words = np.frombuffer(buf, np.int64, count=2 * (arr.offset + len(arr)))[2 * arr.offset :].reshape(-1, 2)
+    low, high = words[:, 0], words[:, 1]
+    null = _nulls(arr)
+    ok = high == (low >> 63)
+    if null is not None:
+        ok |= null
+        low = np.where(null, 0, low)
+    return low if bool(ok.all()) else None
+
+
+def _float_text(single: bool) -> Renderer:
+    def render(arr: pa.Array) -> vf.Field:
+        arr = arr.cast(pa.float32() if single else pa.float64())
+        strs = pc.cast(arr, pa.string())
+        field = _strings(strs)
+        vals = _values(arr, np.float32 if single else np.float64)
+        with np.errstate(invalid="ignore"):
+            a = np.abs(vals)
+            fix = ~np.isfinite(vals) | ((a < 1e-4) & (a != 0))
+        fix |= np.asarray(pc.fill_null(pc.match_substring(strs, "e"), False).to_numpy(zero_copy_only=False))
+        if field.null is not None:
+            fix &= ~field.null
+        rows = np.flatnonzero(fix)
+        if len(rows):
+            texts = [pv.format_float(float(vals[r]), single=single).encode() for r in rows]
+            need = max(map(len, texts))
+            mat, hi = field.mat, field.hi
+            assert hi is not None
+            if need > mat.shape[1]:
+                wider = np.zeros((len(mat), need), np.uint8)
+                wider[:, : mat.shape[1]] = mat
+                mat = wider
+            else:
+                mat = mat.copy()
+            hi = hi.copy()
+            for r, text in zip(rows, texts, strict=True):
+                mat[r, : len(text)] = np.frombuffer(text, np.uint8)
+                hi[r] = len(text)
+            field = vf.Field(mat, None, hi, field.null)
+        return field
+
+    return render
+
+
+def _bool_text(arr: pa.Array) -> vf.Field:
+    v = np.asarray(arr.fill_null(False).to_numpy(zero_copy_only=False), dtype=bool)
+    return vf.Field(np.where(v, 116, 102).astype(np.uint8).reshape(-1, 1), null=_nulls(arr))
+
+
+def _bool_binary(arr: pa.Array) -> vf.Field:
+    v = np.asarray(arr.fill_null(False).to_numpy(zero_copy_only=False), dtype=np.uint8)
+    return vf.Field(v.reshape(-1, 1), null=_nulls(arr))
+
+
+def _int_text(arr: pa.Array) -> vf.Field:
+    return _with_nulls(vf.int_text(_int64(arr)), arr)
+
+
+def _int_binary(dtype: str) -> Renderer:
+    def render(arr: pa.Array) -> vf.Field:
+        if pa.types.is_floating(arr.type) or pa.types.is_decimal(arr.type):
+            arr = arr.cast(pa.int64())
+        return _with_nulls(vf.fixed_be(_int64(arr), dtype), arr)
+
+    return render
+
+
+def _uint64_text(arr: pa.Array) -> vf.Field:
+    u = _values(arr, np.uint64)
+    nd = vf.ndigits(u)
+    groups = (int(nd.max()) + 3) // 4 if len(u) else 1
+    return vf.Field(vf.digits_right(u, groups), 4 * groups - nd, None, _nulls(arr))
+
+
+def _float_binary(dtype: str) -> Renderer:
+    def render(arr: pa.Array) -> vf.Field:
+        np_type = np.float32 if dtype == ">f4" else np.float64
+        arr = arr.cast(pa.float32() if np_type is np.float32 else pa.float64())
+        return _with_nulls(vf.fixed_be(_values(arr, np_type), dtype), arr)
+
+    return render
+
+
+def _date_days(arr: pa.Array) -> npt.NDArray[np.int64]:
+    if arr.type == pa.date32():
+        return _values(arr, np.int32).astype(np.int64)
+    return _int64(arr.cast(pa.date32()).cast(pa.int32()))
+
+
+def _date_text(arr: pa.Array) -> vf.Field:
+    days = _date_days(arr)
+    null = _nulls(arr)
+    if null is not None:
+        days = np.where(null, 0, days)
+    if not vf.date_in_range(days):
+        return _per_value(lambda v: pv.text_value(v, t.DATE).encode())(arr)
+    return vf.Field(vf.date_text(days).mat, null=null)
+
+
+def _micros(arr: pa.Array) -> npt.NDArray[np.int64]:
+    """Microseconds since the Unix epoch (timestamps) or since midnight (times)."""
+    typ = arr.type
+    if pa.types.is_timestamp(typ):
+        target = pa.timestamp("us", tz=typ.tz)
+        if typ.unit != "us":
+            arr = arr.cast(target, safe=False)
+        return _values(arr, np.int64)
+    if pa.types.is_time(typ):
+        if typ != pa.time64("us"):
+            arr = arr.cast(pa.time64("us"), safe=False)
+        return _values(arr, np.int64)
+    if pa.types.is_date(typ):
+        return _date_days(arr) * vf.US_PER_DAY
+    raise TypeError(typ)
+
+
+def _zero_nulls(v: npt.NDArray[np.int64], null: npt.NDArray[np.bool_] | None) -> npt.NDArray[np.int64]:
+    return v if null is None else np.where(null, 0, v)
+
+
+_TS_MIN_US = -62135596800 * 1_000_000  # 0001-01-01
+_TS_MAX_US = 253402300799 * 1_000_000  # 9999-12-31 23:59:59
+
+
+def _timestamp_text(arr: pa.Array) -> vf.Field:
+    null = _nulls(arr)
+    us = _zero_nulls(_micros(arr), null)
+    if len(us) and (us.min() < _TS_MIN_US or us.max() > _TS_MAX_US):
+        return _per_value(lambda v: pv.format_timestamp(v).encode())(arr)
+    field = vf.timestamp_text(us)
+    field.null = null
+    return field
+
+
+def _timestamptz_text(zone_name: str) -> Renderer:
+    zone = pv.session_zone(zone_name)
+
+    def render(arr: pa.Array) -> vf.Field:
+        null = _nulls(arr)
+        if not pa.types.is_timestamp(arr.type):
+            arr = arr.cast(pa.timestamp("us", tz="UTC"))
+        us = _zero_nulls(_micros(arr), null)
+        if len(us) and (us.min() < _TS_MIN_US + vf.US_PER_DAY or us.max() > _TS_MAX_US - vf.US_PER_DAY):
+            return _per_value(lambda v: pv.format_timestamptz(v, zone).encode())(arr)
+        if zone is dt.UTC:
+            offsets = np.zeros(len(us), np.int64)
+        else:
+            try:
+                tzarr = pa.Array.from_buffers(pa.timestamp("us", tz=zone_name), len(us),
+                                              [None, pa.py_buffer(us)])
+                local = _values(pc.local_timestamp(tzarr), np.int64)
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                return _per_value(lambda v: pv.format_timestamptz(v, zone).encode())(arr)
+            offsets = (local - us) // 1_000_000
+            us = local
+        field = vf.timestamp_text(us, offsets)
+        field.null = null
+        return field
+
+    return render
+
+
+def _time_text(arr: pa.Array) -> vf.Field:
+    null = _nulls(arr)
+    field = vf.time_text(_zero_nulls(_micros(arr), null))
+    field.null = null
+    return field
+
+
+def _numeric_text(scale_hint: int | None) -> Renderer:
+    def render(arr: pa.Array) -> vf.Field:
+        typ = arr.type
+        if pa.types.is_integer(typ):
+            return _uint64_text(arr) if typ == pa.uint64() else _int_text(arr)
+        if pa.types.is_floating(typ):
+            return _float_text(False)(arr)
+        ints = _decimal_ints(arr)
+        if ints is not None and typ.scale <= 18:
+            return _with_nulls(vf.scaled_text(ints, typ.scale), arr)
+        scale = typ.scale if pa.types.is_decimal(typ) else scale_hint
+        return _per_value(lambda v: pv.format_numeric(v, scale).encode())(arr)
+
+    return render
+
+
+def _numeric_binary(scale_hint: int | None) -> Renderer:
+    def render(arr: pa.Array) -> vf.Field:
+        typ = arr.type
+        if pa.types.is_integer(typ) and typ != pa.uint64():
+            field = vf.numeric_binary(_zero_nulls(_int64(arr), _nulls(arr)), 0)
+            if field is not None:
+                return _with_nulls(field, arr)
+        ints = _decimal_ints(arr)
+        if ints is not None:
+            field = vf.numeric_binary(ints, typ.scale)
+            if field is not None:
+                return _with_nulls(field, arr)
+        scale = typ.scale if pa.types.is_decimal(typ) else scale_hint
+        return _per_value(lambda v: pv.numeric_binary(v, scale))(arr)
+
+    return render
+
+
+def _date_binary(arr: pa.Array) -> vf.Field:
+    return _with_nulls(vf.fixed_be(_date_days(arr) - pv.UNIX_TO_PG_DAYS, ">i4"), arr)
+
+
+def _timestamp_binary(arr: pa.Array) -> vf.Field:
+    return _with_nulls(vf.fixed_be(_micros(arr) - pv.UNIX_TO_PG_US, ">i8"), arr)
+
+
+def _time_binary(arr: pa.Array) -> vf.Field:
+    return _with_nulls(vf.fixed_be(_micros(arr), ">i8"), arr)
+
+
+def _interval_binary(arr: pa.Array) -> vf.Field:
+    n = len(arr)
+    out = np.zeros(n, dtype=[("us", ">i8"), ("days", ">i4"), ("months", ">i4")])
+    if pa.types.is_interval(arr.type):
+        raw = np.frombuffer(arr.buffers()[1], dtype=[("m", "<i4"), ("d", "<i4"), ("ns", "<i8")],
+                            count=arr.offset + n)[arr.offset :]
+        out["us"] = raw["ns"] // 1000
+        out["days"] = raw["d"]
+        out["months"] = raw["m"]
+    elif pa.types.is_duration(arr.type):
+        out["us"] = _values(arr.cast(pa.duration("us")), np.int64)
+    else:
+        return _per_value(lambda v: pv.binary_value(v, t.INTERVAL))(arr)
+    return vf.Field(out.view(np.uint8).reshape(n, 16), null=_nulls(arr))
+
+
+def _uuid_text(arr: pa.Array) -> vf.Field:
+    if pa.types.is_fixed_size_binary(arr.type) and arr.type.byte_width == 16:
+        raw = np.frombuffer(arr.buffers()[1], np.uint8, count=16 * (arr.offset + len(arr)))[16 * arr.offset :]
+        return _with_nulls(vf.uuid_text(raw.reshape(-1, 16)), arr)
+    return _strings(arr)
+
+
+def _uuid_binary(arr: pa.Array) -> vf.Field:
+    if pa.types.is_fixed_size_binary(arr.type) and arr.type.byte_width == 16:
+        raw = np.frombuffer(arr.buffers()[1], np.uint8, count=16 * (arr.offset + len(arr)))[16 * arr.offset :]
+        return vf.Field(raw.reshape(-1, 16), null=_nulls(arr))
+    if pa.types.is_string(arr.type):
+        padded = _strings(arr.fill_null("00000000-0000-0000-0000-000000000000"))
+        if padded.hi is None or bool((padded.hi == padded.mat.shape[1]).all()):
+            parsed = vf.uuid_parse(padded.mat)
+            if parsed is not None:
+                return vf.Field(parsed, null=_nulls(arr))
+    return _per_value(lambda v: pv.binary_value(v, t.UUID))(arr)
+
+
+def _bytea_text(arr: pa.Array) -> vf.Field:
+    if not pa.types.is_binary(arr.type) and not pa.types.is_fixed_size_binary(arr.type):
+        return _strings(arr)
+    if pa.types.is_fixed_size_binary(arr.type):
+        arr = arr.cast(pa.binary())
+    offsets = _values_offsets(arr)
+    data = arr.buffers()[2]
+    raw = np.frombuffer(data, np.uint8)[offsets[0] : offsets[-1]] if data is not None else np.zeros(0, np.uint8)
+    hexed = vf.HEX2[raw].view(np.uint8)
+    field = vf.var_matrix((offsets - offsets[0]) * 2, hexed, b"\\x")
+    field.null = _nulls(arr)
+    return field
+
+
+def _oid_binary(arr: pa.Array) -> vf.Field:
+    if pa.types.is_integer(arr.type):
+        return _with_nulls(vf.fixed_be(_int64(arr), ">u4"), arr)
+    return _per_value(lambda v: struct.pack("!I", int(v)))(arr)
+
+
+def _text_binary_to(oid: int, zone: dt.tzinfo, scale: int | None) -> Renderer:
+    """Binary output of a column the warehouse returned as strings (catalog answers): parse per value."""
+    def convert(v: Any) -> bytes:
+        if oid in _OIDLIKE or oid in _INT_WIDTH:
+            return pv.binary_value(int(v), oid)
+        if oid == t.BOOL:
+            return pv.binary_value(v in ("t", "true", "True", "1"), oid)
+        if oid in (t.FLOAT4, t.FLOAT8):
+            return pv.binary_value(float(v), oid)
+        if oid == t.NUMERIC:
+            import decimal
+
+            return pv.numeric_binary(decimal.Decimal(v), scale)
+        return pv.binary_value(v, oid)
+
+    return _per_value(convert)
+
+
+def _numeric_scale(col: PgColumnType) -> int | None:
+    if col.oid == t.NUMERIC and col.typmod >= 4:
+        return (col.typmod - 4) & 0xFFFF
+    return None
+
+
+def _renderer(col: PgColumnType, fmt: int, arrow_type: pa.DataType, zone_name: str) -> Renderer:
+    """Choose how one column is rendered, from its declared type, result format and Arrow type."""
+    oid = col.oid
+    zone = pv.session_zone(zone_name)
+    scale = _numeric_scale(col)
+    is_str = pa.types.is_string(arrow_type) or pa.types.is_large_string(arrow_type) \
+        or pa.types.is_string_view(arrow_type)
+    pgt = t.TYPES_BY_OID.get(oid)
+    if pa.types.is_null(arrow_type):
+        return lambda arr: vf.Field(np.zeros((len(arr), 0), np.uint8), null=np.ones(len(arr), bool))
+    if pgt is not None and pgt.element_oid:
+        return _per_value(pv.value_encoder(oid, fmt, zone, scale))
+    if fmt == 0:
+        if is_str:
+            return _strings
+        if oid == t.BOOL and pa.types.is_boolean(arrow_type):
+            return _bool_text
+        if oid in (t.INT2, t.INT4, t.INT8, *_OIDLIKE) and pa.types.is_integer(arrow_type):
+            return _uint64_text if arrow_type == pa.uint64() else _int_text
+        if oid in (t.FLOAT4, t.FLOAT8) and (pa.types.is_floating(arrow_type) or pa.types.is_integer(arrow_type)):
+            return _float_text(oid == t.FLOAT4)
+        if oid == t.NUMERIC and (pa.types.is_decimal(arrow_type) or pa.types.is_integer(arrow_type)
+                                 or pa.types.is_floating(arrow_type)):
+            return _numeric_text(scale)
+        if oid == t.DATE and pa.types.is_date(arrow_type):
+            return _date_text
+        if oid == t.TIMESTAMP and pa.types.is_timestamp(arrow_type):
+            return _timestamp_text
+        if oid == t.TIMESTAMPTZ and pa.types.is_timestamp(arrow_type):
+            return _timestamptz_text(zone_name)
+        if oid == t.TIME and pa.types.is_time(arrow_type):
+            return _time_text
+        if oid == t.UUID:
+            return _uuid_text
+        if oid == t.BYTEA:
+            return _bytea_text
+        if pa.types.is_integer(arrow_type) and oid not in (t.BOOL,):
+            return _uint64_text if arrow_type == pa.uint64() else _int_text
+        return _per_value(pv.value_encoder(oid, 0, zone, scale))
+    # binary
+    if oid in _TEXTLIKE or oid == t.BYTEA:
+        if is_str or pa.types.is_binary(arrow_type) or pa.types.is_large_binary(arrow_type):
+            return _strings
+        return _per_value(pv.value_encoder(oid, 1, zone, scale))
+    if oid == t.JSONB and is_str:
+        return lambda arr: _strings(arr, b"\x01")
+    if is_str and oid != t.UUID:
+        return _text_binary_to(oid, zone, scale)
+    if oid == t.BOOL and pa.types.is_boolean(arrow_type):
+        return _bool_binary
+    if oid in _INT_WIDTH and (pa.types.is_integer(arrow_type) or pa.types.is_floating(arrow_type)
+                              or pa.types.is_decimal(arrow_type)):
+        return _int_binary(_INT_WIDTH[oid])
+    if oid in _OIDLIKE and pa.types.is_integer(arrow_type):
+        return _oid_binary
+    if oid in (t.FLOAT4, t.FLOAT8) and (pa.types.is_floating(arrow_type) or pa.types.is_integer(arrow_type)
+                                        or pa.types.is_decimal(arrow_type)):
+        return _float_binary(">f4" if oid == t.FLOAT4 else ">f8")
+    if oid == t.NUMERIC:
+        return _numeric_binary(scale)
+    if oid == t.DATE and pa.types.is_date(arrow_type):
+        return _date_binary
+    if oid in (t.TIMESTAMP, t.TIMESTAMPTZ) and pa.types.is_timestamp(arrow_type):
+        return _timestamp_binary
+    if oid == t.TIME and pa.types.is_time(arrow_type):
+        return _time_binary
+    if oid == t.INTERVAL:
+        return _interval_binary
+    if oid == t.UUID:
+        return _uuid_binary
+    return _per_value(pv.value_encoder(oid, 1, zone, scale))
+
+
+# ---------------------------------------------------------------------------------------------- assembly
+
+_KEEP_DROP_BITS = np.full(1 << 16, 0x55, np.uint8)  # element i is kept iff i is even
+
+
+def _copy_cols(dst: npt.NDArray[np.uint8], col: int, src: npt.NDArray[np.uint8]) -> None:
+    """dst[:, col:col+w] = src, as one w-byte item per row (numpy copies narrow 2-D slices slowly)."""
+    w = src.shape[1]
+    if w == 0:
+        return
+    if not src.flags.c_contiguous:
+        src = np.ascontiguousarray(src)
+    dst[:, col : col + w].view(f"V{w}")[:, 0] = src.view(f"V{w}")[:, 0]
+
+
+def _assemble(fields: list[vf.Field], n: int) -> pa.Buffer | bytes:
+    """DataRow messages for n rows from rendered (left-aligned) columns: the header, then per column
+    a length word (-1 for NULL) and the value bytes."""
+    ncols = len(fields)
+    his: list[npt.NDArray[np.int64] | None] = []
+    total = np.full(n, 6 + 4 * ncols, np.int64)
+    width = 7 + sum(4 + f.mat.shape[1] for f in fields)
+    m = np.empty((n, width), np.uint8)
+    head = np.empty((n, 7), np.uint8)
+    pos = 7
+    for f in fields:
+        w = f.mat.shape[1]
+        if f.lo is not None:
+            aligned = vf.left_align(f.mat, f.lo, f.hi)
+            f = vf.Field(aligned.mat, None, aligned.hi, f.null)
+        hi: npt.NDArray[np.int64] | None = f.hi
+        if f.null is not None:
+            hi = np.where(f.null, 0, w if hi is None else hi)
+        if hi is None:
+            m[:, pos : pos + 4] = np.frombuffer(struct.pack("!i", w), np.uint8)
+            total += w
+        else:
+            word = hi if f.null is None else np.where(f.null, -1, hi)
+            _copy_cols(m, pos, word.astype(">i4").view(np.uint8).reshape(n, 4))
+            total += hi
+        _copy_cols(m, pos + 4, f.mat)
+        his.append(hi)
+        pos += 4 + w
+    head[:, 0] = 68
+    head[:, 1:5] = total.astype(">i4").view(np.uint8).reshape(n, 4)
+    head[:, 5:7] = np.frombuffer(struct.pack("!H", ncols), np.uint8)
+    _copy_cols(m, 0, head)
+    # Elements alternate: kept bytes, then dropped padding after each value whose end varies.
+    rel: list[npt.NDArray[np.int64] | int] = []
+    pos = 7
+    for f, hi in zip(fields, his, strict=True):
+        w = f.mat.shape[1]
+        if hi is not None:
+            rel.append(pos + 4 + hi)
+            rel.append(pos + 4 + w)
+        pos += 4 + w
+    if not rel:
+        return m.tobytes()
+    per_row = len(rel)
+    rowstart = np.arange(n, dtype=np.int64) * width
+    index_type = np.int32 if n * width < 2**31 else np.int64
+    offsets = np.empty(n * per_row + 2, index_type)
+    grid = offsets[1:-1].reshape(n, per_row)
+    for j, r in enumerate(rel):
+        grid[:, j] = rowstart + r
+    offsets[0] = 0
+    offsets[-1] = n * width
+    nelem = n * per_row + 1
+    btype = pa.binary() if index_type is np.int32 else pa.large_binary()
+    elems = pa.Array.from_buffers(btype, nelem, [None, pa.py_buffer(offsets), pa.py_buffer(m)])
+    nbytes = (nelem + 7) // 8
+    bits = _KEEP_DROP_BITS[:nbytes] if nbytes <= len(_KEEP_DROP_BITS) else np.full(nbytes, 0x55, np.uint8)
+    keep = pa.Array.from_buffers(pa.bool_(), nelem, [None, pa.py_buffer(bits)])
+    out: pa.Buffer = pc.filter(elems, keep).buffers()[2]
+    size = int(total.sum()) + n
+    return out if out.size == size else out.slice(0, size)
+
+
+class RowEncoder:
+    """Encodes record batches of one result into DataRow messages (text or binary per column)."""
+
+    def __init__(self, types: Sequence[PgColumnType], formats: Sequence[int], *, timezone: str = "UTC") -> None:
+        self.types = list(types)
+        self.formats = result_formats(formats, len(self.types))
+        self.timezone = timezone or "UTC"
+        self._renderers: dict[tuple[int, pa.DataType], Renderer] = {}
+
+    def _render(self, i: int, arr: pa.Array) -> vf.Field:
+        arr = _normalize(arr)
+        key = (i, arr.type)
+        r = self._renderers.get(key)
+        if r is None:
+            r = _renderer(self.types[i], self.formats[i], arr.type, self.timezone)
+            self._renderers[key] = r
+        return r(arr)
+
+    def encode(self, batch: pa.RecordBatch) -> bytes:
+        """The concatenated DataRow messages for every row of the batch."""
+        n = int(batch.num_rows)
+        if n == 0:
+            return b""
+        if batch.num_columns != len(self.types):
+            raise ValueError(f"batch has {batch.num_columns} columns, result has {len(self.types)}")
+        if batch.num_columns == 0:
+            return b"D\x00\x00\x00\x06\x00\x00" * n
+        parts: list[Any] = []
+        for start in range(0, n, CHUNK_ROWS):
+            chunk = batch.slice(start, min(CHUNK_ROWS, n - start))
+            fields = [self._render(i, chunk.column(i)) for i in range(chunk.num_columns)]
+            parts.append(_assemble(fields, chunk.num_rows))
+        if len(parts) == 1 and isinstance(parts[0], bytes):
+            only: bytes = parts[0]
+            return only
+        return b"".join(parts)

@@ -1,0 +1,327 @@
+"""Vectorized PostgreSQL output formatting into fixed-width byte matrices.
+
+Every function renders one column of n values into an (n, w) uint8 matrix plus, per row, the window
+[lo, hi) of bytes that hold the value (None = the whole width). Digits come from lookup tables of
+2- and 4-character groups so a 9-digit integer costs three numpy passes, not nine Python calls; the
+row assembler (rowenc.py) then cuts the windows out of the matrix in one C++ filter.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+U8 = np.uint8
+Mat = npt.NDArray[np.uint8]
+I64 = npt.NDArray[np.int64]
+Bools = npt.NDArray[np.bool_]
+
+T4 = np.frombuffer(b"".join(b"%04d" % i for i in range(10000)), dtype=np.uint32)
+T2 = np.frombuffer(b"".join(b"%02d" % i for i in range(100)), dtype=np.uint16)
+HEX2 = np.frombuffer(b"".join(b"%02x" % i for i in range(256)), dtype=np.uint16)
+POW10_U64 = np.array([10**i for i in range(1, 20)], dtype=np.uint64)
+US_PER_DAY = 86_400_000_000
+
+
+@dataclass(slots=True)
+class Field:
+    """One column of a chunk rendered as bytes: row r's value is mat[r, lo[r]:hi[r]]."""
+
+    mat: Mat
+    lo: I64 | None = None  # None: every value starts at column 0
+    hi: I64 | None = None  # None: every value ends at the last column
+    null: Bools | None = None  # None: no NULLs
+
+
+def left_align(mat: Mat, lo: I64, hi: I64 | None = None) -> Field:
+    """Shift each row's window [lo, hi) to start at column 0 with one gather of w-byte items."""
+    n, w = mat.shape
+    if n == 0 or w == 0:
+        return Field(mat, None, (w if hi is None else hi) - lo if n else None)
+    buf = np.empty((n + 1) * w, U8)
+    buf[: n * w] = mat.reshape(-1)
+    items = np.ndarray((n * w,), dtype=f"V{w}", buffer=buf, strides=(1,))
+    out = items[np.arange(n, dtype=np.int64) * w + lo]
+    return Field(out.view(U8).reshape(n, w), None, (w if hi is None else hi) - lo)
+
+
+def ndigits(u: npt.NDArray[np.uint64]) -> I64:
+    """Number of decimal digits of each value (0 has one)."""
+    return np.searchsorted(POW10_U64, u, side="right").astype(np.int64) + 1
+
+
+def digits_right(u: npt.NDArray[np.uint64], groups: int) -> Mat:
+    """(n, 4*groups) ASCII digits of u, right-aligned and zero-padded on the left."""
+    n = len(u)
+    out = np.empty((n, groups), dtype=np.uint32)
+    q = u
+    for g in range(groups - 1, -1, -1):
+        if g:
+            q, r = np.divmod(q, np.uint64(10000))
+            out[:, g] = T4[r]
+        else:
+            out[:, g] = T4[q % np.uint64(10000)]
+    return out.view(U8).reshape(n, 4 * groups)
+
+
+def abs_u64(v: I64) -> tuple[npt.NDArray[np.uint64], Bools]:
+    neg = v < 0
+    return np.where(neg, -v, v).view(np.uint64), neg  # -(-2**63) wraps to 2**63 as uint64: right
+
+
+def place_minus(mat: Mat, lo: I64, neg: Bools) -> I64:
+    """Write '-' before the digits of negative rows; returns the new window starts."""
+    if neg.any():
+        rows = np.flatnonzero(neg)
+        lo = lo - neg
+        mat[rows, lo[rows]] = 45
+    return lo
+
+
+def int_text(v: I64) -> Field:
+    n = len(v)
+    if n == 0:
+        return Field(np.empty((0, 0), U8))
+    u, neg = abs_u64(v)
+    nd = ndigits(u)
+    width = int(nd.max()) + int(bool(neg.any()))
+    groups = (width + 3) // 4
+    mat = digits_right(u, groups)
+    w = 4 * groups
+    lo = place_minus(mat, w - nd, neg)
+    return left_align(mat, lo)
+
+
+def scaled_text(v: I64, scale: int) -> Field:
+    """Fixed-point text of v / 10**scale with exactly `scale` fraction digits (numeric output)."""
+    if scale <= 0:
+        return int_text(v)
+    n = len(v)
+    u, neg = abs_u64(v)
+    p = np.uint64(10**scale)
+    ip, fp = np.divmod(u, p)
+    nd = ndigits(ip)
+    groups = (int(nd.max()) + int(bool(neg.any())) + 3) // 4 if n else 1
+    imat = digits_right(ip, groups)
+    fgroups = (scale + 3) // 4
+    fmat = digits_right(fp, fgroups)[:, 4 * fgroups - scale :]
+    wi = 4 * groups
+    mat = np.empty((n, wi + 1 + scale), U8)
+    mat[:, :wi] = imat
+    mat[:, wi] = 46
+    mat[:, wi + 1 :] = fmat
+    lo = place_minus(mat, wi - nd, neg)
+    return left_align(mat, lo)
+
+
+def civil(days: I64) -> tuple[I64, I64, I64]:
+    """(year, month, day) of days since 1970-01-01, proleptic Gregorian (H. Hinnant's algorithm)."""
+    z = days + 719468
+    era = np.floor_divide(z, 146097)
+    doe = z - era * 146097
+    yoe = (doe - doe // 1460 + doe // 36524 - doe // 146096) // 365
+    doy = doe - (365 * yoe + yoe // 4 - yoe // 100)
+    mp = (5 * doy + 2) // 153
+    d = doy - (153 * mp + 2) // 5 + 1
+    m = np.where(mp < 10, mp + 3, mp - 9)
+    y = yoe + era * 400 + (m <= 2)
+    return y, m, d
+
+
+def date_in_range(days: I64) -> bool:
+    """Whether every date prints as a plain YYYY-MM-DD (years 1..9999)."""
+    return bool(len(days) == 0 or (days.min() >= -719162 and days.max() <= 2932896))
+
+
+def write_date(mat: Mat, col: int, days: I64) -> None:
+    n = len(days)
+    y, m, d = civil(days)
+    mat[:, col : col + 4] = T4[y].view(U8).reshape(n, 4)
+    mat[:, col + 4] = 45
+    mat[:, col + 5 : col + 7] = T2[m].view(U8).reshape(n, 2)
+    mat[:, col + 7] = 45
+    mat[:, col + 8 : col + 10] = T2[d].view(U8).reshape(n, 2)
+
+
+def write_clock(mat: Mat, col: int, us: I64) -> I64 | None:
+    """HH:MM:SS[.ffffff] of microseconds into the day at mat[:, col:]; returns per-row ends or None (fixed)."""
+    n = len(us)
+    secs, frac = np.divmod(us, 1_000_000)
+    mins, ss = np.divmod(secs, 60)
+    hh, mm = np.divmod(mins, 60)
+    mat[:, col : col + 2] = T2[hh].view(U8).reshape(n, 2)
+    mat[:, col + 2] = 58
+    mat[:, col + 3 : col + 5] = T2[mm].view(U8).reshape(n, 2)
+    mat[:, col + 5] = 58
+    mat[:, col + 6 : col + 8] = T2[ss].view(U8).reshape(n, 2)
+    if mat.shape[1] <= col + 8:
+        return None
+    mat[:, col + 8] = 46
+    mat[:, col + 9 : col + 13] = T4[frac // 100].view(U8).reshape(n, 4)
+    mat[:, col + 13 : col + 15] = T2[frac % 100].view(U8).reshape(n, 2)
+    zeros = np.zeros(n, np.int64)
+    for p in (10, 100, 1000, 10000, 100000):
+        zeros += frac % p == 0
+    return np.where(frac == 0, col + 8, col + 15 - zeros)
+
+
+def clock_width(us: I64) -> int:
+    return 8 if len(us) == 0 or not (us % 1_000_000).any() else 15
+
+
+def date_text(days: I64) -> Field:
+    mat = np.empty((len(days), 10), U8)
+    write_date(mat, 0, days)
+    return Field(mat)
+
+
+def time_text(us: I64) -> Field:
+    mat = np.empty((len(us), clock_width(us)), U8)
+    return Field(mat, None, write_clock(mat, 0, us))
+
+
+def timestamp_text(us: I64, offsets: I64 | None = None) -> Field:
+    """'YYYY-MM-DD HH:MM:SS[.ffffff]' of local microseconds since 1970; with offsets (seconds east of UTC)
+    the '+HH[:MM[:SS]]' suffix of timestamptz follows the fraction."""
+    n = len(us)
+    days, tod = np.divmod(us, US_PER_DAY)
+    cw = clock_width(tod)
+    suffix = _offset_suffix(offsets) if offsets is not None else None
+    sw = suffix[0].shape[1] if suffix is not None else 0
+    mat = np.empty((n, 11 + cw + sw), U8)
+    write_date(mat, 0, days)
+    mat[:, 10] = 32
+    hi = write_clock(mat, 11, tod)
+    if suffix is None:
+        return Field(mat, None, hi)
+    smat, slen = suffix
+    if hi is None:
+        mat[:, 11 + cw :] = smat
+        return Field(mat, None, None if bool((slen == sw).all()) else 11 + cw + slen)
+    flat = mat.reshape(-1)
+    base = np.arange(n, dtype=np.int64) * mat.shape[1] + hi
+    for k in range(sw):
+        rows = np.flatnonzero(slen > k)
+        flat[base[rows] + k] = smat[rows, k]
+    return Field(mat, None, hi + slen)
+
+
+def _offset_suffix(offsets: I64) -> tuple[Mat, I64]:
+    n = len(offsets)
+    neg = offsets < 0
+    a = np.abs(offsets)
+    hh, rest = np.divmod(a, 3600)
+    mm, ss = np.divmod(rest, 60)
+    width = 9 if ss.any() else (6 if mm.any() else 3)
+    mat = np.empty((n, width), U8)
+    mat[:, 0] = np.where(neg, 45, 43)
+    mat[:, 1:3] = T2[hh].view(U8).reshape(n, 2)
+    if width > 3:
+        mat[:, 3] = 58
+        mat[:, 4:6] = T2[mm].view(U8).reshape(n, 2)
+    if width > 6:
+        mat[:, 6] = 58
+        mat[:, 7:9] = T2[ss].view(U8).reshape(n, 2)
+    slen = np.where(ss != 0, 9, np.where(mm != 0, 6, 3)).astype(np.int64)
+    return mat, slen
+
+
+def uuid_text(raw: Mat) -> Field:
+    """Canonical 8-4-4-4-12 lowercase hex of (n, 16) bytes."""
+    n = len(raw)
+    hexed = HEX2[raw].view(U8).reshape(n, 32)
+    mat = np.empty((n, 36), U8)
+    mat[:, 0:8] = hexed[:, 0:8]
+    mat[:, 9:13] = hexed[:, 8:12]
+    mat[:, 14:18] = hexed[:, 12:16]
+    mat[:, 19:23] = hexed[:, 16:20]
+    mat[:, 24:36] = hexed[:, 20:32]
+    mat[:, [8, 13, 18, 23]] = 45
+    return Field(mat)
+
+
+_NIBBLE = np.full(256, 255, np.uint8)
+for _i, _c in enumerate(b"0123456789abcdef"):
+    _NIBBLE[_c] = _i
+for _i, _c in enumerate(b"ABCDEF"):
+    _NIBBLE[_c] = 10 + _i
+
+
+def uuid_parse(text: Mat) -> Mat | None:
+    """(n, 16) bytes from (n, 36) canonical UUID text, or None when any row is not canonical."""
+    if text.shape[1] != 36:
+        return None
+    if len(text) and not (text[:, [8, 13, 18, 23]] == 45).all():
+        return None
+    hexed = np.concatenate([text[:, 0:8], text[:, 9:13], text[:, 14:18], text[:, 19:23], text[:, 24:36]], axis=1)
+    nib = _NIBBLE[hexed]
+    if (nib == 255).any():
+        return None
+    out: Mat = (nib[:, 0::2] << 4) | nib[:, 1::2]
+    return out
+
+
+def numeric_binary(v: I64, scale: int) -> Field | None:
+    """numeric_send of v / 10**scale (base-10000 digits, leading/trailing zero digits stripped);
+    None when the values do not fit the vectorized path (scale > 16)."""
+    if scale < 0 or scale > 16:
+        return None
+    n = len(v)
+    u, neg = abs_u64(v)
+    k = (scale + 3) // 4  # fraction groups
+    pad = 4 * k - scale
+    ip, fp = np.divmod(u, np.uint64(10**scale))
+    fp = fp * np.uint64(10**pad)
+    gi = 1
+    top = int(ip.max()) if n else 0
+    while top >= 10000**gi:
+        gi += 1
+    g = gi + k
+    mat16 = np.zeros((n, 4 + g), np.int16)  # 4 header slots, then the digit groups
+    q = ip
+    for j in range(gi - 1, -1, -1):
+        q, r = np.divmod(q, np.uint64(10000))
+        mat16[:, 4 + j] = r
+    q = fp
+    for j in range(g - 1, gi - 1, -1):
+        q, r = np.divmod(q, np.uint64(10000))
+        mat16[:, 4 + j] = r
+    nz = mat16[:, 4:] != 0
+    anynz = nz.any(axis=1)
+    first = np.where(anynz, nz.argmax(axis=1), 0).astype(np.int64)
+    last = np.where(anynz, g - 1 - nz[:, ::-1].argmax(axis=1), -1).astype(np.int64)
+    ndig = last - first + 1
+    weight = np.where(anynz, gi - 1 - first, 0)
+    sign = np.where(neg & anynz, 0x4000, 0)
+    rows = np.arange(n, dtype=np.int64) * (4 + g) + first
+    flat = mat16.reshape(-1)
+    flat[rows] = ndig
+    flat[rows + 1] = weight
+    flat[rows + 2] = sign
+    flat[rows + 3] = scale
+    be = mat16.astype(">i2").view(U8).reshape(n, 2 * (4 + g))
+    return left_align(be, 2 * first, 2 * (last + 5))
+
+
+def fixed_be(v: npt.NDArray[np.generic], dtype: str) -> Field:
+    arr = np.ascontiguousarray(v.astype(dtype))
+    return Field(arr.view(U8).reshape(len(v), arr.dtype.itemsize))
+
+
+def var_matrix(offsets: npt.NDArray[np.int64], data: Mat, prefix: bytes = b"") -> Field:
+    """Pad variable-length values (Arrow offsets + data) into a left-aligned matrix by scatter."""
+    n = len(offsets) - 1
+    lens = np.diff(offsets)
+    p = len(prefix)
+    w = int(lens.max()) + p if n else p
+    mat = np.zeros((n, w), U8)
+    if p:
+        mat[:, :p] = np.frombuffer(prefix, U8)
+    total = int(offsets[-1] - offsets[0]) if n else 0
+    if total:
+        dst = np.repeat(np.arange(n, dtype=np.int64) * w + p - (offsets[:-1] - offsets[0]), lens)
+        dst += np.arange(total, dtype=np.int64)
+        mat.reshape(-1)[dst] = data[offsets[0] : offsets[-1]]
+    return Field(mat, None, lens + p)
