@@ -1,0 +1,251 @@
+"""Expected answers for the corpus's semantic statements, by plain SQL on the same DuckDB data.
+
+A deliberately dumb rewrite (sqlglot AST, no planner): in every SELECT that reads a model table, the table
+becomes the model's physical relation, a dimension column becomes its SQL expression, and a measure column
+becomes its aggregate — `SUM/MIN/MAX/AVG/COUNT/COUNT(DISTINCT)/MEASURE(m)` around a measure is the measure
+itself at the query's grain (Cube's semantics, which the corpus was recorded against). A bare measure makes
+the SELECT aggregate: GROUP BY keeps only the non-aggregate items (added if absent). `COUNT(*)` counts base
+rows. The rewritten SQL runs in DuckDB; the gateway's answer must equal it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import math
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlglot
+from sqlglot import exp
+
+
+class NoOracle(Exception):
+    """The statement uses something this rewrite cannot express (the comparison is then not made)."""
+
+
+@dataclass(frozen=True)
+class TableDef:
+    relation: str  # physical relation in DuckDB
+    dimensions: dict[str, str] = field(default_factory=dict)  # column -> SQL expr over the relation
+    measures: dict[str, str] = field(default_factory=dict)  # column -> aggregate SQL over the relation
+    order: tuple[str, ...] = ()  # column order of the virtual table (for SELECT *)
+
+
+_AGGS = (exp.Sum, exp.Min, exp.Max, exp.Avg, exp.Count)
+_REDSHIFTISMS = re.compile(r"\b(dateadd|datediff|charindex|getdate|convert_timezone)\s*\(", re.I)
+
+
+def _from(select: exp.Select) -> exp.From | None:
+    return select.args.get("from") or select.args.get("from_")  # type: ignore[no-any-return]
+
+
+def _own(node: exp.Expression, select: exp.Select) -> bool:
+    """node belongs to select's own scope (not to a nested subquery)."""
+    return node.find_ancestor(exp.Select) is select
+
+
+def _parse_expr(sql: str, alias: str) -> exp.Expression:
+    e = sqlglot.parse_one(sql, read="duckdb")
+    for col in e.find_all(exp.Column):
+        if not col.table:
+            col.set("table", exp.to_identifier(alias, quoted=True))
+    return e
+
+
+def _is_agg(node: exp.Expression) -> bool:
+    return isinstance(node, _AGGS) or (isinstance(node, exp.Anonymous) and node.name.upper() == "MEASURE")
+
+
+def rewrite(sql: str, tables: dict[str, TableDef]) -> str:
+    read = "redshift" if _REDSHIFTISMS.search(sql) else "postgres"
+    try:
+        tree = sqlglot.parse_one(sql, read=read)
+    except sqlglot.errors.ParseError as e:
+        raise NoOracle(f"sqlglot cannot parse: {e}") from e
+    lower = {k.lower(): v for k, v in tables.items()}
+    exact = dict(tables)
+    for select in list(tree.find_all(exp.Select)):
+        _rewrite_select(select, exact, lower)
+    return tree.sql(dialect="duckdb")
+
+
+def _model_of(table: exp.Table, exact: dict[str, TableDef], lower: dict[str, TableDef]) -> TableDef | None:
+    ident = table.this
+    if not isinstance(ident, exp.Identifier):
+        return None
+    if ident.quoted:
+        return exact.get(ident.name)
+    return lower.get(ident.name.lower())
+
+
+def _rewrite_select(select: exp.Select, exact: dict[str, TableDef], lower: dict[str, TableDef]) -> None:
+    sources: list[exp.Table] = []
+    frm = _from(select)
+    if frm is not None and isinstance(frm.this, exp.Table):
+        sources.append(frm.this)
+    joins = select.args.get("joins") or []
+    for j in joins:
+        if isinstance(j.this, exp.Table):
+            sources.append(j.this)
+    n_sources = (1 if frm is not None else 0) + len(joins)
+    models = [(t, d) for t in sources if (d := _model_of(t, exact, lower)) is not None]
+    if not models:
+        return
+    if len(models) > 1:
+        raise NoOracle("join of two model tables")
+    table, tdef = models[0]
+    names = {table.name, table.name.lower()}
+    alias = table.alias_or_name
+    table.replace(exp.Table(this=exp.to_identifier(tdef.relation), alias=exp.TableAlias(
+        this=exp.to_identifier(alias, quoted=True))))
+    # SELECT * / t.* : every column of the virtual table
+    new_exprs: list[exp.Expression] = []
+    for e in select.expressions:
+        if isinstance(e, exp.Star) or (isinstance(e, exp.Column) and isinstance(e.this, exp.Star)):
+            new_exprs += [exp.column(c, table=alias, quoted=True).as_(c, quoted=True) for c in tdef.order]
+        else:
+            new_exprs.append(e)
+    select.set("expressions", new_exprs)
+    bare_measure = False
+    for col in list(select.find_all(exp.Column)):
+        if not _own(col, select) or isinstance(col.this, exp.Star):
+            continue
+        if col.table and col.table not in names and col.table != alias:
+            continue
+        name = col.name
+        if name in tdef.dimensions:
+            col.replace(_parse_expr(tdef.dimensions[name], alias))
+        elif name in tdef.measures:
+            agg = _parse_expr(tdef.measures[name], alias)
+            parent = col.parent
+            if isinstance(parent, exp.Distinct) and isinstance(parent.parent, exp.Count):
+                parent = parent.parent
+            if parent is not None and _is_agg(parent):
+                parent.replace(agg)
+            else:
+                col.replace(agg)
+                bare_measure = True
+        elif n_sources == 1 and not col.table:
+            # an output alias used in GROUP BY / ORDER BY is fine; anything else is unknown to the oracle
+            aliases = {e.alias_or_name for e in select.expressions}
+            if name not in aliases:
+                raise NoOracle(f"unknown column {name}")
+        elif col.table:
+            raise NoOracle(f"unknown column {name}")
+    if bare_measure:
+        _regroup(select)
+
+
+def _has_agg(e: exp.Expression) -> bool:
+    return any(_is_agg(n) for n in e.walk() if isinstance(n, exp.Expression))
+
+
+def _regroup(select: exp.Select) -> None:
+    items = select.expressions
+    group = select.args.get("group")
+    keep: list[exp.Expression] = []
+    if group is not None:
+        for g in group.expressions:
+            target = g
+            if isinstance(g, exp.Literal) and g.is_int:
+                target = items[int(g.name) - 1]
+            elif isinstance(g, exp.Column) and not g.table:
+                target = next((i for i in items if i.alias_or_name == g.name and isinstance(i, exp.Alias)), g)
+            if not _has_agg(target):
+                keep.append(g)
+    else:
+        for i, e in enumerate(items, 1):
+            inner = e.this if isinstance(e, exp.Alias) else e
+            if not _has_agg(inner) and list(inner.find_all(exp.Column)):
+                keep.append(exp.Literal.number(i))
+    select.set("group", exp.Group(expressions=keep) if keep else None)
+
+
+def normalize(value: Any) -> Any:
+    """Make driver values comparable across engines (numbers to 6 significant digits, times to naive UTC)."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int | float | decimal.Decimal):
+        f = float(value)
+        if math.isnan(f):
+            return "nan"
+        return float(f"{f:.6g}")
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is not None:
+            value = value.astimezone(dt.UTC).replace(tzinfo=None)
+        return value.isoformat()
+    if isinstance(value, dt.date | dt.time):
+        return value.isoformat()
+    if isinstance(value, dt.timedelta):
+        return value.total_seconds()
+    return str(value)
+
+
+def same_rows(got: list[tuple[Any, ...]], want: list[tuple[Any, ...]]) -> bool:
+    g = sorted((tuple(normalize(v) for v in r) for r in got), key=repr)
+    w = sorted((tuple(normalize(v) for v in r) for r in want), key=repr)
+    return g == w
+
+
+_SUBSECOND = ("nanosecond", "microsecond")
+
+
+def _agg_sql(agg: str, expr: str) -> str:
+    if agg == "count_distinct":
+        return f"count(DISTINCT {expr})"
+    if agg == "sum_boolean":
+        return f"sum(CAST({expr} AS INTEGER))"
+    if agg in ("sum", "count", "avg", "min", "max", "median"):
+        return f"{agg}({expr})"
+    raise NoOracle(f"aggregation {agg}")
+
+
+def table_defs(models: Any, schema: Any) -> dict[str, TableDef]:
+    """TableDefs for each virtual table that is one model (columns matched to the model's fields by name)."""
+    by_lower = {m.name.lower(): m for m in models.models}
+    out: dict[str, TableDef] = {}
+    for table in schema.tables:
+        model = by_lower.get(table.name.lower())
+        if model is None:
+            continue
+        relation = model.relation.qualified(None, None)
+        dims: dict[str, str] = {}
+        measures: dict[str, str] = {}
+        fields_by_lower: dict[str, tuple[str, Any]] = {}
+        for e in model.entities:
+            fields_by_lower[e.name.lower()] = ("entity", e)
+        for d in model.dimensions:
+            fields_by_lower[d.name.lower()] = ("dimension", d)
+        for m in model.measures:
+            fields_by_lower[m.name.lower()] = ("measure", m)
+        for metric in models.metrics:
+            if metric.type.value == "simple" and metric.measure and not (metric.filter or metric.measure_filter):
+                owned = models.measure(metric.measure)
+                if owned is not None and owned[0].name == model.name:
+                    fields_by_lower.setdefault(metric.name.lower(), ("measure", owned[1]))
+        for col in table.columns:
+            hit = fields_by_lower.get(col.name.lower())
+            if hit is None and "__" in col.name:
+                base, grain = col.name.rsplit("__", 1)
+                d = fields_by_lower.get(base.lower())
+                if d and d[0] == "dimension":
+                    dims[col.name] = f"date_trunc('{grain}', {d[1].sql})"
+                continue
+            if hit is None:
+                continue
+            kind, f = hit
+            if kind == "entity":
+                dims[col.name] = f.expr or f.name
+            elif kind == "dimension":
+                expr = f.sql
+                if f.type.value == "time" and f.default_grain.value not in _SUBSECOND:
+                    expr = f"date_trunc('{f.default_grain.value}', {expr})"
+                dims[col.name] = expr
+            else:
+                measures[col.name] = _agg_sql(f.agg.value, f.expr or f.name)
+        out[table.name] = TableDef(relation, dims, measures, tuple(c.name for c in table.columns))
+    return out

@@ -1,0 +1,79 @@
+"""The corpus's `semantic` statements against a gateway serving tests/bi_models over the BI DuckDB dataset.
+
+Each answer is compared with the answer plain SQL computes on the same DuckDB data (tests/corpus/oracle.py
+rewrites the statement onto the physical tables). At least 90% must match; every file's outcome is recorded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import psycopg
+import pytest
+
+from tests.corpus.corpus import Entry, manifest, run
+from tests.corpus.oracle import NoOracle, TableDef, rewrite, same_rows, table_defs
+from tests.server import GatewayProcess
+from virtual_schema.schema import VirtualSchema
+
+ENTRIES = [e for e in manifest() if e.kind == "semantic"]
+pytestmark = pytest.mark.skipif(not ENTRIES, reason="bi-corpus not present")
+REQUIRED_MATCH_RATE = 0.90
+
+
+@pytest.fixture(scope="module")
+def defs(bi_schema: VirtualSchema) -> dict[str, TableDef]:
+    from tests.corpus.conftest import BI_MODELS
+    from virtual_schema.loader import load_models
+
+    return table_defs(load_models(BI_MODELS), bi_schema)
+
+
+@pytest.fixture(scope="module")
+def warehouse(bi_duckdb: Path) -> Iterator[duckdb.DuckDBPyConnection]:
+    con = duckdb.connect(str(bi_duckdb), read_only=True)
+    con.execute("SET TimeZone = 'UTC'")
+    yield con
+    con.close()
+
+
+def judge(entry: Entry, gw: psycopg.Connection[Any], warehouse: duckdb.DuckDBPyConnection,
+          defs: dict[str, TableDef]) -> tuple[str, str]:
+    got = run(gw, entry.sql, keep_rows=True)
+    if not got.ok:
+        return "fail", f"{got.sqlstate}: {got.message}"
+    try:
+        plain = rewrite(entry.sql, defs)
+    except NoOracle as e:
+        return "unverified", f"answered ({len(got.results[-1].rows or [])} rows); no plain-SQL oracle: {e}"
+    try:
+        want = warehouse.execute(plain).fetchall()
+    except duckdb.Error as e:
+        return "unverified", f"answered; the plain-SQL oracle failed in DuckDB: {str(e).splitlines()[0]}"
+    rows = got.results[-1].rows or []
+    ncols = len(got.results[-1].columns)
+    if want and len(want[0]) != ncols:
+        return "fail", f"{ncols} columns, plain SQL gives {len(want[0])}"
+    if not same_rows(rows, want):
+        return "fail", f"answer differs from plain SQL: got {rows[:3]}… ({len(rows)} rows), want {want[:3]}… " \
+                       f"({len(want)} rows)"
+    return "pass", ""
+
+
+def test_semantic_statements(bi_gateway: GatewayProcess, warehouse: duckdb.DuckDBPyConnection,
+                             defs: dict[str, TableDef], record: Any) -> None:
+    outcomes: dict[str, tuple[str, str]] = {}
+    for entry in ENTRIES:
+        with psycopg.connect(bi_gateway.dsn(), autocommit=True, connect_timeout=20) as gw:
+            gw.execute("SET TimeZone = 'UTC'")
+            outcome, why = judge(entry, gw, warehouse, defs)
+        outcomes[entry.key] = (outcome, why)
+        record(entry, outcome, why)
+    passed = sum(o == "pass" for o, _ in outcomes.values())
+    rate = passed / len(ENTRIES)
+    failing = {k: v for k, v in outcomes.items() if v[0] != "pass"}
+    assert rate >= REQUIRED_MATCH_RATE, (f"{passed}/{len(ENTRIES)} = {rate:.1%} semantic statements match plain "
+                                         f"SQL (need {REQUIRED_MATCH_RATE:.0%}); not passing: {failing}")
