@@ -10,6 +10,7 @@ connection-local temp tables and per-session macros (current_user, pgf_sid()).
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import itertools
 import threading
 import time
@@ -19,6 +20,7 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
+from sqlglot import exp
 
 from virtual_schema import errors as E
 from virtual_schema.catalog import formatting as F
@@ -82,11 +84,56 @@ def arrow_table(rel: SystemRelation, rows: list[list[Any]]) -> pa.Table:
     arrays = []
     for i, c in enumerate(rel.columns):
         t = arrow_type(c.type_oid)
-        vals = [_convert(r[i], c.type_oid) for r in rows]
-        if pa.types.is_timestamp(t):
-            t = pa.timestamp("us")
-        arrays.append(pa.array(vals, type=t))
+        d = duck_type(c.type_oid, c.typname)
+        vals = [r[i] for r in rows]
+        if d in ("TIMESTAMPTZ", "TIMESTAMP", "INTERVAL", "BLOB"):
+            vals = [_convert(v, c.type_oid) for v in vals]
+        try:
+            if pa.types.is_timestamp(t):
+                t = pa.timestamp("us")
+            arrays.append(pa.array(vals, type=t))
+        except (pa.ArrowInvalid, pa.ArrowTypeError):
+            arrays.append(pa.array([_convert(v, c.type_oid) for v in vals], type=t))
     return pa.Table.from_arrays(arrays, names=[c.name for c in rel.columns])
+
+
+@functools.cache
+def _static_arrow(key: str) -> pa.Table:
+    """Arrow copy of a built-in (snapshot) relation, shared by every engine in the process."""
+    snap = load_snapshot()
+    nsp, name = key.split(".", 1)
+    return arrow_table(snap.relations[(nsp, name)], snap.rows[key])
+
+
+@dataclass(frozen=True)
+class Relations:
+    """Relations a statement reads: catalog ones (schema, name) and every other name (models, temp tables)."""
+
+    catalog: tuple[tuple[str, str], ...]
+    other: tuple[str, ...]
+
+
+def classify_relations(sql: str) -> Relations:
+    """Which relations a statement references (CTE names excluded), with pg_catalog implicitly first."""
+    snap = load_snapshot()
+    catalog: list[tuple[str, str]] = []
+    other: list[str] = []
+    for tree in parse(sql):
+        ctes = {c.alias_or_name.lower() for c in tree.find_all(exp.CTE)}
+        for t in tree.find_all(exp.Table):
+            if not isinstance(t.this, exp.Identifier):
+                continue
+            name = t.name if t.this.quoted else t.name.lower()
+            db = t.db.lower() if t.db else None
+            if db is None and name.lower() in ctes:
+                continue
+            if db in ("pg_catalog", "information_schema") and (db, name) in snap.relations:
+                catalog.append((db, name))
+            elif db is None and ("pg_catalog", name) in snap.relations:
+                catalog.append(("pg_catalog", name))
+            else:
+                other.append(name)
+    return Relations(tuple(dict.fromkeys(catalog)), tuple(dict.fromkeys(other)))
 
 
 class CatalogEngine:
@@ -109,6 +156,7 @@ class CatalogEngine:
         self._lock = threading.RLock()
         self._sessions: dict[int, CatalogSession] = {}
         self._version_counter = 0
+        self._loaded: dict[str, list[list[Any]]] = {}
         self.current: CatalogVersion = self._build(schema)
         self._create_tables()
         self._load(self.current)
@@ -155,11 +203,15 @@ class CatalogEngine:
                 nsp, name = key.split(".", 1)
                 if (nsp, name) not in self.snapshot.relations:
                     continue
+                if self._loaded.get(key) is rows:
+                    continue  # built-in rows shared by every version: loaded once
+                self._loaded[key] = rows
                 rel = self.snapshot.relations[(nsp, name)]
                 target = f"{DUCK_DB}.{SCHEMA_ALIAS[nsp]}.{_ident(name)}"
                 conn.execute(f"DELETE FROM {target}")
                 if rows:
-                    tbl = arrow_table(rel, rows)  # noqa: F841 - read by DuckDB's replacement scan
+                    static = self.snapshot.rows.get(key)
+                    tbl = _static_arrow(key) if static is rows else arrow_table(rel, rows)
                     conn.register("__load", tbl)
                     conn.execute(f"INSERT INTO {target} SELECT * FROM __load")
                     conn.unregister("__load")
@@ -197,6 +249,8 @@ class CatalogEngine:
     def reg_out(self, kind: int, oid: int | None) -> str | None:
         if oid is None:
             return None
+        if oid == 0:
+            return "-"
         cat = self.current
         if kind == 2205:
             n = cat.rows.rel_names.get(oid)
@@ -412,7 +466,7 @@ class CatalogSession:
                 table = self.cur.sql(plan.duck_sql, params=args).to_arrow_table()
             else:
                 self.cur.execute(plan.duck_sql, args)
-                res = self.cur.fetchall() if plan.kind in ("insert",) else []
+                res = self.cur.fetchall()
                 self._after_ddl(plan, sql)
                 if plan.kind == "insert":
                     n = int(res[0][0]) if res else 0
@@ -476,7 +530,7 @@ class CatalogSession:
             return 0
         name = into.this.name
         try:
-            got = self.cur.execute(f"SELECT count(*) FROM temp.main.{_ident(name)}").fetchone()
+            got = self.cur.execute(f"SELECT count(*) FROM temp.main.{_ident(name)}").fetchall()[0]
         except duckdb.Error:
             return 0
         return int(got[0]) if got else 0

@@ -29,6 +29,10 @@ PG_CLASS, PG_CONSTRAINT, PG_NAMESPACE, PG_TYPE = 1259, 2606, 2615, 1247
 COLLATABLE = frozenset({25, 1043, 1042, 19})
 
 
+_MUTATED = frozenset({"pg_catalog.pg_namespace", "pg_catalog.pg_type", "pg_catalog.pg_class",
+                      "pg_catalog.pg_attribute", "pg_catalog.pg_description"})
+
+
 def role_oid(users: Sequence[str], name: str) -> int:
     if users and name == users[0]:
         return BOOTSTRAP_ROLE_OID
@@ -78,7 +82,9 @@ def _default(type_oid: int, notnull: bool) -> Any:
 def build_rows(snap: Snapshot, schema: VirtualSchema, *, database: str, users: Sequence[str]) -> CatalogRows:
     rels = snap.relations
     T = {f"{k[0]}.{k[1]}": _Table(v) for k, v in rels.items()}
-    rows: dict[str, list[list[Any]]] = {k: [list(r) for r in v] for k, v in snap.rows.items()}
+    # Tables the models change get fresh lists; the rest share the snapshot's (loaded into DuckDB once).
+    rows: dict[str, list[list[Any]]] = {k: ([list(r) for r in v] if k in _MUTATED else v)
+                                        for k, v in snap.rows.items()}
     for k in T:
         rows.setdefault(k, [])
 

@@ -491,6 +491,10 @@ class Translator:
             return PgColumnType(19)
         if isinstance(e, exp.CurrentVersion):
             return PgColumnType(25)
+        if isinstance(e, exp.CurrentTimestamp):
+            return PgColumnType(1184)
+        if isinstance(e, exp.CurrentDate):
+            return PgColumnType(1082)
         if isinstance(e, exp.Func):
             name = _func_name(e)
             if name is not None and name.startswith(FUNC_PREFIX):
@@ -663,6 +667,10 @@ class Translator:
             return exp.Anonymous(this=FUNC_PREFIX + "current_database", expressions=[])
         if isinstance(node, exp.CurrentSchema):
             return exp.Anonymous(this=FUNC_PREFIX + "current_schema", expressions=[])
+        if isinstance(node, exp.CurrentTimestamp) and not node.args.get("this"):
+            return exp.Anonymous(this="get_current_timestamp", expressions=[])
+        if isinstance(node, exp.CurrentDate):
+            return _cast(exp.Anonymous(this="get_current_timestamp", expressions=[]), "DATE")
         if isinstance(node, exp.CurrentVersion):
             return exp.Anonymous(this=FUNC_PREFIX + "version", expressions=[])
         if isinstance(node, exp.EQ) and isinstance(node.expression, exp.Any):
