@@ -94,11 +94,14 @@ def format_numeric(value: decimal.Decimal | int | float, scale: int | None = Non
     if d.is_infinite():
         return "Infinity" if d > 0 else "-Infinity"
     if scale is not None:
-        d = d.quantize(decimal.Decimal(1).scaleb(-scale)) if scale > 0 else d.quantize(decimal.Decimal(1))
+        d = d.quantize(decimal.Decimal(1).scaleb(-scale), context=_WIDE)
     text = format(d, "f")
     if text.startswith("-") and not d.is_zero():
         return text
     return text.lstrip("-")
+
+
+_WIDE = decimal.Context(prec=1000)  # numeric has up to 131072 digits before the point; quantize must not round
 
 
 def _frac(us: int) -> str:
@@ -133,9 +136,40 @@ def format_offset(seconds: int) -> str:
 def format_timestamptz(v: dt.datetime, zone: dt.tzinfo) -> str:
     if v.tzinfo is None:
         v = v.replace(tzinfo=dt.UTC)
-    local = v.astimezone(zone)
+    try:
+        local = v.astimezone(zone)
+    except OverflowError:  # the local time is in year 0 or 10000: PostgreSQL still prints it
+        off = v.replace(tzinfo=None).replace(year=2000 if v.year > 9000 else 2, month=1 if v.year > 9000 else 12)
+        offset = zone.utcoffset(off) or dt.timedelta(0)
+        seconds = int(offset.total_seconds())
+        us = _to_us(v.replace(tzinfo=None) - dt.datetime(1970, 1, 1)) + seconds * 1_000_000
+        return format_micros(us, seconds)
     off = local.utcoffset()
     return format_timestamp(local.replace(tzinfo=None)) + format_offset(int(off.total_seconds()) if off else 0)
+
+
+def _civil(days: int) -> tuple[int, int, int]:
+    z = days + 719468
+    era = z // 146097
+    doe = z - era * 146097
+    yoe = (doe - doe // 1460 + doe // 36524 - doe // 146096) // 365
+    doy = doe - (365 * yoe + yoe // 4 - yoe // 100)
+    mp = (5 * doy + 2) // 153
+    d = doy - (153 * mp + 2) // 5 + 1
+    m = mp + 3 if mp < 10 else mp - 9
+    return yoe + era * 400 + (m <= 2), m, d
+
+
+def format_micros(us: int, offset: int | None = None) -> str:
+    """A timestamp given as local microseconds since 1970 (any year; BC as PostgreSQL prints it)."""
+    days, tod = divmod(us, 86_400_000_000)
+    y, mo, d = _civil(days)
+    secs, frac = divmod(tod, 1_000_000)
+    text = f"{y if y > 0 else 1 - y:04d}-{mo:02d}-{d:02d} {secs // 3600:02d}:{secs // 60 % 60:02d}:{secs % 60:02d}"
+    text += _frac(frac)
+    if offset is not None:
+        text += format_offset(offset)
+    return text + (" BC" if y <= 0 else "")
 
 
 def format_interval(months: int, days: int, us: int) -> str:
@@ -237,7 +271,7 @@ def numeric_binary(value: decimal.Decimal | int | float, scale: int | None = Non
     if d.is_infinite():
         return struct.pack("!hhHh", 0, 0, 0xD000 if d > 0 else 0xF000, 0)
     if scale is not None:
-        d = d.quantize(decimal.Decimal(1).scaleb(-scale))
+        d = d.quantize(decimal.Decimal(1).scaleb(-scale), context=_WIDE)
     sign_bit, digits_t, exp = d.as_tuple()
     assert isinstance(exp, int)
     dscale = max(0, -exp)

@@ -185,7 +185,7 @@ def _float_text(single: bool) -> Renderer:
         vals = _values(arr, np.float32 if single else np.float64)
         with np.errstate(invalid="ignore"):
             a = np.abs(vals)
-            fix = ~np.isfinite(vals) | ((a < 1e-4) & (a != 0))
+            fix = ~np.isfinite(vals) | ((a < 1e-4) & (a != 0)) | (a >= (1e6 if single else 1e15))
         fix |= np.asarray(pc.fill_null(pc.match_substring(strs, "e"), False).to_numpy(zero_copy_only=False))
         if field.null is not None:
             fix &= ~field.null
