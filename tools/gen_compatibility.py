@@ -24,7 +24,7 @@ CLIENT_ORDER = ("psql", "psycopg 3", "asyncpg", "pgjdbc", "psqlODBC", "node-post
 
 def _rate(passed: int, total: int) -> str:
     if total == 0:
-        return "–"
+        return "n/a"
     return f"{passed}/{total} ({100.0 * passed / total:.0f}%)"
 
 
@@ -87,7 +87,7 @@ def clients_section(records: dict[str, dict[str, Any]]) -> list[str]:
             cells = []
             for target in ("gateway", "postgres"):
                 rec = next((r for r in by_client[c].get(target, []) if r["check"] == check), None)
-                cells.append("–" if rec is None else ("pass" if rec["outcome"] == "passed" else rec["outcome"]))
+                cells.append("n/a" if rec is None else ("pass" if rec["outcome"] == "passed" else rec["outcome"]))
             lines.append(f"| {c} | `{_cell(check)}` | {cells[0]} | {cells[1]} |")
     failing = sorted((r for r in records.values() if r["outcome"] != "passed"),
                      key=lambda r: (r["client"], r["check"], r["target"]))
@@ -104,9 +104,9 @@ def render(data: dict[str, Any]) -> str:
              f"({datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')}). Regenerate: `make test` then "
              "`.venv/bin/python tools/gen_compatibility.py`.", ""]
     if data.get("corpus"):
-        lines += corpus_section(data["corpus"]) + [""]
+        lines += [*corpus_section(data["corpus"]), ""]
     if data.get("clients"):
-        lines += clients_section(data["clients"]) + [""]
+        lines += [*clients_section(data["clients"]), ""]
     if not data.get("corpus") and not data.get("clients"):
         lines += ["No results recorded yet: run `make test`.", ""]
     return "\n".join(lines)

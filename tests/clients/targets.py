@@ -91,9 +91,10 @@ def _type(c: VirtualColumn) -> str:
 
 def served_schema(models: Path, duckdb_path: Path) -> VirtualSchema:
     """The virtual schema the gateway builds from these models over this DuckDB file (same code path)."""
+    from virtual_schema.semantic_layer import build_semantic_layer
+
     from gateway.backends.duckdb import DuckDBBackend
     from virtual_schema.loader import load_models
-    from virtual_schema.semantic_layer import build_semantic_layer
 
     async def build() -> VirtualSchema:
         backend = DuckDBBackend(duckdb_path, threads=1)
