@@ -139,8 +139,8 @@ def format_timestamptz(v: dt.datetime, zone: dt.tzinfo) -> str:
     try:
         local = v.astimezone(zone)
     except OverflowError:  # the local time is in year 0 or 10000: PostgreSQL still prints it
-        off = v.replace(tzinfo=None).replace(year=2000 if v.year > 9000 else 2, month=1 if v.year > 9000 else 12)
-        offset = zone.utcoffset(off) or dt.timedelta(0)
+        probe = v.replace(tzinfo=None).replace(year=2000 if v.year > 9000 else 2, month=1 if v.year > 9000 else 12)
+        offset = zone.utcoffset(probe) or dt.timedelta(0)
         seconds = int(offset.total_seconds())
         us = _to_us(v.replace(tzinfo=None) - dt.datetime(1970, 1, 1)) + seconds * 1_000_000
         return format_micros(us, seconds)
