@@ -1,0 +1,251 @@
+"""stream: rows per second a client receives for a full listing, PostgreSQL 15 vs the gateway.
+
+Each client is its own process (raw libpq in C, pgjdbc, psql, node-postgres, psycopg, asyncpg) that
+connects once, then runs the listing warm-up + runs times and reports each run's seconds; connecting
+is never timed. On the gateway the same listing is a semantic query: every dimension of a model whose
+primary entity is in the select list, i.e. one row per stored row.
+
+    .venv/bin/python -m bench.stream [--quick] [--rows N] [--rows32 N] [--clients a,b] [--profile]
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import contextlib
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from bench.common import (
+    BUILD_DIR,
+    NODE_MODULES,
+    PG_JAR,
+    ROOT,
+    BenchEnv,
+    Dataset,
+    Endpoint,
+    Report,
+    ResultRow,
+    compile_c_client,
+    compile_java_client,
+    main_for,
+    median,
+    parse_run_lines,
+)
+
+NAME = "stream"
+CLIENTS = ("libpq", "pgjdbc", "psycopg-text", "psycopg-named", "psycopg-binary", "asyncpg", "psql", "node-pg")
+CLIENT_LABELS = {
+    "libpq": "raw libpq C client (PQexec)",
+    "pgjdbc": "pgjdbc, fetchSize 10000, autocommit off",
+    "psycopg-text": "psycopg 3 text, fetchall",
+    "psycopg-named": "psycopg 3 named cursor, fetchmany(10000)",
+    "psycopg-binary": "psycopg 3 binary, fetchall",
+    "asyncpg": "asyncpg fetch (binary)",
+    "psql": "psql -c … > /dev/null",
+    "node-pg": "node-postgres",
+}
+
+
+class StreamBench:
+    NAME = NAME
+
+    def add_arguments(self, p: argparse.ArgumentParser) -> None:
+        p.add_argument("--rows", type=int, help="rows of the 8-column table (default 1,000,000; --quick: 2,000)")
+        p.add_argument("--rows32", type=int,
+                       help="rows of the 32-column table (default 250,000: the same bytes as the 8-column run)")
+        p.add_argument("--clients", help=f"comma-separated subset of {','.join(CLIENTS)}")
+        p.add_argument("--profile", action="store_true",
+                       help="py-spy the gateway during its raw-libpq 8-column runs; hot spots go into the report")
+
+    def _rows(self, opts: argparse.Namespace) -> tuple[int, int]:
+        rows = opts.rows or (2_000 if opts.quick else 1_000_000)
+        rows32 = opts.rows32 or (500 if opts.quick else max(1, rows // 4))
+        return rows, rows32
+
+    def datasets(self, opts: argparse.Namespace) -> list[Dataset]:
+        rows, rows32 = self._rows(opts)
+        return [Dataset("bench_rows", rows), Dataset("bench_rows32", rows32, width=32)]
+
+    def needs(self, opts: argparse.Namespace) -> set[str]:
+        return {"postgres", "gateway"}
+
+    def run(self, env: BenchEnv | None, opts: argparse.Namespace) -> Report:
+        assert env is not None
+        clients = [c for c in (opts.clients.split(",") if opts.clients else CLIENTS) if available(c)]
+        rows: list[ResultRow] = []
+        notes: list[str] = []
+        profile_text: list[str] = []
+        for ds in self.datasets(opts):
+            for client in clients:
+                row = ResultRow(f"{CLIENT_LABELS[client]}, {ds.width} cols", "rows/s", "higher",
+                                extra={"rows": ds.rows, "client": client, "columns": ds.width})
+                for ep in env.endpoints():
+                    profiling = opts.profile and ep.name == "gateway" and client == "libpq" and ds.width == 8
+                    try:
+                        with py_spy(ep.pid, BUILD_DIR / "stream-profile.txt", profile_text) if profiling \
+                                else contextlib.nullcontext():
+                            secs = run_client(client, ep, ds.select_sql(), opts.runs + opts.warmup, ds.rows)
+                    except ClientFailed as e:
+                        row.error = f"{ep.name}: {e}"[:300]
+                        print(f"[stream] {row.label} on {ep.name} failed: {e}", file=sys.stderr)
+                        continue
+                    measured = secs[opts.warmup:]
+                    row.samples[ep.name] = measured
+                    value = ds.rows / median(measured)
+                    setattr(row, "postgres" if ep.name == "postgres" else "gateway", value)
+                    print(f"[stream] {row.label} {ep.name}: {value / 1e6:.3f} M rows/s "
+                          f"(runs {[round(s, 3) for s in measured]})", flush=True)
+                rows.append(row)
+        missing = [c for c in (opts.clients.split(",") if opts.clients else CLIENTS) if not available(c)]
+        if missing:
+            notes.append(f"skipped (not installed here): {', '.join(missing)}")
+        notes.append("client and server share the machine's cores: every figure is a pair from this run; "
+                     "the machine is shared with other work, so figures are noisy")
+        notes += profile_text
+        r8, r32 = self._rows(opts)
+        return Report(NAME, "stream: rows/s received, full listing", rows,
+                      params={"rows_8_cols": r8, "rows_32_cols": r32, "runs": opts.runs, "warmup": opts.warmup},
+                      notes=notes)
+
+
+class ClientFailed(Exception):
+    pass
+
+
+def available(client: str) -> bool:
+    if client == "pgjdbc":
+        return PG_JAR.exists() and shutil.which("javac") is not None and shutil.which("java") is not None
+    if client == "node-pg":
+        return shutil.which("node") is not None and (NODE_MODULES / "pg").exists()
+    if client == "psql":
+        return shutil.which("psql") is not None
+    if client == "libpq":
+        return shutil.which("gcc") is not None and shutil.which("pg_config") is not None
+    return True
+
+
+def client_command(client: str, ep: Endpoint, sql: str, runs: int) -> list[str]:
+    if client == "libpq":
+        return [str(compile_c_client()), ep.conninfo(), sql, str(runs), "exec"]
+    if client == "pgjdbc":
+        cp = f"{PG_JAR}:{compile_java_client()}"
+        return ["java", "-Xmx2g", "-cp", cp, "JdbcCount", ep.jdbc_url(), ep.user, ep.password, sql, str(runs),
+                "10000"]
+    if client == "node-pg":
+        return ["node", str(ROOT / "bench" / "clients" / "pg_count.js"), ep.url(), sql, str(runs)]
+    return [sys.executable, "-m", "bench.clients.pyclient", client, ep.conninfo(), sql, str(runs)]
+
+
+def run_client(client: str, ep: Endpoint, sql: str, runs: int, expect_rows: int, timeout: float = 1800) -> list[float]:
+    """Seconds of each run (first ones are the warm-up); raises ClientFailed on any error or wrong count."""
+    if client == "psql":
+        return [_psql_once(ep, sql, expect_rows, timeout) for _ in range(runs)]
+    env = {**os.environ, "NODE_PATH": str(NODE_MODULES)}
+    try:
+        done = subprocess.run(client_command(client, ep, sql, runs), capture_output=True, text=True,
+                              timeout=timeout, cwd=ROOT, env=env, check=False)
+    except subprocess.TimeoutExpired as e:
+        raise ClientFailed(f"timed out after {timeout} s") from e
+    results = parse_run_lines(done.stdout)
+    if done.returncode != 0 or len(results) != runs:
+        raise ClientFailed((done.stderr or done.stdout).strip()[-400:] or f"exit {done.returncode}")
+    for n, _s in results:
+        if n != expect_rows:
+            raise ClientFailed(f"received {n} rows, expected {expect_rows}")
+    return [s for _n, s in results]
+
+
+def _psql_once(ep: Endpoint, sql: str, expect_rows: int, timeout: float) -> float:
+    t0 = time.perf_counter()
+    try:
+        done = subprocess.run(["psql", "-X", "-v", "ON_ERROR_STOP=1", "-c", sql], env=ep.env(),
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, timeout=timeout,
+                              check=False)
+    except subprocess.TimeoutExpired as e:
+        raise ClientFailed(f"timed out after {timeout} s") from e
+    secs = time.perf_counter() - t0
+    if done.returncode != 0:
+        raise ClientFailed(done.stderr.strip()[-400:])
+    return secs
+
+
+class py_spy:
+    """Record the gateway with py-spy while the block runs, then summarise where its time went."""
+
+    def __init__(self, pid: int, out: Path, notes: list[str]) -> None:
+        self.pid = pid
+        self.out = out
+        self.notes = notes
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def __enter__(self) -> None:
+        exe = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+        if not Path(exe).exists():
+            self.notes.append("profile: py-spy is not installed")
+            return
+        self.out.parent.mkdir(parents=True, exist_ok=True)
+        self.proc = subprocess.Popen([exe, "record", "--pid", str(self.pid), "--format", "raw", "--rate", "250",
+                                      "--nonblocking", "--output", str(self.out)],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        time.sleep(1.0)  # let it attach before the measured runs start
+
+    def __exit__(self, *exc: object) -> None:
+        if self.proc is None:
+            return
+        self.proc.send_signal(signal.SIGINT)
+        try:
+            _out, err = self.proc.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            _out, err = self.proc.communicate()
+        if not self.out.exists():
+            self.notes.append(f"profile: py-spy wrote nothing ({err.decode(errors='replace').strip()[-200:]})")
+            return
+        self.notes += summarise_profile(self.out.read_text(errors="replace"))
+
+
+def summarise_profile(collapsed: str, top: int = 12) -> list[str]:
+    """Self and inclusive sample shares per function from py-spy's collapsed stacks ("a;b;c count")."""
+    self_counts: collections.Counter[str] = collections.Counter()
+    incl_counts: collections.Counter[str] = collections.Counter()
+    total = 0
+    for line in collapsed.splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not stack or not count.isdigit():
+            continue
+        n = int(count)
+        frames = [f for f in stack.split(";") if f]
+        if frames and frames[0].startswith(("process ", "thread ")):
+            frames = [f for f in frames if not f.startswith(("process ", "thread "))]
+        if not frames:
+            continue
+        total += n
+        self_counts[_short(frames[-1])] += n
+        for f in {_short(f) for f in frames}:
+            incl_counts[f] += n
+    if not total:
+        return ["profile: no samples"]
+    out = [f"profile (py-spy, {total} samples of the gateway during the raw-libpq 8-column runs), self time:"]
+    out += [f"  {100 * n / total:5.1f}% {f}" for f, n in self_counts.most_common(top)]
+    out.append("profile, inclusive time:")
+    out += [f"  {100 * n / total:5.1f}% {f}" for f, n in incl_counts.most_common(top + 8)]
+    return out
+
+
+def _short(frame: str) -> str:
+    # "func (path/to/file.py:123)" → "func (file.py)"
+    name, _, where = frame.partition(" (")
+    file = where.rstrip(")").rsplit(":", 1)[0]
+    return f"{name} ({Path(file).name})" if file else name
+
+
+BENCH = StreamBench()
+
+if __name__ == "__main__":
+    sys.exit(main_for(BENCH))
