@@ -208,7 +208,8 @@ SELECT
          WHEN u(id, 63) < 0.95 THEN 'checkout'
          ELSE 'purchase' END AS event_type,
     TIMESTAMP '2023-01-01 00:00:00'
-        + to_microseconds((pick(1 + id // 4, 64, 730 * 86400) + (id % 4) * pick(id, 65, 300))::BIGINT * 1000000)
+        + to_microseconds((pick(1 + id // 4, 64, 730 * 86400 - 3600) + (id % 4) * pick(id, 65, 300))::BIGINT
+                          * 1000000)
         AS event_ts,
     CASE WHEN u(id, 66) < 0.02 THEN NULL
          ELSE ['/', '/search', '/product', '/cart', '/checkout', '/account', '/help'][pick(id, 67, 7) + 1] END

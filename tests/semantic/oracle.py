@@ -40,6 +40,8 @@ from metricflow_semantics.model.semantic_manifest_lookup import SemanticManifest
 from metricflow_semantics.sql.sql_bind_parameters import SqlBindParameterSet
 from sqlglot import exp
 
+from tests.semantic.cases import Case, MfRequest
+
 TIME_SPINE_SCHEMA = "mf_oracle"
 TIME_SPINE_TABLE = "mf_time_spine"
 
@@ -269,25 +271,13 @@ def create_time_spine(con: duckdb.DuckDBPyConnection, start: str = "2015-01-01",
     con.execute(f"CREATE SCHEMA IF NOT EXISTS {TIME_SPINE_SCHEMA}")
     con.execute(
         f"CREATE OR REPLACE TABLE {TIME_SPINE_SCHEMA}.{TIME_SPINE_TABLE} AS "
-        f"SELECT d::DATE AS ds FROM range(DATE '{start}', DATE '{end}', INTERVAL 1 DAY) t(d)"
+        f"SELECT d::DATE AS ds FROM range(DATE '{start}', DATE '{end}' + 1, INTERVAL 1 DAY) t(d)"
     )
 
 
 # --------------------------------------------------------------------------------------------------
 # The oracle
 # --------------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class MfRequest:
-    """A MetricFlow query: metric names, group-by names (`metric_time__month`, `order_id__status`, …),
-    where filters in MetricFlow's Jinja form, order-by names (prefix `-` for descending) and a limit."""
-
-    metrics: tuple[str, ...]
-    group_by: tuple[str, ...] = ()
-    where: tuple[str, ...] = ()
-    order_by: tuple[str, ...] = ()
-    limit: int | None = None
 
 
 @dataclass(frozen=True)
@@ -298,19 +288,22 @@ class MfResult:
 
 
 class MetricFlowOracle:
-    def __init__(self, con: duckdb.DuckDBPyConnection, manifest: PydanticSemanticManifest) -> None:
+    def __init__(
+        self, con: duckdb.DuckDBPyConnection, manifest: PydanticSemanticManifest, *, spine_end: str = "2030-12-31"
+    ) -> None:
+        """`spine_end` is the last day of MetricFlow's time spine: cumulative metrics report up to it."""
         self.con = con
         self.manifest = manifest
-        create_time_spine(con)
+        create_time_spine(con, end=spine_end)
         self.engine = MetricFlowEngine(
             semantic_manifest_lookup=SemanticManifestLookup(manifest), sql_client=DuckDBSqlClient(con)
         )
 
     @classmethod
     def from_models_dir(
-        cls, con: duckdb.DuckDBPyConnection, models_dir: Path, *, schema: str = "main"
+        cls, con: duckdb.DuckDBPyConnection, models_dir: Path, *, schema: str = "main", spine_end: str = "2030-12-31"
     ) -> MetricFlowOracle:
-        return cls(con, build_manifest(mf_yaml_files(read_model_docs(models_dir), schema=schema)))
+        return cls(con, build_manifest(mf_yaml_files(read_model_docs(models_dir), schema=schema)), spine_end=spine_end)
 
     @classmethod
     def from_mf_dir(
@@ -387,3 +380,16 @@ def _sort_key(row: tuple[Any, ...]) -> tuple[tuple[int, str], ...]:
         else:
             out.append((2, str(v)))
     return tuple(out)
+
+
+def expected_rows(case: Case, oracle: MetricFlowOracle) -> list[tuple[Any, ...]]:
+    """The right answer to a differential case, computed by MetricFlow (or plain SQL where the case says)."""
+    con = oracle.con
+    if case.plain is not None:
+        return [tuple(r) for r in con.execute(case.plain).fetchall()]
+    assert case.mf is not None, case.name
+    if case.outer is not None:
+        return [tuple(r) for r in con.execute(f"WITH mf AS ({oracle.explain(case.mf)}) {case.outer}").fetchall()]
+    result = oracle.query(case.mf)
+    order = [result.columns.index(c) for c in (*case.mf.group_by, *case.mf.metrics)]
+    return [tuple(row[i] for i in order) for row in result.rows]
