@@ -19,3 +19,6 @@ class CompiledQuery:
     columns: tuple[ResultColumn, ...]
     param_types: tuple[PgColumnType, ...]  # inferred where the client sent 0 (unspecified)
     empty: bool = False  # the answer is known to have no rows (LIMIT 0, WHERE false): skip the warehouse
+    # For dialects with `?` markers (databricks): for each marker in order, the 0-based index of the client
+    # parameter to bind there (a `$n` may repeat or come out of order). Empty for `$n` dialects (duckdb).
+    param_order: tuple[int, ...] = ()

@@ -1,0 +1,362 @@
+"""Bind: read one PostgreSQL statement, refuse what we do not run, and analyse semantic SELECTs.
+
+pglast (PostgreSQL's own parser) decides syntax errors (42601 with position) and the statement kind
+(writes and DDL → 25006); sqlglot then gives the AST we rewrite. For a SELECT over one virtual table,
+`analyse` finds the metric references (any of SUM/MIN/MAX/AVG/COUNT/MEASURE around a metric column, or the
+bare column), other aggregates over base rows (COUNT(*), COUNT(DISTINCT dim), MAX(dim)), and the grain:
+GROUP BY expressions when given (positions and output aliases resolved), else the non-aggregate select
+expressions. Each metric/aggregate becomes a `__sem.__mN` placeholder and each grain expression a
+`__sem.__gN` placeholder; any dimension left outside a grain expression is PostgreSQL's 42803.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pglast
+import sqlglot
+from sqlglot import exp
+
+from virtual_schema.errors import (
+    AMBIGUOUS_COLUMN,
+    FEATURE_NOT_SUPPORTED,
+    GROUPING_ERROR,
+    READ_ONLY_SQL_TRANSACTION,
+    SYNTAX_ERROR,
+    UNDEFINED_COLUMN,
+    UNDEFINED_TABLE,
+    PgError,
+)
+from virtual_schema.schema import ColumnKind
+
+SEM = "__sem"
+_WRITE_PREFIXES = ("Insert", "Update", "Delete", "Merge", "Create", "Drop", "Alter", "Truncate", "Grant", "Revoke",
+                   "Comment", "Copy", "Refresh", "Reindex", "Cluster", "Vacuum", "Rename", "Lock", "Import")
+
+
+def parse(sql: str) -> exp.Expression:
+    try:
+        stmts = pglast.parser.parse_sql(sql)
+    except pglast.parser.ParseError as e:
+        pos = e.args[1] + 1 if len(e.args) > 1 and isinstance(e.args[1], int) else None
+        raise PgError(SYNTAX_ERROR, str(e.args[0]), position=pos) from None
+    if len(stmts) != 1:
+        raise PgError(FEATURE_NOT_SUPPORTED, "exactly one statement is compiled at a time")
+    node = stmts[0].stmt
+    kind = type(node).__name__
+    if kind.startswith(_WRITE_PREFIXES) or (kind == "SelectStmt" and node.intoClause is not None):
+        verb = kind.removesuffix("Stmt").upper()
+        raise PgError(READ_ONLY_SQL_TRANSACTION, f"cannot execute {verb} in a read-only transaction")
+    if kind != "SelectStmt":
+        raise PgError(FEATURE_NOT_SUPPORTED, f"{kind.removesuffix('Stmt')} is not supported on semantic tables")
+    if node.lockingClause:
+        raise PgError(FEATURE_NOT_SUPPORTED, "SELECT … FOR UPDATE/SHARE is not supported on semantic tables")
+    try:
+        tree = sqlglot.parse_one(sql, read="postgres")
+    except sqlglot.errors.SqlglotError as e:
+        raise PgError(FEATURE_NOT_SUPPORTED, f"statement not supported by the semantic compiler: {e}") from None
+    return tree
+
+
+def position(node: exp.Expression) -> int | None:
+    ident = node.this if isinstance(node, exp.Column) else node
+    meta = getattr(ident, "meta", None) or {}
+    start = meta.get("start")
+    return start + 1 if isinstance(start, int) else None
+
+
+@dataclass(frozen=True, slots=True)
+class TableColumn:
+    name: str
+    kind: ColumnKind
+    type: exp.DataType
+
+
+@dataclass
+class TableInfo:
+    name: str
+    model: str | None  # None for the `metrics` table
+    columns: dict[str, TableColumn]
+
+
+@dataclass
+class Analysis:
+    """A semantic SELECT with placeholders; `outer` is the SELECT over `__sem`."""
+
+    table: TableInfo
+    outer: exp.Select
+    grain: list[exp.Expression]  # over virtual column names (unqualified)
+    metrics: list[tuple[str, str]]  # (placeholder, metric name)
+    base_aggs: list[tuple[str, exp.Expression]]  # (placeholder, aggregate over virtual columns)
+    where: exp.Expression | None
+    referenced: set[str] = field(default_factory=set)  # virtual columns used in grain/where/base aggs
+
+
+_METRIC_AGGS = (exp.Sum, exp.Min, exp.Max, exp.Avg, exp.Count)
+
+
+def _is_measure_call(node: exp.Expression) -> bool:
+    return isinstance(node, exp.Anonymous) and node.name.lower() == "measure"
+
+
+def _figure_name(e: exp.Expression) -> str:
+    """PostgreSQL's FigureColname for an unaliased select item."""
+    if isinstance(e, exp.Alias):
+        return e.alias
+    if isinstance(e, exp.Column):
+        return e.name if not isinstance(e.this, exp.Star) else "?column?"
+    if isinstance(e, exp.Cast):
+        inner = _figure_name(e.this)
+        return inner if inner != "?column?" else e.to.sql("postgres").lower().split("(")[0]
+    if isinstance(e, exp.Case):
+        return "case"
+    if isinstance(e, exp.Paren):
+        return _figure_name(e.this)
+    if isinstance(e, exp.Boolean):
+        return "bool"
+    if isinstance(e, exp.Extract):
+        return "extract"
+    if isinstance(e, exp.Anonymous):
+        return e.name.lower()
+    if isinstance(e, exp.Func) and not isinstance(e, exp.Binary):
+        names = {exp.DateTrunc: "date_trunc", exp.TimestampTrunc: "date_trunc", exp.Coalesce: "coalesce",
+                 exp.Count: "count", exp.Sum: "sum", exp.Avg: "avg", exp.Min: "min", exp.Max: "max"}
+        for cls, n in names.items():
+            if isinstance(e, cls):
+                return n
+        return e.sql_name().lower()
+    return "?column?"
+
+
+class Binder:
+    def __init__(self, table: TableInfo, alias: str) -> None:
+        self.table = table
+        self.alias = alias
+        self.metrics: list[tuple[str, str]] = []
+        self.base_aggs: list[tuple[str, exp.Expression]] = []
+        self._metric_ph: dict[str, str] = {}
+        self._agg_ph: dict[str, str] = {}
+
+    def column(self, col: exp.Column) -> TableColumn:
+        if col.table and col.table not in (self.alias, self.table.name):
+            raise PgError(UNDEFINED_TABLE, f'missing FROM-clause entry for table "{col.table}"', position=position(col))
+        got = self.table.columns.get(col.name)
+        if got is None:
+            got = self.table.columns.get(col.name.lower()) if not col.this.quoted else None
+        if got is None:
+            raise PgError(UNDEFINED_COLUMN, f'column "{col.name}" does not exist', position=position(col))
+        return got
+
+    def _metric(self, name: str) -> exp.Column:
+        ph = self._metric_ph.get(name)
+        if ph is None:
+            ph = f"__m{len(self.metrics) + len(self.base_aggs)}"
+            self._metric_ph[name] = ph
+            self.metrics.append((ph, name))
+        return exp.column(ph, table=SEM)
+
+    def _base_agg(self, node: exp.Expression) -> exp.Column:
+        key = node.sql()
+        ph = self._agg_ph.get(key)
+        if ph is None:
+            ph = f"__m{len(self.metrics) + len(self.base_aggs)}"
+            self._agg_ph[key] = ph
+            self.base_aggs.append((ph, node))
+        return exp.column(ph, table=SEM)
+
+    def normalise(self, node: exp.Expression) -> exp.Expression:
+        """Unqualify our columns (so structurally equal expressions compare equal) and check they exist."""
+        if isinstance(node, exp.Column) and node.table != SEM:
+            if isinstance(node.this, exp.Star):
+                return node
+            c = self.column(node)
+            out = exp.column(c.name)
+            out.this.meta.update(node.this.meta)
+            return out
+        if isinstance(node, (exp.Subquery, exp.Select)) and node is not None:
+            return node
+        for child in list(node.iter_expressions()):
+            new = self.normalise(child)
+            if new is not child:
+                child.replace(new)
+        return node
+
+    def _is_metric_col(self, node: exp.Expression) -> str | None:
+        if isinstance(node, exp.Column) and node.table != SEM and not isinstance(node.this, exp.Star):
+            c = self.table.columns.get(node.name)
+            if c is not None and c.kind in (ColumnKind.METRIC, ColumnKind.MEASURE):
+                return c.name
+        return None
+
+    def _contains_metric(self, node: exp.Expression) -> bool:
+        return any(self._is_metric_col(c) for c in node.find_all(exp.Column))
+
+    def placeholders(self, node: exp.Expression) -> exp.Expression:
+        """Replace metric references and base-row aggregates by `__sem.__mN` columns."""
+        if isinstance(node, (exp.Subquery, exp.Select)):
+            return node
+        name = self._is_metric_col(node)
+        if name:
+            return self._metric(name)
+        if isinstance(node, _METRIC_AGGS) or _is_measure_call(node):
+            arg = node.expressions[0] if _is_measure_call(node) and node.expressions else node.this
+            if isinstance(arg, exp.Distinct) and len(arg.expressions) == 1:
+                arg = arg.expressions[0]
+            metric = self._is_metric_col(arg) if arg is not None else None
+            if metric:
+                return self._metric(metric)
+            if isinstance(node, exp.Count) and isinstance(node.this, exp.Star):
+                return self._base_agg(node.copy())
+            if _is_measure_call(node):
+                raise PgError(FEATURE_NOT_SUPPORTED, "MEASURE() takes a metric column")
+            if self._contains_metric(node):
+                raise PgError(FEATURE_NOT_SUPPORTED,
+                              "aggregates over expressions of metrics are not supported; aggregate the metric "
+                              "column itself (SUM(metric)) and compute on the result")
+            if isinstance(node.parent, exp.Window):
+                return node
+            return self._base_agg(node.copy())
+        for child in list(node.iter_expressions()):
+            new = self.placeholders(child)
+            if new is not child:
+                child.replace(new)
+        return node
+
+
+def _walk_columns(node: exp.Expression) -> list[exp.Column]:
+    """Columns of this scope (not inside nested SELECTs)."""
+    out: list[exp.Column] = []
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        if isinstance(n, exp.Column):
+            out.append(n)
+            continue
+        if isinstance(n, (exp.Subquery, exp.Select)) and n is not node:
+            continue
+        stack.extend(n.iter_expressions())
+    return out
+
+
+def _replace_grain(node: exp.Expression, grain: list[exp.Expression]) -> exp.Expression:
+    for i, g in enumerate(grain):
+        if node == g:
+            return exp.column(f"__g{i}", table=SEM)
+    if isinstance(node, (exp.Subquery, exp.Select)):
+        return node
+    for child in list(node.iter_expressions()):
+        new = _replace_grain(child, grain)
+        if new is not child:
+            child.replace(new)
+    return node
+
+
+def _no_metrics_in_where(b: Binder, where: exp.Expression) -> None:
+    for c in _walk_columns(where):
+        if b._is_metric_col(c):
+            raise PgError(GROUPING_ERROR, f'metric "{c.name}" is not allowed in WHERE (use HAVING)',
+                          position=position(c))
+    for agg in where.find_all(exp.AggFunc):
+        raise PgError(GROUPING_ERROR, "aggregate functions are not allowed in WHERE", position=position(agg))
+
+
+def analyse(select: exp.Select, table: TableInfo, alias: str) -> Analysis:
+    b = Binder(table, alias)
+    items: list[exp.Expression] = []
+    for item in select.expressions:
+        if isinstance(item, exp.Star) or (isinstance(item, exp.Column) and isinstance(item.this, exp.Star)):
+            if isinstance(item, exp.Column) and item.table not in (alias, table.name):
+                raise PgError(UNDEFINED_TABLE, f'missing FROM-clause entry for table "{item.table}"')
+            items.extend(exp.column(c) for c in table.columns)
+        else:
+            items.append(item)
+    named: list[tuple[str, exp.Expression]] = []
+    for item in items:
+        name = _figure_name(item)
+        body = item.this if isinstance(item, exp.Alias) else item
+        named.append((name, b.normalise(body.copy())))
+    where = select.args.get("where")
+    where_e = b.normalise(where.this.copy()) if where is not None else None
+    if where_e is not None:
+        _no_metrics_in_where(b, where_e)
+    having = select.args.get("having")
+    having_e = b.normalise(having.this.copy()) if having is not None else None
+    order = select.args.get("order")
+    order_e = b.normalise(order.copy()) if order is not None else None
+
+    # Grain: GROUP BY (positions and aliases resolved) or the non-aggregate select items.
+    aliases = {n: e for n, e in named}
+    group = select.args.get("group")
+    grain: list[exp.Expression] = []
+    if group is not None:
+        for g in group.expressions:
+            if isinstance(g, exp.Literal) and not g.is_string:
+                idx = int(g.this) - 1
+                if not 0 <= idx < len(named):
+                    raise PgError(GROUPING_ERROR, f"GROUP BY position {g.this} is not in select list")
+                ge = named[idx][1].copy()
+            elif isinstance(g, exp.Column) and not g.table and g.name not in table.columns and g.name in aliases:
+                ge = aliases[g.name].copy()
+            else:
+                ge = b.normalise(g.copy())
+            if b._contains_metric(ge):
+                raise PgError(GROUPING_ERROR, "metrics cannot be used in GROUP BY")
+            grain.append(ge)
+    # Placeholders for metrics/aggregates everywhere.
+    out_items = [(n, b.placeholders(e)) for n, e in named]
+    having_p = b.placeholders(having_e) if having_e is not None else None
+    order_p = b.placeholders(order_e) if order_e is not None else None
+    if group is None:
+        for _, e in out_items:
+            cols = [c for c in _walk_columns(e) if c.table != SEM]
+            if not cols:
+                continue
+            if any(c.table == SEM for c in _walk_columns(e)):
+                grain.extend(exp.column(c.name) for c in cols)
+            else:
+                grain.append(e.copy())
+    uniq: list[exp.Expression] = []
+    for g in grain:
+        if g not in uniq:
+            uniq.append(g)
+    grain = uniq
+    referenced = {c.name for g in grain for c in _walk_columns(g)}
+    if where_e is not None:
+        referenced |= {c.name for c in _walk_columns(where_e)}
+    for _, agg in b.base_aggs:
+        referenced |= {c.name for c in _walk_columns(agg) if c.table != SEM}
+
+    outer = exp.Select()
+    for n, e in out_items:
+        r = _replace_grain(e, grain)
+        _check_grouped(r)
+        outer = outer.select(exp.alias_(r, n, quoted=True), copy=False)
+    outer.set("from_", exp.From(this=exp.to_table(SEM)))
+    if having_p is not None:
+        hr = _replace_grain(having_p, grain)
+        _check_grouped(hr)
+        outer.set("where", exp.Where(this=hr))
+    if order_p is not None:
+        orr = _replace_grain(order_p, grain)
+        for o in orr.expressions:
+            inner = o.this
+            if isinstance(inner, exp.Column) and not inner.table and inner.name in aliases:
+                continue  # ORDER BY an output column name
+            _check_grouped(inner)
+        outer.set("order", orr)
+    for key in ("limit", "offset", "distinct"):
+        if select.args.get(key) is not None:
+            outer.set(key, select.args[key].copy())
+    return Analysis(table, outer, grain, b.metrics, b.base_aggs, where_e, referenced)
+
+
+def _check_grouped(e: exp.Expression) -> None:
+    for c in _walk_columns(e):
+        if c.table != SEM and not isinstance(c.this, exp.Star):
+            raise PgError(GROUPING_ERROR,
+                          f'column "{c.name}" must appear in the GROUP BY clause or be used in an aggregate function',
+                          position=position(c))
+
+
+def ambiguous(name: str, pos: int | None) -> PgError:
+    return PgError(AMBIGUOUS_COLUMN, f'column reference "{name}" is ambiguous', position=pos)

@@ -1,0 +1,208 @@
+"""The statement-level compiler: find semantic SELECTs anywhere in a statement, rewrite them, render.
+
+Every SELECT whose FROM is exactly one virtual table is rewritten into warehouse SQL (bind → plan →
+to_sql); a virtual table that is joined with something else is first replaced by
+`(SELECT <the columns the query uses> FROM vt) AS alias`, itself a semantic SELECT, so joins, subqueries,
+CTEs and UNIONs around semantic queries stay ordinary SQL and the whole statement goes to the warehouse as
+one statement. Result types come from sqlglot's type annotator over the rewritten tree (whose leaves carry
+physical types and explicit aggregate casts); top-level columns whose type is not exactly known are cast to
+it so RowDescription always matches the data.
+
+Parameters: `$n` stays `$n` for DuckDB. For Databricks they become positional `?` markers (the connector's
+native positional parameters, as gateway/backends/databricks.py passes a list) and
+`CompiledQuery.param_order` lists, for each marker in order, the 0-based index of the client parameter.
+"""
+
+from __future__ import annotations
+
+from sqlglot import exp
+from sqlglot.optimizer.annotate_types import annotate_types
+
+from virtual_schema.compiler import types as ty
+from virtual_schema.compiler.api import CompiledQuery
+from virtual_schema.compiler.bind import SEM, TableInfo, analyse, parse, position
+from virtual_schema.compiler.to_sql import Planner
+from virtual_schema.errors import FEATURE_NOT_SUPPORTED, UNDEFINED_TABLE, PgError
+from virtual_schema.pgtypes import TYPES_BY_OID, PgColumnType
+from virtual_schema.schema import ResultColumn, VirtualSchema
+
+_COMPARISONS = (exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE, exp.Like, exp.ILike, exp.In, exp.Between,
+                exp.Add, exp.Sub, exp.Mul, exp.Div, exp.NullSafeEQ, exp.NullSafeNEQ)
+
+
+class Compiler:
+    def __init__(self, schema: VirtualSchema, tables: dict[str, TableInfo], planner: Planner, dialect: str) -> None:
+        self.schema = schema
+        self.tables = tables
+        self.planner = planner
+        self.dialect = dialect
+
+    def compile(self, sql: str, param_types: tuple[int, ...]) -> CompiledQuery:
+        tree = parse(sql)
+        empty = _is_empty(tree)
+        ctes = {c.alias_or_name for c in tree.find_all(exp.CTE)}
+        result_types: dict[str, exp.DataType] = {}
+        selects = [s for s in tree.find_all(exp.Select)]
+        selects.reverse()  # innermost first
+        top_is_semantic = False
+        for sel in selects:
+            replaced = self._rewrite_select(sel, ctes, result_types)
+            if replaced is not None and sel is tree:
+                tree = replaced
+                top_is_semantic = True
+        del top_is_semantic
+        columns, params = self._types(tree, param_types, result_types)
+        return CompiledQuery(self._render(tree), columns, params, empty, self._param_order(tree))
+
+    # -- rewriting -------------------------------------------------------------------------------------
+    def _virtual(self, t: exp.Table, ctes: set[str]) -> TableInfo | None:
+        if t.catalog or (t.db and t.db != "public"):
+            return None
+        if not t.db and t.name in ctes:
+            return None
+        return self.tables.get(t.name)
+
+    def _rewrite_select(self, sel: exp.Select, ctes: set[str], types: dict[str, exp.DataType]) -> exp.Select | None:
+        from_ = sel.args.get("from_")
+        joins = sel.args.get("joins") or []
+        sources = ([from_.this] if from_ is not None else []) + [j.this for j in joins]
+        tables = [t for t in sources if isinstance(t, exp.Table)]
+        for t in tables:
+            if self._virtual(t, ctes) is None and not (t.name in ctes and not t.db):
+                if isinstance(t.this, exp.Identifier):
+                    raise PgError(UNDEFINED_TABLE, f'relation "{t.sql(dialect="postgres")}" does not exist',
+                                  position=position(t.this))
+        virtual = [(t, self._virtual(t, ctes)) for t in tables]
+        virtual = [(t, v) for t, v in virtual if v is not None]
+        if not virtual:
+            return None
+        if len(sources) == 1 and not joins:
+            t, info = virtual[0]
+            assert info is not None
+            return self._semantic(sel, info, t.alias_or_name, types)
+        # Joined virtual tables: each becomes a semantic subquery of the columns used through it.
+        for t, info in virtual:
+            assert info is not None
+            alias = t.alias_or_name
+            used: list[str] = []
+            star = any(isinstance(e, exp.Star) for e in sel.expressions)
+            for col in sel.find_all(exp.Column):
+                if isinstance(col.this, exp.Star) and col.table == alias:
+                    star = True
+                elif col.table == alias and col.name in info.columns or (
+                        not col.table and col.name in info.columns and col.name not in used):
+                    if col.name not in used:
+                        used.append(col.name)
+            if star:
+                used = list(info.columns)
+            if not used:
+                used = [next(iter(info.columns))]
+            inner = exp.select(*[exp.column(c) for c in used]).from_(exp.to_table(info.name))
+            inner = self._semantic(inner, info, info.name, types)
+            t.replace(exp.Subquery(this=inner, alias=exp.TableAlias(this=exp.to_identifier(alias))))
+        return None
+
+    def _semantic(self, sel: exp.Select, info: TableInfo, alias: str, types: dict[str, exp.DataType]) -> exp.Select:
+        analysis = analyse(sel, info, alias)
+        outer, inner_types = self.planner.plan(analysis)
+        types.update(inner_types)
+        if sel.args.get("with_") is not None:
+            outer.set("with_", sel.args["with_"])
+        if sel.parent is not None:
+            sel.replace(outer)
+        return outer
+
+    # -- types ---------------------------------------------------------------------------------------------
+    def _types(self, tree: exp.Expression, param_types: tuple[int, ...],
+               known: dict[str, exp.DataType]) -> tuple[tuple[ResultColumn, ...], tuple[PgColumnType, ...]]:
+        try:
+            annotated = annotate_types(tree, dialect=self.dialect)
+        except Exception:  # noqa: BLE001 - sqlglot's annotator is best effort; fall back to text below
+            annotated = tree
+        first = annotated
+        while isinstance(first, exp.SetOperation):
+            first = first.this
+        cols: list[ResultColumn] = []
+        if isinstance(first, exp.Select):
+            for item in first.expressions:
+                name = item.alias_or_name
+                t = item.type if isinstance(item, exp.Expression) else None
+                inner = item.this if isinstance(item, exp.Alias) else item
+                if isinstance(inner, exp.Column) and inner.name in known and not ty.known(t):
+                    t = known[inner.name]
+                if not ty.known(t):
+                    t = ty.TEXT
+                    if isinstance(item, exp.Alias):
+                        item.set("this", exp.Cast(this=item.this, to=ty.TEXT))
+                cols.append(ResultColumn(name, ty.pg_type(t)))
+        n_params = max((int(p.this.this) for p in tree.find_all(exp.Parameter) if _param_no(p)), default=0)
+        params: list[PgColumnType] = []
+        for i in range(max(n_params, len(param_types))):
+            given = param_types[i] if i < len(param_types) else 0
+            if given and given in TYPES_BY_OID:
+                params.append(PgColumnType(given))
+                continue
+            params.append(self._infer_param(tree, i + 1))
+        return tuple(cols), tuple(params)
+
+    def _infer_param(self, tree: exp.Expression, n: int) -> PgColumnType:
+        for p in tree.find_all(exp.Parameter):
+            if _param_no(p) != n:
+                continue
+            parent = p.parent
+            if isinstance(parent, exp.Cast):
+                return ty.pg_type(parent.to)
+            while isinstance(parent, (exp.Paren, exp.Tuple)):
+                parent = parent.parent
+            if isinstance(parent, _COMPARISONS):
+                for other in parent.iter_expressions():
+                    if other is not p and not isinstance(other, exp.Parameter) and ty.known(other.type):
+                        return ty.pg_type(other.type)
+            if isinstance(parent, (exp.Limit, exp.Offset)):
+                return PgColumnType(20)
+        return PgColumnType(25)
+
+    # -- rendering -----------------------------------------------------------------------------------------
+    def _render(self, tree: exp.Expression) -> str:
+        out = tree
+        if self.dialect != "duckdb":
+            out = tree.copy()
+            for p in list(out.find_all(exp.Parameter)):
+                p.replace(exp.Placeholder())
+        try:
+            return out.sql(dialect=self.dialect, unsupported_level="raise")
+        except Exception as e:  # noqa: BLE001 - sqlglot raises UnsupportedError and friends
+            raise PgError(FEATURE_NOT_SUPPORTED, f"cannot render for {self.dialect}: {e}") from None
+
+    def _param_order(self, tree: exp.Expression) -> tuple[int, ...]:
+        if self.dialect == "duckdb":
+            return ()
+        return tuple(_param_no(p) - 1 for p in tree.find_all(exp.Parameter))
+
+
+def _param_no(p: exp.Parameter) -> int:
+    lit = p.this
+    try:
+        return int(lit.this) if isinstance(lit, exp.Literal) else int(str(lit))
+    except ValueError:
+        return 0
+
+
+def _is_empty(tree: exp.Expression) -> bool:
+    if not isinstance(tree, exp.Select):
+        return False
+    limit = tree.args.get("limit")
+    if limit is not None and isinstance(limit.expression, exp.Literal) and limit.expression.this == "0":
+        return True
+    where = tree.args.get("where")
+    inner = where.this if where is not None else None
+    while isinstance(inner, exp.Paren):
+        inner = inner.this
+    if isinstance(inner, exp.Boolean) and not inner.this:
+        return True
+    if isinstance(inner, exp.EQ) and all(isinstance(x, exp.Literal) and not x.is_string for x in (inner.this, inner.expression)):
+        return bool(inner.this.this != inner.expression.this)
+    return False
+
+
+__all__ = ["SEM", "Compiler", "FEATURE_NOT_SUPPORTED"]

@@ -1,0 +1,308 @@
+"""Plan → SQL: grouped per-model subqueries at the query's grain, joined on the grain, under the outer SELECT.
+
+For an `Analysis` (see bind.py) every metric is expanded into leaves (metrics.py). Leaves are grouped by
+(model, metric_time dimension when the query uses metric_time); each group becomes
+`SELECT <grain exprs> AS __gN, <leaf aggregates> AS __aK FROM model LEFT JOIN dims … WHERE <user WHERE>
+GROUP BY <grain>`, so measures aggregate on their own model's rows before anything else is joined. Several
+groups are FULL OUTER JOINed on the grain keys (IS NOT DISTINCT FROM) with COALESCE'd keys. Cumulative
+metrics get their own group over a generated daily date spine (no spine table in the warehouse): for each
+spine day the measure over rows in (all time | trailing window | grain_to_date period) up to that day, then
+at the query's time grain the period's last (default), first or average daily value (`period_agg`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlglot import exp
+
+from virtual_schema.compiler import types as ty
+from virtual_schema.compiler.bind import SEM, Analysis
+from virtual_schema.compiler.metrics import Leaf, MetricExpander, measure_agg
+from virtual_schema.compiler.scope import BASE, ModelScope, ScopeBuilder, parse_snippet, qualify
+from virtual_schema.errors import FEATURE_NOT_SUPPORTED, UNDEFINED_COLUMN, PgError
+from virtual_schema.spec import Grain, PeriodAgg
+
+
+@dataclass
+class Group:
+    model: str
+    time_dim: str | None
+    cumulative: Leaf | None = None
+    aggs: list[tuple[str, exp.Expression, exp.DataType]] = field(default_factory=list)
+
+
+class Planner:
+    def __init__(self, builder: ScopeBuilder) -> None:
+        self.builder = builder
+        self.models = builder.models
+        self.dialect = builder.dialect
+
+    # -- expression translation -------------------------------------------------------------------
+    def translate(self, e: exp.Expression, scope: ModelScope, needed: set[str], what: str) -> exp.Expression:
+        def sub(node: exp.Expression) -> exp.Expression:
+            if isinstance(node, exp.Column) and node.table != SEM and not isinstance(node.this, exp.Star):
+                col = scope.columns.get(node.name)
+                if col is None:
+                    raise PgError(FEATURE_NOT_SUPPORTED if what == "query" else UNDEFINED_COLUMN,
+                                  f'column "{node.name}" is not reachable from model {scope.model.name} ({what})')
+                needed.update(col.joins)
+                return col.expr.copy()
+            return node
+
+        return e.copy().transform(sub)
+
+    def _scope(self, g: Group) -> ModelScope:
+        return self.builder.scope(g.model).with_metric_time(g.time_dim)
+
+    def _leaf_agg(self, leaf: Leaf, scope: ModelScope, needed: set[str]) -> tuple[exp.Expression, exp.DataType]:
+        model = self.models.model_by_name[leaf.model]
+        measure = model.measure(leaf.measure)
+        assert measure is not None
+        arg = qualify(parse_snippet(measure.sql, self.dialect), BASE)
+        arg_t = self.builder.expr_type(model, measure.sql)
+        if leaf.filters:
+            conds = [self.translate(parse_snippet(f, self.dialect), scope, needed, f"filter {f!r}") for f in leaf.filters]
+            cond = conds[0] if len(conds) == 1 else exp.and_(*conds)
+            arg = exp.Case(ifs=[exp.If(this=cond, true=arg)])
+        p = measure.agg_params
+        return measure_agg(measure.agg, arg, arg_t, p.percentile if p else None, bool(p and p.use_discrete_percentile))
+
+    # -- plan ---------------------------------------------------------------------------------------
+    def plan(self, a: Analysis) -> tuple[exp.Select, dict[str, exp.DataType]]:
+        uses_metric_time = any(n.startswith("metric_time") for n in a.referenced)
+        groups: dict[tuple[str, str | None, Leaf | None], Group] = {}
+        leaf_cols: dict[Leaf, str] = {}
+
+        def leaf_column(leaf: Leaf) -> exp.Expression:
+            name = leaf_cols.get(leaf)
+            if name is None:
+                name = f"__a{len(leaf_cols)}"
+                leaf_cols[leaf] = name
+                td = leaf.time_dim if (uses_metric_time or leaf.cumulative) else None
+                key = (leaf.model, td, leaf if leaf.cumulative else None)
+                g = groups.get(key)
+                if g is None:
+                    g = groups[key] = Group(leaf.model, td, leaf if leaf.cumulative else None)
+                g.aggs.append((name, exp.Null(), ty.TEXT))  # filled below
+            return exp.column(name, table=SEM)
+
+        expander = MetricExpander(self.models, self.dialect, leaf_column)
+        metric_exprs = {ph: expander.expand(name) for ph, name in a.metrics}
+        if a.base_aggs:
+            if a.table.model is None:
+                raise PgError(FEATURE_NOT_SUPPORTED, "aggregates other than over metric columns need a model table, "
+                              "not the metrics table")
+            key = (a.table.model, None, None)
+            groups.setdefault(key, Group(a.table.model, None))
+        if not groups:
+            groups[(self._dims_model(a), None, None)] = Group(self._dims_model(a), None)
+
+        types: dict[str, exp.DataType] = {}
+        subqueries: list[tuple[exp.Select, Group]] = []
+        grain_types: list[exp.DataType] = [ty.TEXT] * len(a.grain)
+        for g in groups.values():
+            scope = self._scope(g)
+            needed: set[str] = set()
+            sel = exp.Select()
+            grain_sql = [self.translate(x, scope, needed, "query") for x in a.grain]
+            for i, gx in enumerate(grain_sql):
+                sel = sel.select(exp.alias_(gx, f"__g{i}"), copy=False)
+            filled = []
+            for name, _, _ in g.aggs:
+                leaf = next(lf for lf, n in leaf_cols.items() if n == name)
+                agg, t = self._leaf_agg(leaf, scope, needed)
+                filled.append((name, agg, t))
+                types[name] = t
+            g.aggs = filled
+            if g.model == a.table.model and g.cumulative is None and g.time_dim is None:
+                for ph, node in a.base_aggs:
+                    agg = self.translate(node, scope, needed, "query")
+                    g.aggs.append((ph, agg, ty.TEXT))
+                    types[ph] = ty.TEXT  # refined by annotation of the final statement
+                a = _claim_base_aggs(a)
+            where = self.translate(a.where, scope, needed, "query") if a.where is not None else None
+            if g.cumulative is not None:
+                sub = self._cumulative(g, scope, grain_sql, where, needed)
+            else:
+                for name, agg, _ in g.aggs:
+                    sel = sel.select(exp.alias_(agg, name), copy=False)
+                sel = self._from(sel, scope, needed)
+                if where is not None:
+                    sel = sel.where(where, copy=False)
+                if grain_sql:
+                    if g.aggs:
+                        sel = sel.group_by(*[x.copy() for x in grain_sql], copy=False)
+                    else:
+                        sel = sel.distinct(copy=False)
+                elif not g.aggs:
+                    sel = sel.limit(1, copy=False)
+                sub = sel
+            subqueries.append((sub, g))
+        combined = self._combine(subqueries, len(a.grain))
+        outer = a.outer.copy()
+        for ph, e in metric_exprs.items():
+            for col in list(outer.find_all(exp.Column)):
+                if col.table == SEM and col.name == ph:
+                    col.replace(e.copy())
+        outer.set("from_", exp.From(this=exp.Subquery(this=combined, alias=exp.TableAlias(this=exp.to_identifier(SEM)))))
+        for i, t in enumerate(grain_types):
+            types.setdefault(f"__g{i}", t)
+        return outer, types
+
+    def _dims_model(self, a: Analysis) -> str:
+        if a.table.model is not None:
+            return a.table.model
+        for m in self.models.models:
+            scope = self.builder.scope(m.name)
+            if a.referenced and all(n in scope.columns for n in a.referenced):
+                return m.name
+        raise PgError(FEATURE_NOT_SUPPORTED, "select at least one metric with metric_time, or dimensions of one model")
+
+    def _from(self, sel: exp.Select, scope: ModelScope, needed: set[str]) -> exp.Select:
+        sel = sel.from_(exp.alias_(exp.to_table(scope.relation), BASE, table=True), copy=False)
+        done: set[str] = set()
+
+        def add(alias: str) -> None:
+            nonlocal sel
+            if alias in done:
+                return
+            step = scope.joins[alias]
+            if step.parent:
+                add(step.parent)
+            done.add(alias)
+            sel = sel.join(exp.alias_(exp.to_table(step.relation), alias, table=True),
+                           on=exp.EQ(this=step.on_left.copy(), expression=step.on_right.copy()),
+                           join_type="LEFT", copy=False)
+
+        for alias in sorted(needed):
+            add(alias)
+        return sel
+
+    def _combine(self, subs: list[tuple[exp.Select, Group]], n_grain: int) -> exp.Select:
+        if len(subs) == 1:
+            return subs[0][0]
+        aliases = [f"__s{i}" for i in range(len(subs))]
+        sel = exp.Select()
+        for i in range(n_grain):
+            keys = [exp.column(f"__g{i}", table=al) for al in aliases]
+            sel = sel.select(exp.alias_(exp.func("COALESCE", *keys), f"__g{i}"), copy=False)
+        for (_, g), al in zip(subs, aliases, strict=True):
+            for name, _, _ in g.aggs:
+                sel = sel.select(exp.column(name, table=al), copy=False)
+        first = subs[0][0]
+        sel = sel.from_(exp.Subquery(this=first, alias=exp.TableAlias(this=exp.to_identifier(aliases[0]))), copy=False)
+        for k in range(1, len(subs)):
+            right = exp.Subquery(this=subs[k][0], alias=exp.TableAlias(this=exp.to_identifier(aliases[k])))
+            if n_grain == 0:
+                sel = sel.join(right, join_type="CROSS", copy=False)
+                continue
+            conds = []
+            for i in range(n_grain):
+                left = exp.func("COALESCE", *[exp.column(f"__g{i}", table=aliases[j]) for j in range(k)]) if k > 1 \
+                    else exp.column(f"__g{i}", table=aliases[0])
+                conds.append(exp.NullSafeEQ(this=left, expression=exp.column(f"__g{i}", table=aliases[k])))
+            sel = sel.join(right, on=exp.and_(*conds), join_type="FULL", copy=False)
+        return sel
+
+    # -- cumulative ---------------------------------------------------------------------------------
+    def _cumulative(self, g: Group, scope: ModelScope, grain_sql: list[exp.Expression], where: exp.Expression | None,
+                    needed: set[str]) -> exp.Select:
+        leaf = g.cumulative
+        assert leaf is not None and leaf.time_dim is not None
+        metric = self.models.metric_by_name[leaf.cumulative or ""]
+        tcol = scope.columns[leaf.time_dim]
+        assert tcol.time_raw is not None
+        day_t = ty.DATE
+        base_day = exp.Cast(this=tcol.time_raw.copy(), to=day_t)
+        # Which grain expressions use the time dimension: they are evaluated on the spine day instead.
+        raw_sql = tcol.time_raw.sql()
+        time_idx = [i for i, x in enumerate(grain_sql) if raw_sql in x.sql()]
+        if not time_idx and (metric.window or metric.grain_to_date):
+            raise PgError(FEATURE_NOT_SUPPORTED,
+                          f"cumulative metric {metric.name} with a window or grain_to_date needs its time dimension "
+                          "in the query")
+        name, agg, _ = g.aggs[0]
+        if not time_idx:  # all-time total at the other dimensions: a plain aggregate
+            sel = exp.Select()
+            for i, x in enumerate(grain_sql):
+                sel = sel.select(exp.alias_(x.copy(), f"__g{i}"), copy=False)
+            sel = sel.select(exp.alias_(agg, name), copy=False)
+            sel = self._from(sel, scope, needed)
+            if where is not None:
+                sel = sel.where(where, copy=False)
+            if grain_sql:
+                sel = sel.group_by(*[x.copy() for x in grain_sql], copy=False)
+            return sel
+        ds = exp.column("__ds", table="__sp")
+        bounds = exp.select(exp.alias_(exp.Min(this=base_day.copy()), "__lo"),
+                            exp.alias_(exp.Max(this=base_day.copy()), "__hi"))
+        bounds = self._from(bounds, scope, needed)
+        if where is not None:
+            bounds = bounds.where(where.copy(), copy=False)
+        step = exp.Interval(this=exp.Literal.string("1"), unit=exp.var("DAY"))
+        series = exp.GenerateDateArray(start=exp.column("__lo"), end=exp.column("__hi"), step=step)
+        if self.dialect == "duckdb":
+            gen: exp.Expression = exp.Unnest(expressions=[series])
+        else:
+            gen = exp.Explode(this=series)
+        spine = exp.select(exp.alias_(exp.Cast(this=gen, to=day_t), "__ds")).from_(
+            exp.Subquery(this=bounds, alias=exp.TableAlias(this=exp.to_identifier("__bounds"))))
+        # daily cumulative values
+        on = exp.LTE(this=base_day.copy(), expression=ds.copy())
+        if metric.window:
+            count, _, unit = metric.window.strip().partition(" ")
+            unit = unit.strip().rstrip("s").upper() or "DAY"
+            lower = exp.Sub(this=ds.copy(), expression=exp.Interval(this=exp.Literal.string(count), unit=exp.var(unit)))
+            on = exp.and_(on, exp.GT(this=base_day.copy(), expression=lower))
+        if metric.grain_to_date:
+            start, _ = _trunc(ds.copy(), metric.grain_to_date)
+            on = exp.and_(on, exp.GTE(this=base_day.copy(), expression=start))
+        daily = exp.Select()
+        spine_sub = exp.Subquery(this=spine, alias=exp.TableAlias(this=exp.to_identifier("__sp")))
+        time_map = {raw_sql: exp.Cast(this=ds.copy(), to=tcol.type if ty.is_temporal(tcol.type) else day_t)}
+        keys = []
+        for i, x in enumerate(grain_sql):
+            e = _substitute(x, time_map) if i in time_idx else x.copy()
+            keys.append(e)
+            daily = daily.select(exp.alias_(e, f"__g{i}"), copy=False)
+        daily = daily.select(exp.alias_(ds.copy(), "__ds"), exp.alias_(agg, "__v"), copy=False)
+        daily = daily.from_(spine_sub, copy=False)
+        base = self._from(exp.Select(), scope, needed)
+        daily = daily.join(exp.alias_(exp.to_table(scope.relation), BASE, table=True), on=on, join_type="INNER", copy=False)
+        for j in base.args.get("joins") or []:
+            daily.append("joins", j.copy())
+        if where is not None:
+            daily = daily.where(where.copy(), copy=False)
+        daily = daily.group_by(*[k.copy() for k in keys], ds.copy(), copy=False)
+        # period aggregation at the query grain
+        pa_ = metric.period_agg or PeriodAgg.LAST
+        v, d = exp.column("__v"), exp.column("__ds")
+        if pa_ is PeriodAgg.LAST:
+            pagg: exp.Expression = exp.ArgMax(this=v, expression=d)
+        elif pa_ is PeriodAgg.FIRST:
+            pagg = exp.ArgMin(this=v, expression=d)
+        else:
+            pagg = exp.Cast(this=exp.Avg(this=v), to=ty.DOUBLE)
+        out = exp.Select()
+        for i in range(len(grain_sql)):
+            out = out.select(exp.column(f"__g{i}"), copy=False)
+        out = out.select(exp.alias_(pagg, name), copy=False)
+        out = out.from_(exp.Subquery(this=daily, alias=exp.TableAlias(this=exp.to_identifier("__daily"))), copy=False)
+        return out.group_by(*[exp.column(f"__g{i}") for i in range(len(grain_sql))], copy=False)
+
+
+def _trunc(e: exp.Expression, grain: Grain) -> tuple[exp.Expression, exp.DataType]:
+    return exp.Cast(this=exp.func("DATE_TRUNC", exp.Literal.string(grain.value), e), to=ty.DATE), ty.DATE
+
+
+def _substitute(e: exp.Expression, mapping: dict[str, exp.Expression]) -> exp.Expression:
+    def sub(node: exp.Expression) -> exp.Expression:
+        rep = mapping.get(node.sql()) if isinstance(node, exp.Column) else None
+        return rep.copy() if rep is not None else node
+
+    return e.copy().transform(sub)
+
+
+def _claim_base_aggs(a: Analysis) -> Analysis:
+    return a  # base aggregates belong to exactly one group (the table's model, no metric_time)

@@ -1,0 +1,90 @@
+"""Type bridges: Arrow (physical schema) → sqlglot DataType (inference) → PostgreSQL column types.
+
+Result types are computed, never observed: sqlglot's type annotator runs over expressions whose leaf
+columns carry the physical Arrow types, and aggregates get explicit casts in the rendered SQL so that what
+the warehouse returns is exactly what RowDescription announced.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import pyarrow as pa
+from sqlglot import exp
+
+from virtual_schema.pgtypes import PgColumnType, pg_type_for_sql_name
+
+DT = exp.DataType
+T = exp.DataType.Type
+
+BIGINT = DT.build("BIGINT")
+DOUBLE = DT.build("DOUBLE")
+TEXT = DT.build("VARCHAR")
+BOOLEAN = DT.build("BOOLEAN")
+DATE = DT.build("DATE")
+TIMESTAMP = DT.build("TIMESTAMP")
+
+INTEGER_TYPES = {T.TINYINT, T.SMALLINT, T.INT, T.BIGINT, T.UTINYINT, T.USMALLINT, T.UINT, T.UBIGINT, T.INT128, T.BIT}
+FLOAT_TYPES = {T.FLOAT, T.DOUBLE}
+
+
+def arrow_to_sqlglot(t: pa.DataType) -> exp.DataType:
+    if pa.types.is_boolean(t):
+        return BOOLEAN
+    if pa.types.is_int8(t) or pa.types.is_int16(t) or pa.types.is_uint8(t):
+        return DT.build("SMALLINT")
+    if pa.types.is_int32(t) or pa.types.is_uint16(t):
+        return DT.build("INT")
+    if pa.types.is_integer(t):
+        return BIGINT
+    if pa.types.is_floating(t):
+        return DT.build("FLOAT") if pa.types.is_float32(t) else DOUBLE
+    if pa.types.is_decimal(t):
+        return DT.build(f"DECIMAL({t.precision}, {t.scale})")
+    if pa.types.is_date(t):
+        return DATE
+    if pa.types.is_timestamp(t):
+        return DT.build("TIMESTAMPTZ") if t.tz else TIMESTAMP
+    if pa.types.is_time(t):
+        return DT.build("TIME")
+    if pa.types.is_binary(t) or pa.types.is_large_binary(t):
+        return DT.build("VARBINARY")
+    return TEXT
+
+
+@lru_cache(maxsize=512)
+def _pg_for_sql(name: str) -> PgColumnType:
+    return pg_type_for_sql_name(name)
+
+
+def pg_type(dt: exp.DataType | None) -> PgColumnType:
+    """PostgreSQL type of an inferred sqlglot type (unknown → text)."""
+    if dt is None or dt.this in (T.UNKNOWN, T.NULL):
+        return _pg_for_sql("text")
+    if dt.this in (T.TIMESTAMPNTZ, T.DATETIME):
+        return _pg_for_sql("timestamp")
+    if dt.this in (T.TIMESTAMPLTZ,):
+        return _pg_for_sql("timestamptz")
+    if dt.this is T.INT128:
+        return _pg_for_sql("numeric(38,0)")
+    if dt.this in (T.VARCHAR, T.CHAR, T.TEXT, T.NCHAR, T.NVARCHAR):
+        return _pg_for_sql("text")
+    return _pg_for_sql(dt.sql("postgres"))
+
+
+def known(dt: exp.DataType | None) -> bool:
+    return dt is not None and dt.this not in (T.UNKNOWN, T.NULL)
+
+
+def sum_type(dt: exp.DataType) -> exp.DataType:
+    """What SUM yields after our cast: integers → BIGINT, decimals → DECIMAL(38, s), else DOUBLE."""
+    if dt.this in INTEGER_TYPES or dt.this is T.BOOLEAN:
+        return BIGINT
+    if dt.this is T.DECIMAL:
+        scale = dt.expressions[1].this.this if len(dt.expressions) > 1 else "0"
+        return DT.build(f"DECIMAL(38, {scale})")
+    return DOUBLE
+
+
+def is_temporal(dt: exp.DataType | None) -> bool:
+    return dt is not None and dt.this in (T.DATE, T.TIMESTAMP, T.TIMESTAMPTZ, T.TIMESTAMPNTZ, T.DATETIME, T.TIMESTAMPLTZ)

@@ -1,0 +1,243 @@
+"""The semantic layer at one model version: virtual tables for clients plus a cached compiler.
+
+`build_semantic_layer` turns a validated `SemanticModelSet` and the warehouse's physical Arrow schemas into
+a `VirtualSchema` (one table per model, plus the MetricFlow-style `metrics` table) and a compiler for
+statements over it. Column types are computed from the physical types and the aggregation rules; nothing
+runs in the warehouse. Per-model tables hold entities, dimensions (time dimensions at their default grain
+and as `<dim>__<grain>`), dimensions of models reachable through the model's entities
+(`<entity>__<dim>`, two hops: `<e1>__<e2>__<dim>`), the metrics computed from this model's measures only,
+and measures that no metric shadows. The `metrics` table has `metric_time` (+ grains), every metric, and
+every dimension as `<primary entity>__<dim>`.
+
+`SemanticLayer.compile` is thread-safe: the LRU cache is guarded by a lock and compilation itself only
+reads immutable state (scopes are memoised per model; concurrent first builds produce equal values).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Mapping, Sequence
+
+import pyarrow as pa
+from sqlglot import exp
+
+from virtual_schema.compiler import types as ty
+from virtual_schema.compiler.api import CompiledQuery
+from virtual_schema.compiler.bind import TableColumn, TableInfo
+from virtual_schema.compiler.compile import Compiler
+from virtual_schema.compiler.metrics import Leaf, MetricExpander
+from virtual_schema.compiler.scope import ScopeBuilder
+from virtual_schema.compiler.to_sql import Planner
+from virtual_schema.errors import PgError
+from virtual_schema.loader import SemanticModelSet
+from virtual_schema.schema import ColumnKind, ForeignKey, VirtualColumn, VirtualSchema, VirtualTable
+from virtual_schema.spec import EntityType, SemanticModel
+
+METRICS_TABLE = "metrics"
+SUPPORTED_DIALECTS = ("duckdb", "databricks")
+
+
+class SemanticLayer:
+    def __init__(self, schema: VirtualSchema, compiler: Compiler, cache_size: int = 4096) -> None:
+        self.schema = schema
+        self._compiler = compiler
+        self._cache: OrderedDict[tuple[str, tuple[int, ...]], CompiledQuery | PgError] = OrderedDict()
+        self._lock = threading.Lock()
+        self._cache_size = cache_size
+
+    @property
+    def dialect(self) -> str:
+        return self._compiler.dialect
+
+    def compile(self, sql: str, param_types: Sequence[int] = ()) -> CompiledQuery:
+        """Warehouse SQL and result shape for one statement; raises PgError. Cached (errors too)."""
+        key = (sql, tuple(param_types))
+        with self._lock:
+            got = self._cache.get(key)
+            if got is not None:
+                self._cache.move_to_end(key)
+        if got is None:
+            try:
+                got = self._compiler.compile(sql, key[1])
+            except PgError as e:
+                got = e
+            with self._lock:
+                self._cache[key] = got
+                if len(self._cache) > self._cache_size:
+                    self._cache.popitem(last=False)
+        if isinstance(got, PgError):
+            raise PgError(got.sqlstate, got.message, detail=got.detail, hint=got.hint, position=got.position)
+        return got
+
+
+def _metric_leaves(models: SemanticModelSet, dialect: str) -> dict[str, tuple[set[str], exp.DataType]]:
+    """For every metric: the models its measures come from and its result type."""
+    out: dict[str, tuple[set[str], exp.DataType]] = {}
+    builder_types: dict[str, exp.DataType] = {}
+
+    for metric in models.metrics:
+        seen: list[Leaf] = []
+
+        def leaf_column(leaf: Leaf, seen: list[Leaf] = seen) -> exp.Expression:
+            seen.append(leaf)
+            return exp.column(f"l{len(seen) - 1}", table="t")
+
+        try:
+            e = MetricExpander(models, dialect, leaf_column).expand(metric.name)
+        except PgError:
+            continue  # not compilable (conversion, offsets, …): not offered as a column
+        out[metric.name] = ({lf.model for lf in seen}, ty.TEXT)
+        builder_types[metric.name] = ty.TEXT
+        out[metric.name] = ({lf.model for lf in seen}, _expr_type(e, seen, models))
+    return out
+
+
+def _expr_type(e: exp.Expression, leaves: list[Leaf], models: SemanticModelSet) -> exp.DataType:
+    from virtual_schema.compiler.metrics import measure_agg  # noqa: PLC0415 - local helper import
+
+    schema: dict[str, str] = {}
+    for i, lf in enumerate(leaves):
+        got = models.measure(lf.measure)
+        assert got is not None
+        _, measure = got
+        _, t = measure_agg(measure.agg, exp.column("x"), _ARG_TYPES.get((lf.model, lf.measure), ty.DOUBLE))
+        schema[f"l{i}"] = t.sql()
+    if isinstance(e, exp.Column):
+        return exp.DataType.build(schema[e.name])
+    from sqlglot.optimizer.annotate_types import annotate_types  # noqa: PLC0415
+
+    try:
+        q = annotate_types(exp.select(exp.alias_(e.copy(), "v")).from_(exp.alias_(exp.to_table("t"), "t", table=True)),
+                           schema={"t": schema})
+        t = q.selects[0].type
+    except Exception:  # noqa: BLE001 - best effort; double is what arithmetic over metrics usually gives
+        t = None
+    if not ty.known(t) or (t is not None and t.this in ty.INTEGER_TYPES and any(isinstance(n, exp.Div) for n in e.walk())):
+        return ty.DOUBLE
+    assert t is not None
+    return t
+
+
+_ARG_TYPES: dict[tuple[str, str], exp.DataType] = {}
+
+
+def build_semantic_layer(
+    models: SemanticModelSet,
+    physical: Mapping[str, pa.Schema],
+    dialect: str,
+    version: int = 0,
+    *,
+    default_catalog: str | None = None,
+    default_schema: str | None = None,
+    cache_size: int = 4096,
+) -> SemanticLayer:
+    """Virtual tables + compiler. `physical` is keyed by `models.relations(default_catalog, default_schema)`."""
+    if dialect not in SUPPORTED_DIALECTS:
+        raise ValueError(f"unsupported dialect {dialect!r}; expected one of {SUPPORTED_DIALECTS}")
+    builder = ScopeBuilder(models, dict(physical), dialect, default_catalog, default_schema)
+    for m in models.models:
+        for ms in m.measures:
+            _ARG_TYPES[(m.name, ms.name)] = builder.expr_type(m, ms.sql)
+    leaves = _metric_leaves(models, dialect)
+    tables: list[VirtualTable] = []
+    infos: dict[str, TableInfo] = {}
+    for m in models.models:
+        vt, info = _model_table(m, builder, models, leaves)
+        tables.append(vt)
+        infos[vt.name] = info
+    if METRICS_TABLE not in infos:
+        vt, info = _metrics_table(models, builder, leaves)
+        tables.append(vt)
+        infos[vt.name] = info
+    schema = VirtualSchema(tuple(tables), version)
+    compiler = Compiler(schema, infos, Planner(builder), dialect)
+    return SemanticLayer(schema, compiler, cache_size)
+
+
+def _model_table(m: SemanticModel, builder: ScopeBuilder, models: SemanticModelSet,
+                 leaves: dict[str, tuple[set[str], exp.DataType]]) -> tuple[VirtualTable, TableInfo]:
+    scope = builder.scope(m.name)
+    cols: dict[str, TableColumn] = {}
+    vcols: list[VirtualColumn] = []
+    pe = m.primary_entity_name
+    own_alias = f"{pe}__" if pe else None
+
+    def add(name: str, kind: ColumnKind, t: exp.DataType, desc: str | None) -> None:
+        if name in cols:
+            return
+        cols[name] = TableColumn(name, kind, t)
+        vcols.append(VirtualColumn(name, ty.pg_type(t), kind, desc))
+
+    for name, c in scope.columns.items():
+        if own_alias and name.startswith(own_alias) and not c.joins:
+            continue  # MetricFlow-style alias of the model's own dimension: usable in filters, not a column
+        add(name, c.kind, c.type, c.description)
+    for metric in models.metrics:
+        got = leaves.get(metric.name)
+        if got and got[0] == {m.name}:
+            add(metric.name, ColumnKind.METRIC, got[1], metric.description)
+    for ms in m.measures:
+        if ms.name not in models.metric_by_name:
+            _, t = _measure_type(m, ms.name, builder)
+            add(ms.name, ColumnKind.MEASURE, t, ms.description)
+    pk = tuple(e.name for e in m.entities if e.type is EntityType.PRIMARY)
+    fks = []
+    for e in m.entities:
+        if e.type is not EntityType.FOREIGN:
+            continue
+        owner = models.entity_owner(e.name)
+        if owner is not None and owner.name != m.name:
+            fks.append(ForeignKey(f"{m.name}_{e.name}_fkey", (e.name,), owner.name, (e.name,)))
+    vt = VirtualTable(m.name, tuple(vcols), description=m.description or m.label, primary_key=pk,
+                      foreign_keys=tuple(fks))
+    return vt, TableInfo(m.name, m.name, cols)
+
+
+def _measure_type(m: SemanticModel, measure: str, builder: ScopeBuilder) -> tuple[exp.Expression, exp.DataType]:
+    from virtual_schema.compiler.metrics import measure_agg  # noqa: PLC0415
+
+    ms = m.measure(measure)
+    assert ms is not None
+    return measure_agg(ms.agg, exp.column("x"), builder.expr_type(m, ms.sql))
+
+
+def _metrics_table(models: SemanticModelSet, builder: ScopeBuilder,
+                   leaves: dict[str, tuple[set[str], exp.DataType]]) -> tuple[VirtualTable, TableInfo]:
+    cols: dict[str, TableColumn] = {}
+    vcols: list[VirtualColumn] = []
+
+    def add(name: str, kind: ColumnKind, t: exp.DataType, desc: str | None) -> None:
+        if name not in cols:
+            cols[name] = TableColumn(name, kind, t)
+            vcols.append(VirtualColumn(name, ty.pg_type(t), kind, desc))
+
+    # metric_time: the type of the first default agg time dimension (timestamps win over dates).
+    mt_type: exp.DataType | None = None
+    for m in models.models:
+        atd = m.defaults.agg_time_dimension
+        if atd:
+            c = builder.scope(m.name).columns.get(atd)
+            if c is not None and (mt_type is None or c.type.this is not exp.DataType.Type.DATE):
+                mt_type = c.type
+    add("metric_time", ColumnKind.TIME_DIMENSION, mt_type or ty.TIMESTAMP, "The aggregation time of each metric")
+    for g in ("day", "week", "month", "quarter", "year"):
+        add(f"metric_time__{g}", ColumnKind.TIME_DIMENSION, mt_type or ty.TIMESTAMP, None)
+    for metric in models.metrics:
+        got = leaves.get(metric.name)
+        if got:
+            add(metric.name, ColumnKind.METRIC, got[1], metric.description)
+    for m in models.models:
+        pe = m.primary_entity_name
+        if not pe:
+            continue
+        scope = builder.scope(m.name)
+        for name, c in scope.columns.items():
+            if name.startswith(pe + "__") and not c.joins:
+                add(name, c.kind, c.type, c.description)
+        if m.primary is not None:
+            c = scope.columns.get(pe)
+            if c is not None:
+                add(pe, ColumnKind.ENTITY, c.type, m.primary.description)
+    vt = VirtualTable(METRICS_TABLE, tuple(vcols), description="Every metric, by metric_time and any dimension")
+    return vt, TableInfo(METRICS_TABLE, None, cols)
