@@ -87,14 +87,12 @@ class ScramExchange:
 
     def server_first(self, client_first: bytes) -> bytes:
         text = client_first.decode("utf-8", "strict")
-        gs2, sep, bare = text.partition(",,")
-        if not sep and text.count(",") >= 2:
-            head = text.split(",", 2)
-            gs2, bare = ",".join(head[:2]), head[2]
-        if not gs2 or gs2[0] not in "nyp":
+        parts = text.split(",", 2)  # gs2-cbind-flag "," [authzid] "," client-first-message-bare
+        if len(parts) != 3 or not parts[0] or parts[0][0] not in "nyp":
             raise PgError(PROTOCOL_VIOLATION, "malformed SCRAM client-first-message")
-        if gs2[0] == "p":
+        if parts[0][0] == "p":
             raise PgError(PROTOCOL_VIOLATION, "channel binding was not offered by the server")
+        gs2_header, bare = f"{parts[0]},{parts[1]},", parts[2]
         attrs = _parse_attrs(bare)
         if "r" not in attrs:
             raise PgError(PROTOCOL_VIOLATION, "SCRAM client-first-message has no nonce")
@@ -102,7 +100,7 @@ class ScramExchange:
         self._nonce = attrs["r"] + self._server_nonce
         v = self._verifier
         self._server_first = f"r={self._nonce},s={_b64(v.salt)},i={v.iterations}"
-        self._gs2 = gs2 + ","
+        self._gs2 = gs2_header
         return self._server_first.encode("ascii")
 
     def server_final(self, client_final: bytes) -> bytes:
