@@ -35,10 +35,13 @@ public class Meta {
     drain(m.getIndexInfo(null, "public", "orders", false, true)); drain(m.getTableTypes());
     drain(m.getProcedures(null, "public", "%")); drain(m.getFunctions(null, "public", "%"));
     drain(m.getUDTs(null, "public", "%", null)); drain(m.getTablePrivileges(null, "public", "orders"));
-    drain(m.getColumnPrivileges(null, "public", "orders", "%")); drain(m.getBestRowIdentifier(null, "public", "orders", 0, true));
+    drain(m.getColumnPrivileges(null, "public", "orders", "%"));
+    drain(m.getBestRowIdentifier(null, "public", "orders", 0, true));
     PreparedStatement p = c.prepareStatement("SELECT order_id, amount, ordered_at FROM orders WHERE order_id > ?");
     p.setLong(1, 0); ResultSet r = p.executeQuery(); ResultSetMetaData md = r.getMetaData();
-    for (int i = 1; i <= md.getColumnCount(); i++) { md.getColumnTypeName(i); md.isNullable(i); md.isAutoIncrement(i); md.getTableName(i); }
+    for (int i = 1; i <= md.getColumnCount(); i++) {
+      md.getColumnTypeName(i); md.isNullable(i); md.isAutoIncrement(i); md.getTableName(i);
+    }
     c.close();
   }
   static void drain(ResultSet r) throws Exception { while (r.next()) {} r.close(); }
@@ -49,10 +52,44 @@ public class Meta {
 def run_clients(server: pgserver.PgServer) -> None:
     dsn = server.dsn("cubedb")
     port = server.port
-    subprocess.run(["psql", "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", "-d", "cubedb", "-X",
-                    "-c", r"\l", "-c", r"\dn", "-c", r"\dt", "-c", r"\dv", "-c", r"\d orders", "-c", r"\d+ orders",
-                    "-c", r"\d customers", "-c", r"\df", "-c", r"\dT", "-c", r"\du", "-c", r"\d"],
-                   check=True, capture_output=True)
+    subprocess.run(
+        [
+            "psql",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(port),
+            "-U",
+            "postgres",
+            "-d",
+            "cubedb",
+            "-X",
+            "-c",
+            r"\l",
+            "-c",
+            r"\dn",
+            "-c",
+            r"\dt",
+            "-c",
+            r"\dv",
+            "-c",
+            r"\d orders",
+            "-c",
+            r"\d+ orders",
+            "-c",
+            r"\d customers",
+            "-c",
+            r"\df",
+            "-c",
+            r"\dT",
+            "-c",
+            r"\du",
+            "-c",
+            r"\d",
+        ],
+        check=True,
+        capture_output=True,
+    )
     from sqlalchemy import create_engine, inspect
 
     eng = create_engine(f"postgresql+psycopg://postgres@127.0.0.1:{port}/cubedb")
@@ -75,7 +112,7 @@ def run_clients(server: pgserver.PgServer) -> None:
             TypeInfo.fetch(conn, name)
 
     async def apg() -> None:
-        import asyncpg
+        import asyncpg  # type: ignore[import-untyped]
 
         c = await asyncpg.connect(host="127.0.0.1", port=port, user="postgres", database="cubedb")
         await c.fetch("SELECT * FROM orders")
@@ -87,8 +124,9 @@ def run_clients(server: pgserver.PgServer) -> None:
         Path(d, "Meta.java").write_text(JAVA)
         jar = "/usr/share/java/postgresql.jar"
         subprocess.run(["javac", "-cp", jar, "Meta.java"], cwd=d, check=True)
-        subprocess.run(["java", "-cp", f"{jar}:{d}", "Meta", f"jdbc:postgresql://127.0.0.1:{port}/cubedb"],
-                       cwd=d, check=True)
+        subprocess.run(
+            ["java", "-cp", f"{jar}:{d}", "Meta", f"jdbc:postgresql://127.0.0.1:{port}/cubedb"], cwd=d, check=True
+        )
 
 
 def parse_log(text: str) -> list[dict[str, object]]:

@@ -8,8 +8,9 @@ from virtual_schema.schema import ColumnKind, ForeignKey, VirtualColumn, Virtual
 D, M, EN, T = ColumnKind.DIMENSION, ColumnKind.MEASURE, ColumnKind.ENTITY, ColumnKind.TIME_DIMENSION
 
 
-def col(name: str, oid: int, kind: ColumnKind = D, typmod: int = -1, description: str | None = None,
-        nullable: bool = True) -> VirtualColumn:
+def col(
+    name: str, oid: int, kind: ColumnKind = D, typmod: int = -1, description: str | None = None, nullable: bool = True
+) -> VirtualColumn:
     return VirtualColumn(name, PgColumnType(oid, typmod), kind, description, nullable)
 
 
@@ -56,16 +57,36 @@ def fixture_schema(version: int = 1, extra_table: bool = False) -> VirtualSchema
     kibana = VirtualTable(
         "KibanaSampleDataEcommerce",
         (
-            col("order_date", 1114, T), col("last_mod", 1114, T), col("customer_gender", 25),
-            col("notes", 25), col("taxful_total_price", 1700), col("has_subscription", 16),
-            col("count", 20, M), col("maxPrice", 1700, M), col("sumPrice", 1700, M), col("minPrice", 1700, M),
-            col("avgPrice", 1700, M), col("countDistinct", 20, M), col("is_male", 16), col("is_female", 16),
-            col("__user", 25), col("__cubeJoinField", 25),
+            col("order_date", 1114, T),
+            col("last_mod", 1114, T),
+            col("customer_gender", 25),
+            col("notes", 25),
+            col("taxful_total_price", 1700),
+            col("has_subscription", 16),
+            col("count", 20, M),
+            col("maxPrice", 1700, M),
+            col("sumPrice", 1700, M),
+            col("minPrice", 1700, M),
+            col("avgPrice", 1700, M),
+            col("countDistinct", 20, M),
+            col("is_male", 16),
+            col("is_female", 16),
+            col("__user", 25),
+            col("__cubeJoinField", 25),
         ),
         description="Kibana sample e-commerce data",
     )
-    logs = VirtualTable("Logs", (col("id", 701), col("read", 16), col("content", 25), col("agentCount", 20, M),
-                                 col("agentCountApprox", 20, M), col("__cubeJoinField", 25)))
+    logs = VirtualTable(
+        "Logs",
+        (
+            col("id", 701),
+            col("read", 16),
+            col("content", 25),
+            col("agentCount", 20, M),
+            col("agentCountApprox", 20, M),
+            col("__cubeJoinField", 25),
+        ),
+    )
     tables = [customers, orders, kibana, logs]
     if extra_table:
         tables.append(VirtualTable("returns", (col("return_id", 20, EN, nullable=False),), primary_key=("return_id",)))

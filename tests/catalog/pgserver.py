@@ -41,8 +41,11 @@ class PgServer:
         return f"host=127.0.0.1 port={self.port} user=postgres dbname={dbname}"
 
     def stop(self) -> None:
-        subprocess.run(_as_pg([str(PG_BIN / "pg_ctl"), "-D", str(self.root / "data"), "-m", "immediate", "stop"]),
-                       capture_output=True, check=False)
+        subprocess.run(
+            _as_pg([str(PG_BIN / "pg_ctl"), "-D", str(self.root / "data"), "-m", "immediate", "stop"]),
+            capture_output=True,
+            check=False,
+        )
         shutil.rmtree(self.root, ignore_errors=True)
 
 
@@ -50,13 +53,33 @@ def start(log_statements: bool = False) -> PgServer:
     root = Path(tempfile.mkdtemp(prefix="pg15-"))
     os.chmod(root, 0o777)
     port = _free_port()
-    subprocess.run(_as_pg([str(PG_BIN / "initdb"), "-D", str(root / "data"), "-A", "trust", "-U", "postgres",
-                           "--no-sync", "-E", "UTF8", "--locale=C.UTF-8"]), check=True, capture_output=True)
+    subprocess.run(
+        _as_pg(
+            [
+                str(PG_BIN / "initdb"),
+                "-D",
+                str(root / "data"),
+                "-A",
+                "trust",
+                "-U",
+                "postgres",
+                "--no-sync",
+                "-E",
+                "UTF8",
+                "--locale=C.UTF-8",
+            ]
+        ),
+        check=True,
+        capture_output=True,
+    )
     opts = f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off"
     if log_statements:
         opts += " -c log_statement=all -c log_min_messages=info"
-    subprocess.run(_as_pg([str(PG_BIN / "pg_ctl"), "-D", str(root / "data"), "-o", opts, "-l",
-                           str(root / "log"), "-w", "start"]), check=True, capture_output=True)
+    subprocess.run(
+        _as_pg([str(PG_BIN / "pg_ctl"), "-D", str(root / "data"), "-o", opts, "-l", str(root / "log"), "-w", "start"]),
+        check=True,
+        capture_output=True,
+    )
     deadline = time.time() + 30
     while time.time() < deadline:
         try:
@@ -81,8 +104,10 @@ def ddl(schema: VirtualSchema) -> list[str]:
     for t in schema.tables:
         if t.schema != "public":
             out.append(f"CREATE SCHEMA IF NOT EXISTS {q(t.schema)}")
-        cols = [f"{q(c.name)} {format_type(c.type.oid, c.type.typmod, names)}{'' if c.nullable else ' NOT NULL'}"
-                for c in t.columns]
+        cols = [
+            f"{q(c.name)} {format_type(c.type.oid, c.type.typmod, names)}{'' if c.nullable else ' NOT NULL'}"
+            for c in t.columns
+        ]
         if t.primary_key:
             cols.append(f"CONSTRAINT {q(t.name + '_pkey')} PRIMARY KEY ({', '.join(q(c) for c in t.primary_key)})")
         out.append(f"CREATE TABLE {q(t.schema)}.{q(t.name)} ({', '.join(cols)})")
@@ -95,7 +120,9 @@ def ddl(schema: VirtualSchema) -> list[str]:
         for fk in t.foreign_keys:
             ref = schema.table(fk.ref_table)
             assert ref is not None
-            out.append(f"ALTER TABLE {q(t.schema)}.{q(t.name)} ADD CONSTRAINT {q(fk.name)} FOREIGN KEY "
-                       f"({', '.join(q(c) for c in fk.columns)}) REFERENCES {q(ref.schema)}.{q(ref.name)} "
-                       f"({', '.join(q(c) for c in fk.ref_columns)})")
+            out.append(
+                f"ALTER TABLE {q(t.schema)}.{q(t.name)} ADD CONSTRAINT {q(fk.name)} FOREIGN KEY "
+                f"({', '.join(q(c) for c in fk.columns)}) REFERENCES {q(ref.schema)}.{q(ref.name)} "
+                f"({', '.join(q(c) for c in fk.ref_columns)})"
+            )
     return out

@@ -44,8 +44,14 @@ def engine() -> Iterator[CatalogEngine]:
 
 
 def _session(engine: CatalogEngine) -> CatalogSession:
-    settings = {"search_path": '"$user", public', "server_version": "15.0", "server_version_num": "150000",
-                "datestyle": "ISO, MDY", "timezone": "UTC", "transaction_isolation": "read committed"}
+    settings = {
+        "search_path": '"$user", public',
+        "server_version": "15.0",
+        "server_version_num": "150000",
+        "datestyle": "ISO, MDY",
+        "timezone": "UTC",
+        "transaction_isolation": "read committed",
+    }
     return engine.open_session(SessionInfo(pid=4242, user="demo", database="cubedb", settings=dict(settings)))
 
 
@@ -86,7 +92,7 @@ def _check(row: dict[str, str], session: CatalogSession) -> None:
     assert results, "no statement ran"
     for tag, ncols, _table in results:
         assert tag, "every statement completes with a command tag"
-        if tag.startswith(("SELECT", "FETCH", "SHOW")) and not tag.startswith("SELECT ") is False:
+        if tag.startswith(("SELECT", "FETCH", "SHOW")) and tag.startswith("SELECT ") is not False:
             assert ncols > 0 or tag.startswith("SELECT")
 
 

@@ -24,8 +24,12 @@ def engine() -> Iterator[CatalogEngine]:
 
 
 def _info(**kw: Any) -> SessionInfo:
-    base: dict[str, Any] = {"pid": 7, "user": "demo", "database": "semantic",
-                            "settings": {"search_path": '"$user", public', "application_name": "pytest"}}
+    base: dict[str, Any] = {
+        "pid": 7,
+        "user": "demo",
+        "database": "semantic",
+        "settings": {"search_path": '"$user", public', "application_name": "pytest"},
+    }
     base.update(kw)
     return SessionInfo(**base)
 
@@ -49,7 +53,8 @@ def test_constant_queries(engine: CatalogEngine) -> None:
     assert types(s, "SELECT 1") == [("?column?", 23)]
     assert rows(s, "select pg_catalog.version()")[0][0].startswith("PostgreSQL 15")
     assert rows(s, "SELECT current_schema(), current_database(), current_user, session_user, user") == [
-        ("public", "semantic", "demo", "demo", "demo")]
+        ("public", "semantic", "demo", "demo", "demo")
+    ]
     assert types(s, "SELECT current_schema()") == [("current_schema", 19)]
     assert rows(s, "SELECT pg_backend_pid()") == [(7,)]
     ts = rows(s, "SELECT CURRENT_TIMESTAMP")
@@ -67,32 +72,51 @@ def test_model_tables_in_catalog(engine: CatalogEngine) -> None:
     assert got == [(orders.oid, "orders", "r", len(orders.columns))]
     assert rows(s, "SELECT 'orders'::regclass::oid, 'orders'::regclass") == [(orders.oid, "orders")]
     assert types(s, "SELECT 'orders'::regclass") == [("regclass", 2205)]
-    atts = rows(s, "SELECT attname, atttypid, atttypmod FROM pg_attribute WHERE attrelid = 'orders'::regclass "
-                   "AND attnum > 0 ORDER BY attnum")
+    atts = rows(
+        s,
+        "SELECT attname, atttypid, atttypmod FROM pg_attribute WHERE attrelid = 'orders'::regclass "
+        "AND attnum > 0 ORDER BY attnum",
+    )
     assert atts == [(c.name, c.type.oid, c.type.typmod) for c in orders.columns]
-    assert rows(s, "SELECT description FROM pg_description WHERE objoid = 'customers'::regclass AND objsubid = 0") \
-        == [("One row per customer",)]
-    assert rows(s, "SELECT obj_description('customers'::regclass, 'pg_class'), col_description('customers'::regclass, 1)") \
-        == [("One row per customer", "Customer key")]
-    fk = rows(s, "SELECT conname, contype, conkey, confkey, confrelid::regclass::text, "
-                 "pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = 'orders'::regclass ORDER BY contype")
-    assert fk == [("orders_customer_id_fkey", "f", [2], [1], "customers",
-                   "FOREIGN KEY (customer_id) REFERENCES customers(customer_id)"),
-                  ("orders_pkey", "p", [1], None, "-", "PRIMARY KEY (order_id)")]
+    assert rows(s, "SELECT description FROM pg_description WHERE objoid = 'customers'::regclass AND objsubid = 0") == [
+        ("One row per customer",)
+    ]
+    assert rows(
+        s, "SELECT obj_description('customers'::regclass, 'pg_class'), col_description('customers'::regclass, 1)"
+    ) == [("One row per customer", "Customer key")]
+    fk = rows(
+        s,
+        "SELECT conname, contype, conkey, confkey, confrelid::regclass::text, "
+        "pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = 'orders'::regclass ORDER BY contype",
+    )
+    assert fk == [
+        (
+            "orders_customer_id_fkey",
+            "f",
+            [2],
+            [1],
+            "customers",
+            "FOREIGN KEY (customer_id) REFERENCES customers(customer_id)",
+        ),
+        ("orders_pkey", "p", [1], None, "-", "PRIMARY KEY (order_id)"),
+    ]
     assert rows(s, "SELECT indkey[0], indkey::text FROM pg_index WHERE indrelid = 'orders'::regclass") == [(1, "1")]
 
 
 def test_builtin_oids(engine: CatalogEngine) -> None:
     s = engine.open_session(_info())
-    assert rows(s, "SELECT oid FROM pg_namespace WHERE nspname IN ('pg_catalog', 'public', 'information_schema') "
-                   "ORDER BY oid") == [(11,), (2200,), (13207,)]
+    assert rows(
+        s, "SELECT oid FROM pg_namespace WHERE nspname IN ('pg_catalog', 'public', 'information_schema') ORDER BY oid"
+    ) == [(11,), (2200,), (13207,)]
     assert rows(s, "SELECT typname, typinput, typreceive, typarray, typdelim FROM pg_type WHERE oid = 23") == [
-        ("int4", "int4in", "int4recv", 1007, ",")]
-    assert rows(s, "SELECT 'pg_class'::regclass::oid, 'int4'::regtype::oid, 'integer'::regtype, to_regtype('text')") \
-        == [(1259, 23, "integer", "text")]
-    assert rows(s, "SELECT format_type(1043, 259), format_type(1700, 655366), format_type(1184, NULL), "
-                   "format_type(1007, NULL)") == [
-        ("character varying(255)", "numeric(10,2)", "timestamp with time zone", "integer[]")]
+        ("int4", "int4in", "int4recv", 1007, ",")
+    ]
+    assert rows(
+        s, "SELECT 'pg_class'::regclass::oid, 'int4'::regtype::oid, 'integer'::regtype, to_regtype('text')"
+    ) == [(1259, 23, "integer", "text")]
+    assert rows(
+        s, "SELECT format_type(1043, 259), format_type(1700, 655366), format_type(1184, NULL), format_type(1007, NULL)"
+    ) == [("character varying(255)", "numeric(10,2)", "timestamp with time zone", "integer[]")]
 
 
 def test_stable_oids_across_engines_and_rebuild() -> None:
@@ -116,8 +140,10 @@ def test_temp_tables_are_per_session(engine: CatalogEngine) -> None:
     a = engine.open_session(_info(pid=1))
     b = engine.open_session(_info(pid=2))
     name = '"#Tableau_91262_83C81E14-EFF9-4FBD-AA5C-A9D7F5634757_2_Connect_C"'
-    assert a.execute(f'CREATE LOCAL TEMPORARY TABLE {name} ("COL" INTEGER) ON COMMIT PRESERVE ROWS').command_tag \
+    assert (
+        a.execute(f'CREATE LOCAL TEMPORARY TABLE {name} ("COL" INTEGER) ON COMMIT PRESERVE ROWS').command_tag
         == "CREATE TABLE"
+    )
     assert a.execute(f'INSERT INTO {name} ("COL") VALUES (1), (2)').command_tag == "INSERT 0 2"
     assert rows(a, f'SELECT "COL" FROM {name} ORDER BY 1') == [(1,), (2,)]
     assert types(a, f'SELECT "COL" FROM {name}') == [("COL", 23)]
@@ -163,7 +189,10 @@ def test_pg_catalog_shadows_duckdb(engine: CatalogEngine) -> None:
     cols = [c.name for c in s.describe("SELECT * FROM pg_catalog.pg_namespace").columns]
     assert cols == ["oid", "nspname", "nspowner", "nspacl"]
     assert [c.name for c in s.describe("SELECT * FROM information_schema.schemata").columns][:3] == [
-        "catalog_name", "schema_name", "schema_owner"]
+        "catalog_name",
+        "schema_name",
+        "schema_owner",
+    ]
     assert rows(s, "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'main'") == [(0,)]
 
 
@@ -184,9 +213,13 @@ def test_settings_and_activity(engine: CatalogEngine) -> None:
     assert rows(s, "SELECT current_setting('application_name')") == [("x",)]
     assert rows(s, "SELECT setting FROM pg_settings WHERE name = 'application_name'") == [("x",)]
     assert rows(s, "SELECT pid, usename, application_name, state, query FROM pg_stat_activity") == [
-        (7, "demo", "pytest", "active", "SELECT 1")]
+        (7, "demo", "pytest", "active", "SELECT 1")
+    ]
     assert types(s, "SELECT pid, usename, backend_start FROM pg_stat_activity") == [
-        ("pid", 23), ("usename", 19), ("backend_start", 1184)]
+        ("pid", 23),
+        ("usename", 19),
+        ("backend_start", 1184),
+    ]
 
 
 def test_describe_and_params(engine: CatalogEngine) -> None:
@@ -195,12 +228,19 @@ def test_describe_and_params(engine: CatalogEngine) -> None:
     assert [(c.name, c.type.oid) for c in d.columns] == [("relname", 19), ("oid", 26)]
     assert [t.oid for t in d.param_types] == [19, 26]
     assert rows(s, "SELECT relname FROM pg_class WHERE relname = $1 AND relnamespace = $2", ("orders", 2200)) == [
-        ("orders",)]
-    d = s.describe("SELECT has_table_privilege($1, 'SELECT'), pg_get_constraintdef(oid, $2) FROM pg_constraint "
-                   "WHERE conname = 'orders_pkey'")
+        ("orders",)
+    ]
+    d = s.describe(
+        "SELECT has_table_privilege($1, 'SELECT'), pg_get_constraintdef(oid, $2) FROM pg_constraint "
+        "WHERE conname = 'orders_pkey'"
+    )
     assert len(d.param_types) == 2
-    assert rows(s, "SELECT has_table_privilege($1, 'SELECT'), pg_get_constraintdef(oid, $2) FROM pg_constraint "
-                   "WHERE conname = 'orders_pkey'", ("orders", True)) == [(True, "PRIMARY KEY (order_id)")]
+    assert rows(
+        s,
+        "SELECT has_table_privilege($1, 'SELECT'), pg_get_constraintdef(oid, $2) FROM pg_constraint "
+        "WHERE conname = 'orders_pkey'",
+        ("orders", True),
+    ) == [(True, "PRIMARY KEY (order_id)")]
 
 
 def test_session_commands_and_cursors(engine: CatalogEngine) -> None:
@@ -218,8 +258,10 @@ def test_session_commands_and_cursors(engine: CatalogEngine) -> None:
 
 
 def test_classify_relations() -> None:
-    rels = classify_relations("SELECT * FROM pg_class c JOIN information_schema.tables t ON true, orders, "
-                              'temp_x, "KibanaSampleDataEcommerce" WHERE x IN (SELECT 1 FROM pg_catalog.pg_type)')
+    rels = classify_relations(
+        "SELECT * FROM pg_class c JOIN information_schema.tables t ON true, orders, "
+        'temp_x, "KibanaSampleDataEcommerce" WHERE x IN (SELECT 1 FROM pg_catalog.pg_type)'
+    )
     assert ("pg_catalog", "pg_class") in rels.catalog
     assert ("information_schema", "tables") in rels.catalog
     assert ("pg_catalog", "pg_type") in rels.catalog

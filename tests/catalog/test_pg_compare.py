@@ -36,7 +36,7 @@ def _client_queries() -> list[dict[str, Any]]:
 def _corpus_queries() -> list[dict[str, Any]]:
     if not (CORPUS / "manifest.tsv").exists():
         return []
-    out = []
+    out: list[dict[str, Any]] = []
     with open(CORPUS / "manifest.tsv", newline="") as f:
         for r in csv.DictReader(f, delimiter="\t"):
             if r["kind"] != "catalog" or "redshift." in r["tables_referenced"]:
@@ -66,15 +66,21 @@ def pg_conn(pg: pgserver.PgServer) -> Iterator[psycopg.Connection[Any]]:
 @pytest.fixture(scope="module")
 def session() -> Iterator[CatalogSession]:
     eng = CatalogEngine(fixture_schema(), database="cubedb", users=("postgres",))
-    s = eng.open_session(SessionInfo(pid=1, user="postgres", database="cubedb",
-                                     settings={"search_path": '"$user", public', "server_version": "15.0"}))
+    s = eng.open_session(
+        SessionInfo(
+            pid=1,
+            user="postgres",
+            database="cubedb",
+            settings={"search_path": '"$user", public', "server_version": "15.0"},
+        )
+    )
     yield s
     eng.close()
 
 
 def _pg_shape(conn: psycopg.Connection[Any], sql: str, params: list[Any]) -> list[tuple[str, int]] | None:
     try:
-        cur = conn.execute(sql, params or None)  # type: ignore[arg-type]
+        cur = conn.execute(sql, params or None)
     except psycopg.Error:
         return None
     return [(d.name, d.type_code) for d in cur.description or []]
@@ -151,7 +157,11 @@ def test_same_values(sql: str, pg_conn: psycopg.Connection[Any], session: Catalo
     expected_rows = [tuple(_norm(v) for v in r) for r in cur.fetchall()]
     got_cols, table = _ours(session, sql, [])
     assert got_cols == expected_cols
-    rows = [tuple(_norm(v) for v in r) for r in zip(*[c.to_pylist() for c in table.columns], strict=True)] if table is not None else []
+    rows = (
+        [tuple(_norm(v) for v in r) for r in zip(*[c.to_pylist() for c in table.columns], strict=True)]
+        if table is not None
+        else []
+    )
     # pg_type / pg_class oids of user objects differ by design (stable_oid); everything else must match.
     assert rows == expected_rows
 

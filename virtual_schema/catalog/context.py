@@ -33,7 +33,7 @@ class CatalogVersion:
     attnames: dict[tuple[int, int], str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        for (nsp, name) in self.snapshot.relations:
+        for nsp, name in self.snapshot.relations:
             self.rel_by_name.setdefault(name, []).append((nsp, name))
         for oid, (nsp, name) in self.rows.rel_names.items():
             self.class_by_name[(nsp, name)] = oid

@@ -9,6 +9,7 @@ connection-local temp tables and per-session macros (current_user, pgf_sid()).
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import functools
 import itertools
@@ -139,15 +140,22 @@ def classify_relations(sql: str) -> Relations:
 class CatalogEngine:
     """Owns the DuckDB catalog database and the current catalog version."""
 
-    def __init__(self, schema: VirtualSchema, *, database: str = "semantic", users: Sequence[str] = ("demo",),
-                 server_version: str = "15.0") -> None:
+    def __init__(
+        self,
+        schema: VirtualSchema,
+        *,
+        database: str = "semantic",
+        users: Sequence[str] = ("demo",),
+        server_version: str = "15.0",
+    ) -> None:
         self.database = database
         self.users = tuple(users) or ("demo",)
         self.server_version = server_version
         self.started = dt.datetime.now(dt.UTC)
         self.snapshot = load_snapshot()
         rel = self.snapshot.relations[("pg_catalog", "pg_settings")]
-        ni, si = rel.columns.index(rel.column("name")), rel.columns.index(rel.column("setting"))  # type: ignore[arg-type]
+        names = [c.name for c in rel.columns]
+        ni, si = names.index("name"), names.index("setting")
         self.boot_settings = {r[ni].lower(): r[si] for r in self.snapshot.rows.get("pg_catalog.pg_settings", [])}
         self.conn = duckdb.connect(":memory:", config={"threads": 1})
         self.conn.execute(f"ATTACH ':memory:' AS {DUCK_DB}")
@@ -189,8 +197,10 @@ class CatalogEngine:
         for (nsp, name), rel in self.snapshot.relations.items():
             cols = ", ".join(f"{_ident(c.name)} {duck_type(c.type_oid, c.typname)}" for c in rel.columns)
             self.conn.execute(f"CREATE TABLE {DUCK_DB}.{SCHEMA_ALIAS[nsp]}.{_ident(name)} ({cols})")
-        self.conn.execute(f"CREATE TABLE {DUCK_DB}.pgc.__keywords (word VARCHAR, catcode VARCHAR, "
-                          "barelabel BOOLEAN, catdesc VARCHAR, baredesc VARCHAR)")
+        self.conn.execute(
+            f"CREATE TABLE {DUCK_DB}.pgc.__keywords (word VARCHAR, catcode VARCHAR, "
+            "barelabel BOOLEAN, catdesc VARCHAR, baredesc VARCHAR)"
+        )
         kw = [(w, "R", True, "reserved", "can be bare label") for w in sorted(F._RESERVED)]
         self.conn.executemany(f"INSERT INTO {DUCK_DB}.pgc.__keywords VALUES (?, ?, ?, ?, ?)", kw)
 
@@ -257,7 +267,9 @@ class CatalogEngine:
             if n is None:
                 return str(oid)
             nsp, rel = n
-            return F.quote_ident(rel) if nsp in ("pg_catalog", "public") else f"{F.quote_ident(nsp)}.{F.quote_ident(rel)}"
+            return (
+                F.quote_ident(rel) if nsp in ("pg_catalog", "public") else f"{F.quote_ident(nsp)}.{F.quote_ident(rel)}"
+            )
         if kind == 2206:
             return F.format_type(oid, None, cat.rows.type_names) if oid in cat.rows.type_names else str(oid)
         if kind in (24, 2202):
@@ -272,6 +284,7 @@ class CatalogEngine:
         if kind == 4096:
             for u in cat.users:
                 from virtual_schema.catalog.populate import role_oid
+
                 if role_oid(cat.users, u) == oid:
                     return u
             return str(oid)
@@ -290,8 +303,10 @@ class CatalogEngine:
         iname = cat.rows.rel_names.get(oid, ("", ""))[1]
         nsp, tname = cat.rows.rel_names.get(rel, ("", ""))
         unique = "UNIQUE " if idx["indisunique"] else ""
-        return (f"CREATE {unique}INDEX {F.quote_ident(iname)} ON {F.quote_ident(nsp)}.{F.quote_ident(tname)} "
-                f"USING btree ({', '.join(F.quote_ident(n) for n in names)})")
+        return (
+            f"CREATE {unique}INDEX {F.quote_ident(iname)} ON {F.quote_ident(nsp)}.{F.quote_ident(tname)} "
+            f"USING btree ({', '.join(F.quote_ident(n) for n in names)})"
+        )
 
     def constraint_def(self, oid: int) -> str | None:
         cat = self.current
@@ -327,9 +342,14 @@ class CatalogSession:
         self._described: dict[tuple[str, int, tuple[str, ...], tuple[int, ...]], CatalogDescription] = {}
         self.commands = SessionCommands(self)
         self.closed = False
-        functions.register_session(cur, sid=self.sid, user=info.user or engine.users[0],
-                                   database=info.database or engine.database, pid=info.pid,
-                                   started=engine.started.isoformat())
+        functions.register_session(
+            cur,
+            sid=self.sid,
+            user=info.user or engine.users[0],
+            database=info.database or engine.database,
+            pid=info.pid,
+            started=engine.started.isoformat(),
+        )
 
     # ------------------------------------------------------------------ settings
     def setting(self, name: str) -> str | None:
@@ -339,15 +359,30 @@ class CatalogSession:
         v = self.info.settings.get(name)
         if v is not None:
             return str(v)
-        defaults = {"search_path": '"$user", public', "server_version": self.info.server_version,
-                    "server_version_num": _version_num(self.info.server_version), "server_encoding": "UTF8",
-                    "client_encoding": "UTF8", "max_identifier_length": "63", "integer_datetimes": "on",
-                    "standard_conforming_strings": "on", "datestyle": "ISO, MDY", "timezone": "UTC",
-                    "transaction_isolation": "read committed", "default_transaction_read_only": "on",
-                    "is_superuser": "off", "lc_collate": "C.UTF-8", "lc_ctype": "C.UTF-8",
-                    "block_size": "8192", "application_name": self.info.application_name,
-                    "intervalstyle": "postgres", "extra_float_digits": "1", "bytea_output": "hex",
-                    "statement_timeout": "0", "transaction_read_only": "on"}
+        defaults = {
+            "search_path": '"$user", public',
+            "server_version": self.info.server_version,
+            "server_version_num": _version_num(self.info.server_version),
+            "server_encoding": "UTF8",
+            "client_encoding": "UTF8",
+            "max_identifier_length": "63",
+            "integer_datetimes": "on",
+            "standard_conforming_strings": "on",
+            "datestyle": "ISO, MDY",
+            "timezone": "UTC",
+            "transaction_isolation": "read committed",
+            "default_transaction_read_only": "on",
+            "is_superuser": "off",
+            "lc_collate": "C.UTF-8",
+            "lc_ctype": "C.UTF-8",
+            "block_size": "8192",
+            "application_name": self.info.application_name,
+            "intervalstyle": "postgres",
+            "extra_float_digits": "1",
+            "bytea_output": "hex",
+            "statement_timeout": "0",
+            "transaction_read_only": "on",
+        }
         if name in defaults:
             return defaults[name]
         return self.engine.boot_settings.get(name)
@@ -407,8 +442,7 @@ class CatalogSession:
             return None
 
     def version_text(self) -> str:
-        return (f"PostgreSQL {self.info.server_version} on x86_64-pc-linux-gnu, compiled by gcc (GCC) 12.2.0, "
-                "64-bit")
+        return f"PostgreSQL {self.info.server_version} on x86_64-pc-linux-gnu, compiled by gcc (GCC) 12.2.0, 64-bit"
 
     # ------------------------------------------------------------------ statements
     def plan(self, sql: str) -> Plan:
@@ -436,15 +470,20 @@ class CatalogSession:
         if got is not None:
             return got
         plan = self.plan(sql)
-        ptypes = tuple(PgColumnType(param_types[i - 1]) if i - 1 < len(param_types) and param_types[i - 1]
-                       else PgColumnType(plan.param_hints.get(i, 25)) for i in range(1, plan.param_count + 1))
+        ptypes = tuple(
+            PgColumnType(param_types[i - 1])
+            if i - 1 < len(param_types) and param_types[i - 1]
+            else PgColumnType(plan.param_hints.get(i, 25))
+            for i in range(1, plan.param_count + 1)
+        )
         if plan.kind != "select":
             desc = CatalogDescription((), ptypes)
         else:
             self._refresh_session_relations(plan)
             try:
-                rel = self.cur.sql(f"SELECT * FROM ({plan.duck_sql}) AS __q LIMIT 0",
-                                   params=[None] * len(plan.param_map) or None)
+                rel = self.cur.sql(
+                    f"SELECT * FROM ({plan.duck_sql}) AS __q LIMIT 0", params=[None] * len(plan.param_map) or None
+                )
                 schema = rel.to_arrow_table().schema
             except duckdb.Error as e:
                 raise _pg_error(e, sql) from None
@@ -479,8 +518,7 @@ class CatalogSession:
             raise _pg_error(e, sql) from None
         cols = result_columns(plan, table.schema)
         table = self._post_process(plan, table, cols)
-        return CatalogResult(cols, table.to_batches(max_chunksize=65536), f"SELECT {table.num_rows}",
-                             table.num_rows)
+        return CatalogResult(cols, table.to_batches(max_chunksize=65536), f"SELECT {table.num_rows}", table.num_rows)
 
     def run_query(self, sql: str) -> tuple[tuple[ResultColumn, ...], pa.Table]:
         """Run a SELECT and return it whole (used by DECLARE CURSOR)."""
@@ -508,8 +546,7 @@ class CatalogSession:
             if c.type.oid == 1184 and pa.types.is_timestamp(arrays[i].type) and arrays[i].type.tz is None:
                 arrays[i] = arrays[i].cast(pa.timestamp(arrays[i].type.unit, tz="UTC"))
                 changed = True
-            if c.type.oid in (2205, 2206, 24, 4089, 4096, 2202) and (
-                    pa.types.is_integer(arrays[i].type)):
+            if c.type.oid in (2205, 2206, 24, 4089, 4096, 2202) and (pa.types.is_integer(arrays[i].type)):
                 vals = [self.engine.reg_out(c.type.oid, v) for v in arrays[i].to_pylist()]
                 arrays[i] = pa.chunked_array([pa.array(vals, pa.string())])
                 changed = True
@@ -539,10 +576,12 @@ class CatalogSession:
         for nsp, rel in plan.session_relations:
             relation = self.engine.snapshot.relations[(nsp, rel)]
             rows = self._session_rows(rel)
-            tbl = arrow_table(relation, rows)  # noqa: F841
+            tbl = arrow_table(relation, rows)
             self.cur.register("__sess", tbl)
-            cols = ", ".join(f"CAST({_ident(c.name)} AS {duck_type(c.type_oid, c.typname)}) AS {_ident(c.name)}"
-                             for c in relation.columns)
+            cols = ", ".join(
+                f"CAST({_ident(c.name)} AS {duck_type(c.type_oid, c.typname)}) AS {_ident(c.name)}"
+                for c in relation.columns
+            )
             self.cur.execute(f"CREATE OR REPLACE TEMP TABLE {_ident('__' + rel)} AS SELECT {cols} FROM __sess")
             self.cur.unregister("__sess")
 
@@ -572,11 +611,22 @@ class CatalogSession:
             out = []
             for a in acts:
                 r = [None] * len(relation.columns)
-                vals = {"datid": 0, "datname": a.database, "pid": a.pid, "usesysid": 10, "usename": a.user,
-                        "application_name": a.application_name, "client_addr": a.client_addr,
-                        "backend_start": _ts(a.backend_start), "query_start": _ts(a.query_start),
-                        "state_change": _ts(a.query_start), "state": a.state, "query": a.query,
-                        "backend_type": "client backend", "client_port": -1 if a.client_addr is None else 0}
+                vals: dict[str, Any] = {
+                    "datid": 0,
+                    "datname": a.database,
+                    "pid": a.pid,
+                    "usesysid": 10,
+                    "usename": a.user,
+                    "application_name": a.application_name,
+                    "client_addr": a.client_addr,
+                    "backend_start": _ts(a.backend_start),
+                    "query_start": _ts(a.query_start),
+                    "state_change": _ts(a.query_start),
+                    "state": a.state,
+                    "query": a.query,
+                    "backend_type": "client backend",
+                    "client_port": -1 if a.client_addr is None else 0,
+                }
                 for k, v in vals.items():
                     if k in idx:
                         r[idx[k]] = v
@@ -592,10 +642,8 @@ class CatalogSession:
             return
         self.closed = True
         self.engine._forget(self.sid)
-        try:
+        with contextlib.suppress(duckdb.Error):
             self.cur.close()
-        except duckdb.Error:
-            pass
 
 
 def _param(v: object) -> object:
@@ -644,8 +692,9 @@ def _pg_error(e: duckdb.Error, sql: str) -> PgError:
         return PgError(E.DUPLICATE_TABLE, _first_line(msg))
     if "pgerror" in low:
         return PgError(E.INTERNAL_ERROR, _first_line(msg))
-    return PgError(E.INTERNAL_ERROR if not isinstance(e, duckdb.BinderException) else E.DATATYPE_MISMATCH,
-                   _first_line(msg))
+    return PgError(
+        E.INTERNAL_ERROR if not isinstance(e, duckdb.BinderException) else E.DATATYPE_MISMATCH, _first_line(msg)
+    )
 
 
 def _first_line(m: str) -> str:

@@ -79,8 +79,16 @@ MACROS: tuple[str, ...] = (
 )
 
 
-def _udf(conn: duckdb.DuckDBPyConnection, name: str, fn: Callable[..., Any], params: list[str], ret: str,
-         *, nulls: bool = False, side_effects: bool = False) -> None:
+def _udf(
+    conn: duckdb.DuckDBPyConnection,
+    name: str,
+    fn: Callable[..., Any],
+    params: list[str],
+    ret: str,
+    *,
+    nulls: bool = False,
+    side_effects: bool = False,
+) -> None:
     @functools.wraps(fn)
     def wrapped(*args: Any) -> Any:
         if not nulls and any(a is None for a in args):
@@ -91,9 +99,15 @@ def _udf(conn: duckdb.DuckDBPyConnection, name: str, fn: Callable[..., Any], par
             UDF_ERRORS.error = e
             raise
 
-    conn.create_function(name, wrapped, [duckdb.sqltype(p) for p in params], duckdb.sqltype(ret),
-                         null_handling=duckfunc.SPECIAL,
-                         exception_handling=duckdb.PythonExceptionHandling.DEFAULT, side_effects=side_effects)
+    conn.create_function(
+        name,
+        wrapped,
+        [duckdb.sqltype(p) for p in params],
+        duckdb.sqltype(ret),
+        null_handling=duckfunc.SPECIAL,
+        exception_handling=duckdb.PythonExceptionHandling.DEFAULT,
+        side_effects=side_effects,
+    )
 
 
 def register(conn: duckdb.DuckDBPyConnection, engine: CatalogEngine) -> None:
@@ -105,43 +119,97 @@ def register(conn: duckdb.DuckDBPyConnection, engine: CatalogEngine) -> None:
     def sess(sid: int) -> Any:
         return engine.session_by_id(sid)
 
-    _udf(conn, "pgf_format_type", lambda o, m: F.format_type(o, m, cat().rows.type_names),
-         ["UINTEGER", "INTEGER"], "VARCHAR", nulls=True)
+    _udf(
+        conn,
+        "pgf_format_type",
+        lambda o, m: F.format_type(o, m, cat().rows.type_names),
+        ["UINTEGER", "INTEGER"],
+        "VARCHAR",
+        nulls=True,
+    )
     _udf(conn, "pgf_version_text", lambda sid: sess(sid).version_text(), ["BIGINT"], "VARCHAR")
-    _udf(conn, "pgf_current_setting_x", lambda sid, n, ok: sess(sid).current_setting(n, bool(ok)),
-         ["BIGINT", "VARCHAR", "BOOLEAN"], "VARCHAR", side_effects=True)
-    _udf(conn, "pgf_set_config_x", lambda sid, n, v, local: sess(sid).set_config(n, v, bool(local)),
-         ["BIGINT", "VARCHAR", "VARCHAR", "BOOLEAN"], "VARCHAR", side_effects=True)
-    _udf(conn, "pgf_current_schema_x", lambda sid: sess(sid).current_schema(), ["BIGINT"], "VARCHAR",
-         side_effects=True)
-    _udf(conn, "pgf_current_schemas_x", lambda sid, implicit: sess(sid).current_schemas(bool(implicit)),
-         ["BIGINT", "BOOLEAN"], "VARCHAR[]", side_effects=True)
-    _udf(conn, "pgf_rel_visible_x", lambda sid, o: sess(sid).relation_visible(o), ["BIGINT", "UINTEGER"],
-         "BOOLEAN", side_effects=True)
-    _udf(conn, "pgf_type_visible_x", lambda sid, o: sess(sid).type_visible(o), ["BIGINT", "UINTEGER"],
-         "BOOLEAN", side_effects=True)
-    _udf(conn, "pgf_reg_in_x", lambda sid, kind, text: sess(sid).reg_in(kind, text),
-         ["BIGINT", "INTEGER", "VARCHAR"], "UINTEGER", side_effects=True)
-    _udf(conn, "pgf_to_reg_x", lambda sid, kind, text: sess(sid).to_reg(kind, text),
-         ["BIGINT", "INTEGER", "VARCHAR"], "UINTEGER", side_effects=True)
+    _udf(
+        conn,
+        "pgf_current_setting_x",
+        lambda sid, n, ok: sess(sid).current_setting(n, bool(ok)),
+        ["BIGINT", "VARCHAR", "BOOLEAN"],
+        "VARCHAR",
+        side_effects=True,
+    )
+    _udf(
+        conn,
+        "pgf_set_config_x",
+        lambda sid, n, v, local: sess(sid).set_config(n, v, bool(local)),
+        ["BIGINT", "VARCHAR", "VARCHAR", "BOOLEAN"],
+        "VARCHAR",
+        side_effects=True,
+    )
+    _udf(conn, "pgf_current_schema_x", lambda sid: sess(sid).current_schema(), ["BIGINT"], "VARCHAR", side_effects=True)
+    _udf(
+        conn,
+        "pgf_current_schemas_x",
+        lambda sid, implicit: sess(sid).current_schemas(bool(implicit)),
+        ["BIGINT", "BOOLEAN"],
+        "VARCHAR[]",
+        side_effects=True,
+    )
+    _udf(
+        conn,
+        "pgf_rel_visible_x",
+        lambda sid, o: sess(sid).relation_visible(o),
+        ["BIGINT", "UINTEGER"],
+        "BOOLEAN",
+        side_effects=True,
+    )
+    _udf(
+        conn,
+        "pgf_type_visible_x",
+        lambda sid, o: sess(sid).type_visible(o),
+        ["BIGINT", "UINTEGER"],
+        "BOOLEAN",
+        side_effects=True,
+    )
+    _udf(
+        conn,
+        "pgf_reg_in_x",
+        lambda sid, kind, text: sess(sid).reg_in(kind, text),
+        ["BIGINT", "INTEGER", "VARCHAR"],
+        "UINTEGER",
+        side_effects=True,
+    )
+    _udf(
+        conn,
+        "pgf_to_reg_x",
+        lambda sid, kind, text: sess(sid).to_reg(kind, text),
+        ["BIGINT", "INTEGER", "VARCHAR"],
+        "UINTEGER",
+        side_effects=True,
+    )
     _udf(conn, "pgf_reg_out", lambda kind, o: engine.reg_out(kind, o), ["INTEGER", "UINTEGER"], "VARCHAR")
     _udf(conn, "pgf_quote_ident", F.quote_ident, ["VARCHAR"], "VARCHAR")
     _udf(conn, "pgf_format", _pg_format, ["VARCHAR", "VARCHAR[]"], "VARCHAR", nulls=True)
     _udf(conn, "pgf_regexp_instr_x", _regexp_instr, ["VARCHAR", "VARCHAR", "INTEGER"], "INTEGER")
-    _udf(conn, "pgf_pg_get_indexdef_x", lambda o, col: engine.index_def(o, col), ["UINTEGER", "BIGINT"],
-         "VARCHAR")
+    _udf(conn, "pgf_pg_get_indexdef_x", lambda o, col: engine.index_def(o, col), ["UINTEGER", "BIGINT"], "VARCHAR")
     _udf(conn, "pgf_pg_get_constraintdef", lambda o: engine.constraint_def(o), ["UINTEGER"], "VARCHAR")
-    for name, fn in (("_pg_numeric_precision", F.numeric_precision), ("_pg_numeric_scale", F.numeric_scale),
-                     ("_pg_datetime_precision", F.datetime_precision),
-                     ("_pg_numeric_precision_radix", F.numeric_precision_radix),
-                     ("_pg_char_max_length", F.char_max_length), ("_pg_char_octet_length", F.char_octet_length)):
+    for name, fn in (
+        ("_pg_numeric_precision", F.numeric_precision),
+        ("_pg_numeric_scale", F.numeric_scale),
+        ("_pg_datetime_precision", F.datetime_precision),
+        ("_pg_numeric_precision_radix", F.numeric_precision_radix),
+        ("_pg_char_max_length", F.char_max_length),
+        ("_pg_char_octet_length", F.char_octet_length),
+    ):
         _udf(conn, "pgf_" + name, fn, ["UINTEGER", "INTEGER"], "INTEGER")
-    conn.execute("CREATE OR REPLACE MACRO pgf_regexp_instr(s, p) AS pgf_regexp_instr_x(s, p, 1), "
-                 "(s, p, st) AS pgf_regexp_instr_x(s, p, CAST(st AS INTEGER))")
+    conn.execute(
+        "CREATE OR REPLACE MACRO pgf_regexp_instr(s, p) AS pgf_regexp_instr_x(s, p, 1), "
+        "(s, p, st) AS pgf_regexp_instr_x(s, p, CAST(st AS INTEGER))"
+    )
     for m in MACROS:
         conn.execute(m)
-    conn.execute("CREATE OR REPLACE MACRO pgf_pg_get_indexdef(o) AS pgf_pg_get_indexdef_x(o, 0), "
-                 "(o, c, p) AS pgf_pg_get_indexdef_x(o, c)")
+    conn.execute(
+        "CREATE OR REPLACE MACRO pgf_pg_get_indexdef(o) AS pgf_pg_get_indexdef_x(o, 0), "
+        "(o, c, p) AS pgf_pg_get_indexdef_x(o, c)"
+    )
 
 
 SESSION_MACROS: tuple[str, ...] = (
@@ -171,10 +239,16 @@ def _sql_str(s: str) -> str:
     return "'" + s.replace("'", "''") + "'"
 
 
-def register_session(cur: duckdb.DuckDBPyConnection, *, sid: int, user: str, database: str, pid: int,
-                     started: str) -> None:
-    values = {"sid": str(sid), "user": _sql_str(user), "database": _sql_str(database), "pid": str(pid),
-              "started": _sql_str(started)}
+def register_session(
+    cur: duckdb.DuckDBPyConnection, *, sid: int, user: str, database: str, pid: int, started: str
+) -> None:
+    values = {
+        "sid": str(sid),
+        "user": _sql_str(user),
+        "database": _sql_str(database),
+        "pid": str(pid),
+        "started": _sql_str(started),
+    }
     for m in SESSION_MACROS:
         cur.execute(m.format(**values))
 

@@ -84,12 +84,36 @@ def duck_type(type_oid: int, typname: str) -> str:
     """The DuckDB storage type of a PostgreSQL catalog column."""
     oid = base_type(type_oid)
     scalar = {
-        16: "BOOLEAN", 21: "SMALLINT", 23: "INTEGER", 20: "BIGINT", 26: "UINTEGER", 700: "FLOAT",
-        701: "DOUBLE", 1700: "DOUBLE", 1184: "TIMESTAMPTZ", 1114: "TIMESTAMP", 1082: "DATE",
-        1186: "INTERVAL", 17: "BLOB", 28: "UINTEGER", 29: "UINTEGER",
-        22: "SMALLINT[]", 30: "UINTEGER[]", 1005: "SMALLINT[]", 1028: "UINTEGER[]", 1007: "INTEGER[]",
-        1016: "BIGINT[]", 1021: "FLOAT[]", 1022: "DOUBLE[]", 1000: "BOOLEAN[]", 2211: "UINTEGER[]",
-        1009: "VARCHAR[]", 1003: "VARCHAR[]", 1002: "VARCHAR[]", 1034: "VARCHAR[]", 1015: "VARCHAR[]",
+        16: "BOOLEAN",
+        21: "SMALLINT",
+        23: "INTEGER",
+        20: "BIGINT",
+        26: "UINTEGER",
+        700: "FLOAT",
+        701: "DOUBLE",
+        1700: "DOUBLE",
+        1184: "TIMESTAMPTZ",
+        1114: "TIMESTAMP",
+        1082: "DATE",
+        1186: "INTERVAL",
+        17: "BLOB",
+        28: "UINTEGER",
+        29: "UINTEGER",
+        22: "SMALLINT[]",
+        30: "UINTEGER[]",
+        1005: "SMALLINT[]",
+        1028: "UINTEGER[]",
+        1007: "INTEGER[]",
+        1016: "BIGINT[]",
+        1021: "FLOAT[]",
+        1022: "DOUBLE[]",
+        1000: "BOOLEAN[]",
+        2211: "UINTEGER[]",
+        1009: "VARCHAR[]",
+        1003: "VARCHAR[]",
+        1002: "VARCHAR[]",
+        1034: "VARCHAR[]",
+        1015: "VARCHAR[]",
     }
     if oid in scalar:
         return scalar[oid]
@@ -102,10 +126,19 @@ def arrow_type(type_oid: int) -> pa.DataType:
     """The Arrow type that holds values of a storage column (matches duck_type)."""
     d = duck_type(type_oid, "")
     simple: dict[str, pa.DataType] = {
-        "BOOLEAN": pa.bool_(), "SMALLINT": pa.int16(), "INTEGER": pa.int32(), "BIGINT": pa.int64(),
-        "UINTEGER": pa.uint32(), "FLOAT": pa.float32(), "DOUBLE": pa.float64(),
-        "TIMESTAMPTZ": pa.timestamp("us", tz="UTC"), "TIMESTAMP": pa.timestamp("us"), "DATE": pa.date32(),
-        "INTERVAL": pa.month_day_nano_interval(), "BLOB": pa.binary(), "VARCHAR": pa.string(),
+        "BOOLEAN": pa.bool_(),
+        "SMALLINT": pa.int16(),
+        "INTEGER": pa.int32(),
+        "BIGINT": pa.int64(),
+        "UINTEGER": pa.uint32(),
+        "FLOAT": pa.float32(),
+        "DOUBLE": pa.float64(),
+        "TIMESTAMPTZ": pa.timestamp("us", tz="UTC"),
+        "TIMESTAMP": pa.timestamp("us"),
+        "DATE": pa.date32(),
+        "INTERVAL": pa.month_day_nano_interval(),
+        "BLOB": pa.binary(),
+        "VARCHAR": pa.string(),
     }
     if d.endswith("[]"):
         return pa.list_(simple[d[:-2]])

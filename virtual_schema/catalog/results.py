@@ -74,4 +74,4 @@ def result_columns(plan: Plan, schema: pa.Schema) -> tuple[ResultColumn, ...]:
     return tuple(out)
 
 
-__all__ = ["result_columns", "arrow_pg_type", "base_type"]
+__all__ = ["arrow_pg_type", "base_type", "result_columns"]

@@ -40,7 +40,7 @@ class SessionCommands:
 
     @staticmethod
     def keyword(sql: str) -> tuple[str, str]:
-        body = sql[_COMMENTS.match(sql).end():]  # type: ignore[union-attr]
+        body = sql[_COMMENTS.match(sql).end() :]  # type: ignore[union-attr]
         m = _FIRST.match(body)
         return (m.group(1).lower() if m else ""), body.strip().rstrip(";").strip()
 
@@ -52,8 +52,23 @@ class SessionCommands:
             name = body.split(None, 1)[1].strip().lower() if len(body.split(None, 1)) > 1 else ""
             cols = self._show_columns(name)
             return CatalogDescription(cols, ())
-        if kw in ("set", "reset", "begin", "start", "commit", "end", "rollback", "abort", "declare", "close",
-                  "move", "discard", "deallocate", "savepoint", "release"):
+        if kw in (
+            "set",
+            "reset",
+            "begin",
+            "start",
+            "commit",
+            "end",
+            "rollback",
+            "abort",
+            "declare",
+            "close",
+            "move",
+            "discard",
+            "deallocate",
+            "savepoint",
+            "release",
+        ):
             return CatalogDescription((), ())
         if kw == "fetch":
             cur = self._cursor(body)
@@ -71,12 +86,15 @@ class SessionCommands:
         kw, body = self.keyword(sql)
         s = self.s
         if kw == "set":
-            m = re.match(r"set\s+(?:session\s+|local\s+)?(?:(time\s+zone)\s+(.+)|([\w.]+)\s*(?:=|\bto\b)\s*(.+))$",
-                         body, re.I | re.S)
+            m = re.match(
+                r"set\s+(?:session\s+|local\s+)?(?:(time\s+zone)\s+(.+)|([\w.]+)\s*(?:=|\bto\b)\s*(.+))$",
+                body,
+                re.I | re.S,
+            )
             if m is None:
                 if re.match(r"set\s+(session\s+characteristics|transaction)", body, re.I):
                     return CatalogResult((), [], "SET")
-                raise PgError(E.SYNTAX_ERROR, "syntax error at or near \"SET\"")
+                raise PgError(E.SYNTAX_ERROR, 'syntax error at or near "SET"')
             name = "timezone" if m.group(1) else m.group(3).lower()
             value = (m.group(2) or m.group(4)).strip()
             parts = [p.strip().strip("'").strip('"') for p in re.split(r",(?=(?:[^']*'[^']*')*[^']*$)", value)]
@@ -88,8 +106,13 @@ class SessionCommands:
             name = body.split(None, 1)[1].strip().lower() if len(body.split(None, 1)) > 1 else ""
             if name == "all":
                 items = sorted(s.info.settings.items())
-                tbl = pa.table({"name": [k for k, _ in items], "setting": [str(v) for _, v in items],
-                                "description": [""] * len(items)})
+                tbl = pa.table(
+                    {
+                        "name": [k for k, _ in items],
+                        "setting": [str(v) for _, v in items],
+                        "description": [""] * len(items),
+                    }
+                )
                 return CatalogResult(self._show_columns("all"), tbl.to_batches(), "SHOW", len(items))
             alias = {"time zone": "timezone", "transaction isolation level": "transaction_isolation"}
             key = alias.get(name, name)
@@ -111,7 +134,7 @@ class SessionCommands:
         if kw == "declare":
             m = re.match(r"declare\s+(\"[^\"]+\"|\w+)\s+(.*?)\bcursor\b(.*?)\bfor\b\s+(.*)$", body, re.I | re.S)
             if m is None:
-                raise PgError(E.SYNTAX_ERROR, "syntax error at or near \"DECLARE\"")
+                raise PgError(E.SYNTAX_ERROR, 'syntax error at or near "DECLARE"')
             name = _name(m.group(1))
             hold = bool(re.search(r"\bwith\s+hold\b", m.group(3), re.I))
             if not hold and not self.in_tx:

@@ -23,61 +23,215 @@ from virtual_schema.catalog.formatting import format_type
 from virtual_schema.errors import PgError
 from virtual_schema.pgtypes import TYPES_BY_NAME, TYPES_BY_OID, PgColumnType, pg_type_for_sql_name
 
-REG_NAMES = {"regclass": 2205, "regtype": 2206, "regproc": 24, "regprocedure": 2202, "regnamespace": 4089,
-             "regrole": 4096, "regoper": 2203, "regoperator": 2204, "regconfig": 3734, "oid": 26}
-VECTOR_COLUMNS = frozenset({"indkey", "indoption", "indclass", "indcollation", "proargtypes", "stxkeys",
-                            "partattrs", "partclass", "partcollation"})
-IS_DOMAIN_TYPES = {"cardinal_number": 13221, "character_data": 13224, "sql_identifier": 13226,
-                   "time_stamp": 13232, "yes_or_no": 13234}
+REG_NAMES = {
+    "regclass": 2205,
+    "regtype": 2206,
+    "regproc": 24,
+    "regprocedure": 2202,
+    "regnamespace": 4089,
+    "regrole": 4096,
+    "regoper": 2203,
+    "regoperator": 2204,
+    "regconfig": 3734,
+    "oid": 26,
+}
+VECTOR_COLUMNS = frozenset(
+    {
+        "indkey",
+        "indoption",
+        "indclass",
+        "indcollation",
+        "proargtypes",
+        "stxkeys",
+        "partattrs",
+        "partclass",
+        "partcollation",
+    }
+)
+IS_DOMAIN_TYPES = {
+    "cardinal_number": 13221,
+    "character_data": 13224,
+    "sql_identifier": 13226,
+    "time_stamp": 13232,
+    "yes_or_no": 13234,
+}
 
 # Return types (PostgreSQL OIDs) of functions whose result type DuckDB cannot tell apart.
 FUNC_TYPES: dict[str, int] = {
-    "current_database": 19, "current_schema": 19, "current_user": 19, "session_user": 19, "user": 19,
-    "current_catalog": 19, "current_role": 19, "pg_get_userbyid": 19, "pg_encoding_to_char": 19,
-    "current_schemas": 1003, "version": 25, "format_type": 25, "pg_get_expr": 25, "pg_get_indexdef": 25,
-    "pg_get_constraintdef": 25, "pg_get_viewdef": 25, "obj_description": 25, "col_description": 25,
-    "shobj_description": 25, "current_setting": 25, "set_config": 25, "quote_ident": 25,
-    "pg_backend_pid": 23, "to_regtype": 2206, "to_regclass": 2205, "to_regproc": 24, "to_regnamespace": 4089,
-    "pg_my_temp_schema": 26, "pg_postmaster_start_time": 1184, "inet_server_addr": 869,
-    "inet_client_addr": 869, "pg_get_serial_sequence": 25, "array_to_string": 25, "format": 25,
-    "pg_is_in_recovery": 16, "pg_table_is_visible": 16, "pg_type_is_visible": 16,
-    "pg_function_is_visible": 16, "pg_is_other_temp_schema": 16, "_pg_expandarray": 2249,
-    "_pg_numeric_precision": 23, "_pg_numeric_scale": 23, "_pg_datetime_precision": 23,
-    "_pg_numeric_precision_radix": 23, "_pg_char_max_length": 23, "_pg_char_octet_length": 23,
-    "_pg_truetypid": 26, "_pg_truetypmod": 23, "_pg_interval_type": 25, "txid_current": 20,
-    "pg_get_function_result": 25, "pg_get_function_arguments": 25, "pg_get_function_identity_arguments": 25,
-    "pg_tablespace_location": 25, "pg_get_partkeydef": 25, "pg_get_triggerdef": 25, "pg_get_ruledef": 25,
-    "pg_get_statisticsobjdef_columns": 25, "pg_relation_size": 20, "pg_total_relation_size": 20,
-    "pg_table_size": 20, "pg_indexes_size": 20, "pg_size_pretty": 25, "pg_encoding_max_length": 23,
-    "pg_char_to_encoding": 23, "pg_client_encoding": 19, "generate_series": 23, "now": 1184,
-    "statement_timestamp": 1184, "transaction_timestamp": 1184, "clock_timestamp": 1184,
-    "pg_get_keywords": 2249, "pg_get_function_sqlbody": 25, "regexp_instr": 23, "json_build_object": 114,
-    "json_object": 114, "array_upper": 23, "array_lower": 23, "array_length": 23, "cardinality": 23, "pg_relation_is_publishable": 16, "pg_partition_ancestors": 2205,
+    "current_database": 19,
+    "current_schema": 19,
+    "current_user": 19,
+    "session_user": 19,
+    "user": 19,
+    "current_catalog": 19,
+    "current_role": 19,
+    "pg_get_userbyid": 19,
+    "pg_encoding_to_char": 19,
+    "current_schemas": 1003,
+    "version": 25,
+    "format_type": 25,
+    "pg_get_expr": 25,
+    "pg_get_indexdef": 25,
+    "pg_get_constraintdef": 25,
+    "pg_get_viewdef": 25,
+    "obj_description": 25,
+    "col_description": 25,
+    "shobj_description": 25,
+    "current_setting": 25,
+    "set_config": 25,
+    "quote_ident": 25,
+    "pg_backend_pid": 23,
+    "to_regtype": 2206,
+    "to_regclass": 2205,
+    "to_regproc": 24,
+    "to_regnamespace": 4089,
+    "pg_my_temp_schema": 26,
+    "pg_postmaster_start_time": 1184,
+    "inet_server_addr": 869,
+    "inet_client_addr": 869,
+    "pg_get_serial_sequence": 25,
+    "array_to_string": 25,
+    "format": 25,
+    "pg_is_in_recovery": 16,
+    "pg_table_is_visible": 16,
+    "pg_type_is_visible": 16,
+    "pg_function_is_visible": 16,
+    "pg_is_other_temp_schema": 16,
+    "_pg_expandarray": 2249,
+    "_pg_numeric_precision": 23,
+    "_pg_numeric_scale": 23,
+    "_pg_datetime_precision": 23,
+    "_pg_numeric_precision_radix": 23,
+    "_pg_char_max_length": 23,
+    "_pg_char_octet_length": 23,
+    "_pg_truetypid": 26,
+    "_pg_truetypmod": 23,
+    "_pg_interval_type": 25,
+    "txid_current": 20,
+    "pg_get_function_result": 25,
+    "pg_get_function_arguments": 25,
+    "pg_get_function_identity_arguments": 25,
+    "pg_tablespace_location": 25,
+    "pg_get_partkeydef": 25,
+    "pg_get_triggerdef": 25,
+    "pg_get_ruledef": 25,
+    "pg_get_statisticsobjdef_columns": 25,
+    "pg_relation_size": 20,
+    "pg_total_relation_size": 20,
+    "pg_table_size": 20,
+    "pg_indexes_size": 20,
+    "pg_size_pretty": 25,
+    "pg_encoding_max_length": 23,
+    "pg_char_to_encoding": 23,
+    "pg_client_encoding": 19,
+    "generate_series": 23,
+    "now": 1184,
+    "statement_timestamp": 1184,
+    "transaction_timestamp": 1184,
+    "clock_timestamp": 1184,
+    "pg_get_keywords": 2249,
+    "pg_get_function_sqlbody": 25,
+    "regexp_instr": 23,
+    "json_build_object": 114,
+    "json_object": 114,
+    "array_upper": 23,
+    "array_lower": 23,
+    "array_length": 23,
+    "cardinality": 23,
+    "pg_relation_is_publishable": 16,
+    "pg_partition_ancestors": 2205,
 }
-for _n in ("has_table_privilege", "has_schema_privilege", "has_database_privilege", "has_column_privilege",
-           "has_any_column_privilege", "has_function_privilege", "has_sequence_privilege",
-           "has_type_privilege", "has_language_privilege", "has_foreign_data_wrapper_privilege",
-           "has_server_privilege", "has_tablespace_privilege", "pg_has_role"):
+for _n in (
+    "has_table_privilege",
+    "has_schema_privilege",
+    "has_database_privilege",
+    "has_column_privilege",
+    "has_any_column_privilege",
+    "has_function_privilege",
+    "has_sequence_privilege",
+    "has_type_privilege",
+    "has_language_privilege",
+    "has_foreign_data_wrapper_privilege",
+    "has_server_privilege",
+    "has_tablespace_privilege",
+    "pg_has_role",
+):
     FUNC_TYPES[_n] = 16
 
 # Functions answered by our own macros/UDFs (renamed to avoid DuckDB's built-ins of the same name).
-OWN_FUNCS = frozenset({
-    "current_database", "current_schema", "current_schemas", "version", "format_type", "pg_get_expr",
-    "pg_get_indexdef", "pg_get_constraintdef", "pg_get_viewdef", "obj_description", "col_description",
-    "shobj_description", "current_setting", "set_config", "quote_ident", "pg_backend_pid", "to_regtype",
-    "to_regclass", "to_regproc", "to_regnamespace", "pg_my_temp_schema", "pg_postmaster_start_time",
-    "inet_server_addr", "inet_client_addr", "pg_get_serial_sequence", "pg_is_in_recovery",
-    "pg_table_is_visible", "pg_type_is_visible", "pg_function_is_visible", "pg_is_other_temp_schema",
-    "pg_get_userbyid", "pg_encoding_to_char", "_pg_numeric_precision", "_pg_numeric_scale",
-    "_pg_datetime_precision", "_pg_numeric_precision_radix", "_pg_char_max_length", "_pg_char_octet_length",
-    "_pg_interval_type", "txid_current", "pg_get_function_result", "pg_get_function_arguments",
-    "pg_get_function_identity_arguments", "pg_tablespace_location", "pg_get_partkeydef", "pg_get_triggerdef",
-    "pg_get_ruledef", "pg_get_statisticsobjdef_columns", "pg_relation_size", "pg_total_relation_size",
-    "pg_table_size", "pg_indexes_size", "pg_size_pretty", "pg_encoding_max_length", "pg_char_to_encoding",
-    "pg_client_encoding", "format", "regexp_instr", "pg_relation_is_publishable", "pg_get_function_sqlbody", "pg_get_late_binding_view_cols_x",
-})
-DROP_EXTRA_ARGS = {"pg_get_expr": 2, "pg_get_constraintdef": 1, "pg_get_viewdef": 1, "obj_description": 2,
-                   "shobj_description": 2, "current_setting": 2}
+OWN_FUNCS = frozenset(
+    {
+        "current_database",
+        "current_schema",
+        "current_schemas",
+        "version",
+        "format_type",
+        "pg_get_expr",
+        "pg_get_indexdef",
+        "pg_get_constraintdef",
+        "pg_get_viewdef",
+        "obj_description",
+        "col_description",
+        "shobj_description",
+        "current_setting",
+        "set_config",
+        "quote_ident",
+        "pg_backend_pid",
+        "to_regtype",
+        "to_regclass",
+        "to_regproc",
+        "to_regnamespace",
+        "pg_my_temp_schema",
+        "pg_postmaster_start_time",
+        "inet_server_addr",
+        "inet_client_addr",
+        "pg_get_serial_sequence",
+        "pg_is_in_recovery",
+        "pg_table_is_visible",
+        "pg_type_is_visible",
+        "pg_function_is_visible",
+        "pg_is_other_temp_schema",
+        "pg_get_userbyid",
+        "pg_encoding_to_char",
+        "_pg_numeric_precision",
+        "_pg_numeric_scale",
+        "_pg_datetime_precision",
+        "_pg_numeric_precision_radix",
+        "_pg_char_max_length",
+        "_pg_char_octet_length",
+        "_pg_interval_type",
+        "txid_current",
+        "pg_get_function_result",
+        "pg_get_function_arguments",
+        "pg_get_function_identity_arguments",
+        "pg_tablespace_location",
+        "pg_get_partkeydef",
+        "pg_get_triggerdef",
+        "pg_get_ruledef",
+        "pg_get_statisticsobjdef_columns",
+        "pg_relation_size",
+        "pg_total_relation_size",
+        "pg_table_size",
+        "pg_indexes_size",
+        "pg_size_pretty",
+        "pg_encoding_max_length",
+        "pg_char_to_encoding",
+        "pg_client_encoding",
+        "format",
+        "regexp_instr",
+        "pg_relation_is_publishable",
+        "pg_get_function_sqlbody",
+        "pg_get_late_binding_view_cols_x",
+    }
+)
+DROP_EXTRA_ARGS = {
+    "pg_get_expr": 2,
+    "pg_get_constraintdef": 1,
+    "pg_get_viewdef": 1,
+    "obj_description": 2,
+    "shobj_description": 2,
+    "current_setting": 2,
+}
 FUNC_PREFIX = "pgf_"
 
 
@@ -113,13 +267,17 @@ def _position(sql: str, name: str) -> int | None:
     return m.start() + 1 if m else None
 
 
-def parse(sql: str) -> list[exp.Expression]:
+def parse(sql: str) -> list[exp.Expr]:
     """Parse PostgreSQL SQL with sqlglot; syntax errors become 42601."""
     cleaned = re.sub(r"\bLOCAL\s+(TEMP|TEMPORARY)\b", r"\1", sql, flags=re.IGNORECASE)
     cleaned = re.sub(r"\bGLOBAL\s+(TEMP|TEMPORARY)\b", r"\1", cleaned, flags=re.IGNORECASE)
     cleaned = re.sub(r"\bON\s+COMMIT\s+(PRESERVE|DELETE)\s+ROWS\b", "", cleaned, flags=re.IGNORECASE)
-    cleaned = re.sub(r"(?<=::)\s*(?:pg_catalog\.)?(oid|regtype|regclass|regproc|name|regnamespace)\s*\[\]", r"_\1",
-                     cleaned, flags=re.IGNORECASE)
+    cleaned = re.sub(
+        r"(?<=::)\s*(?:pg_catalog\.)?(oid|regtype|regclass|regproc|name|regnamespace)\s*\[\]",
+        r"_\1",
+        cleaned,
+        flags=re.IGNORECASE,
+    )
     try:
         parsed = sqlglot.parse(cleaned, read="postgres")
     except (ParseError, TokenError) as e:
@@ -128,7 +286,7 @@ def parse(sql: str) -> list[exp.Expression]:
             normalized = _pglast_normalize(cleaned)
         except PgError:
             raise
-        except Exception:  # noqa: BLE001 - any pglast failure means the original sqlglot error stands
+        except Exception:
             raise PgError(E.SYNTAX_ERROR, f"syntax error: {first}") from None
         try:
             parsed = sqlglot.parse(normalized, read="postgres")
@@ -145,8 +303,11 @@ def _pglast_normalize(sql: str) -> str:
     try:
         stmts = pglast.parse_sql(sql)
     except pglast.parser.ParseError as e:
-        raise PgError(E.SYNTAX_ERROR, str(e).split(", at index")[0],
-                      position=(e.location + 1) if getattr(e, "location", None) is not None else None) from None
+        raise PgError(
+            E.SYNTAX_ERROR,
+            str(e).split(", at index")[0],
+            position=int(getattr(e, "location", -1)) + 1 if getattr(e, "location", None) is not None else None,
+        ) from None
     return "; ".join(RawStream()(s) for s in stmts)
 
 
@@ -172,8 +333,12 @@ class Translator:
             into = tree.args["into"]
             tree.set("into", None)
             target = into.this
-            tree = exp.Create(this=target, kind="TABLE", expression=tree,
-                              properties=exp.Properties(expressions=[exp.TemporaryProperty()]))
+            tree = exp.Create(
+                this=target,
+                kind="TABLE",
+                expression=tree,
+                properties=exp.Properties(expressions=[exp.TemporaryProperty()]),
+            )
             plan.kind, plan.tag = "ddl", "SELECT"
         elif isinstance(tree, exp.Create):
             plan.kind, plan.tag = "ddl", "CREATE TABLE"
@@ -190,11 +355,12 @@ class Translator:
 
         self._plan = plan
         self._sql = sql
-        self._cte_names = {_lower_name(c.args["alias"].this) for c in tree.find_all(exp.CTE)
-                           if c.args.get("alias") is not None}
+        self._cte_names = {
+            _lower_name(c.args["alias"].this) for c in tree.find_all(exp.CTE) if c.args.get("alias") is not None
+        }
         self._aliases: dict[str, tuple[str, str]] = {}
         self._func_aliases: set[str] = set()
-        self._derived: dict[str, exp.Expression] = {}
+        self._derived: dict[str, exp.Expr] = {}
         self._rewrite_tables(tree)
         if isinstance(tree, exp.Query):
             self._projections(tree)
@@ -206,7 +372,7 @@ class Translator:
         return plan
 
     # ------------------------------------------------------------------ relations
-    def _rewrite_tables(self, tree: exp.Expression) -> None:
+    def _rewrite_tables(self, tree: exp.Expr) -> None:
         for table in list(tree.find_all(exp.Table)):
             if not isinstance(table.this, exp.Identifier):
                 self._table_function(table)
@@ -214,20 +380,23 @@ class Translator:
             name = _lower_name(table.this) or ""
             db = _lower_name(table.args.get("db")) if isinstance(table.args.get("db"), exp.Identifier) else None
             alias = table.alias_or_name
-            alias_key = alias if table.args.get("alias") is not None and table.args["alias"].this.quoted \
-                else alias.lower()
+            alias_key = (
+                alias if table.args.get("alias") is not None and table.args["alias"].this.quoted else alias.lower()
+            )
             if db is None and name in self._cte_names:
                 continue
             if isinstance(table.parent, (exp.Create, exp.Insert, exp.Drop)) or (
-                    isinstance(table.parent, exp.Schema) and isinstance(table.parent.parent, exp.Create)):
+                isinstance(table.parent, exp.Schema) and isinstance(table.parent.parent, exp.Create)
+            ):
                 continue
             if db is None and name == "pg_get_keywords":
                 continue
             target = self._resolve(db, name)
             if target is None:
                 if db is not None and db not in ("pg_temp",):
-                    raise PgError(E.UNDEFINED_TABLE, f'relation "{db}.{name}" does not exist',
-                                  position=_position(self._sql, name))
+                    raise PgError(
+                        E.UNDEFINED_TABLE, f'relation "{db}.{name}" does not exist', position=_position(self._sql, name)
+                    )
                 self._plan.unknown.append((name, _position(self._sql, name)))
                 if db == "pg_temp":
                     table.set("db", None)
@@ -237,11 +406,17 @@ class Translator:
             self._aliases[alias_key] = target
             if target in SESSION_RELATIONS:
                 self._plan.session_relations.add(target)
-                new = exp.Table(this=exp.to_identifier(f"__{rel}", quoted=True),
-                                db=exp.to_identifier("main"), catalog=exp.to_identifier("temp"))
+                new = exp.Table(
+                    this=exp.to_identifier(f"__{rel}", quoted=True),
+                    db=exp.to_identifier("main"),
+                    catalog=exp.to_identifier("temp"),
+                )
             else:
-                new = exp.Table(this=exp.to_identifier(rel, quoted=True),
-                                db=exp.to_identifier(SCHEMA_ALIAS[nsp]), catalog=exp.to_identifier(DUCK_DB))
+                new = exp.Table(
+                    this=exp.to_identifier(rel, quoted=True),
+                    db=exp.to_identifier(SCHEMA_ALIAS[nsp]),
+                    catalog=exp.to_identifier(DUCK_DB),
+                )
             if table.args.get("alias") is None:
                 new.set("alias", exp.TableAlias(this=exp.to_identifier(rel, quoted=True)))
             else:
@@ -280,35 +455,61 @@ class Translator:
         alias = table.args.get("alias")
         fname = _func_name(fn)
         if fname == "pg_get_keywords":
-            new = exp.Table(this=exp.to_identifier("__keywords", quoted=True), db=exp.to_identifier("pgc"),
-                            catalog=exp.to_identifier(DUCK_DB))
+            new = exp.Table(
+                this=exp.to_identifier("__keywords", quoted=True),
+                db=exp.to_identifier("pgc"),
+                catalog=exp.to_identifier(DUCK_DB),
+            )
             new.set("alias", alias or exp.TableAlias(this=exp.to_identifier("pg_get_keywords")))
             table.replace(new)
             return
         if fname in ("pg_get_late_binding_view_cols",) or (fname and fname.startswith(("svv_", "stl_", "stv_"))):
-            raise PgError(E.UNDEFINED_FUNCTION, f"function {fname}() does not exist",
-                          hint="No function matches the given name and argument types. You might need to add "
-                               "explicit type casts.", position=_position(self._sql, fname))
+            raise PgError(
+                E.UNDEFINED_FUNCTION,
+                f"function {fname}() does not exist",
+                hint="No function matches the given name and argument types. You might need to add "
+                "explicit type casts.",
+                position=_position(self._sql, fname),
+            )
         if fname == "_pg_expandarray":
             args = _func_args(fn) if not isinstance(fn, exp.Anonymous) else list(fn.expressions)
             arr = args[0]
             sel = exp.select(
                 exp.alias_(exp.Anonymous(this="unnest", expressions=[arr.copy()]), "x"),
-                exp.alias_(_cast(exp.Anonymous(this="unnest", expressions=[exp.Anonymous(this="range", expressions=[
-                    exp.Literal.number(1), exp.Add(this=exp.Anonymous(this="len", expressions=[arr.copy()]),
-                                                   expression=exp.Literal.number(1))])]), "INTEGER"), "n"))
-            sub = exp.Subquery(this=sel, alias=exp.TableAlias(
-                this=exp.to_identifier(alias.name if alias is not None else "_pg_expandarray")))
+                exp.alias_(
+                    _cast(
+                        exp.Anonymous(
+                            this="unnest",
+                            expressions=[
+                                exp.Anonymous(
+                                    this="range",
+                                    expressions=[
+                                        exp.Literal.number(1),
+                                        exp.Add(
+                                            this=exp.Anonymous(this="len", expressions=[arr.copy()]),
+                                            expression=exp.Literal.number(1),
+                                        ),
+                                    ],
+                                )
+                            ],
+                        ),
+                        "INTEGER",
+                    ),
+                    "n",
+                ),
+            )
+            sub = exp.Subquery(
+                this=sel,
+                alias=exp.TableAlias(this=exp.to_identifier(alias.name if alias is not None else "_pg_expandarray")),
+            )
             table.replace(sub)
             return
         if alias is not None and fname in ("generate_series", "generate_subscripts"):
             self._func_aliases.add(alias.name.lower())
-        if alias is not None and not alias.columns and fname in ("generate_series", "unnest",
-                                                                  "generate_subscripts"):
+        if alias is not None and not alias.columns and fname in ("generate_series", "unnest", "generate_subscripts"):
             alias.set("columns", [exp.to_identifier(alias.name)])
         elif alias is None and fname in ("generate_series", "unnest"):
-            table.set("alias", exp.TableAlias(this=exp.to_identifier(fname),
-                                              columns=[exp.to_identifier(fname)]))
+            table.set("alias", exp.TableAlias(this=exp.to_identifier(fname), columns=[exp.to_identifier(fname)]))
 
     # ------------------------------------------------------------------ projections
     def _projections(self, tree: exp.Query) -> None:
@@ -351,7 +552,7 @@ class Translator:
 
     def _sources(self, select: exp.Select) -> list[tuple[str, Any]]:
         """(alias, source) per FROM item: ('rel', (nsp, name)) or ('derived', query) or ('?', None)."""
-        items: list[exp.Expression] = []
+        items: list[exp.Expr] = []
         frm = select.args.get("from_") or select.args.get("from")
         if frm is not None:
             items.append(frm.this)
@@ -371,7 +572,7 @@ class Translator:
                 out.append((key, ("?", None)))
         return out
 
-    def _expand(self, q: exp.Expression | None, depth: int) -> list[tuple[str, PgColumnType | None]] | None:
+    def _expand(self, q: exp.Expr | None, depth: int) -> list[tuple[str, PgColumnType | None]] | None:
         """Output columns of a query with stars expanded, or None when a source is unknown."""
         if q is None or depth > 8:
             return None
@@ -418,7 +619,7 @@ class Translator:
                 self._plan.name_types[n] = t
             del i
 
-    def infer(self, e: exp.Expression, depth: int) -> PgColumnType | None:
+    def infer(self, e: exp.Expr, depth: int) -> PgColumnType | None:
         if depth > 12:
             return None
         if isinstance(e, (exp.Paren, exp.Alias)):
@@ -440,8 +641,27 @@ class Translator:
             return PgColumnType(16)
         if isinstance(e, exp.Null):
             return PgColumnType(25)
-        if isinstance(e, (exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE, exp.And, exp.Or, exp.Not,
-                          exp.Like, exp.ILike, exp.RegexpLike, exp.Is, exp.In, exp.Exists, exp.Between)):
+        if isinstance(
+            e,
+            (
+                exp.EQ,
+                exp.NEQ,
+                exp.GT,
+                exp.GTE,
+                exp.LT,
+                exp.LTE,
+                exp.And,
+                exp.Or,
+                exp.Not,
+                exp.Like,
+                exp.ILike,
+                exp.RegexpLike,
+                exp.Is,
+                exp.In,
+                exp.Exists,
+                exp.Between,
+            ),
+        ):
             return PgColumnType(16)
         if isinstance(e, (exp.DPipe, exp.Concat)):
             return PgColumnType(25)
@@ -469,7 +689,11 @@ class Translator:
             if lt.oid in order and rt.oid in order:
                 return PgColumnType(max(lt.oid, rt.oid, key=order.index))
             return None
-        if isinstance(e, exp.Array) and len(e.expressions) == 1 and isinstance(e.expressions[0], (exp.Select, exp.Subquery)):
+        if (
+            isinstance(e, exp.Array)
+            and len(e.expressions) == 1
+            and isinstance(e.expressions[0], (exp.Select, exp.Subquery))
+        ):
             inner_q = e.expressions[0]
             inner_sel = inner_q.this if isinstance(inner_q, exp.Subquery) else inner_q
             if isinstance(inner_sel, exp.Select) and inner_sel.expressions:
@@ -486,8 +710,9 @@ class Translator:
             if isinstance(e.expression, exp.Identifier) and e.expression.name.lower() in ("x", "n"):
                 return PgColumnType(23)
             return None
-        if isinstance(e, (exp.CurrentUser, exp.SessionUser, exp.CurrentCatalog, exp.CurrentSchema,
-                          exp.CurrentDatabase)):
+        if isinstance(
+            e, (exp.CurrentUser, exp.SessionUser, exp.CurrentCatalog, exp.CurrentSchema, exp.CurrentDatabase)
+        ):
             return PgColumnType(19)
         if isinstance(e, exp.CurrentVersion):
             return PgColumnType(25)
@@ -498,11 +723,29 @@ class Translator:
         if isinstance(e, exp.Func):
             name = _func_name(e)
             if name is not None and name.startswith(FUNC_PREFIX):
-                name = name[len(FUNC_PREFIX):]
+                name = name[len(FUNC_PREFIX) :]
             if name in FUNC_TYPES:
                 return PgColumnType(FUNC_TYPES[name])
-            if name in ("lower", "upper", "trim", "btrim", "ltrim", "rtrim", "replace", "substring", "substr",
-                        "left", "right", "concat", "to_char", "string_agg", "md5", "repeat", "lpad", "rpad"):
+            if name in (
+                "lower",
+                "upper",
+                "trim",
+                "btrim",
+                "ltrim",
+                "rtrim",
+                "replace",
+                "substring",
+                "substr",
+                "left",
+                "right",
+                "concat",
+                "to_char",
+                "string_agg",
+                "md5",
+                "repeat",
+                "lpad",
+                "rpad",
+            ):
                 return PgColumnType(25)
             if name in ("max", "min") and e.this is not None:
                 return self.infer(e.this, depth + 1)
@@ -519,7 +762,7 @@ class Translator:
                         return PgColumnType(t.array_oid)
         return None
 
-    def _common_type(self, branches: list[exp.Expression], depth: int) -> PgColumnType | None:
+    def _common_type(self, branches: list[exp.Expr], depth: int) -> PgColumnType | None:
         """PostgreSQL's CASE/COALESCE resolution, simplified: untyped literals take the other branches' type."""
         literal: PgColumnType | None = None
         for b in branches:
@@ -569,13 +812,16 @@ class Translator:
                 return t
         return None
 
-    def _derived_column(self, q: exp.Expression, name: str, depth: int) -> PgColumnType | None:
+    def _derived_column(self, q: exp.Expr, name: str, depth: int) -> PgColumnType | None:
         sel = _leftmost(q)
         if not isinstance(sel, exp.Select):
             return None
         for p in sel.expressions:
-            pname = _lower_name(p.args.get("alias")) if isinstance(p, exp.Alias) else (
-                _lower_name(p.this) if isinstance(p, exp.Column) and isinstance(p.this, exp.Identifier) else None)
+            pname = (
+                _lower_name(p.args.get("alias"))
+                if isinstance(p, exp.Alias)
+                else (_lower_name(p.this) if isinstance(p, exp.Column) and isinstance(p.this, exp.Identifier) else None)
+            )
             if pname is not None and pname.lower() == name.lower():
                 return self.infer(p, depth + 1)
         return None
@@ -597,7 +843,7 @@ class Translator:
         text = to.sql(dialect="postgres").lower()
         if text == "name":
             return PgColumnType(19)
-        if text in ("\"char\"",):
+        if text in ('"char"',):
             return PgColumnType(18)
         if text.startswith(("int2vector",)):
             return PgColumnType(22)
@@ -606,7 +852,7 @@ class Translator:
         return pg_type_for_sql_name(text)
 
     # ------------------------------------------------------------------ parameters
-    def _params(self, tree: exp.Expression) -> None:
+    def _params(self, tree: exp.Expr) -> None:
         count = 0
         for p in tree.find_all(exp.Placeholder, exp.Parameter):
             m = re.fullmatch(r"\$?(\d+)", p.sql(dialect="postgres"))
@@ -621,7 +867,7 @@ class Translator:
                         self._plan.param_hints.setdefault(n, t.oid)
         self._plan.param_count = count
 
-    def _renumber_params(self, tree: exp.Expression) -> None:
+    def _renumber_params(self, tree: exp.Expr) -> None:
         """Rewrites may drop arguments (has_*_privilege, extra pretty flags): bind only what remains."""
         nodes = [p for p in tree.find_all(exp.Parameter) if isinstance(p.this, exp.Literal)]
         used = sorted({int(p.this.this) for p in nodes})
@@ -631,7 +877,7 @@ class Translator:
         self._plan.param_map = used
 
     # ------------------------------------------------------------------ expressions
-    def _rewrite_expressions(self, tree: exp.Expression) -> exp.Expression:
+    def _rewrite_expressions(self, tree: exp.Expr) -> exp.Expr:
         """Rewrite bottom-up, so every rewrite sees already-translated operands."""
         root = tree
         for node in reversed(list(tree.dfs())):
@@ -643,14 +889,21 @@ class Translator:
                     node.replace(new)
         return root
 
-    def _rewrite_node(self, node: exp.Expression) -> exp.Expression:
+    def _rewrite_node(self, node: exp.Expr) -> exp.Expr:
         # schema-qualified function calls: pg_catalog.f(...) / information_schema._pg_x(...)
-        if isinstance(node, exp.Dot) and isinstance(node.this, exp.Identifier) and \
-                node.this.name.lower() in ("pg_catalog", "information_schema") and \
-                not isinstance(node.expression, exp.Identifier):
-            return node.expression
-        if isinstance(node, exp.Column) and isinstance(node.args.get("db"), exp.Identifier) and \
-                node.args["db"].name.lower() in ("pg_catalog", "information_schema"):
+        if (
+            isinstance(node, exp.Dot)
+            and isinstance(node.this, exp.Identifier)
+            and node.this.name.lower() in ("pg_catalog", "information_schema")
+            and not isinstance(node.expression, exp.Identifier)
+        ):
+            inner: exp.Expr = node.expression
+            return inner
+        if (
+            isinstance(node, exp.Column)
+            and isinstance(node.args.get("db"), exp.Identifier)
+            and node.args["db"].name.lower() in ("pg_catalog", "information_schema")
+        ):
             node.set("db", None)
             node.set("catalog", None)
         if isinstance(node, exp.Column) and isinstance(node.this, exp.Identifier) and not node.table:
@@ -659,7 +912,11 @@ class Translator:
                 return exp.false()
             if lname in ("user", "current_role") and not node.this.quoted:
                 return exp.Anonymous(this=FUNC_PREFIX + "current_user", expressions=[])
-        if isinstance(node, exp.Column) and isinstance(node.this, exp.Identifier) and node.this.name.lower() == "relhasoids":
+        if (
+            isinstance(node, exp.Column)
+            and isinstance(node.this, exp.Identifier)
+            and node.this.name.lower() == "relhasoids"
+        ):
             return exp.false()
         if isinstance(node, (exp.CurrentUser, exp.SessionUser)):
             return exp.Anonymous(this=FUNC_PREFIX + "current_user", expressions=[])
@@ -686,22 +943,30 @@ class Translator:
             if not isinstance(arr, (exp.Subquery, exp.Select)):
                 return exp.not_(exp.Anonymous(this="list_contains", expressions=[arr, node.this]))
         if isinstance(node, exp.Bracket) and _is_vector(node.this) and len(node.expressions) == 1:
-            node.set("expressions", [exp.Add(this=exp.Paren(this=node.expressions[0]), expression=exp.Literal.number(1))])
+            node.set(
+                "expressions", [exp.Add(this=exp.Paren(this=node.expressions[0]), expression=exp.Literal.number(1))]
+            )
             return node
         if isinstance(node, exp.Cast):
             return self._rewrite_cast(node)
         if isinstance(node, exp.Collate):
-            return node.this
+            collated: exp.Expr = node.this
+            return collated
         if isinstance(node, exp.Operator):
             op = str(node.args.get("operator") or "").replace(" ", "").removeprefix("pg_catalog.")
             a, b = node.this, node.expression
-            ops: dict[str, exp.Expression] = {
-                "~": exp.RegexpLike(this=a, expression=b), "!~": exp.not_(exp.RegexpLike(this=a, expression=b)),
+            ops: dict[str, exp.Expr] = {
+                "~": exp.RegexpLike(this=a, expression=b),
+                "!~": exp.not_(exp.RegexpLike(this=a, expression=b)),
                 "~*": exp.RegexpILike(this=a, expression=b),
-                "!~*": exp.not_(exp.RegexpILike(this=a, expression=b)), "~~": exp.Like(this=a, expression=b),
-                "!~~": exp.not_(exp.Like(this=a, expression=b)), "=": exp.EQ(this=a, expression=b),
-                "<>": exp.NEQ(this=a, expression=b), "<": exp.LT(this=a, expression=b),
-                ">": exp.GT(this=a, expression=b), "<=": exp.LTE(this=a, expression=b),
+                "!~*": exp.not_(exp.RegexpILike(this=a, expression=b)),
+                "~~": exp.Like(this=a, expression=b),
+                "!~~": exp.not_(exp.Like(this=a, expression=b)),
+                "=": exp.EQ(this=a, expression=b),
+                "<>": exp.NEQ(this=a, expression=b),
+                "<": exp.LT(this=a, expression=b),
+                ">": exp.GT(this=a, expression=b),
+                "<=": exp.LTE(this=a, expression=b),
                 ">=": exp.GTE(this=a, expression=b),
             }
             if op in ops:
@@ -713,54 +978,87 @@ class Translator:
         if isinstance(node, exp.ByteString):
             return exp.Literal.string(node.this)
         if isinstance(node, exp.Explode):
-            return exp.Unnest(expressions=[node.this]) if False else exp.Anonymous(this="unnest", expressions=[node.this])
+            return (
+                exp.Unnest(expressions=[node.this]) if False else exp.Anonymous(this="unnest", expressions=[node.this])
+            )
         if isinstance(node, exp.ExplodingGenerateSeries) and not isinstance(node.parent, exp.Table):
-            return exp.Anonymous(this="unnest", expressions=[
-                exp.Anonymous(this="generate_series", expressions=[node.args["start"], node.args["end"]]
-                              + ([node.args["step"]] if node.args.get("step") else []))])
+            return exp.Anonymous(
+                this="unnest",
+                expressions=[
+                    exp.Anonymous(
+                        this="generate_series",
+                        expressions=[node.args["start"], node.args["end"]]
+                        + ([node.args["step"]] if node.args.get("step") else []),
+                    )
+                ],
+            )
         if isinstance(node, exp.GenerateSeries) and not isinstance(node.parent, exp.Table):
             args = [node.args["start"], node.args["end"]] + ([node.args["step"]] if node.args.get("step") else [])
             return exp.Anonymous(this="unnest", expressions=[exp.Anonymous(this="generate_series", expressions=args)])
         if isinstance(node, exp.Format):
             args = [_cast(a, exp.DataType.build("VARCHAR")) for a in node.expressions]
-            return exp.Anonymous(this=FUNC_PREFIX + "format", expressions=[node.this, exp.Array(expressions=args)]
-                                 if args else [node.this, _cast(exp.Array(expressions=[]), "VARCHAR[]")])
+            return exp.Anonymous(
+                this=FUNC_PREFIX + "format",
+                expressions=[node.this, exp.Array(expressions=args)]
+                if args
+                else [node.this, _cast(exp.Array(expressions=[]), "VARCHAR[]")],
+            )
         if isinstance(node, exp.Date) and node.this is not None and not node.expressions:
             return _cast(node.this, "DATE")
         if isinstance(node, exp.Func):
             return self._rewrite_func(node)
         return node
 
-    def _rewrite_func(self, node: exp.Func) -> exp.Expression:
+    def _rewrite_func(self, node: exp.Func) -> exp.Expr:
         name = _func_name(node)
         if name is None:
             return node
         args = list(node.expressions) if isinstance(node, exp.Anonymous) else _func_args(node)
-        if name.startswith("has_") and name.endswith("_privilege") or name == "pg_has_role":
+        if (name.startswith("has_") and name.endswith("_privilege")) or name == "pg_has_role":
             return exp.true()
         if name in ("_pg_truetypid", "_pg_truetypmod") and len(args) == 2:
             a, t = (x.table if isinstance(x, exp.Column) else None for x in args)
             if a and t:
                 col_a, col_t = ("atttypid", "typbasetype") if name == "_pg_truetypid" else ("atttypmod", "typtypmod")
-                return exp.Case(ifs=[exp.If(this=exp.EQ(this=exp.column("typtype", t), expression=exp.Literal.string("d")),
-                                            true=exp.column(col_t, t))], default=exp.column(col_a, a))
+                return exp.Case(
+                    ifs=[
+                        exp.If(
+                            this=exp.EQ(this=exp.column("typtype", t), expression=exp.Literal.string("d")),
+                            true=exp.column(col_t, t),
+                        )
+                    ],
+                    default=exp.column(col_a, a),
+                )
         if name == "_pg_expandarray" and len(args) == 1:
             arr = args[0]
             off = 0 if _is_vector(arr) else 1
             i = exp.to_identifier("__i")
-            body = exp.Struct(expressions=[
-                exp.PropertyEQ(this=exp.to_identifier("x"), expression=exp.Bracket(this=arr.copy(), expressions=[i.copy()])),
-                exp.PropertyEQ(this=exp.to_identifier("n"), expression=i.copy())])
+            body = exp.Struct(
+                expressions=[
+                    exp.PropertyEQ(
+                        this=exp.to_identifier("x"), expression=exp.Bracket(this=arr.copy(), expressions=[i.copy()])
+                    ),
+                    exp.PropertyEQ(this=exp.to_identifier("n"), expression=i.copy()),
+                ]
+            )
             lam = exp.Lambda(this=body, expressions=[i.copy()])
-            rng = exp.Anonymous(this="generate_series", expressions=[exp.Literal.number(1), exp.Anonymous(this="len", expressions=[arr.copy()])])
+            rng = exp.Anonymous(
+                this="generate_series",
+                expressions=[exp.Literal.number(1), exp.Anonymous(this="len", expressions=[arr.copy()])],
+            )
             del off
-            return exp.Anonymous(this="unnest", expressions=[exp.Anonymous(this="list_transform", expressions=[rng, lam])])
+            return exp.Anonymous(
+                this="unnest", expressions=[exp.Anonymous(this="list_transform", expressions=[rng, lam])]
+            )
         if name in ("array_lower", "array_upper") and len(args) == 2:
             arr = args[0]
             off = 0 if _is_vector(arr) else 1
             n = exp.Anonymous(this="len", expressions=[arr.copy()])
-            val: exp.Expression = exp.Literal.number(off) if name == "array_lower" else \
-                exp.Sub(this=n.copy(), expression=exp.Literal.number(1 - off))
+            val: exp.Expr = (
+                exp.Literal.number(off)
+                if name == "array_lower"
+                else exp.Sub(this=n.copy(), expression=exp.Literal.number(1 - off))
+            )
             return exp.Case(ifs=[exp.If(this=exp.GT(this=n, expression=exp.Literal.number(0)), true=val)])
         if name == "array_length" and len(args) == 2:
             n = exp.Anonymous(this="len", expressions=[args[0]])
@@ -769,8 +1067,15 @@ class Translator:
             arr = args[0]
             off = 0 if _is_vector(arr) else 1
             n = exp.Anonymous(this="len", expressions=[arr.copy()])
-            return exp.Anonymous(this="unnest", expressions=[exp.Anonymous(this="range", expressions=[
-                exp.Literal.number(off), exp.Add(this=n, expression=exp.Literal.number(off))])])
+            return exp.Anonymous(
+                this="unnest",
+                expressions=[
+                    exp.Anonymous(
+                        this="range",
+                        expressions=[exp.Literal.number(off), exp.Add(this=n, expression=exp.Literal.number(off))],
+                    )
+                ],
+            )
         if name == "pg_partition_ancestors" and len(args) == 1:
             arr = exp.Array(expressions=[self._reg_value(args[0])])
             return exp.Anonymous(this="unnest", expressions=[arr])
@@ -778,11 +1083,14 @@ class Translator:
             return exp.Anonymous(this="json_object", expressions=args)
         if name == "dateadd" and len(args) == 3:
             unit = args[0].name.lower()
-            return exp.Add(this=exp.Paren(this=args[2]), expression=exp.Interval(
-                this=_cast(args[1], "VARCHAR"), unit=exp.var(unit.rstrip("s"))))
+            return exp.Add(
+                this=exp.Paren(this=args[2]),
+                expression=exp.Interval(this=_cast(args[1], "VARCHAR"), unit=exp.var(unit.rstrip("s"))),
+            )
         if name == "pg_get_late_binding_view_cols" or name.startswith(("svv_", "stl_")):
-            raise PgError(E.UNDEFINED_FUNCTION, f"function {name}() does not exist",
-                          position=_position(self._sql, name))
+            raise PgError(
+                E.UNDEFINED_FUNCTION, f"function {name}() does not exist", position=_position(self._sql, name)
+            )
         if name in OWN_FUNCS:
             keep = DROP_EXTRA_ARGS.get(name)
             if keep is not None and len(args) > keep and name not in ("obj_description", "current_setting"):
@@ -790,7 +1098,7 @@ class Translator:
             return exp.Anonymous(this=FUNC_PREFIX + name, expressions=args)
         return node
 
-    def _rewrite_cast(self, node: exp.Cast) -> exp.Expression:
+    def _rewrite_cast(self, node: exp.Cast) -> exp.Expr:
         target = self.cast_type(node.args["to"])
         inner = node.this
         if target is None:
@@ -802,11 +1110,17 @@ class Translator:
                 out = _cast(exp.Literal.number(value), "UINTEGER")
             else:
                 inner_t = self.infer(inner, 0)
-                if oid != 26 and (inner_t is None or inner_t.oid in (25, 1043, 19)) and \
-                        not isinstance(inner, exp.Column):
-                    return exp.Cast(this=exp.Anonymous(this=FUNC_PREFIX + "reg_in", expressions=[
-                        exp.Literal.number(oid), _cast(inner, "VARCHAR")]),
-                        to=exp.DataType.build("UINTEGER", dialect="duckdb"))
+                if (
+                    oid != 26
+                    and (inner_t is None or inner_t.oid in (25, 1043, 19))
+                    and not isinstance(inner, exp.Column)
+                ):
+                    return exp.Cast(
+                        this=exp.Anonymous(
+                            this=FUNC_PREFIX + "reg_in", expressions=[exp.Literal.number(oid), _cast(inner, "VARCHAR")]
+                        ),
+                        to=exp.DataType.build("UINTEGER", dialect="duckdb"),
+                    )
                 out = _cast(inner, "UINTEGER")
             out.meta["pg_type"] = oid
             return out
@@ -816,8 +1130,11 @@ class Translator:
                 return exp.Anonymous(this=FUNC_PREFIX + "reg_out", expressions=[exp.Literal.number(inner_t.oid), inner])
             if inner_t is not None and inner_t.oid in (22, 30):
                 return exp.Anonymous(this="array_to_string", expressions=[inner, exp.Literal.string(" ")])
-            if inner_t is not None and TYPES_BY_OID.get(inner_t.oid) is not None and \
-                    TYPES_BY_OID[inner_t.oid].element_oid:
+            if (
+                inner_t is not None
+                and TYPES_BY_OID.get(inner_t.oid) is not None
+                and TYPES_BY_OID[inner_t.oid].element_oid
+            ):
                 return exp.Anonymous(this=FUNC_PREFIX + "array_out", expressions=[_cast(inner, "VARCHAR[]")])
             return _cast(inner, "VARCHAR")
         if oid in (13221,):
@@ -840,7 +1157,7 @@ class Translator:
             return _cast(inner, "UINTEGER[]")
         return node
 
-    def _reg_value(self, e: exp.Expression) -> exp.Expression:
+    def _reg_value(self, e: exp.Expr) -> exp.Expr:
         if isinstance(e, exp.Literal) and e.is_string:
             return _cast(exp.Literal.number(self.reg_lookup(2205, e.this)), "UINTEGER")
         return _cast(e, "UINTEGER")
@@ -864,9 +1181,10 @@ class Translator:
                 raise PgError(E.UNDEFINED_TABLE, f'relation "{raw}" does not exist')
             return found
         if oid == 2206:
-            t = pg_type_for_sql_name(raw) if raw.lower() not in self.cat.type_by_name else None
-            found = self.cat.type_by_name.get(raw.lower()) or (t.oid if t is not None and t.oid != 25 or
-                                                              raw.lower() in ("text",) else None)
+            found = self.cat.type_by_name.get(raw.lower())
+            if found is None:
+                t = pg_type_for_sql_name(raw)
+                found = t.oid if t.oid != 25 or raw.lower() == "text" else None
             if found is None:
                 raise PgError(E.UNDEFINED_OBJECT, f'type "{raw}" does not exist')
             return found
@@ -883,24 +1201,24 @@ class Translator:
         return 0
 
 
-def _cast(e: exp.Expression, to: str | exp.DataType) -> exp.Cast:
+def _cast(e: exp.Expr, to: str | exp.DataType) -> exp.Cast:
     dt = to if isinstance(to, exp.DataType) else exp.DataType.build(to, dialect="duckdb")
     return exp.Cast(this=e, to=dt)
 
 
-def _leftmost(q: exp.Expression | None) -> exp.Expression | None:
+def _leftmost(q: exp.Expr | None) -> exp.Expr | None:
     while isinstance(q, (exp.SetOperation, exp.Subquery, exp.Paren)):
         q = q.this
     return q
 
 
-def _func_args(node: exp.Func) -> list[exp.Expression]:
-    out: list[exp.Expression] = []
+def _func_args(node: exp.Func) -> list[exp.Expr]:
+    out: list[exp.Expr] = []
     for k in node.arg_types:
         v = node.args.get(k)
         if isinstance(v, list):
-            out.extend(x for x in v if isinstance(x, exp.Expression))
-        elif isinstance(v, exp.Expression):
+            out.extend(x for x in v if isinstance(x, exp.Expr))
+        elif isinstance(v, exp.Expr):
             out.append(v)
     return out
 
@@ -912,11 +1230,11 @@ def _unquote(s: str) -> str:
     return s.lower()
 
 
-def _is_vector(e: exp.Expression) -> bool:
+def _is_vector(e: exp.Expr) -> bool:
     return isinstance(e, exp.Column) and isinstance(e.this, exp.Identifier) and e.this.name.lower() in VECTOR_COLUMNS
 
 
-def _func_name(e: exp.Expression) -> str | None:
+def _func_name(e: exp.Expr) -> str | None:
     if isinstance(e, exp.Anonymous):
         return str(e.this).lower()
     if isinstance(e, (exp.ExplodingGenerateSeries, exp.GenerateSeries)):
@@ -929,26 +1247,55 @@ def _func_name(e: exp.Expression) -> str | None:
 
 
 _COLNAME_FUNCS = {
-    exp.Coalesce: "coalesce", exp.Nullif: "nullif", exp.Case: "case", exp.Array: "array",
-    exp.CurrentUser: "current_user", exp.SessionUser: "session_user", exp.CurrentCatalog: "current_catalog",
-    exp.CurrentSchema: "current_schema", exp.CurrentDatabase: "current_database", exp.CurrentVersion: "version",
-    exp.CurrentTimestamp: "current_timestamp", exp.CurrentDate: "current_date", exp.Exists: "exists",
-    exp.Explode: "unnest", exp.ExplodingGenerateSeries: "generate_series", exp.GenerateSeries: "generate_series",
-    exp.Format: "format", exp.ArrayToString: "array_to_string", exp.Trim: "btrim", exp.Date: "date",
-    exp.Greatest: "greatest", exp.Least: "least", exp.Max: "max", exp.Min: "min", exp.Count: "count",
-    exp.Sum: "sum", exp.Avg: "avg", exp.Lower: "lower", exp.Upper: "upper", exp.ArrayAgg: "array_agg",
-    exp.RowNumber: "row_number", exp.Extract: "extract", exp.Left: "left", exp.Right: "right",
-    exp.Substring: "substring", exp.StrPosition: "strpos", exp.Replace: "replace", exp.ToChar: "to_char",
-    exp.DateTrunc: "date_trunc", exp.TimestampTrunc: "date_trunc",
+    exp.Coalesce: "coalesce",
+    exp.Nullif: "nullif",
+    exp.Case: "case",
+    exp.Array: "array",
+    exp.CurrentUser: "current_user",
+    exp.SessionUser: "session_user",
+    exp.CurrentCatalog: "current_catalog",
+    exp.CurrentSchema: "current_schema",
+    exp.CurrentDatabase: "current_database",
+    exp.CurrentVersion: "version",
+    exp.CurrentTimestamp: "current_timestamp",
+    exp.CurrentDate: "current_date",
+    exp.Exists: "exists",
+    exp.Explode: "unnest",
+    exp.ExplodingGenerateSeries: "generate_series",
+    exp.GenerateSeries: "generate_series",
+    exp.Format: "format",
+    exp.ArrayToString: "array_to_string",
+    exp.Trim: "btrim",
+    exp.Date: "date",
+    exp.Greatest: "greatest",
+    exp.Least: "least",
+    exp.Max: "max",
+    exp.Min: "min",
+    exp.Count: "count",
+    exp.Sum: "sum",
+    exp.Avg: "avg",
+    exp.Lower: "lower",
+    exp.Upper: "upper",
+    exp.ArrayAgg: "array_agg",
+    exp.RowNumber: "row_number",
+    exp.Extract: "extract",
+    exp.Left: "left",
+    exp.Right: "right",
+    exp.Substring: "substring",
+    exp.StrPosition: "strpos",
+    exp.Replace: "replace",
+    exp.ToChar: "to_char",
+    exp.DateTrunc: "date_trunc",
+    exp.TimestampTrunc: "date_trunc",
 }
 
 
-def pg_colname(e: exp.Expression) -> str:
+def pg_colname(e: exp.Expr) -> str:
     """PostgreSQL's FigureColname for an unaliased select-list expression."""
     return _colname(e)[0]
 
 
-def _colname(e: exp.Expression) -> tuple[str, int]:
+def _colname(e: exp.Expr) -> tuple[str, int]:
     """(name, strength): 2 for column/function names, 1 for type names of casts, 0 for '?column?'."""
     if isinstance(e, exp.Column):
         if isinstance(e.this, exp.Identifier):

@@ -48,15 +48,35 @@ STATIC_ROWS: dict[str, str] = {
 
 def _column_expr(name: str, typname: str) -> str:
     q = '"' + name + '"'
-    if typname in ("regproc", "regclass", "regtype", "regprocedure", "regoper", "regoperator",
-                   "regconfig", "regdictionary", "regnamespace", "regrole", "regcollation"):
+    if typname in (
+        "regproc",
+        "regclass",
+        "regtype",
+        "regprocedure",
+        "regoper",
+        "regoperator",
+        "regconfig",
+        "regdictionary",
+        "regnamespace",
+        "regrole",
+        "regcollation",
+    ):
         return f"{q}::oid"
     if typname == "int2vector":
         return f"{q}::int2[]"
     if typname == "oidvector":
         return f"{q}::oid[]"
-    if typname in ("pg_node_tree", "aclitem", "anyarray", "pg_lsn", "xid8", "pg_ndistinct",
-                   "pg_dependencies", "pg_mcv_list", "inet"):
+    if typname in (
+        "pg_node_tree",
+        "aclitem",
+        "anyarray",
+        "pg_lsn",
+        "xid8",
+        "pg_ndistinct",
+        "pg_dependencies",
+        "pg_mcv_list",
+        "inet",
+    ):
         return f"{q}::text"
     if typname in ("_aclitem",):
         return f"{q}::text[]"
@@ -80,8 +100,9 @@ def main(dsn: str) -> None:
                    WHERE a.attrelid = %s AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum""",
                 (oid,),
             ).fetchall()
-            relations.append({"oid": oid, "schema": nsp, "name": rel, "relkind": kind,
-                              "columns": [list(c) for c in cols]})
+            relations.append(
+                {"oid": oid, "schema": nsp, "name": rel, "relkind": kind, "columns": [list(c) for c in cols]}
+            )
         out["relations"] = relations
         by_name = {(r["schema"], r["name"]): r for r in relations}
         # Full pg_class / pg_attribute rows of the system relations themselves.
