@@ -101,6 +101,8 @@ def test_model_tables_in_catalog(engine: CatalogEngine) -> None:
         ("orders_pkey", "p", [1], None, "-", "PRIMARY KEY (order_id)"),
     ]
     assert rows(s, "SELECT indkey[0], indkey::text FROM pg_index WHERE indrelid = 'orders'::regclass") == [(1, "1")]
+    assert rows(s, "SELECT indkey FROM pg_index WHERE indrelid = 'orders'::regclass") == [("1",)]
+    assert types(s, "SELECT indkey, indclass FROM pg_index") == [("indkey", 22), ("indclass", 30)]
 
 
 def test_builtin_oids(engine: CatalogEngine) -> None:

@@ -543,6 +543,12 @@ class CatalogSession:
                     changed = True
                 except pa.ArrowInvalid:
                     pass
+            if c.type.oid in (22, 30) and pa.types.is_list(arrays[i].type):
+                # int2vector / oidvector print space-separated ("1 2"), not as arrays
+                vecs = [None if v is None else " ".join(str(x) for x in v) for v in arrays[i].to_pylist()]
+                arrays[i] = pa.chunked_array([pa.array(vecs, pa.string())])
+                changed = True
+                continue
             if c.type.oid == 1184 and pa.types.is_timestamp(arrays[i].type) and arrays[i].type.tz is None:
                 arrays[i] = arrays[i].cast(pa.timestamp(arrays[i].type.unit, tz="UTC"))
                 changed = True
