@@ -422,6 +422,7 @@ class BenchEnv:
 
     def _start(self) -> None:
         t0 = time.monotonic()
+        raise_fd_limit(8192)  # the servers inherit it: hundreds of sessions need sockets
         os.chmod(self.workdir, 0o755)  # the postgres account must reach the cluster directory inside
         csv_dir = self.workdir / "csv"
         csv_dir.mkdir(parents=True, exist_ok=True)

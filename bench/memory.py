@@ -1,0 +1,97 @@
+"""memory: gateway RSS while it streams a large result to a deliberately slow reader.
+
+The reader is the raw libpq client in single-row mode sleeping after every 1,000 rows, so it drains
+far slower than DuckDB produces: a server without backpressure would buffer the whole result
+(≈ 1.1 GB of DataRows for 10 M rows x 8 columns). RSS is sampled from /proc every 50 ms; the figure
+is peak RSS during the stream minus RSS just before it (after a warm-up query on the same table).
+
+    .venv/bin/python -m bench.memory [--quick] [--rows 10000000] [--sleep-us 2000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import time
+
+from bench.common import (
+    BenchEnv,
+    Dataset,
+    Report,
+    ResultRow,
+    compile_c_client,
+    main_for,
+    parse_run_lines,
+    process_rss,
+    sampling_rss,
+)
+
+NAME = "memory"
+MB = 1024 * 1024
+
+
+class MemoryBench:
+    NAME = NAME
+
+    def add_arguments(self, p: argparse.ArgumentParser) -> None:
+        p.add_argument("--big-rows", type=int, help="rows streamed (default 10,000,000; --quick: 20,000)")
+        p.add_argument("--sleep-us", type=int,
+                       help="reader sleep after every 1,000 rows, µs (default 2000: ≤ 0.5 M rows/s; --quick: 100)")
+
+    def _rows(self, opts: argparse.Namespace) -> int:
+        return int(opts.big_rows or (20_000 if opts.quick else 10_000_000))
+
+    def datasets(self, opts: argparse.Namespace) -> list[Dataset]:
+        return [Dataset("bench_big", self._rows(opts), in_postgres=False)]
+
+    def needs(self, opts: argparse.Namespace) -> set[str]:
+        return {"gateway"}
+
+    def run(self, env: BenchEnv | None, opts: argparse.Namespace) -> Report:
+        assert env is not None and env.gw is not None
+        ds = self.datasets(opts)[0]
+        sleep_us = opts.sleep_us if opts.sleep_us is not None else (100 if opts.quick else 2000)
+        client = str(compile_c_client())
+        sql = ds.select_sql()
+        # Warm-up: the same query once, stopped early by LIMIT, so caches and pools exist before the baseline.
+        warm = subprocess.run([client, env.gw.conninfo(), sql + " LIMIT 100000", "1", "exec"],
+                              capture_output=True, text=True, check=False)
+        if warm.returncode != 0:
+            raise RuntimeError(f"warm-up query failed: {warm.stderr}")
+        time.sleep(0.5)
+        before = process_rss(env.gw.pid)
+        t0 = time.perf_counter()
+        with sampling_rss(env.gw.pid) as samples:
+            done = subprocess.run([client, env.gw.conninfo(), sql, "1", "single", str(sleep_us)],
+                                  capture_output=True, text=True, check=False)
+        secs = time.perf_counter() - t0
+        time.sleep(0.5)
+        after = process_rss(env.gw.pid)
+        got = parse_run_lines(done.stdout)
+        received = got[0][0] if got else 0
+        peak = max([rss for _t, rss in samples] + [before])
+        rows = [
+            ResultRow("gateway RSS before the stream", "MB", "lower", gateway=before / MB),
+            ResultRow("gateway RSS peak while streaming", "MB", "lower", gateway=peak / MB),
+            ResultRow("RSS growth (peak - before)", "MB", "lower", gateway=(peak - before) / MB),
+            ResultRow("gateway RSS after the stream", "MB", "lower", gateway=after / MB),
+            ResultRow("rows received by the slow reader", "rows", "higher", gateway=float(received)),
+            ResultRow("slow reader rate", "rows/s", "higher", gateway=received / secs if secs else None),
+        ]
+        if done.returncode != 0 or received != ds.rows:
+            rows[4].error = (done.stderr.strip() or f"received {received} of {ds.rows}")[:300]
+        print(f"[memory] before {before / MB:.1f} MB, peak {peak / MB:.1f} MB, growth {(peak - before) / MB:.1f} MB, "
+              f"{received} rows in {secs:.1f} s", flush=True)
+        return Report(NAME, "memory: gateway RSS, slow reader", rows,
+                      params={"rows": ds.rows, "columns": ds.width, "reader_sleep_us_per_1000_rows": sleep_us,
+                              "samples": len(samples)},
+                      notes=["PostgreSQL column left empty: its backend streams from a heap scan and holds "
+                             "no result; the question is whether the gateway holds one"],
+                      columns=("—", "gateway"))
+
+
+BENCH = MemoryBench()
+
+if __name__ == "__main__":
+    sys.exit(main_for(BENCH))
