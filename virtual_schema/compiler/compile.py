@@ -17,10 +17,11 @@ from __future__ import annotations
 
 from sqlglot import exp
 from sqlglot.optimizer.annotate_types import annotate_types
+from sqlglot.optimizer.qualify import qualify
 
 from virtual_schema.compiler import types as ty
 from virtual_schema.compiler.api import CompiledQuery
-from virtual_schema.compiler.bind import SEM, TableInfo, analyse, parse, position
+from virtual_schema.compiler.bind import SEM, TableInfo, _figure_name, analyse, parse, position
 from virtual_schema.compiler.to_sql import Planner
 from virtual_schema.errors import FEATURE_NOT_SUPPORTED, UNDEFINED_TABLE, PgError
 from virtual_schema.pgtypes import TYPES_BY_OID, PgColumnType
@@ -40,6 +41,7 @@ class Compiler:
     def compile(self, sql: str, param_types: tuple[int, ...]) -> CompiledQuery:
         tree = parse(sql)
         empty = _is_empty(tree)
+        hints = self._param_hints(tree)
         ctes = {c.alias_or_name for c in tree.find_all(exp.CTE)}
         result_types: dict[str, exp.DataType] = {}
         selects = [s for s in tree.find_all(exp.Select)]
@@ -51,7 +53,7 @@ class Compiler:
                 tree = replaced
                 top_is_semantic = True
         del top_is_semantic
-        columns, params = self._types(tree, param_types, result_types)
+        columns, params = self._types(tree, param_types, result_types, hints)
         return CompiledQuery(self._render(tree), columns, params, empty, self._param_order(tree))
 
     # -- rewriting -------------------------------------------------------------------------------------
@@ -105,6 +107,17 @@ class Compiler:
     def _semantic(self, sel: exp.Select, info: TableInfo, alias: str, types: dict[str, exp.DataType]) -> exp.Select:
         analysis = analyse(sel, info, alias)
         outer, inner_types = self.planner.plan(analysis)
+        vt_schema = {name: c.type.sql() for name, c in info.columns.items()}
+        for i, g in enumerate(analysis.grain):
+            inner_types[f"__g{i}"] = _annotate_one(g, vt_schema, None)
+        for ph, node in analysis.base_aggs:
+            inner_types[ph] = _annotate_one(node, vt_schema, None)
+        sem_schema = {k: v.sql() for k, v in inner_types.items()}
+        for item in outer.expressions:
+            body = item.this if isinstance(item, exp.Alias) else item
+            t = _annotate_one(body, sem_schema, SEM)
+            if not (isinstance(body, exp.Cast) and body.to == t):
+                item.set("this", exp.Cast(this=body.copy(), to=t))
         types.update(inner_types)
         if sel.args.get("with_") is not None:
             outer.set("with_", sel.args["with_"])
@@ -113,28 +126,43 @@ class Compiler:
         return outer
 
     # -- types ---------------------------------------------------------------------------------------------
-    def _types(self, tree: exp.Expression, param_types: tuple[int, ...],
-               known: dict[str, exp.DataType]) -> tuple[tuple[ResultColumn, ...], tuple[PgColumnType, ...]]:
-        try:
-            annotated = annotate_types(tree, dialect=self.dialect)
-        except Exception:  # noqa: BLE001 - sqlglot's annotator is best effort; fall back to text below
-            annotated = tree
-        first = annotated
+    def _param_hints(self, tree: exp.Expression) -> dict[int, PgColumnType]:
+        """Types of `$n` compared with a virtual column (read before rewriting, while names are ours)."""
+        out: dict[int, PgColumnType] = {}
+        for p in tree.find_all(exp.Parameter):
+            parent = p.parent
+            while isinstance(parent, (exp.Paren, exp.Tuple)):
+                parent = parent.parent
+            if not isinstance(parent, _COMPARISONS):
+                continue
+            for other in parent.iter_expressions():
+                if isinstance(other, exp.Column):
+                    for info in self.tables.values():
+                        col = info.columns.get(other.name)
+                        if col is not None:
+                            out.setdefault(_param_no(p), ty.pg_type(col.type))
+                            break
+        return out
+
+    def _types(self, tree: exp.Expression, param_types: tuple[int, ...], known: dict[str, exp.DataType],
+               hints: dict[int, PgColumnType]) -> tuple[tuple[ResultColumn, ...], tuple[PgColumnType, ...]]:
+        first = tree
         while isinstance(first, exp.SetOperation):
             first = first.this
         cols: list[ResultColumn] = []
         if isinstance(first, exp.Select):
-            for item in first.expressions:
-                name = item.alias_or_name
-                t = item.type if isinstance(item, exp.Expression) else None
-                inner = item.this if isinstance(item, exp.Alias) else item
-                if isinstance(inner, exp.Column) and inner.name in known and not ty.known(t):
-                    t = known[inner.name]
+            if all(isinstance(i, exp.Alias) and isinstance(i.this, exp.Cast) for i in first.expressions):
+                found = [i.this.to for i in first.expressions]  # a semantic SELECT: every column is cast
+            else:
+                found = self._annotate_wrapper(tree)
+            for idx, item in enumerate(first.expressions):
+                t = found[idx] if idx < len(found) else None
                 if not ty.known(t):
                     t = ty.TEXT
-                    if isinstance(item, exp.Alias):
-                        item.set("this", exp.Cast(this=item.this, to=ty.TEXT))
-                cols.append(ResultColumn(name, ty.pg_type(t)))
+                    body = item.this if isinstance(item, exp.Alias) else item
+                    item.replace(exp.alias_(exp.Cast(this=body.copy(), to=ty.TEXT), _figure_name(item), quoted=True))
+                    item = first.expressions[idx]
+                cols.append(ResultColumn(_figure_name(item), ty.pg_type(t)))
         n_params = max((int(p.this.this) for p in tree.find_all(exp.Parameter) if _param_no(p)), default=0)
         params: list[PgColumnType] = []
         for i in range(max(n_params, len(param_types))):
@@ -142,8 +170,20 @@ class Compiler:
             if given and given in TYPES_BY_OID:
                 params.append(PgColumnType(given))
                 continue
-            params.append(self._infer_param(tree, i + 1))
+            params.append(hints.get(i + 1) or self._infer_param(tree, i + 1))
         return tuple(cols), tuple(params)
+
+    def _annotate_wrapper(self, tree: exp.Expression) -> list[exp.DataType | None]:
+        """Types of the top-level columns of ordinary SQL around semantic subqueries (whose columns are cast)."""
+        try:
+            q = qualify(tree.copy(), dialect="duckdb", validate_qualify_columns=False, quote_identifiers=False,
+                        identify=False)
+            a = annotate_types(q, dialect="duckdb")
+        except Exception:  # noqa: BLE001 - sqlglot's optimizer is best effort; unknown → text
+            return []
+        while isinstance(a, exp.SetOperation):
+            a = a.this
+        return [i.type for i in a.expressions] if isinstance(a, exp.Select) else []
 
     def _infer_param(self, tree: exp.Expression, n: int) -> PgColumnType:
         for p in tree.find_all(exp.Parameter):
@@ -178,6 +218,24 @@ class Compiler:
         if self.dialect == "duckdb":
             return ()
         return tuple(_param_no(p) - 1 for p in tree.find_all(exp.Parameter))
+
+
+def _annotate_one(e: exp.Expression, schema: dict[str, str], table: str | None) -> exp.DataType:
+    """The type of one expression whose columns belong to one table with known column types."""
+    if isinstance(e, exp.Column) and e.name in schema and (table is None or e.table == table):
+        return exp.DataType.build(schema[e.name])
+    expr = e.copy()
+    for c in expr.find_all(exp.Column):
+        if table is None or c.table == table:
+            c.set("table", exp.to_identifier("v"))
+    q = exp.select(exp.alias_(expr, "x")).from_(exp.alias_(exp.to_table("v"), "v", table=True))
+    try:
+        t = annotate_types(q, schema={"v": schema}, dialect="duckdb").selects[0].type
+    except Exception:  # noqa: BLE001 - best effort; unknown types fall back to text
+        t = None
+    if (t is None or not ty.known(t)) and isinstance(e, (exp.TimestampTrunc, exp.DateTrunc, exp.Anonymous)):
+        return ty.TIMESTAMP if "trunc" in e.sql_name().lower() or "TRUNC" in e.sql().upper() else ty.TEXT
+    return t if t is not None and ty.known(t) else ty.TEXT
 
 
 def _param_no(p: exp.Parameter) -> int:
