@@ -1,0 +1,1 @@
+SELECT CAST(__sem.__g0 AS STRING) AS `status`, CAST(__sem.__a0 AS DOUBLE) AS `avg_order_amount` FROM (SELECT __b.status AS __g0, CAST(AVG(__b.amount) AS DOUBLE) AS __a0 FROM orders AS __b GROUP BY __b.status) AS __sem

@@ -1,0 +1,1 @@
+SELECT CAST(__sem.__g0 AS BOOLEAN) AS `is_gift`, CAST(__sem.__a0 AS DECIMAL(38, 2)) AS `revenue` FROM (SELECT __b.is_gift AS __g0, CAST(SUM(__b.amount) AS DECIMAL(38, 2)) AS __a0 FROM orders AS __b GROUP BY __b.is_gift) AS __sem

@@ -1,0 +1,1 @@
+SELECT CAST(__sem.__g0 AS BOOLEAN) AS `is_discounted`, CAST(__sem.__a0 AS DECIMAL(38, 2)) AS `total_discounts`, CAST(__sem.__a1 AS BIGINT) AS `order_count` FROM (SELECT NOT __b.discount IS NULL AS __g0, CAST(SUM(__b.discount) AS DECIMAL(38, 2)) AS __a0, COUNT(__b.order_id) AS __a1 FROM orders AS __b GROUP BY NOT __b.discount IS NULL) AS __sem

@@ -1,0 +1,1 @@
+SELECT CAST(__sem.__g0 AS STRING) AS `order_size`, CAST(__sem.__a0 AS BIGINT) AS `order_count` FROM (SELECT CASE WHEN __b.amount >= 1000 THEN 'large' WHEN __b.amount >= 250 THEN 'medium' ELSE 'small' END AS __g0, COUNT(__b.order_id) AS __a0 FROM orders AS __b GROUP BY CASE WHEN __b.amount >= 1000 THEN 'large' WHEN __b.amount >= 250 THEN 'medium' ELSE 'small' END) AS __sem

@@ -1,0 +1,1 @@
+SELECT CAST(__sem.__g0 AS TIMESTAMP) AS `ordered_at__year`, CAST(__sem.__a0 AS BIGINT) AS `ordering_customers` FROM (SELECT CAST(TRUNC(__b.order_ts, 'YEAR') AS TIMESTAMP) AS __g0, COUNT(DISTINCT __b.customer_id) AS __a0 FROM orders AS __b GROUP BY CAST(TRUNC(__b.order_ts, 'YEAR') AS TIMESTAMP)) AS __sem

@@ -1,0 +1,1 @@
+SELECT CAST(__sem.__g0 AS STRING) AS `region`, CAST(__sem.__a0 AS BIGINT) AS `customer_count`, CAST(__sem.__a1 AS BIGINT) AS `active_customers` FROM (SELECT __b.region AS __g0, COUNT(__b.customer_id) AS __a0, CAST(SUM(CASE WHEN __b.is_active THEN 1 ELSE 0 END) AS BIGINT) AS __a1 FROM customers AS __b GROUP BY __b.region) AS __sem

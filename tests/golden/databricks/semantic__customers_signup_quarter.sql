@@ -1,0 +1,1 @@
+SELECT CAST(__sem.__g0 AS DATE) AS `signed_up_at__quarter`, CAST(__sem.__a0 AS BIGINT) AS `customer_count` FROM (SELECT CAST(TRUNC(__b.signup_date, 'QUARTER') AS DATE) AS __g0, COUNT(__b.customer_id) AS __a0 FROM customers AS __b GROUP BY CAST(TRUNC(__b.signup_date, 'QUARTER') AS DATE)) AS __sem

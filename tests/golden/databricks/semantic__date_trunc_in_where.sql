@@ -1,0 +1,1 @@
+SELECT CAST(__sem.__g0 AS STRING) AS `channel`, CAST(__sem.__a0 AS DECIMAL(38, 2)) AS `revenue` FROM (SELECT __b.channel AS __g0, CAST(SUM(__b.amount) AS DECIMAL(38, 2)) AS __a0 FROM orders AS __b WHERE DATE_TRUNC('YEAR', CAST(TRUNC(__b.order_ts, 'DAY') AS TIMESTAMP)) = CAST('2024-01-01' AS DATE) GROUP BY __b.channel) AS __sem

@@ -1,0 +1,1 @@
+SELECT CAST(__sem.__g0 AS TIMESTAMP_NTZ) AS `m`, CAST(__sem.__a0 AS DECIMAL(38, 2)) AS `revenue` FROM (SELECT DATE_TRUNC('MONTH', CAST(TRUNC(__b.order_ts, 'DAY') AS TIMESTAMP)) AS __g0, CAST(SUM(__b.amount) AS DECIMAL(38, 2)) AS __a0 FROM orders AS __b GROUP BY DATE_TRUNC('MONTH', CAST(TRUNC(__b.order_ts, 'DAY') AS TIMESTAMP))) AS __sem

@@ -1,0 +1,1 @@
+SELECT CAST(__sem.__g0 AS BIGINT) AS `y`, CAST(__sem.__a0 AS BIGINT) AS `ordering_customers` FROM (SELECT EXTRACT(YEAR FROM CAST(TRUNC(__b.order_ts, 'DAY') AS TIMESTAMP)) AS __g0, COUNT(DISTINCT __b.customer_id) AS __a0 FROM orders AS __b GROUP BY EXTRACT(YEAR FROM CAST(TRUNC(__b.order_ts, 'DAY') AS TIMESTAMP))) AS __sem

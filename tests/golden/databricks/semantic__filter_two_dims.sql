@@ -1,0 +1,1 @@
+SELECT CAST(__sem.__g0 AS STRING) AS `status`, CAST(__sem.__a0 AS BIGINT) AS `large_web_orders` FROM (SELECT __b.status AS __g0, COUNT(CASE WHEN __b.channel = 'web' AND CASE WHEN __b.amount >= 1000 THEN 'large' WHEN __b.amount >= 250 THEN 'medium' ELSE 'small' END = 'large' THEN __b.order_id END) AS __a0 FROM orders AS __b GROUP BY __b.status) AS __sem

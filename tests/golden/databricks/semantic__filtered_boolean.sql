@@ -1,0 +1,1 @@
+SELECT CAST(__sem.__g0 AS STRING) AS `product__category`, CAST(__sem.__a0 AS BIGINT) AS `bulk_units` FROM (SELECT __j_product.category AS __g0, CAST(SUM(CASE WHEN __b.quantity >= 3 THEN __b.quantity END) AS BIGINT) AS __a0 FROM order_items AS __b LEFT JOIN products AS __j_product ON __b.product_id = __j_product.product_id GROUP BY __j_product.category) AS __sem

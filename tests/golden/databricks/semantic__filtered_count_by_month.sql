@@ -1,0 +1,1 @@
+SELECT CAST(__sem.__g0 AS TIMESTAMP) AS `ordered_at__month`, CAST(__sem.__a0 AS BIGINT) AS `completed_orders` FROM (SELECT CAST(TRUNC(__b.order_ts, 'MONTH') AS TIMESTAMP) AS __g0, COUNT(CASE WHEN __b.status = 'completed' THEN __b.order_id END) AS __a0 FROM orders AS __b GROUP BY CAST(TRUNC(__b.order_ts, 'MONTH') AS TIMESTAMP)) AS __sem

@@ -1,0 +1,1 @@
+SELECT CAST(__sem.__g0 AS STRING) AS `device`, CAST(__sem.__a0 AS BIGINT) AS `page_views`, CAST(__sem.__a1 AS BIGINT) AS `purchases` FROM (SELECT __b.device AS __g0, COUNT(CASE WHEN __b.event_type = 'page_view' THEN __b.event_id END) AS __a0, COUNT(CASE WHEN __b.event_type = 'purchase' THEN __b.event_id END) AS __a1 FROM web_events AS __b GROUP BY __b.device) AS __sem

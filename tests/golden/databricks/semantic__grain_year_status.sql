@@ -1,0 +1,1 @@
+SELECT CAST(__sem.__g0 AS TIMESTAMP) AS `ordered_at__year`, CAST(__sem.__g1 AS STRING) AS `status`, CAST(__sem.__a0 AS DECIMAL(38, 2)) AS `revenue` FROM (SELECT CAST(TRUNC(__b.order_ts, 'YEAR') AS TIMESTAMP) AS __g0, __b.status AS __g1, CAST(SUM(__b.amount) AS DECIMAL(38, 2)) AS __a0 FROM orders AS __b GROUP BY CAST(TRUNC(__b.order_ts, 'YEAR') AS TIMESTAMP), __b.status) AS __sem

@@ -1,0 +1,1 @@
+SELECT CAST(__sem.__g0 AS STRING) AS `customer_id__region`, CAST(__sem.__a0 AS DECIMAL(38, 2)) AS `revenue` FROM (SELECT __j_customer_id.region AS __g0, CAST(SUM(__b.amount) AS DECIMAL(38, 2)) AS __a0 FROM orders AS __b LEFT JOIN customers AS __j_customer_id ON __b.customer_id = __j_customer_id.customer_id GROUP BY __j_customer_id.region) AS __sem

@@ -1,0 +1,1 @@
+SELECT CAST(__sem.__g0 AS STRING) AS `order_id__status`, CAST(__sem.__a0 AS BIGINT) AS `units_sold` FROM (SELECT __j_order_id.status AS __g0, CAST(SUM(__b.quantity) AS BIGINT) AS __a0 FROM order_items AS __b LEFT JOIN orders AS __j_order_id ON __b.order_id = __j_order_id.order_id GROUP BY __j_order_id.status) AS __sem

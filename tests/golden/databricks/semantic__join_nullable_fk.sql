@@ -1,0 +1,1 @@
+SELECT CAST(__sem.__g0 AS STRING) AS `customer_id__region`, CAST(__sem.__a0 AS BIGINT) AS `event_count` FROM (SELECT __j_customer_id.region AS __g0, COUNT(__b.event_id) AS __a0 FROM web_events AS __b LEFT JOIN customers AS __j_customer_id ON __b.customer_id = __j_customer_id.customer_id GROUP BY __j_customer_id.region) AS __sem

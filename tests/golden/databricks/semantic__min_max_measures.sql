@@ -1,0 +1,1 @@
+SELECT CAST(__sem.__g0 AS STRING) AS `channel`, CAST(__sem.__a0 AS DECIMAL(18, 2)) AS `min_order_amount`, CAST(__sem.__a1 AS DECIMAL(18, 2)) AS `max_order_amount` FROM (SELECT __b.channel AS __g0, MIN(__b.amount) AS __a0, MAX(__b.amount) AS __a1 FROM orders AS __b GROUP BY __b.channel) AS __sem

@@ -1,0 +1,1 @@
+SELECT CAST(__sem.__g0 AS STRING) AS `segment`, CAST(__sem.__a0 AS BIGINT) AS `customer_count` FROM (SELECT __b.segment AS __g0, COUNT(__b.customer_id) AS __a0 FROM customers AS __b GROUP BY __b.segment) AS __sem ORDER BY __sem.__a0 NULLS LAST, __sem.__g0 NULLS LAST

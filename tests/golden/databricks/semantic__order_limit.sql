@@ -1,0 +1,1 @@
+SELECT CAST(__sem.__g0 AS STRING) AS `product__brand`, CAST(__sem.__a0 AS DOUBLE) AS `item_revenue` FROM (SELECT __j_product.brand AS __g0, CAST(SUM(__b.quantity * __b.unit_price) AS DOUBLE) AS __a0 FROM order_items AS __b LEFT JOIN products AS __j_product ON __b.product_id = __j_product.product_id GROUP BY __j_product.brand) AS __sem ORDER BY __sem.__a0 DESC NULLS FIRST LIMIT 3

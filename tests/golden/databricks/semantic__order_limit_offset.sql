@@ -1,0 +1,1 @@
+SELECT CAST(__sem.__g0 AS TIMESTAMP) AS `ordered_at__month`, CAST(__sem.__a0 AS DECIMAL(38, 2)) AS `revenue` FROM (SELECT CAST(TRUNC(__b.order_ts, 'MONTH') AS TIMESTAMP) AS __g0, CAST(SUM(__b.amount) AS DECIMAL(38, 2)) AS __a0 FROM orders AS __b GROUP BY CAST(TRUNC(__b.order_ts, 'MONTH') AS TIMESTAMP)) AS __sem ORDER BY 1 NULLS LAST LIMIT 5 OFFSET 2

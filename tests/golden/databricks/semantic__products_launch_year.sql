@@ -1,0 +1,1 @@
+SELECT CAST(__sem.__g0 AS DATE) AS `launched_at__year`, CAST(__sem.__a0 AS BIGINT) AS `product_count` FROM (SELECT CAST(TRUNC(__b.launched_on, 'YEAR') AS DATE) AS __g0, COUNT(__b.product_id) AS __a0 FROM products AS __b GROUP BY CAST(TRUNC(__b.launched_on, 'YEAR') AS DATE)) AS __sem

@@ -1,0 +1,1 @@
+SELECT CAST(__sem.__g0 AS STRING) AS `price_band`, CAST(__sem.__a0 AS BIGINT) AS `product_count` FROM (SELECT CASE WHEN __b.price < 50 THEN 'budget' WHEN __b.price < 200 THEN 'standard' ELSE 'premium' END AS __g0, COUNT(__b.product_id) AS __a0 FROM products AS __b GROUP BY CASE WHEN __b.price < 50 THEN 'budget' WHEN __b.price < 200 THEN 'standard' ELSE 'premium' END) AS __sem

@@ -1,0 +1,1 @@
+SELECT CAST(__sem.__g0 AS STRING) AS `device`, CAST(CAST(__sem.__a0 AS DOUBLE) / NULLIF(CAST(__sem.__a1 AS DOUBLE), 0) AS DOUBLE) AS `conversion_rate` FROM (SELECT __b.device AS __g0, COUNT(CASE WHEN __b.event_type = 'purchase' THEN __b.event_id END) AS __a0, COUNT(DISTINCT __b.session_id) AS __a1 FROM web_events AS __b GROUP BY __b.device) AS __sem

@@ -1,0 +1,1 @@
+SELECT CAST(__sem.__g0 AS STRING) AS `segment`, CAST(CAST(__sem.__a0 AS DOUBLE) / NULLIF(CAST(__sem.__a1 AS DOUBLE), 0) AS DOUBLE) AS `active_share` FROM (SELECT __b.segment AS __g0, CAST(SUM(CASE WHEN __b.is_active THEN 1 ELSE 0 END) AS BIGINT) AS __a0, COUNT(__b.customer_id) AS __a1 FROM customers AS __b GROUP BY __b.segment) AS __sem

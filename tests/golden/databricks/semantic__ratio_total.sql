@@ -1,0 +1,1 @@
+SELECT CAST(CAST(__sem.__a0 AS DOUBLE) / NULLIF(CAST(__sem.__a1 AS DOUBLE), 0) AS DOUBLE) AS `avg_order_value` FROM (SELECT CAST(SUM(__b.amount) AS DECIMAL(38, 2)) AS __a0, COUNT(__b.order_id) AS __a1 FROM orders AS __b) AS __sem

@@ -1,0 +1,1 @@
+SELECT channel, revenue, revenue / SUM(revenue) OVER () AS share FROM (SELECT CAST(__sem.__g0 AS STRING) AS `channel`, CAST(__sem.__a0 AS DECIMAL(38, 2)) AS `revenue` FROM (SELECT __b.channel AS __g0, CAST(SUM(__b.amount) AS DECIMAL(38, 2)) AS __a0 FROM orders AS __b GROUP BY __b.channel) AS __sem) AS t

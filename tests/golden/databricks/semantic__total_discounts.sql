@@ -1,0 +1,1 @@
+SELECT CAST(__sem.__g0 AS STRING) AS `channel`, CAST(__sem.__a0 AS DECIMAL(38, 2)) AS `total_discounts` FROM (SELECT __b.channel AS __g0, CAST(SUM(__b.discount) AS DECIMAL(38, 2)) AS __a0 FROM orders AS __b GROUP BY __b.channel) AS __sem

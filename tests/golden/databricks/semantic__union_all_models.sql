@@ -1,0 +1,1 @@
+SELECT CAST('orders' AS STRING) AS `source`, CAST(__sem.__a0 AS BIGINT) AS `n` FROM (SELECT COUNT(__b.order_id) AS __a0 FROM orders AS __b) AS __sem UNION ALL SELECT CAST('events' AS STRING) AS `?column?`, CAST(__sem.__a0 AS BIGINT) AS `event_count` FROM (SELECT COUNT(__b.event_id) AS __a0 FROM web_events AS __b) AS __sem

@@ -1,0 +1,1 @@
+SELECT CAST(__sem.__g0 AS STRING) AS `event_type`, CAST(__sem.__a0 AS DOUBLE) AS `avg_time_on_page_ms` FROM (SELECT __b.event_type AS __g0, CAST(AVG(__b.duration_ms) AS DOUBLE) AS __a0 FROM web_events AS __b GROUP BY __b.event_type) AS __sem

@@ -1,0 +1,1 @@
+SELECT CAST(__sem.__g0 AS STRING) AS `device`, CAST(__sem.__a0 AS BIGINT) AS `event_count`, CAST(__sem.__a1 AS BIGINT) AS `session_count`, CAST(__sem.__a2 AS BIGINT) AS `visitor_count` FROM (SELECT __b.device AS __g0, COUNT(__b.event_id) AS __a0, COUNT(DISTINCT __b.session_id) AS __a1, COUNT(DISTINCT __b.customer_id) AS __a2 FROM web_events AS __b GROUP BY __b.device) AS __sem

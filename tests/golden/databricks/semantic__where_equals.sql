@@ -1,0 +1,1 @@
+SELECT CAST(__sem.__g0 AS STRING) AS `channel`, CAST(__sem.__a0 AS DECIMAL(38, 2)) AS `revenue` FROM (SELECT __b.channel AS __g0, CAST(SUM(__b.amount) AS DECIMAL(38, 2)) AS __a0 FROM orders AS __b WHERE __b.status = 'completed' GROUP BY __b.channel) AS __sem
