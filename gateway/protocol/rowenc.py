@@ -177,12 +177,39 @@ def _decimal_ints(arr: pa.Array) -> npt.NDArray[np.int64] | None:
     return low if bool(ok.all()) else None
 
 
+def _patch_rows(field: vf.Field, rows: npt.NDArray[np.intp], texts: list[bytes]) -> vf.Field:
+    """Replace the values of a few rows (left-aligned fields) by per-value output."""
+    if not len(rows):
+        return field
+    need = max(map(len, texts))
+    mat = field.mat
+    n, w = mat.shape
+    if need > w:
+        wider = np.zeros((n, need), np.uint8)
+        wider[:, :w] = mat
+        mat = wider
+    else:
+        mat = mat.copy()
+    hi = np.full(n, w, np.int64) if field.hi is None else field.hi.copy()
+    for r, text in zip(rows, texts, strict=True):
+        mat[r, : len(text)] = np.frombuffer(text, np.uint8)
+        hi[r] = len(text)
+    return vf.Field(mat, None, hi, field.null)
+
+
 def _float_text(single: bool) -> Renderer:
     def render(arr: pa.Array) -> vf.Field:
         arr = arr.cast(pa.float32() if single else pa.float64())
+        vals = _values(arr, np.float32 if single else np.float64)
+        null = _nulls(arr)
+        if not single:
+            field, covered = vf.float8_short(vals if null is None else np.where(null, 0.0, vals))
+            rows = np.flatnonzero(~covered)
+            if len(rows) <= max(64, len(vals) // 50):
+                field.null = null
+                return _patch_rows(field, rows, [pv.format_float(float(vals[r])).encode() for r in rows])
         strs = pc.cast(arr, pa.string())
         field = _strings(strs)
-        vals = _values(arr, np.float32 if single else np.float64)
         with np.errstate(invalid="ignore"):
             a = np.abs(vals)
             fix = ~np.isfinite(vals) | ((a < 1e-4) & (a != 0)) | (a >= (1e6 if single else 1e15))
@@ -190,23 +217,7 @@ def _float_text(single: bool) -> Renderer:
         if field.null is not None:
             fix &= ~field.null
         rows = np.flatnonzero(fix)
-        if len(rows):
-            texts = [pv.format_float(float(vals[r]), single=single).encode() for r in rows]
-            need = max(map(len, texts))
-            mat, hi = field.mat, field.hi
-            assert hi is not None
-            if need > mat.shape[1]:
-                wider = np.zeros((len(mat), need), np.uint8)
-                wider[:, : mat.shape[1]] = mat
-                mat = wider
-            else:
-                mat = mat.copy()
-            hi = hi.copy()
-            for r, text in zip(rows, texts, strict=True):
-                mat[r, : len(text)] = np.frombuffer(text, np.uint8)
-                hi[r] = len(text)
-            field = vf.Field(mat, None, hi, field.null)
-        return field
+        return _patch_rows(field, rows, [pv.format_float(float(vals[r]), single=single).encode() for r in rows])
 
     return render
 
@@ -537,6 +548,8 @@ def _renderer(col: PgColumnType, fmt: int, arrow_type: pa.DataType, zone_name: s
 
 # ---------------------------------------------------------------------------------------------- assembly
 
+_HEADER = np.dtype([("t", "u1"), ("len", ">i4"), ("n", ">u2")])  # 'D', message length, column count
+_ZERO = np.zeros(0, np.int64)
 _KEEP_DROP_BITS = np.full(1 << 16, 0x55, np.uint8)  # element i is kept iff i is even
 
 
@@ -558,7 +571,6 @@ def _assemble(fields: list[vf.Field], n: int) -> pa.Buffer | bytes:
     total = np.full(n, 6 + 4 * ncols, np.int64)
     width = 7 + sum(4 + f.mat.shape[1] for f in fields)
     m = np.empty((n, width), np.uint8)
-    head = np.empty((n, 7), np.uint8)
     pos = 7
     for f in fields:
         w = f.mat.shape[1]
@@ -569,7 +581,7 @@ def _assemble(fields: list[vf.Field], n: int) -> pa.Buffer | bytes:
         if f.null is not None:
             hi = np.where(f.null, 0, w if hi is None else hi)
         if hi is None:
-            m[:, pos : pos + 4] = np.frombuffer(struct.pack("!i", w), np.uint8)
+            m[:, pos : pos + 4].view("V4")[:, 0] = np.frombuffer(struct.pack("!i", w), "V4")[0]
             total += w
         else:
             word = hi if f.null is None else np.where(f.null, -1, hi)
@@ -578,28 +590,32 @@ def _assemble(fields: list[vf.Field], n: int) -> pa.Buffer | bytes:
         _copy_cols(m, pos + 4, f.mat)
         his.append(hi)
         pos += 4 + w
-    head[:, 0] = 68
-    head[:, 1:5] = total.astype(">i4").view(np.uint8).reshape(n, 4)
-    head[:, 5:7] = np.frombuffer(struct.pack("!H", ncols), np.uint8)
-    _copy_cols(m, 0, head)
+    head = np.empty(n, _HEADER)
+    head["t"] = 68
+    head["len"] = total
+    head["n"] = ncols
+    m[:, 0:7].view("V7")[:, 0] = head.view("V7")
     # Elements alternate: kept bytes, then dropped padding after each value whose end varies.
-    rel: list[npt.NDArray[np.int64] | int] = []
+    rel: list[tuple[npt.NDArray[np.int64], int]] = []
     pos = 7
     for f, hi in zip(fields, his, strict=True):
         w = f.mat.shape[1]
         if hi is not None:
-            rel.append(pos + 4 + hi)
-            rel.append(pos + 4 + w)
+            rel.append((hi, pos + 4))
+            rel.append((_ZERO, pos + 4 + w))
         pos += 4 + w
     if not rel:
         return m.tobytes()
     per_row = len(rel)
-    rowstart = np.arange(n, dtype=np.int64) * width
     index_type = np.int32 if n * width < 2**31 else np.int64
+    rowstart = np.arange(n, dtype=index_type) * index_type(width)
+    cols = np.empty((per_row, n), index_type)
+    for j, (arr, const) in enumerate(rel):
+        np.add(rowstart, const, out=cols[j])
+        if arr is not _ZERO:
+            cols[j] += arr.astype(index_type)
     offsets = np.empty(n * per_row + 2, index_type)
-    grid = offsets[1:-1].reshape(n, per_row)
-    for j, r in enumerate(rel):
-        grid[:, j] = rowstart + r
+    offsets[1:-1].reshape(n, per_row)[:] = cols.T
     offsets[0] = 0
     offsets[-1] = n * width
     nelem = n * per_row + 1

@@ -8,6 +8,7 @@ row assembler (rowenc.py) then cuts the windows out of the matrix in one C++ fil
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,6 +24,40 @@ T2 = np.frombuffer(b"".join(b"%02d" % i for i in range(100)), dtype=np.uint16)
 HEX2 = np.frombuffer(b"".join(b"%02x" % i for i in range(256)), dtype=np.uint16)
 POW10_U64 = np.array([10**i for i in range(1, 20)], dtype=np.uint64)
 US_PER_DAY = 86_400_000_000
+
+
+_TABLE_FIRST_DAY = -25567  # 1900-01-01
+_TABLE_DAYS = 73049  # through 2099-12-31
+
+
+@functools.cache
+def _day_table() -> npt.NDArray[np.void]:
+    """'YYYY-MM-DD' for every day of 1900..2099 as 10-byte items (one gather formats a date column)."""
+    days = np.arange(_TABLE_FIRST_DAY, _TABLE_FIRST_DAY + _TABLE_DAYS, dtype=np.int64)
+    mat = np.empty((len(days), 10), U8)
+    _write_date_arith(mat, 0, days)
+    return mat.view("V10")[:, 0].copy()
+
+
+@functools.cache
+def _clock_table() -> npt.NDArray[np.void]:
+    """'HH:MM:SS' for every second of a day as 8-byte items."""
+    secs = np.arange(86400, dtype=np.int64)
+    mat = np.empty((86400, 8), U8)
+    hh, rest = np.divmod(secs, 3600)
+    mm, ss = np.divmod(rest, 60)
+    mat[:, 0:2] = T2[hh].view(U8).reshape(-1, 2)
+    mat[:, 2] = 58
+    mat[:, 3:5] = T2[mm].view(U8).reshape(-1, 2)
+    mat[:, 5] = 58
+    mat[:, 6:8] = T2[ss].view(U8).reshape(-1, 2)
+    return mat.view("V8")[:, 0].copy()
+
+
+def put(mat: Mat, col: int, items: npt.NDArray[np.void]) -> None:
+    """mat[:, col:col+k] = k-byte items, one item per row (fast; numpy copies narrow slices slowly)."""
+    k = items.dtype.itemsize
+    mat[:, col : col + k].view(f"V{k}")[:, 0] = items
 
 
 @dataclass(slots=True)
@@ -116,6 +151,54 @@ def scaled_text(v: I64, scale: int) -> Field:
     return left_align(mat, lo)
 
 
+_P10 = np.array([10.0**k for k in range(23)])
+
+
+def float8_short(x: npt.NDArray[np.float64], max_decimals: int = 8) -> tuple[Field, Bools]:
+    """Shortest round-trip text of doubles that have at most `max_decimals` decimals and |x| in
+    [1e-4, 1e15) (PostgreSQL's fixed-notation range), with no per-value Python.
+
+    The first k for which round(x * 10**k) / 10**k == x gives the shortest digits: a string with k
+    decimals round-trips, and none with fewer decimals does (and at one magnitude, fewer decimals means
+    fewer significant digits). Division by an exact power of ten is correctly rounded, so the check is
+    exactly "this decimal parses back to x". Returns the field and which rows it covers; the others
+    (zero's sign, infinities, NaN, long fractions, exponent range) are left to the caller."""
+    with np.errstate(invalid="ignore", over="ignore"):
+        n = len(x)
+        a = np.abs(x)
+        todo = ((a >= 1e-4) & (a < 1e15)) | ((x == 0) & ~np.signbit(x))
+        ks = np.full(n, -1, np.int64)
+        done = ~todo
+        for k in range(max_decimals + 1):
+            y = np.round(x * _P10[k])
+            ok = (y / _P10[k] == x) & ~done
+            ks[ok] = k
+            done |= ok
+            if done.all():
+                break
+        kmax = int(ks.max()) if n else 0
+        # One scale for every row: exact while |x| * 10**kmax < 2**53 (then x * 10**kmax is within half
+        # an ulp < 0.5 of the integer it stands for).
+        covered = (ks >= 0) & (a * _P10[max(kmax, 0)] < 2.0**53)
+        kmax = max(kmax, 0)
+        big = np.round(np.where(covered, x, 0.0) * _P10[kmax]).astype(np.int64)
+    if kmax == 0:
+        return int_text(big), covered
+    u, neg = abs_u64(big)
+    ip, fp = np.divmod(u, np.uint64(10**kmax))
+    nd = ndigits(ip)
+    groups = (int(nd.max()) + int(bool(neg.any())) + 3) // 4
+    wi = 4 * groups
+    fgroups = (kmax + 3) // 4
+    mat = np.empty((n, wi + 1 + kmax), U8)
+    mat[:, :wi] = digits_right(ip, groups)
+    mat[:, wi] = 46
+    mat[:, wi + 1 :] = digits_right(fp, fgroups)[:, 4 * fgroups - kmax :]
+    lo = place_minus(mat, wi - nd, neg)
+    hi = np.where(ks > 0, wi + 1 + ks, wi)
+    return left_align(mat, lo, hi), covered
+
+
 def civil(days: I64) -> tuple[I64, I64, I64]:
     """(year, month, day) of days since 1970-01-01, proleptic Gregorian (H. Hinnant's algorithm)."""
     z = days + 719468
@@ -136,6 +219,13 @@ def date_in_range(days: I64) -> bool:
 
 
 def write_date(mat: Mat, col: int, days: I64) -> None:
+    if len(days) and days.min() >= _TABLE_FIRST_DAY and days.max() < _TABLE_FIRST_DAY + _TABLE_DAYS:
+        put(mat, col, _day_table()[days - _TABLE_FIRST_DAY])
+        return
+    _write_date_arith(mat, col, days)
+
+
+def _write_date_arith(mat: Mat, col: int, days: I64) -> None:
     n = len(days)
     y, m, d = civil(days)
     mat[:, col : col + 4] = T4[y].view(U8).reshape(n, 4)
@@ -149,18 +239,13 @@ def write_clock(mat: Mat, col: int, us: I64) -> I64 | None:
     """HH:MM:SS[.ffffff] of microseconds into the day at mat[:, col:]; returns per-row ends or None (fixed)."""
     n = len(us)
     secs, frac = np.divmod(us, 1_000_000)
-    mins, ss = np.divmod(secs, 60)
-    hh, mm = np.divmod(mins, 60)
-    mat[:, col : col + 2] = T2[hh].view(U8).reshape(n, 2)
-    mat[:, col + 2] = 58
-    mat[:, col + 3 : col + 5] = T2[mm].view(U8).reshape(n, 2)
-    mat[:, col + 5] = 58
-    mat[:, col + 6 : col + 8] = T2[ss].view(U8).reshape(n, 2)
+    put(mat, col, _clock_table()[secs])
     if mat.shape[1] <= col + 8:
         return None
     mat[:, col + 8] = 46
-    mat[:, col + 9 : col + 13] = T4[frac // 100].view(U8).reshape(n, 4)
-    mat[:, col + 13 : col + 15] = T2[frac % 100].view(U8).reshape(n, 2)
+    hi4, lo2 = np.divmod(frac, 100)
+    put(mat, col + 9, T4[hi4].view("V4"))
+    put(mat, col + 13, T2[lo2].view("V2"))
     zeros = np.zeros(n, np.int64)
     for p in (10, 100, 1000, 10000, 100000):
         zeros += frac % p == 0
