@@ -165,6 +165,7 @@ class DatabricksSession:
                 self._abandon(run, None)
                 raise
             except Exception as e:  # the connector raises many types; each one is classified below
+
                 self._abandon(run, None)
                 if run.cancelled:
                     raise map_databricks_error(e, cancelled=True) from None

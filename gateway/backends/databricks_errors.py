@@ -136,6 +136,7 @@ def clean_detail(text: str) -> str:
     """The warehouse's message without Java stack frames or the Hive wrapper prefix."""
     lines = [ln for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith(("at ", "... "))]
     out = _HIVE_PREFIX.sub("", "\n".join(lines)).strip()
+    out = out.replace("org.apache.spark.sql.AnalysisException: ", "")
     return out[:_MAX_DETAIL]
 
 

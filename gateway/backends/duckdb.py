@@ -90,7 +90,7 @@ class DuckDBSession:
                 return None
             except duckdb.Error as e:
                 raise map_duckdb_error(e) from None
-            except pa.ArrowException as e:
+            except (pa.ArrowException, OSError) as e:  # DuckDB errors surface through Arrow's reader
                 if "INTERRUPT" in str(e).upper():
                     raise PgError(QUERY_CANCELED, "canceling statement due to user request") from None
                 raise PgError(INTERNAL_ERROR, "warehouse error", detail=str(e)) from None
@@ -113,7 +113,7 @@ class DuckDBSession:
         finally:
             if pending is not None:
                 cursor.interrupt()
-                with contextlib.suppress(PgError, duckdb.Error, pa.ArrowException):
+                with contextlib.suppress(PgError, duckdb.Error, pa.ArrowException, OSError):
                     await pending
             self._running.clear()
             reader.close()

@@ -850,18 +850,21 @@ class Connection:
             else:
                 self.send(describe_fields(prepared.columns, (0,) * len(prepared.columns)))
         else:
-            portal = self.portals.get(msg.name)
-            if portal is None:
-                raise PgError(E.INVALID_CURSOR_NAME, f'portal "{msg.name}" does not exist')
+            portal = self.find_portal(msg.name)
             if portal.prepared.columns is None:
                 self.send(m.NoData())
             else:
                 self.send(describe_fields(portal.prepared.columns, portal.formats))
 
-    async def on_execute(self, msg: m.Execute) -> None:
-        portal = self.portals.get(msg.portal)
+    def find_portal(self, name: str) -> Portal:
+        """Protocol portals and SQL cursors share one namespace, as in PostgreSQL."""
+        portal = self.portals.get(name) or self.cursors.get(name)
         if portal is None:
-            raise PgError(E.INVALID_CURSOR_NAME, f'portal "{msg.portal}" does not exist')
+            raise PgError(E.INVALID_CURSOR_NAME, f'portal "{name}" does not exist')
+        return portal
+
+    async def on_execute(self, msg: m.Execute) -> None:
+        portal = self.find_portal(msg.portal)
         if self.tx.status == "E" and not _allowed_in_failed(portal.prepared.statement):
             raise PgError(E.IN_FAILED_SQL_TRANSACTION,
                           "current transaction is aborted, commands ignored until end of transaction block")
@@ -877,7 +880,7 @@ class Connection:
         if msg.kind == "S":
             self.prepared.pop(msg.name, None)
         else:
-            portal = self.portals.pop(msg.name, None)
+            portal = self.portals.pop(msg.name, None) or self.cursors.pop(msg.name, None)
             if portal is not None:
                 await portal.close()
         self.send(m.CloseComplete())

@@ -136,6 +136,7 @@ def normalize_value(d: SettingDef, raw: str) -> str:
     if lname == "timezone" or lname == "log_timezone":
         return _normalize_timezone(value)
     if lname == "client_encoding":
+        value = value.strip("'\"")
         if value.upper().replace("-", "").replace("_", "") in ("UTF8", "UNICODE"):
             return "UTF8"
         raise PgError(FEATURE_NOT_SUPPORTED, f'conversion between {value} and UTF8 is not supported',
