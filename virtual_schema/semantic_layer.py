@@ -21,12 +21,13 @@ from collections.abc import Mapping, Sequence
 
 import pyarrow as pa
 from sqlglot import exp
+from sqlglot.optimizer.annotate_types import annotate_types
 
 from virtual_schema.compiler import types as ty
 from virtual_schema.compiler.api import CompiledQuery
 from virtual_schema.compiler.bind import TableColumn, TableInfo
 from virtual_schema.compiler.compile import Compiler
-from virtual_schema.compiler.metrics import Leaf, MetricExpander
+from virtual_schema.compiler.metrics import Leaf, MetricExpander, measure_agg
 from virtual_schema.compiler.scope import ScopeBuilder
 from virtual_schema.compiler.to_sql import Planner
 from virtual_schema.errors import PgError
@@ -71,10 +72,10 @@ class SemanticLayer:
         return got
 
 
-def _metric_leaves(models: SemanticModelSet, dialect: str) -> dict[str, tuple[set[str], exp.DataType]]:
+def _metric_leaves(models: SemanticModelSet, dialect: str,
+                   arg_types: dict[tuple[str, str], exp.DataType]) -> dict[str, tuple[set[str], exp.DataType]]:
     """For every metric: the models its measures come from and its result type."""
     out: dict[str, tuple[set[str], exp.DataType]] = {}
-    builder_types: dict[str, exp.DataType] = {}
 
     for metric in models.metrics:
         seen: list[Leaf] = []
@@ -87,26 +88,21 @@ def _metric_leaves(models: SemanticModelSet, dialect: str) -> dict[str, tuple[se
             e = MetricExpander(models, dialect, leaf_column).expand(metric.name)
         except PgError:
             continue  # not compilable (conversion, offsets, …): not offered as a column
-        out[metric.name] = ({lf.model for lf in seen}, ty.TEXT)
-        builder_types[metric.name] = ty.TEXT
-        out[metric.name] = ({lf.model for lf in seen}, _expr_type(e, seen, models))
+        out[metric.name] = ({lf.model for lf in seen}, _expr_type(e, seen, models, arg_types))
     return out
 
 
-def _expr_type(e: exp.Expression, leaves: list[Leaf], models: SemanticModelSet) -> exp.DataType:
-    from virtual_schema.compiler.metrics import measure_agg  # noqa: PLC0415 - local helper import
-
+def _expr_type(e: exp.Expression, leaves: list[Leaf], models: SemanticModelSet,
+               arg_types: dict[tuple[str, str], exp.DataType]) -> exp.DataType:
     schema: dict[str, str] = {}
     for i, lf in enumerate(leaves):
         got = models.measure(lf.measure)
         assert got is not None
         _, measure = got
-        _, t = measure_agg(measure.agg, exp.column("x"), _ARG_TYPES.get((lf.model, lf.measure), ty.DOUBLE))
+        _, t = measure_agg(measure.agg, exp.column("x"), arg_types.get((lf.model, lf.measure), ty.DOUBLE))
         schema[f"l{i}"] = t.sql()
     if isinstance(e, exp.Column):
         return exp.DataType.build(schema[e.name])
-    from sqlglot.optimizer.annotate_types import annotate_types  # noqa: PLC0415
-
     try:
         q = annotate_types(exp.select(exp.alias_(e.copy(), "v")).from_(exp.alias_(exp.to_table("t"), "t", table=True)),
                            schema={"t": schema})
@@ -117,9 +113,6 @@ def _expr_type(e: exp.Expression, leaves: list[Leaf], models: SemanticModelSet) 
         return ty.DOUBLE
     assert t is not None
     return t
-
-
-_ARG_TYPES: dict[tuple[str, str], exp.DataType] = {}
 
 
 def build_semantic_layer(
@@ -136,10 +129,8 @@ def build_semantic_layer(
     if dialect not in SUPPORTED_DIALECTS:
         raise ValueError(f"unsupported dialect {dialect!r}; expected one of {SUPPORTED_DIALECTS}")
     builder = ScopeBuilder(models, dict(physical), dialect, default_catalog, default_schema)
-    for m in models.models:
-        for ms in m.measures:
-            _ARG_TYPES[(m.name, ms.name)] = builder.expr_type(m, ms.sql)
-    leaves = _metric_leaves(models, dialect)
+    arg_types = {(m.name, ms.name): builder.expr_type(m, ms.sql) for m in models.models for ms in m.measures}
+    leaves = _metric_leaves(models, dialect, arg_types)
     tables: list[VirtualTable] = []
     infos: dict[str, TableInfo] = {}
     for m in models.models:
@@ -195,8 +186,6 @@ def _model_table(m: SemanticModel, builder: ScopeBuilder, models: SemanticModelS
 
 
 def _measure_type(m: SemanticModel, measure: str, builder: ScopeBuilder) -> tuple[exp.Expression, exp.DataType]:
-    from virtual_schema.compiler.metrics import measure_agg  # noqa: PLC0415
-
     ms = m.measure(measure)
     assert ms is not None
     return measure_agg(ms.agg, exp.column("x"), builder.expr_type(m, ms.sql))

@@ -17,6 +17,7 @@ import pglast
 import sqlglot
 from sqlglot import exp
 
+from virtual_schema.compiler import types as ty
 from virtual_schema.errors import (
     AMBIGUOUS_COLUMN,
     FEATURE_NOT_SUPPORTED,
@@ -77,6 +78,10 @@ class TableInfo:
     name: str
     model: str | None  # None for the `metrics` table
     columns: dict[str, TableColumn]
+    types: dict[str, exp.DataType] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.types = {n: c.type for n, c in self.columns.items()}
 
 
 @dataclass
@@ -331,7 +336,7 @@ def analyse(select: exp.Select, table: TableInfo, alias: str) -> Analysis:
         r = _replace_grain(e, grain)
         _check_grouped(r)
         outer = outer.select(exp.alias_(r, n, quoted=True), copy=False)
-    outer.set("from_", exp.From(this=exp.to_table(SEM)))
+    outer.set("from_", exp.From(this=ty.table(SEM)))
     if having_p is not None:
         hr = _replace_grain(having_p, grain)
         _check_grouped(hr)

@@ -99,25 +99,29 @@ class Compiler:
                 used = list(info.columns)
             if not used:
                 used = [next(iter(info.columns))]
-            inner = exp.select(*[exp.column(c) for c in used]).from_(exp.to_table(info.name))
+            inner = exp.select(*[exp.column(c) for c in used]).from_(ty.table(info.name))
             inner = self._semantic(inner, info, info.name, types)
             t.replace(exp.Subquery(this=inner, alias=exp.TableAlias(this=exp.to_identifier(alias))))
         return None
 
     def _semantic(self, sel: exp.Select, info: TableInfo, alias: str, types: dict[str, exp.DataType]) -> exp.Select:
         analysis = analyse(sel, info, alias)
-        outer, inner_types = self.planner.plan(analysis)
-        vt_schema = {name: c.type.sql() for name, c in info.columns.items()}
+        # Types at the virtual level: grain expressions over the table's columns, placeholders by what they are.
+        vt = info.types
+        sem: dict[str, exp.DataType] = {}
         for i, g in enumerate(analysis.grain):
-            inner_types[f"__g{i}"] = _annotate_one(g, vt_schema, None)
+            sem[f"__g{i}"] = _annotate_one(g, vt, None)
         for ph, node in analysis.base_aggs:
-            inner_types[ph] = _annotate_one(node, vt_schema, None)
-        sem_schema = {k: v.sql() for k, v in inner_types.items()}
-        for item in outer.expressions:
+            sem[ph] = _annotate_one(node, vt, None)
+        for ph, name in analysis.metrics:
+            sem[ph] = vt[name]
+        item_types = [_annotate_one(i.this if isinstance(i, exp.Alias) else i, sem, SEM)
+                      for i in analysis.outer.expressions]
+        outer, inner_types = self.planner.plan(analysis)
+        for item, t in zip(outer.expressions, item_types, strict=True):
             body = item.this if isinstance(item, exp.Alias) else item
-            t = _annotate_one(body, sem_schema, SEM)
             if not (isinstance(body, exp.Cast) and body.to == t):
-                item.set("this", exp.Cast(this=body.copy(), to=t))
+                item.set("this", exp.Cast(this=body, to=t))
         types.update(inner_types)
         if sel.args.get("with_") is not None:
             outer.set("with_", sel.args["with_"])
@@ -220,21 +224,29 @@ class Compiler:
         return tuple(_param_no(p) - 1 for p in tree.find_all(exp.Parameter))
 
 
-def _annotate_one(e: exp.Expression, schema: dict[str, str], table: str | None) -> exp.DataType:
+def _annotate_one(e: exp.Expression, schema: dict[str, exp.DataType], table: str | None) -> exp.DataType:
     """The type of one expression whose columns belong to one table with known column types."""
     if isinstance(e, exp.Column) and e.name in schema and (table is None or e.table == table):
-        return exp.DataType.build(schema[e.name])
+        return schema[e.name]
+    if isinstance(e, exp.Cast):
+        return e.to
+    if isinstance(e, (exp.Count,)):
+        return ty.BIGINT
+    if isinstance(e, (exp.Min, exp.Max)) and isinstance(e.this, exp.Column) and e.this.name in schema:
+        return schema[e.this.name]
     expr = e.copy()
+    used: dict[str, exp.DataType] = {}
     for c in expr.find_all(exp.Column):
-        if table is None or c.table == table:
+        if (table is None or c.table == table) and c.name in schema:
             c.set("table", exp.to_identifier("v"))
-    q = exp.select(exp.alias_(expr, "x")).from_(exp.alias_(exp.to_table("v"), "v", table=True))
+            used[c.name] = schema[c.name]
+    q = exp.select(exp.alias_(expr, "x")).from_(exp.alias_(ty.table("v"), "v", table=True))
     try:
-        t = annotate_types(q, schema={"v": schema}, dialect="duckdb").selects[0].type
+        t = annotate_types(q, schema={"v": used}, dialect="duckdb").selects[0].type
     except Exception:  # noqa: BLE001 - best effort; unknown types fall back to text
         t = None
-    if (t is None or not ty.known(t)) and isinstance(e, (exp.TimestampTrunc, exp.DateTrunc, exp.Anonymous)):
-        return ty.TIMESTAMP if "trunc" in e.sql_name().lower() or "TRUNC" in e.sql().upper() else ty.TEXT
+    if (t is None or not ty.known(t)) and isinstance(e, (exp.TimestampTrunc, exp.DateTrunc)):
+        return ty.TIMESTAMP
     return t if t is not None and ty.known(t) else ty.TEXT
 
 

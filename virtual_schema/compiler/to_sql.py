@@ -50,7 +50,7 @@ class Planner:
                 return col.expr.copy()
             return node
 
-        return e.copy().transform(sub)
+        return e.transform(sub)  # transform copies
 
     def _scope(self, g: Group) -> ModelScope:
         return self.builder.scope(g.model).with_metric_time(g.time_dim)
@@ -160,7 +160,7 @@ class Planner:
         raise PgError(FEATURE_NOT_SUPPORTED, "select at least one metric with metric_time, or dimensions of one model")
 
     def _from(self, sel: exp.Select, scope: ModelScope, needed: set[str]) -> exp.Select:
-        sel = sel.from_(exp.alias_(exp.to_table(scope.relation), BASE, table=True), copy=False)
+        sel = sel.from_(exp.alias_(ty.table(scope.relation), BASE, table=True), copy=False)
         done: set[str] = set()
 
         def add(alias: str) -> None:
@@ -171,7 +171,7 @@ class Planner:
             if step.parent:
                 add(step.parent)
             done.add(alias)
-            sel = sel.join(exp.alias_(exp.to_table(step.relation), alias, table=True),
+            sel = sel.join(exp.alias_(ty.table(step.relation), alias, table=True),
                            on=exp.EQ(this=step.on_left.copy(), expression=step.on_right.copy()),
                            join_type="LEFT", copy=False)
 
@@ -243,10 +243,10 @@ class Planner:
         step = exp.Interval(this=exp.Literal.string("1"), unit=exp.var("DAY"))
         series = exp.GenerateDateArray(start=exp.column("__lo"), end=exp.column("__hi"), step=step)
         if self.dialect == "duckdb":
-            gen: exp.Expression = exp.Unnest(expressions=[series])
-        else:
+            gen: exp.Expression = exp.Cast(this=exp.Unnest(expressions=[series]), to=day_t)
+        else:  # Spark: a generator cannot sit inside CAST; SEQUENCE over dates already yields dates
             gen = exp.Explode(this=series)
-        spine = exp.select(exp.alias_(exp.Cast(this=gen, to=day_t), "__ds")).from_(
+        spine = exp.select(exp.alias_(gen, "__ds")).from_(
             exp.Subquery(this=bounds, alias=exp.TableAlias(this=exp.to_identifier("__bounds"))))
         # daily cumulative values
         on = exp.LTE(this=base_day.copy(), expression=ds.copy())
@@ -269,7 +269,7 @@ class Planner:
         daily = daily.select(exp.alias_(ds.copy(), "__ds"), exp.alias_(agg, "__v"), copy=False)
         daily = daily.from_(spine_sub, copy=False)
         base = self._from(exp.Select(), scope, needed)
-        daily = daily.join(exp.alias_(exp.to_table(scope.relation), BASE, table=True), on=on, join_type="INNER", copy=False)
+        daily = daily.join(exp.alias_(ty.table(scope.relation), BASE, table=True), on=on, join_type="INNER", copy=False)
         for j in base.args.get("joins") or []:
             daily.append("joins", j.copy())
         if where is not None:

@@ -40,7 +40,7 @@ def arrow_to_sqlglot(t: pa.DataType) -> exp.DataType:
     if pa.types.is_floating(t):
         return DT.build("FLOAT") if pa.types.is_float32(t) else DOUBLE
     if pa.types.is_decimal(t):
-        return DT.build(f"DECIMAL({t.precision}, {t.scale})")
+        return decimal(t.precision, t.scale)
     if pa.types.is_date(t):
         return DATE
     if pa.types.is_timestamp(t):
@@ -76,13 +76,26 @@ def known(dt: exp.DataType | None) -> bool:
     return dt is not None and dt.this not in (T.UNKNOWN, T.NULL)
 
 
+@lru_cache(maxsize=64)
+def decimal(precision: int, scale: int) -> exp.DataType:
+    return DT.build(f"DECIMAL({precision}, {scale})")
+
+
+def table(name: str) -> exp.Table:
+    """A table node for a (possibly dotted) relation name, built without parsing."""
+    parts = name.split(".")
+    ident = [exp.to_identifier(p) for p in parts]
+    return exp.Table(this=ident[-1], db=ident[-2] if len(ident) > 1 else None,
+                     catalog=ident[-3] if len(ident) > 2 else None)
+
+
 def sum_type(dt: exp.DataType) -> exp.DataType:
     """What SUM yields after our cast: integers → BIGINT, decimals → DECIMAL(38, s), else DOUBLE."""
     if dt.this in INTEGER_TYPES or dt.this is T.BOOLEAN:
         return BIGINT
     if dt.this is T.DECIMAL:
         scale = dt.expressions[1].this.this if len(dt.expressions) > 1 else "0"
-        return DT.build(f"DECIMAL(38, {scale})")
+        return decimal(38, int(str(scale)))
     return DOUBLE
 
 
