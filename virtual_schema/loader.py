@@ -157,7 +157,9 @@ class _Collector:
 
     def pydantic(self, file: str, root: Any, err: ValidationError, prefix: str = "") -> None:
         for e in err.errors():
-            loc = [p for p in e["loc"] if not (isinstance(p, str) and p.startswith(("function-", "str", "is-instance")))]
+            loc = [
+                p for p in e["loc"] if not (isinstance(p, str) and p.startswith(("function-", "str", "is-instance")))
+            ]
             fld = prefix + ".".join(str(p) if isinstance(p, str) else f"[{p}]" for p in loc).replace(".[", "[")
             self.add(file, line_of(root, loc), fld or "(document)", e["msg"])
 
@@ -250,7 +252,9 @@ def _dbt_metric(file: str, doc: Any, c: _Collector) -> Metric | None:
     if not isinstance(doc, dict):
         c.add(file, getattr(doc, "line", 0), "metrics", "expected a mapping")
         return None
-    raw: dict[str, Any] = {k: v for k, v in doc.items() if k not in ("type_params", "config", "meta", "time_granularity")}
+    raw: dict[str, Any] = {
+        k: v for k, v in doc.items() if k not in ("type_params", "config", "meta", "time_granularity")
+    }
     if "filter" in raw:
         raw["filter"] = _filter_text(raw["filter"])
     if isinstance(raw.get("type"), str):
@@ -335,7 +339,7 @@ def _load_file(path: Path, label: str, c: _Collector) -> tuple[list[SemanticMode
                         metrics.append(metric)
                         lines[f"metric:{metric.name}"] = getattr(item, "line", 0)
             continue
-        if keys <= _IGNORED_TOP:
+        if keys <= _IGNORED_TOP or not isinstance(doc, LineDict):
             continue
         model, ms = _our_model(label, doc, c)
         if model:
@@ -382,7 +386,9 @@ def load_models(path: str | Path) -> SemanticModelSet:
     return SemanticModelSet(tuple(models), tuple(metrics))
 
 
-def _with_created_metrics(models: list[SemanticModel], metrics: list[Metric]) -> tuple[list[SemanticModel], list[Metric]]:
+def _with_created_metrics(
+    models: list[SemanticModel], metrics: list[Metric]
+) -> tuple[list[SemanticModel], list[Metric]]:
     """`create_metric: true` measures become simple metrics of the same name (unless one exists)."""
     names = {m.name for m in metrics}
     out = list(metrics)
@@ -430,7 +436,12 @@ def validate(models: list[SemanticModel], metrics: list[Metric], lines: dict[str
                 elements[it.name] = kind
         for ms in m.measures:
             if ms.name in measures:
-                c.add(f, ln, f"measures.{ms.name}", f"duplicate measure {ms.name!r} (also in model {measures[ms.name].name})")
+                c.add(
+                    f,
+                    ln,
+                    f"measures.{ms.name}",
+                    f"duplicate measure {ms.name!r} (also in model {measures[ms.name].name})",
+                )
             measures[ms.name] = m
             if ms.name in elements:
                 c.add(f, ln, f"measures.{ms.name}", f"name {ms.name!r} is already a {elements[ms.name]} of {m.name}")
@@ -452,7 +463,12 @@ def validate(models: list[SemanticModel], metrics: list[Metric], lines: dict[str
             continue
         for e in m.entities:
             if e.type is EntityType.FOREIGN and e.name not in joinable:
-                c.add(f, ln, f"entities.{e.name}", f"foreign entity {e.name!r} is not the primary or unique entity of any model")
+                c.add(
+                    f,
+                    ln,
+                    f"entities.{e.name}",
+                    f"foreign entity {e.name!r} is not the primary or unique entity of any model",
+                )
 
     metric_names: dict[str, Metric] = {}
     for mt in metrics:
@@ -463,7 +479,9 @@ def validate(models: list[SemanticModel], metrics: list[Metric], lines: dict[str
         if mt.model and mt.model in seen_models:
             owner = seen_models[mt.model]
             if owner.entity(mt.name) or owner.dimension(mt.name):
-                c.add(f, ln, f"metrics.{mt.name}", f"metric name {mt.name!r} collides with a column of model {owner.name}")
+                c.add(
+                    f, ln, f"metrics.{mt.name}", f"metric name {mt.name!r} collides with a column of model {owner.name}"
+                )
     for mt in metrics:
         f, ln = at_metric(mt)
         if mt.type in (MetricType.SIMPLE, MetricType.CUMULATIVE):
@@ -476,12 +494,10 @@ def validate(models: list[SemanticModel], metrics: list[Metric], lines: dict[str
                 meas = owner.measure(mt.measure)
                 if meas is not None and owner.agg_time_dimension_of(meas) is None:
                     c.add(f, ln, f"{mt.name}.measure", f"measure {mt.measure!r} has no agg_time_dimension")
-        elif mt.type is MetricType.RATIO:
-            if mt.numerator is None or mt.denominator is None:
-                c.add(f, ln, mt.name, "a ratio metric needs numerator and denominator")
-        elif mt.type is MetricType.DERIVED:
-            if not mt.expr or not mt.metrics:
-                c.add(f, ln, mt.name, "a derived metric needs expr and metrics")
+        elif mt.type is MetricType.RATIO and (mt.numerator is None or mt.denominator is None):
+            c.add(f, ln, mt.name, "a ratio metric needs numerator and denominator")
+        elif mt.type is MetricType.DERIVED and (not mt.expr or not mt.metrics):
+            c.add(f, ln, mt.name, "a derived metric needs expr and metrics")
         for name in mt.inputs():
             if name not in metric_names:
                 c.add(f, ln, f"{mt.name}.metrics", f"unknown metric {name!r}")
@@ -498,9 +514,7 @@ def _check_time_dim(m: SemanticModel, name: str, f: str, ln: int, fld: str, c: _
         c.add(f, ln, fld, f"{name!r} is not a time dimension")
 
 
-def _check_cycles(
-    metrics: Iterable[Metric], by_name: dict[str, Metric], at: Any, c: _Collector
-) -> None:
+def _check_cycles(metrics: Iterable[Metric], by_name: dict[str, Metric], at: Any, c: _Collector) -> None:
     state: dict[str, int] = {}
 
     def visit(name: str, path: list[str]) -> None:
@@ -508,7 +522,7 @@ def _check_cycles(
         if st == 2 or name not in by_name:
             return
         if st == 1:
-            cyc = [*path[path.index(name):], name]
+            cyc = [*path[path.index(name) :], name]
             f, ln = at(by_name[name])
             c.add(f, ln, f"{name}.metrics", "cyclic metric definition: " + " -> ".join(cyc))
             return

@@ -72,8 +72,9 @@ class SemanticLayer:
         return got
 
 
-def _metric_leaves(models: SemanticModelSet, dialect: str,
-                   arg_types: dict[tuple[str, str], exp.DataType]) -> dict[str, tuple[set[str], exp.DataType]]:
+def _metric_leaves(
+    models: SemanticModelSet, dialect: str, arg_types: dict[tuple[str, str], exp.DataType]
+) -> dict[str, tuple[set[str], exp.DataType]]:
     """For every metric: the models its measures come from and its result type."""
     out: dict[str, tuple[set[str], exp.DataType]] = {}
 
@@ -92,24 +93,30 @@ def _metric_leaves(models: SemanticModelSet, dialect: str,
     return out
 
 
-def _expr_type(e: exp.Expression, leaves: list[Leaf], models: SemanticModelSet,
-               arg_types: dict[tuple[str, str], exp.DataType]) -> exp.DataType:
+def _expr_type(
+    e: exp.Expression, leaves: list[Leaf], models: SemanticModelSet, arg_types: dict[tuple[str, str], exp.DataType]
+) -> exp.DataType:
     schema: dict[str, str] = {}
     for i, lf in enumerate(leaves):
         got = models.measure(lf.measure)
         assert got is not None
         _, measure = got
-        _, t = measure_agg(measure.agg, exp.column("x"), arg_types.get((lf.model, lf.measure), ty.DOUBLE))
-        schema[f"l{i}"] = t.sql()
+        _, leaf_t = measure_agg(measure.agg, exp.column("x"), arg_types.get((lf.model, lf.measure), ty.DOUBLE))
+        schema[f"l{i}"] = leaf_t.sql()
     if isinstance(e, exp.Column):
         return exp.DataType.build(schema[e.name])
+    t: exp.DataType | None
     try:
-        q = annotate_types(exp.select(exp.alias_(e.copy(), "v")).from_(exp.alias_(exp.to_table("t"), "t", table=True)),
-                           schema={"t": schema})
+        q = annotate_types(
+            exp.select(exp.alias_(e.copy(), "v")).from_(exp.alias_(exp.to_table("t"), "t", table=True)),
+            schema={"t": schema},
+        )
         t = q.selects[0].type
-    except Exception:  # noqa: BLE001 - best effort; double is what arithmetic over metrics usually gives
+    except Exception:  # best effort: double is what arithmetic over metrics usually gives
         t = None
-    if not ty.known(t) or (t is not None and t.this in ty.INTEGER_TYPES and any(isinstance(n, exp.Div) for n in e.walk())):
+    if not ty.known(t) or (
+        t is not None and t.this in ty.INTEGER_TYPES and any(isinstance(n, exp.Div) for n in e.walk())
+    ):
         return ty.DOUBLE
     assert t is not None
     return t
@@ -146,8 +153,9 @@ def build_semantic_layer(
     return SemanticLayer(schema, compiler, cache_size)
 
 
-def _model_table(m: SemanticModel, builder: ScopeBuilder, models: SemanticModelSet,
-                 leaves: dict[str, tuple[set[str], exp.DataType]]) -> tuple[VirtualTable, TableInfo]:
+def _model_table(
+    m: SemanticModel, builder: ScopeBuilder, models: SemanticModelSet, leaves: dict[str, tuple[set[str], exp.DataType]]
+) -> tuple[VirtualTable, TableInfo]:
     scope = builder.scope(m.name)
     cols: dict[str, TableColumn] = {}
     vcols: list[VirtualColumn] = []
@@ -180,8 +188,9 @@ def _model_table(m: SemanticModel, builder: ScopeBuilder, models: SemanticModelS
         owner = models.entity_owner(e.name)
         if owner is not None and owner.name != m.name:
             fks.append(ForeignKey(f"{m.name}_{e.name}_fkey", (e.name,), owner.name, (e.name,)))
-    vt = VirtualTable(m.name, tuple(vcols), description=m.description or m.label, primary_key=pk,
-                      foreign_keys=tuple(fks))
+    vt = VirtualTable(
+        m.name, tuple(vcols), description=m.description or m.label, primary_key=pk, foreign_keys=tuple(fks)
+    )
     return vt, TableInfo(m.name, m.name, cols)
 
 
@@ -191,8 +200,9 @@ def _measure_type(m: SemanticModel, measure: str, builder: ScopeBuilder) -> tupl
     return measure_agg(ms.agg, exp.column("x"), builder.expr_type(m, ms.sql))
 
 
-def _metrics_table(models: SemanticModelSet, builder: ScopeBuilder,
-                   leaves: dict[str, tuple[set[str], exp.DataType]]) -> tuple[VirtualTable, TableInfo]:
+def _metrics_table(
+    models: SemanticModelSet, builder: ScopeBuilder, leaves: dict[str, tuple[set[str], exp.DataType]]
+) -> tuple[VirtualTable, TableInfo]:
     cols: dict[str, TableColumn] = {}
     vcols: list[VirtualColumn] = []
 

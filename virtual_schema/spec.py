@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from enum import Enum
+from enum import StrEnum
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -23,7 +23,7 @@ NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 Name = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=64)]
 
 
-class Grain(str, Enum):
+class Grain(StrEnum):
     """Time granularities, finest first (the order matters: a dimension offers its own grain and coarser)."""
 
     NANOSECOND = "nanosecond"
@@ -56,7 +56,7 @@ class _Spec(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", coerce_numbers_to_str=True)
 
 
-class EntityType(str, Enum):
+class EntityType(StrEnum):
     PRIMARY = "primary"
     FOREIGN = "foreign"
     UNIQUE = "unique"
@@ -75,7 +75,7 @@ class Entity(_Spec):
         return self.expr or self.name
 
 
-class DimensionType(str, Enum):
+class DimensionType(StrEnum):
     CATEGORICAL = "categorical"
     TIME = "time"
     BOOLEAN = "boolean"
@@ -112,7 +112,7 @@ class Dimension(_Spec):
         return self.grains[0] if self.grains else Grain.DAY
 
 
-class Agg(str, Enum):
+class Agg(StrEnum):
     SUM = "sum"
     COUNT = "count"
     AVG = "avg"
@@ -208,7 +208,7 @@ class SemanticModel(_Spec):
         return measure.agg_time_dimension or self.defaults.agg_time_dimension
 
 
-class MetricType(str, Enum):
+class MetricType(StrEnum):
     SIMPLE = "simple"
     RATIO = "ratio"
     DERIVED = "derived"
@@ -226,7 +226,7 @@ class MetricInput(_Spec):
     offset_to_grain: Grain | None = None
 
 
-class PeriodAgg(str, Enum):
+class PeriodAgg(StrEnum):
     FIRST = "first"
     LAST = "last"
     AVERAGE = "average"

@@ -24,7 +24,9 @@ def _norm(rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
     return sorted((tuple(v(x) for x in r) for r in rows), key=repr)
 
 
-def check(con: duckdb.DuckDBPyConnection, layer: SemanticLayer, semantic: str, plain: str, params: list[Any] | None = None) -> None:
+def check(
+    con: duckdb.DuckDBPyConnection, layer: SemanticLayer, semantic: str, plain: str, params: list[Any] | None = None
+) -> None:
     cq = layer.compile(semantic)
     got = con.execute(cq.sql, params or []).fetchall()
     want = con.execute(plain, params or []).fetchall()
@@ -43,82 +45,139 @@ def test_metric_by_dimension_with_and_without_group_by(con, layer) -> None:
 
 
 def test_grand_total_and_count_star(con, layer) -> None:
-    check(con, layer, "select revenue, count(*), order_count from orders",
-          "select sum(amount), count(*), count(order_id) from orders")
+    check(
+        con,
+        layer,
+        "select revenue, count(*), order_count from orders",
+        "select sum(amount), count(*), count(order_id) from orders",
+    )
 
 
 def test_date_trunc_equals_grain_column(con, layer) -> None:
     plain = "select date_trunc('month', date_trunc('day', order_ts)), sum(amount) from orders group by 1"
     check(con, layer, "select date_trunc('month', ordered_at), sum(revenue) from orders group by 1", plain)
     check(con, layer, "select ordered_at__month, revenue from orders", plain)
-    check(con, layer, "select extract(year from ordered_at) as y, revenue from orders group by 1",
-          "select extract(year from order_ts), sum(amount) from orders group by 1")
+    check(
+        con,
+        layer,
+        "select extract(year from ordered_at) as y, revenue from orders group by 1",
+        "select extract(year from order_ts), sum(amount) from orders group by 1",
+    )
 
 
 def test_where_filters_base_rows_and_having_order_limit(con, layer) -> None:
-    check(con, layer,
-          "select status, revenue from orders where ordered_at >= '2024-03-01' and status <> 'placed' "
-          "group by 1 having sum(revenue) > 10 order by 2 desc limit 1",
-          "select status, sum(amount) from orders where date_trunc('day', order_ts) >= '2024-03-01' and "
-          "status <> 'placed' group by 1 having sum(amount) > 10 order by 2 desc limit 1")
+    check(
+        con,
+        layer,
+        "select status, revenue from orders where ordered_at >= '2024-03-01' and status <> 'placed' "
+        "group by 1 having sum(revenue) > 10 order by 2 desc limit 1",
+        "select status, sum(amount) from orders where date_trunc('day', order_ts) >= '2024-03-01' and "
+        "status <> 'placed' group by 1 having sum(amount) > 10 order by 2 desc limit 1",
+    )
 
 
 def test_filtered_ratio_and_derived_metrics(con, layer) -> None:
-    check(con, layer, "select status, completed_revenue, avg_order_value, net_revenue from orders",
-          "select status, sum(case when status = 'completed' then amount end), "
-          "sum(amount)::double / nullif(count(order_id), 0), sum(amount) - sum(discount) from orders group by 1")
+    check(
+        con,
+        layer,
+        "select status, completed_revenue, avg_order_value, net_revenue from orders",
+        "select status, sum(case when status = 'completed' then amount end), "
+        "sum(amount)::double / nullif(count(order_id), 0), sum(amount) - sum(discount) from orders group by 1",
+    )
 
 
 def test_joined_dimensions_one_and_two_hops(con, layer) -> None:
-    check(con, layer, "select customer_id__segment, customer_id__region_id__region_name, revenue, buyers from orders",
-          "select c.segment, r.name, sum(o.amount), count(distinct o.customer_id) from orders o "
-          "left join customers c using (customer_id) left join regions r on c.region_id = r.region_id group by 1, 2")
+    check(
+        con,
+        layer,
+        "select customer_id__segment, customer_id__region_id__region_name, revenue, buyers from orders",
+        "select c.segment, r.name, sum(o.amount), count(distinct o.customer_id) from orders o "
+        "left join customers c using (customer_id) left join regions r on c.region_id = r.region_id group by 1, 2",
+    )
 
 
 def test_metrics_table_across_models(con, layer) -> None:
-    check(con, layer, "select customer_id__segment, revenue, customer_count from metrics",
-          "select coalesce(a.segment, b.segment), a.rev, b.cnt from "
-          "(select c.segment, sum(o.amount) rev from orders o left join customers c using (customer_id) group by 1) a "
-          "full join (select segment, count(customer_id) cnt from customers group by 1) b "
-          "on a.segment is not distinct from b.segment")
-    check(con, layer, "select metric_time__month, revenue from metrics",
-          "select date_trunc('month', order_ts), sum(amount) from orders group by 1")
+    check(
+        con,
+        layer,
+        "select customer_id__segment, revenue, customer_count from metrics",
+        "select coalesce(a.segment, b.segment), a.rev, b.cnt from "
+        "(select c.segment, sum(o.amount) rev from orders o left join customers c using (customer_id) group by 1) a "
+        "full join (select segment, count(customer_id) cnt from customers group by 1) b "
+        "on a.segment is not distinct from b.segment",
+    )
+    check(
+        con,
+        layer,
+        "select metric_time__month, revenue from metrics",
+        "select date_trunc('month', order_ts), sum(amount) from orders group by 1",
+    )
 
 
 def test_cumulative_all_time_mtd_and_window(con, layer) -> None:
-    spine = ("(select unnest(generate_series(min(order_ts)::date, max(order_ts)::date, interval 1 day))::date ds "
-             "from orders)")
-    check(con, layer, "select ordered_at__month, revenue_to_date from orders",
-          f"select date_trunc('month', ds), arg_max(v, ds) from (select s.ds, sum(o.amount) v from {spine} s "
-          "join orders o on o.order_ts::date <= s.ds group by 1) group by 1")
-    check(con, layer, "select ordered_at__month, revenue_mtd from orders",
-          f"select date_trunc('month', ds), arg_max(v, ds) from (select s.ds, sum(o.amount) v from {spine} s "
-          "join orders o on o.order_ts::date <= s.ds and o.order_ts::date >= date_trunc('month', s.ds) group by 1) "
-          "group by 1")
-    check(con, layer, "select ordered_at, revenue_7d from orders",
-          f"select s.ds::timestamp, sum(o.amount) from {spine} s join orders o on o.order_ts::date <= s.ds "
-          "and o.order_ts::date > s.ds - interval 7 day group by 1")
+    spine = (
+        "(select unnest(generate_series(min(order_ts)::date, max(order_ts)::date, interval 1 day))::date ds "
+        "from orders)"
+    )
+    check(
+        con,
+        layer,
+        "select ordered_at__month, revenue_to_date from orders",
+        f"select date_trunc('month', ds), arg_max(v, ds) from (select s.ds, sum(o.amount) v from {spine} s "
+        "join orders o on o.order_ts::date <= s.ds group by 1) group by 1",
+    )
+    check(
+        con,
+        layer,
+        "select ordered_at__month, revenue_mtd from orders",
+        f"select date_trunc('month', ds), arg_max(v, ds) from (select s.ds, sum(o.amount) v from {spine} s "
+        "join orders o on o.order_ts::date <= s.ds and o.order_ts::date >= date_trunc('month', s.ds) group by 1) "
+        "group by 1",
+    )
+    check(
+        con,
+        layer,
+        "select ordered_at, revenue_7d from orders",
+        f"select s.ds::timestamp, sum(o.amount) from {spine} s join orders o on o.order_ts::date <= s.ds "
+        "and o.order_ts::date > s.ds - interval 7 day group by 1",
+    )
 
 
 def test_subqueries_ctes_unions_and_joins_around_semantic_queries(con, layer) -> None:
-    check(con, layer, "select count(*) from (select status, revenue from orders) t where revenue > 2600",
-          "select count(*) from (select status, sum(amount) r from orders group by 1) where r > 2600")
-    check(con, layer, "with m as (select ordered_at__month m, revenue r from orders) select max(r) from m",
-          "select max(r) from (select date_trunc('month', order_ts), sum(amount) r from orders group by 1)")
-    check(con, layer, "select status from orders union all select segment from customers",
-          "select distinct status from orders union all select distinct segment from customers")
-    check(con, layer,
-          "select o.customer_id, o.revenue, c.segment from orders o join customers c on o.customer_id = c.customer_id",
-          "select o.customer_id, sum(o.amount), c.segment from orders o join customers c using (customer_id) "
-          "group by o.customer_id, c.segment")
+    check(
+        con,
+        layer,
+        "select count(*) from (select status, revenue from orders) t where revenue > 2600",
+        "select count(*) from (select status, sum(amount) r from orders group by 1) where r > 2600",
+    )
+    check(
+        con,
+        layer,
+        "with m as (select ordered_at__month m, revenue r from orders) select max(r) from m",
+        "select max(r) from (select date_trunc('month', order_ts), sum(amount) r from orders group by 1)",
+    )
+    check(
+        con,
+        layer,
+        "select status from orders union all select segment from customers",
+        "select distinct status from orders union all select distinct segment from customers",
+    )
+    check(
+        con,
+        layer,
+        "select o.customer_id, o.revenue, c.segment from orders o join customers c on o.customer_id = c.customer_id",
+        "select o.customer_id, sum(o.amount), c.segment from orders o join customers c using (customer_id) "
+        "group by o.customer_id, c.segment",
+    )
 
 
 def test_parameters_keep_positions_and_get_types(con, layer) -> None:
     cq = layer.compile("select status, revenue from orders where status = $1 and order_id > $2")
     assert [t.oid for t in cq.param_types] == [25, 20]
     got = con.execute(cq.sql, ["completed", 3]).fetchall()
-    want = con.execute("select status, sum(amount) from orders where status = $1 and order_id > $2 group by 1",
-                       ["completed", 3]).fetchall()
+    want = con.execute(
+        "select status, sum(amount) from orders where status = $1 and order_id > $2 group by 1", ["completed", 3]
+    ).fetchall()
     assert _norm(got) == _norm(want)
 
 
@@ -157,6 +216,8 @@ def test_cache_returns_same_object_and_is_keyed_by_param_types(layer) -> None:
 
 
 def test_result_columns_named_like_postgresql(layer) -> None:
-    cq = layer.compile("select status, sum(revenue), count(*), revenue as r, date_trunc('month', ordered_at) from orders group by 1, 5")
+    cq = layer.compile(
+        "select status, sum(revenue), count(*), revenue as r, date_trunc('month', ordered_at) from orders group by 1, 5"
+    )
     assert [c.name for c in cq.columns] == ["status", "sum", "count", "r", "date_trunc"]
     assert math.isfinite(len(cq.sql))

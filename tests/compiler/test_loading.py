@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import metricflow_semantics
 import pytest
 
-import metricflow_semantics
+from tests.golden import assert_golden
 from virtual_schema.loader import ModelLoadError, load_models
 from virtual_schema.schema import ColumnKind
 from virtual_schema.semantic_layer import SemanticLayer
-from tests.golden import assert_golden
 
 SIMPLE_MANIFEST = Path(metricflow_semantics.__file__).parent / "test_helpers/semantic_manifest_yamls/simple_manifest"
 
@@ -69,8 +69,17 @@ def test_virtual_tables(layer: SemanticLayer) -> None:
     orders = layer.schema.table("orders")
     assert orders is not None
     names = [c.name for c in orders.columns]
-    for col in ("order_id", "status", "ordered_at", "ordered_at__month", "customer_id__segment",
-                "customer_id__region_id__region_name", "revenue", "avg_order_value", "gross_revenue"):
+    for col in (
+        "order_id",
+        "status",
+        "ordered_at",
+        "ordered_at__month",
+        "customer_id__segment",
+        "customer_id__region_id__region_name",
+        "revenue",
+        "avg_order_value",
+        "gross_revenue",
+    ):
         assert col in names
     assert "order_count" in names and orders.primary_key == ("order_id",)
     assert orders.foreign_keys[0].ref_table == "customers"

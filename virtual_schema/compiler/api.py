@@ -15,7 +15,7 @@ from virtual_schema.schema import ResultColumn
 
 @dataclass(frozen=True, slots=True)
 class CompiledQuery:
-    sql: str  # dialect SQL; parameters stay positional placeholders ($1 … for duckdb, ? / :pN as the backend takes them)
+    sql: str  # dialect SQL; parameters: $1 … for duckdb, positional ? for databricks (see param_order)
     columns: tuple[ResultColumn, ...]
     param_types: tuple[PgColumnType, ...]  # inferred where the client sent 0 (unspecified)
     empty: bool = False  # the answer is known to have no rows (LIMIT 0, WHERE false): skip the warehouse

@@ -12,6 +12,7 @@ expressions. Each metric/aggregate becomes a `__sem.__mN` placeholder and each g
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any, cast
 
 import pglast
 import sqlglot
@@ -31,8 +32,27 @@ from virtual_schema.errors import (
 from virtual_schema.schema import ColumnKind
 
 SEM = "__sem"
-_WRITE_PREFIXES = ("Insert", "Update", "Delete", "Merge", "Create", "Drop", "Alter", "Truncate", "Grant", "Revoke",
-                   "Comment", "Copy", "Refresh", "Reindex", "Cluster", "Vacuum", "Rename", "Lock", "Import")
+_WRITE_PREFIXES = (
+    "Insert",
+    "Update",
+    "Delete",
+    "Merge",
+    "Create",
+    "Drop",
+    "Alter",
+    "Truncate",
+    "Grant",
+    "Revoke",
+    "Comment",
+    "Copy",
+    "Refresh",
+    "Reindex",
+    "Cluster",
+    "Vacuum",
+    "Rename",
+    "Lock",
+    "Import",
+)
 
 
 def parse(sql: str) -> exp.Expression:
@@ -43,7 +63,7 @@ def parse(sql: str) -> exp.Expression:
         raise PgError(SYNTAX_ERROR, str(e.args[0]), position=pos) from None
     if len(stmts) != 1:
         raise PgError(FEATURE_NOT_SUPPORTED, "exactly one statement is compiled at a time")
-    node = stmts[0].stmt
+    node: Any = stmts[0].stmt
     kind = type(node).__name__
     if kind.startswith(_WRITE_PREFIXES) or (kind == "SelectStmt" and node.intoClause is not None):
         verb = kind.removesuffix("Stmt").upper()
@@ -53,13 +73,13 @@ def parse(sql: str) -> exp.Expression:
     if node.lockingClause:
         raise PgError(FEATURE_NOT_SUPPORTED, "SELECT … FOR UPDATE/SHARE is not supported on semantic tables")
     try:
-        tree = sqlglot.parse_one(sql, read="postgres")
+        tree = cast(exp.Expression, sqlglot.parse_one(sql, read="postgres"))
     except sqlglot.errors.SqlglotError as e:
         raise PgError(FEATURE_NOT_SUPPORTED, f"statement not supported by the semantic compiler: {e}") from None
     return tree
 
 
-def position(node: exp.Expression) -> int | None:
+def position(node: exp.Expr) -> int | None:
     ident = node.this if isinstance(node, exp.Column) else node
     meta = getattr(ident, "meta", None) or {}
     start = meta.get("start")
@@ -124,8 +144,16 @@ def _figure_name(e: exp.Expression) -> str:
     if isinstance(e, exp.Anonymous):
         return e.name.lower()
     if isinstance(e, exp.Func) and not isinstance(e, exp.Binary):
-        names = {exp.DateTrunc: "date_trunc", exp.TimestampTrunc: "date_trunc", exp.Coalesce: "coalesce",
-                 exp.Count: "count", exp.Sum: "sum", exp.Avg: "avg", exp.Min: "min", exp.Max: "max"}
+        names = {
+            exp.DateTrunc: "date_trunc",
+            exp.TimestampTrunc: "date_trunc",
+            exp.Coalesce: "coalesce",
+            exp.Count: "count",
+            exp.Sum: "sum",
+            exp.Avg: "avg",
+            exp.Min: "min",
+            exp.Max: "max",
+        }
         for cls, n in names.items():
             if isinstance(e, cls):
                 return n
@@ -215,9 +243,11 @@ class Binder:
             if _is_measure_call(node):
                 raise PgError(FEATURE_NOT_SUPPORTED, "MEASURE() takes a metric column")
             if self._contains_metric(node):
-                raise PgError(FEATURE_NOT_SUPPORTED,
-                              "aggregates over expressions of metrics are not supported; aggregate the metric "
-                              "column itself (SUM(metric)) and compute on the result")
+                raise PgError(
+                    FEATURE_NOT_SUPPORTED,
+                    "aggregates over expressions of metrics are not supported; aggregate the metric "
+                    "column itself (SUM(metric)) and compute on the result",
+                )
             if isinstance(node.parent, exp.Window):
                 return node
             return self._base_agg(node.copy())
@@ -259,8 +289,9 @@ def _replace_grain(node: exp.Expression, grain: list[exp.Expression]) -> exp.Exp
 def _no_metrics_in_where(b: Binder, where: exp.Expression) -> None:
     for c in _walk_columns(where):
         if b._is_metric_col(c):
-            raise PgError(GROUPING_ERROR, f'metric "{c.name}" is not allowed in WHERE (use HAVING)',
-                          position=position(c))
+            raise PgError(
+                GROUPING_ERROR, f'metric "{c.name}" is not allowed in WHERE (use HAVING)', position=position(c)
+            )
     for agg in where.find_all(exp.AggFunc):
         raise PgError(GROUPING_ERROR, "aggregate functions are not allowed in WHERE", position=position(agg))
 
@@ -358,9 +389,11 @@ def analyse(select: exp.Select, table: TableInfo, alias: str) -> Analysis:
 def _check_grouped(e: exp.Expression) -> None:
     for c in _walk_columns(e):
         if c.table != SEM and not isinstance(c.this, exp.Star):
-            raise PgError(GROUPING_ERROR,
-                          f'column "{c.name}" must appear in the GROUP BY clause or be used in an aggregate function',
-                          position=position(c))
+            raise PgError(
+                GROUPING_ERROR,
+                f'column "{c.name}" must appear in the GROUP BY clause or be used in an aggregate function',
+                position=position(c),
+            )
 
 
 def ambiguous(name: str, pos: int | None) -> PgError:

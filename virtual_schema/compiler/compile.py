@@ -16,19 +16,36 @@ native positional parameters, as gateway/backends/databricks.py passes a list) a
 from __future__ import annotations
 
 from sqlglot import exp
+from sqlglot.errors import ErrorLevel
 from sqlglot.optimizer.annotate_types import annotate_types
 from sqlglot.optimizer.qualify import qualify
 
 from virtual_schema.compiler import types as ty
 from virtual_schema.compiler.api import CompiledQuery
-from virtual_schema.compiler.bind import SEM, TableInfo, _figure_name, analyse, parse, position
+from virtual_schema.compiler.bind import SEM, TableInfo, _figure_name, ambiguous, analyse, parse, position
 from virtual_schema.compiler.to_sql import Planner
 from virtual_schema.errors import FEATURE_NOT_SUPPORTED, UNDEFINED_TABLE, PgError
 from virtual_schema.pgtypes import TYPES_BY_OID, PgColumnType
 from virtual_schema.schema import ResultColumn, VirtualSchema
 
-_COMPARISONS = (exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE, exp.Like, exp.ILike, exp.In, exp.Between,
-                exp.Add, exp.Sub, exp.Mul, exp.Div, exp.NullSafeEQ, exp.NullSafeNEQ)
+_COMPARISONS = (
+    exp.EQ,
+    exp.NEQ,
+    exp.GT,
+    exp.GTE,
+    exp.LT,
+    exp.LTE,
+    exp.Like,
+    exp.ILike,
+    exp.In,
+    exp.Between,
+    exp.Add,
+    exp.Sub,
+    exp.Mul,
+    exp.Div,
+    exp.NullSafeEQ,
+    exp.NullSafeNEQ,
+)
 
 
 class Compiler:
@@ -70,10 +87,13 @@ class Compiler:
         sources = ([from_.this] if from_ is not None else []) + [j.this for j in joins]
         tables = [t for t in sources if isinstance(t, exp.Table)]
         for t in tables:
-            if self._virtual(t, ctes) is None and not (t.name in ctes and not t.db):
-                if isinstance(t.this, exp.Identifier):
-                    raise PgError(UNDEFINED_TABLE, f'relation "{t.sql(dialect="postgres")}" does not exist',
-                                  position=position(t.this))
+            unknown = self._virtual(t, ctes) is None and not (t.name in ctes and not t.db)
+            if unknown and isinstance(t.this, exp.Identifier):
+                raise PgError(
+                    UNDEFINED_TABLE,
+                    f'relation "{t.sql(dialect="postgres")}" does not exist',
+                    position=position(t.this),
+                )
         virtual = [(t, self._virtual(t, ctes)) for t in tables]
         virtual = [(t, v) for t, v in virtual if v is not None]
         if not virtual:
@@ -91,10 +111,16 @@ class Compiler:
             for col in sel.find_all(exp.Column):
                 if isinstance(col.this, exp.Star) and col.table == alias:
                     star = True
-                elif col.table == alias and col.name in info.columns or (
-                        not col.table and col.name in info.columns and col.name not in used):
-                    if col.name not in used:
-                        used.append(col.name)
+                    continue
+                if col.name not in info.columns or col.name in used:
+                    continue
+                if col.table == alias:
+                    used.append(col.name)
+                elif not col.table:
+                    others = [o for o, oi in virtual if o is not t and oi is not None and col.name in oi.columns]
+                    if others:
+                        raise ambiguous(col.name, position(col))
+                    used.append(col.name)
             if star:
                 used = list(info.columns)
             if not used:
@@ -115,8 +141,9 @@ class Compiler:
             sem[ph] = _annotate_one(node, vt, None)
         for ph, name in analysis.metrics:
             sem[ph] = vt[name]
-        item_types = [_annotate_one(i.this if isinstance(i, exp.Alias) else i, sem, SEM)
-                      for i in analysis.outer.expressions]
+        item_types = [
+            _annotate_one(i.this if isinstance(i, exp.Alias) else i, sem, SEM) for i in analysis.outer.expressions
+        ]
         outer, inner_types = self.planner.plan(analysis)
         for item, t in zip(outer.expressions, item_types, strict=True):
             body = item.this if isinstance(item, exp.Alias) else item
@@ -148,8 +175,13 @@ class Compiler:
                             break
         return out
 
-    def _types(self, tree: exp.Expression, param_types: tuple[int, ...], known: dict[str, exp.DataType],
-               hints: dict[int, PgColumnType]) -> tuple[tuple[ResultColumn, ...], tuple[PgColumnType, ...]]:
+    def _types(
+        self,
+        tree: exp.Expression,
+        param_types: tuple[int, ...],
+        known: dict[str, exp.DataType],
+        hints: dict[int, PgColumnType],
+    ) -> tuple[tuple[ResultColumn, ...], tuple[PgColumnType, ...]]:
         first = tree
         while isinstance(first, exp.SetOperation):
             first = first.this
@@ -180,10 +212,11 @@ class Compiler:
     def _annotate_wrapper(self, tree: exp.Expression) -> list[exp.DataType | None]:
         """Types of the top-level columns of ordinary SQL around semantic subqueries (whose columns are cast)."""
         try:
-            q = qualify(tree.copy(), dialect="duckdb", validate_qualify_columns=False, quote_identifiers=False,
-                        identify=False)
+            q = qualify(
+                tree.copy(), dialect="duckdb", validate_qualify_columns=False, quote_identifiers=False, identify=False
+            )
             a = annotate_types(q, dialect="duckdb")
-        except Exception:  # noqa: BLE001 - sqlglot's optimizer is best effort; unknown → text
+        except Exception:
             return []
         while isinstance(a, exp.SetOperation):
             a = a.this
@@ -200,7 +233,7 @@ class Compiler:
                 parent = parent.parent
             if isinstance(parent, _COMPARISONS):
                 for other in parent.iter_expressions():
-                    if other is not p and not isinstance(other, exp.Parameter) and ty.known(other.type):
+                    if not isinstance(other, exp.Parameter) and ty.known(other.type):
                         return ty.pg_type(other.type)
             if isinstance(parent, (exp.Limit, exp.Offset)):
                 return PgColumnType(20)
@@ -214,8 +247,8 @@ class Compiler:
             for p in list(out.find_all(exp.Parameter)):
                 p.replace(exp.Placeholder())
         try:
-            return out.sql(dialect=self.dialect, unsupported_level="raise")
-        except Exception as e:  # noqa: BLE001 - sqlglot raises UnsupportedError and friends
+            return out.sql(dialect=self.dialect, unsupported_level=ErrorLevel.RAISE)
+        except Exception as e:
             raise PgError(FEATURE_NOT_SUPPORTED, f"cannot render for {self.dialect}: {e}") from None
 
     def _param_order(self, tree: exp.Expression) -> tuple[int, ...]:
@@ -243,7 +276,7 @@ def _annotate_one(e: exp.Expression, schema: dict[str, exp.DataType], table: str
     q = exp.select(exp.alias_(expr, "x")).from_(exp.alias_(ty.table("v"), "v", table=True))
     try:
         t = annotate_types(q, schema={"v": used}, dialect="duckdb").selects[0].type
-    except Exception:  # noqa: BLE001 - best effort; unknown types fall back to text
+    except Exception:
         t = None
     if (t is None or not ty.known(t)) and isinstance(e, (exp.TimestampTrunc, exp.DateTrunc)):
         return ty.TIMESTAMP
@@ -270,9 +303,11 @@ def _is_empty(tree: exp.Expression) -> bool:
         inner = inner.this
     if isinstance(inner, exp.Boolean) and not inner.this:
         return True
-    if isinstance(inner, exp.EQ) and all(isinstance(x, exp.Literal) and not x.is_string for x in (inner.this, inner.expression)):
+    if isinstance(inner, exp.EQ) and all(
+        isinstance(x, exp.Literal) and not x.is_string for x in (inner.this, inner.expression)
+    ):
         return bool(inner.this.this != inner.expression.this)
     return False
 
 
-__all__ = ["SEM", "Compiler", "FEATURE_NOT_SUPPORTED"]
+__all__ = ["FEATURE_NOT_SUPPORTED", "SEM", "Compiler"]

@@ -30,8 +30,9 @@ class Leaf:
     cumulative: str | None = None  # metric name when the leaf is a cumulative metric
 
 
-def measure_agg(agg: Agg, arg: exp.Expression, arg_type: exp.DataType, percentile: float | None = None,
-                discrete: bool = False) -> tuple[exp.Expression, exp.DataType]:
+def measure_agg(
+    agg: Agg, arg: exp.Expression, arg_type: exp.DataType, percentile: float | None = None, discrete: bool = False
+) -> tuple[exp.Expression, exp.DataType]:
     """The aggregate for a measure, cast to the type we announce."""
     if agg is Agg.SUM:
         t = ty.sum_type(arg_type)
@@ -52,8 +53,9 @@ def measure_agg(agg: Agg, arg: exp.Expression, arg_type: exp.DataType, percentil
         return exp.Cast(this=exp.Median(this=arg), to=ty.DOUBLE), ty.DOUBLE
     if agg is Agg.PERCENTILE and percentile is not None:
         cls = exp.PercentileDisc if discrete else exp.PercentileCont
-        node = exp.WithinGroup(this=cls(this=exp.Literal.number(percentile)),
-                               expression=exp.Order(expressions=[exp.Ordered(this=arg)]))
+        node = exp.WithinGroup(
+            this=cls(this=exp.Literal.number(percentile)), expression=exp.Order(expressions=[exp.Ordered(this=arg)])
+        )
         return exp.Cast(this=node, to=ty.DOUBLE), ty.DOUBLE
     raise PgError(FEATURE_NOT_SUPPORTED, f"aggregation {agg.value} is not supported")
 
@@ -92,18 +94,25 @@ class MetricExpander:
             for f in leaf_fs:
                 if "{{" in f:
                     raise PgError(FEATURE_NOT_SUPPORTED, f"metric {m.name}: filter {f!r} is not supported")
-            leaf = Leaf(model.name, measure.name, leaf_fs, model.agg_time_dimension_of(measure),
-                        m.name if m.type is MetricType.CUMULATIVE else None)
+            leaf = Leaf(
+                model.name,
+                measure.name,
+                leaf_fs,
+                model.agg_time_dimension_of(measure),
+                m.name if m.type is MetricType.CUMULATIVE else None,
+            )
             col = self.leaf_column(leaf)
             if m.fill_nulls_with is not None:
-                return exp.func("COALESCE", col, exp.Literal.number(m.fill_nulls_with))
+                return exp.Coalesce(this=col, expressions=[exp.Literal.number(m.fill_nulls_with)])
             return col
         if m.type is MetricType.RATIO:
             assert m.numerator is not None and m.denominator is not None
             num = self._input(m.numerator, fs)
             den = self._input(m.denominator, fs)
-            return exp.Div(this=exp.Cast(this=num, to=ty.DOUBLE),
-                           expression=exp.func("NULLIF", exp.Cast(this=den, to=ty.DOUBLE), exp.Literal.number(0)))
+            return exp.Div(
+                this=exp.Cast(this=num, to=ty.DOUBLE),
+                expression=exp.func("NULLIF", exp.Cast(this=den, to=ty.DOUBLE), exp.Literal.number(0)),
+            )
         if m.type is MetricType.DERIVED:
             assert m.expr is not None
             by_name: dict[str, exp.Expression] = {}

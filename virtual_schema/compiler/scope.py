@@ -12,17 +12,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import cast
 
 import pyarrow as pa
 import sqlglot
 from sqlglot import exp
 from sqlglot.optimizer.annotate_types import annotate_types
 
+from virtual_schema.compiler import types as ty
 from virtual_schema.errors import FEATURE_NOT_SUPPORTED, PgError
 from virtual_schema.loader import SemanticModelSet
 from virtual_schema.schema import ColumnKind
 from virtual_schema.spec import Dimension, DimensionType, EntityType, Grain, SemanticModel
-from virtual_schema.compiler import types as ty
 
 BASE = "__b"
 MAX_HOPS = 2
@@ -63,16 +64,30 @@ class ModelScope:
             return self
         out = ModelScope(self.model, self.relation, dict(self.columns), self.joins)
         for name, col in self.columns.items():
-            if name == time_dim or (name.startswith(time_dim + "__") and col.time_key and col.grain and
-                                    name == f"{time_dim}__{col.grain.value}"):
-                new = "metric_time" + name[len(time_dim):]
-                out.columns[new] = ScopeColumn(new, col.expr, col.joins, col.type, ColumnKind.TIME_DIMENSION,
-                                               col.description, col.time_key, col.time_raw, col.grain)
+            if name == time_dim or (
+                name.startswith(time_dim + "__")
+                and col.time_key
+                and col.grain
+                and name == f"{time_dim}__{col.grain.value}"
+            ):
+                new = "metric_time" + name[len(time_dim) :]
+                out.columns[new] = ScopeColumn(
+                    new,
+                    col.expr,
+                    col.joins,
+                    col.type,
+                    ColumnKind.TIME_DIMENSION,
+                    col.description,
+                    col.time_key,
+                    col.time_raw,
+                    col.grain,
+                )
         return out
 
 
 def qualify(expr: exp.Expression, alias: str) -> exp.Expression:
     """Every unqualified column of a model SQL snippet refers to the model's relation."""
+
     def fix(node: exp.Expression) -> exp.Expression:
         if isinstance(node, exp.Column) and not node.table:
             return exp.column(node.this.copy(), table=alias)
@@ -84,7 +99,7 @@ def qualify(expr: exp.Expression, alias: str) -> exp.Expression:
 @lru_cache(maxsize=4096)
 def parse_snippet(sql: str, dialect: str) -> exp.Expression:
     try:
-        return sqlglot.parse_one(sql, read=dialect)
+        return cast(exp.Expression, sqlglot.parse_one(sql, read=dialect))
     except sqlglot.errors.ParseError as e:
         raise PgError(FEATURE_NOT_SUPPORTED, f"cannot parse model expression {sql!r}: {e}") from None
 
@@ -139,10 +154,11 @@ class ScopeBuilder:
             else:
                 q = exp.select(exp.alias_(snippet.copy(), "c")).from_("t")
                 try:
-                    annotated = annotate_types(q, schema={"t": {k: v.sql() for k, v in cols.items()}},
-                                               dialect=self.dialect)
+                    annotated = annotate_types(
+                        q, schema={"t": {k: v.sql() for k, v in cols.items()}}, dialect=self.dialect
+                    )
                     got = annotated.selects[0].type or ty.TEXT
-                except Exception:  # noqa: BLE001 - sqlglot's annotator may fail on exotic SQL; fall back to text
+                except Exception:
                     got = ty.TEXT
                 if not ty.known(got):
                     got = ty.TEXT
@@ -156,19 +172,40 @@ class ScopeBuilder:
             self._scopes[model_name] = got
         return got
 
-    def _own_columns(self, model: SemanticModel, alias: str, prefix: str, joins: tuple[str, ...],
-                     out: dict[str, ScopeColumn], *, entities: bool) -> None:
+    def _own_columns(
+        self,
+        model: SemanticModel,
+        alias: str,
+        prefix: str,
+        joins: tuple[str, ...],
+        out: dict[str, ScopeColumn],
+        *,
+        entities: bool,
+    ) -> None:
         if entities:
             for e in model.entities:
                 name = prefix + e.name
                 if name not in out:
-                    out[name] = ScopeColumn(name, qualify(parse_snippet(e.sql, self.dialect), alias), joins,
-                                            self.expr_type(model, e.sql), ColumnKind.ENTITY, e.description)
+                    out[name] = ScopeColumn(
+                        name,
+                        qualify(parse_snippet(e.sql, self.dialect), alias),
+                        joins,
+                        self.expr_type(model, e.sql),
+                        ColumnKind.ENTITY,
+                        e.description,
+                    )
         for d in model.dimensions:
             self._dimension_columns(model, d, alias, prefix, joins, out)
 
-    def _dimension_columns(self, model: SemanticModel, d: Dimension, alias: str, prefix: str,
-                           joins: tuple[str, ...], out: dict[str, ScopeColumn]) -> None:
+    def _dimension_columns(
+        self,
+        model: SemanticModel,
+        d: Dimension,
+        alias: str,
+        prefix: str,
+        joins: tuple[str, ...],
+        out: dict[str, ScopeColumn],
+    ) -> None:
         raw = qualify(parse_snippet(d.sql, self.dialect), alias)
         raw_t = self.expr_type(model, d.sql)
         name = prefix + d.name
@@ -180,11 +217,16 @@ class ScopeBuilder:
         for i, g in enumerate(d.grains):
             e, t = truncate(raw, raw_t, g)
             col_name = name if i == 0 else f"{name}__{g.value}"
-            out.setdefault(col_name, ScopeColumn(col_name, e, joins, t, ColumnKind.TIME_DIMENSION,
-                                                 d.description, key, raw, g))
+            out.setdefault(
+                col_name, ScopeColumn(col_name, e, joins, t, ColumnKind.TIME_DIMENSION, d.description, key, raw, g)
+            )
             if i == 0:
-                out.setdefault(f"{name}__{g.value}", ScopeColumn(f"{name}__{g.value}", e, joins, t,
-                                                                 ColumnKind.TIME_DIMENSION, d.description, key, raw, g))
+                out.setdefault(
+                    f"{name}__{g.value}",
+                    ScopeColumn(
+                        f"{name}__{g.value}", e, joins, t, ColumnKind.TIME_DIMENSION, d.description, key, raw, g
+                    ),
+                )
 
     def _targets(self, model: SemanticModel, exclude: set[str]) -> list[tuple[str, SemanticModel]]:
         out = []
@@ -209,8 +251,16 @@ class ScopeBuilder:
         self._hop(model, BASE, "", (), {model.name}, scope, 1)
         return scope
 
-    def _hop(self, model: SemanticModel, alias: str, prefix: str, joins: tuple[str, ...], seen: set[str],
-             scope: ModelScope, depth: int) -> None:
+    def _hop(
+        self,
+        model: SemanticModel,
+        alias: str,
+        prefix: str,
+        joins: tuple[str, ...],
+        seen: set[str],
+        scope: ModelScope,
+        depth: int,
+    ) -> None:
         if depth > MAX_HOPS:
             return
         for entity, target in self._targets(model, seen):
@@ -218,9 +268,13 @@ class ScopeBuilder:
             right_e = target.entity(entity)
             assert left_e is not None and right_e is not None
             j_alias = f"__j_{prefix}{entity}"
-            step = JoinStep(j_alias, self.relation(target), qualify(parse_snippet(left_e.sql, self.dialect), alias),
-                            qualify(parse_snippet(right_e.sql, self.dialect), j_alias),
-                            None if alias == BASE else alias)
+            step = JoinStep(
+                j_alias,
+                self.relation(target),
+                qualify(parse_snippet(left_e.sql, self.dialect), alias),
+                qualify(parse_snippet(right_e.sql, self.dialect), j_alias),
+                None if alias == BASE else alias,
+            )
             scope.joins.setdefault(j_alias, step)
             path = (*joins, j_alias)
             new_prefix = f"{prefix}{entity}__"

@@ -12,6 +12,7 @@ at the query's time grain the period's last (default), first or average daily va
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from sqlglot import exp
@@ -44,8 +45,10 @@ class Planner:
             if isinstance(node, exp.Column) and node.table != SEM and not isinstance(node.this, exp.Star):
                 col = scope.columns.get(node.name)
                 if col is None:
-                    raise PgError(FEATURE_NOT_SUPPORTED if what == "query" else UNDEFINED_COLUMN,
-                                  f'column "{node.name}" is not reachable from model {scope.model.name} ({what})')
+                    raise PgError(
+                        FEATURE_NOT_SUPPORTED if what == "query" else UNDEFINED_COLUMN,
+                        f'column "{node.name}" is not reachable from model {scope.model.name} ({what})',
+                    )
                 needed.update(col.joins)
                 return col.expr.copy()
             return node
@@ -62,7 +65,9 @@ class Planner:
         arg = qualify(parse_snippet(measure.sql, self.dialect), BASE)
         arg_t = self.builder.expr_type(model, measure.sql)
         if leaf.filters:
-            conds = [self.translate(parse_snippet(f, self.dialect), scope, needed, f"filter {f!r}") for f in leaf.filters]
+            conds = [
+                self.translate(parse_snippet(f, self.dialect), scope, needed, f"filter {f!r}") for f in leaf.filters
+            ]
             cond = conds[0] if len(conds) == 1 else exp.and_(*conds)
             arg = exp.Case(ifs=[exp.If(this=cond, true=arg)])
         p = measure.agg_params
@@ -91,8 +96,10 @@ class Planner:
         metric_exprs = {ph: expander.expand(name) for ph, name in a.metrics}
         if a.base_aggs:
             if a.table.model is None:
-                raise PgError(FEATURE_NOT_SUPPORTED, "aggregates other than over metric columns need a model table, "
-                              "not the metrics table")
+                raise PgError(
+                    FEATURE_NOT_SUPPORTED,
+                    "aggregates other than over metric columns need a model table, not the metrics table",
+                )
             key = (a.table.model, None, None)
             groups.setdefault(key, Group(a.table.model, None))
         if not groups:
@@ -145,7 +152,9 @@ class Planner:
             for col in list(outer.find_all(exp.Column)):
                 if col.table == SEM and col.name == ph:
                     col.replace(e.copy())
-        outer.set("from_", exp.From(this=exp.Subquery(this=combined, alias=exp.TableAlias(this=exp.to_identifier(SEM)))))
+        outer.set(
+            "from_", exp.From(this=exp.Subquery(this=combined, alias=exp.TableAlias(this=exp.to_identifier(SEM))))
+        )
         for i, t in enumerate(grain_types):
             types.setdefault(f"__g{i}", t)
         return outer, types
@@ -171,9 +180,12 @@ class Planner:
             if step.parent:
                 add(step.parent)
             done.add(alias)
-            sel = sel.join(exp.alias_(ty.table(step.relation), alias, table=True),
-                           on=exp.EQ(this=step.on_left.copy(), expression=step.on_right.copy()),
-                           join_type="LEFT", copy=False)
+            sel = sel.join(
+                exp.alias_(ty.table(step.relation), alias, table=True),
+                on=exp.EQ(this=step.on_left.copy(), expression=step.on_right.copy()),
+                join_type="LEFT",
+                copy=False,
+            )
 
         for alias in sorted(needed):
             add(alias)
@@ -199,15 +211,24 @@ class Planner:
                 continue
             conds = []
             for i in range(n_grain):
-                left = exp.func("COALESCE", *[exp.column(f"__g{i}", table=aliases[j]) for j in range(k)]) if k > 1 \
+                left = (
+                    exp.func("COALESCE", *[exp.column(f"__g{i}", table=aliases[j]) for j in range(k)])
+                    if k > 1
                     else exp.column(f"__g{i}", table=aliases[0])
+                )
                 conds.append(exp.NullSafeEQ(this=left, expression=exp.column(f"__g{i}", table=aliases[k])))
             sel = sel.join(right, on=exp.and_(*conds), join_type="FULL", copy=False)
         return sel
 
     # -- cumulative ---------------------------------------------------------------------------------
-    def _cumulative(self, g: Group, scope: ModelScope, grain_sql: list[exp.Expression], where: exp.Expression | None,
-                    needed: set[str]) -> exp.Select:
+    def _cumulative(
+        self,
+        g: Group,
+        scope: ModelScope,
+        grain_sql: list[exp.Expression],
+        where: exp.Expression | None,
+        needed: set[str],
+    ) -> exp.Select:
         leaf = g.cumulative
         assert leaf is not None and leaf.time_dim is not None
         metric = self.models.metric_by_name[leaf.cumulative or ""]
@@ -219,9 +240,10 @@ class Planner:
         raw_sql = tcol.time_raw.sql()
         time_idx = [i for i, x in enumerate(grain_sql) if raw_sql in x.sql()]
         if not time_idx and (metric.window or metric.grain_to_date):
-            raise PgError(FEATURE_NOT_SUPPORTED,
-                          f"cumulative metric {metric.name} with a window or grain_to_date needs its time dimension "
-                          "in the query")
+            raise PgError(
+                FEATURE_NOT_SUPPORTED,
+                f"cumulative metric {metric.name} with a window or grain_to_date needs its time dimension in the query",
+            )
         name, agg, _ = g.aggs[0]
         if not time_idx:  # all-time total at the other dimensions: a plain aggregate
             sel = exp.Select()
@@ -235,8 +257,9 @@ class Planner:
                 sel = sel.group_by(*[x.copy() for x in grain_sql], copy=False)
             return sel
         ds = exp.column("__ds", table="__sp")
-        bounds = exp.select(exp.alias_(exp.Min(this=base_day.copy()), "__lo"),
-                            exp.alias_(exp.Max(this=base_day.copy()), "__hi"))
+        bounds = exp.select(
+            exp.alias_(exp.Min(this=base_day.copy()), "__lo"), exp.alias_(exp.Max(this=base_day.copy()), "__hi")
+        )
         bounds = self._from(bounds, scope, needed)
         if where is not None:
             bounds = bounds.where(where.copy(), copy=False)
@@ -247,9 +270,10 @@ class Planner:
         else:  # Spark: a generator cannot sit inside CAST; SEQUENCE over dates already yields dates
             gen = exp.Explode(this=series)
         spine = exp.select(exp.alias_(gen, "__ds")).from_(
-            exp.Subquery(this=bounds, alias=exp.TableAlias(this=exp.to_identifier("__bounds"))))
+            exp.Subquery(this=bounds, alias=exp.TableAlias(this=exp.to_identifier("__bounds")))
+        )
         # daily cumulative values
-        on = exp.LTE(this=base_day.copy(), expression=ds.copy())
+        on: exp.Expr = exp.LTE(this=base_day.copy(), expression=ds.copy())
         if metric.window:
             count, _, unit = metric.window.strip().partition(" ")
             unit = unit.strip().rstrip("s").upper() or "DAY"
@@ -296,7 +320,7 @@ def _trunc(e: exp.Expression, grain: Grain) -> tuple[exp.Expression, exp.DataTyp
     return exp.Cast(this=exp.func("DATE_TRUNC", exp.Literal.string(grain.value), e), to=ty.DATE), ty.DATE
 
 
-def _substitute(e: exp.Expression, mapping: dict[str, exp.Expression]) -> exp.Expression:
+def _substitute(e: exp.Expression, mapping: Mapping[str, exp.Expression]) -> exp.Expression:
     def sub(node: exp.Expression) -> exp.Expression:
         rep = mapping.get(node.sql()) if isinstance(node, exp.Column) else None
         return rep.copy() if rep is not None else node

@@ -85,8 +85,9 @@ def table(name: str) -> exp.Table:
     """A table node for a (possibly dotted) relation name, built without parsing."""
     parts = name.split(".")
     ident = [exp.to_identifier(p) for p in parts]
-    return exp.Table(this=ident[-1], db=ident[-2] if len(ident) > 1 else None,
-                     catalog=ident[-3] if len(ident) > 2 else None)
+    return exp.Table(
+        this=ident[-1], db=ident[-2] if len(ident) > 1 else None, catalog=ident[-3] if len(ident) > 2 else None
+    )
 
 
 def sum_type(dt: exp.DataType) -> exp.DataType:
@@ -100,4 +101,11 @@ def sum_type(dt: exp.DataType) -> exp.DataType:
 
 
 def is_temporal(dt: exp.DataType | None) -> bool:
-    return dt is not None and dt.this in (T.DATE, T.TIMESTAMP, T.TIMESTAMPTZ, T.TIMESTAMPNTZ, T.DATETIME, T.TIMESTAMPLTZ)
+    return dt is not None and dt.this in (
+        T.DATE,
+        T.TIMESTAMP,
+        T.TIMESTAMPTZ,
+        T.TIMESTAMPNTZ,
+        T.DATETIME,
+        T.TIMESTAMPLTZ,
+    )
