@@ -107,13 +107,11 @@ class Dataset:
                 continue
             kind = "boolean" if dtype == "BOOLEAN" else "categorical"
             lines.append(f"  - {{name: {name}, type: {kind}}}")
-        lines.append("measures:")
+        lines.append("measures:")  # measure names are global across models: prefix them with the table's
         if self.kind == "small":
             lines += ["  - {name: total_amount, agg: sum, expr: amount}",
-                      "  - {name: total_qty, agg: sum, expr: qty}",
-                      "  - {name: row_count, agg: count, expr: id}"]
-        else:
-            lines.append("  - {name: row_count, agg: count, expr: id}")
+                      "  - {name: total_qty, agg: sum, expr: qty}"]
+        lines.append(f"  - {{name: {self.table}_count, agg: count, expr: id}}")
         return "\n".join(lines) + "\n"
 
     def checksum_sql(self) -> str:
@@ -541,7 +539,7 @@ def _fmt(v: float | None, unit: str) -> str:
     if unit == "rows/s":
         return f"{v / 1e6:.3f} M"
     if unit in ("ms", "µs", "MB"):
-        return f"{v:.3f}" if v < 10 else f"{v:.1f}"
+        return f"{v:.4g}" if v < 10 else f"{v:.1f}"
     if unit == "queries/s":
         return f"{v:,.0f}"
     return f"{v:.4g}"
@@ -552,7 +550,7 @@ def format_table(report: Report) -> str:
     head = f"| {report.title} | unit | {a} | {b} | ratio {b}/{a} |"
     lines = [head, "|---|---|---:|---:|---:|"]
     for r in report.rows:
-        ratio = "—" if r.ratio is None else f"{r.ratio:.2f} ({r.better} is better)"
+        ratio = "—" if r.ratio is None else f"{r.ratio:.3g} ({r.better} is better)"
         label = r.label + (f" (error: {r.error})" if r.error else "")
         lines.append(f"| {label} | {r.unit} | {_fmt(r.postgres, r.unit)} | {_fmt(r.gateway, r.unit)} | {ratio} |")
     return "\n".join(lines)
