@@ -29,6 +29,21 @@ PG_CLASS, PG_CONSTRAINT, PG_NAMESPACE, PG_TYPE = 1259, 2606, 2615, 1247
 COLLATABLE = frozenset({25, 1043, 1042, 19})
 
 
+# PostgreSQL 15's predefined roles (pg_database_owner owns schema public).
+_BUILTIN_ROLES = (
+    (6171, "pg_database_owner"),
+    (6181, "pg_read_all_data"),
+    (6182, "pg_write_all_data"),
+    (3373, "pg_monitor"),
+    (3374, "pg_read_all_settings"),
+    (3375, "pg_read_all_stats"),
+    (3377, "pg_stat_scan_tables"),
+    (4569, "pg_read_server_files"),
+    (4570, "pg_write_server_files"),
+    (4571, "pg_execute_server_program"),
+    (4200, "pg_signal_backend"),
+    (4544, "pg_checkpoint"),
+)
 _MUTATED = frozenset(
     {
         "pg_catalog.pg_namespace",
@@ -233,7 +248,7 @@ def build_rows(snap: Snapshot, schema: VirtualSchema, *, database: str, users: S
                     attalign=align,
                     attstorage=storage,
                     attcompression="",
-                    attnotnull=not c.nullable,
+                    attnotnull=not c.nullable or c.name in t.primary_key,
                     atthasdef=False,
                     atthasmissing=False,
                     attidentity="",
@@ -473,6 +488,38 @@ def build_rows(snap: Snapshot, schema: VirtualSchema, *, database: str, users: S
         datcollversion=None,
         datacl=None,
     )
+    for boid, bname in _BUILTIN_ROLES:
+        add(
+            "pg_catalog.pg_authid",
+            oid=boid,
+            rolname=bname,
+            rolsuper=False,
+            rolinherit=True,
+            rolcreaterole=False,
+            rolcreatedb=False,
+            rolcanlogin=False,
+            rolreplication=False,
+            rolbypassrls=False,
+            rolconnlimit=-1,
+            rolpassword=None,
+            rolvaliduntil=None,
+        )
+        add(
+            "pg_catalog.pg_roles",
+            rolname=bname,
+            rolsuper=False,
+            rolinherit=True,
+            rolcreaterole=False,
+            rolcreatedb=False,
+            rolcanlogin=False,
+            rolreplication=False,
+            rolconnlimit=-1,
+            rolpassword="********",
+            rolvaliduntil=None,
+            rolbypassrls=False,
+            rolconfig=None,
+            oid=boid,
+        )
     for name in users:
         add(
             "pg_catalog.pg_authid",
@@ -706,7 +753,12 @@ def _information_schema(
             commit_action=None,
         )
         column_rows(
-            t.schema, t.name, [(c.name, c.type.oid, c.type.typmod, not c.nullable, c.description) for c in t.columns]
+            t.schema,
+            t.name,
+            [
+                (c.name, c.type.oid, c.type.typmod, not c.nullable or c.name in t.primary_key, c.description)
+                for c in t.columns
+            ],
         )
         for priv in ("SELECT",):
             add(
