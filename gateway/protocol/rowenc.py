@@ -298,6 +298,7 @@ def _zero_nulls(v: npt.NDArray[np.int64], null: npt.NDArray[np.bool_] | None) ->
     return v if null is None else np.where(null, 0, v)
 
 
+_ARROW_TZ_HORIZON_US = 2145916800 * 1_000_000  # 2038-01-01
 _TS_MIN_US = -62135596800 * 1_000_000  # 0001-01-01
 _TS_MAX_US = 253402300799 * 1_000_000  # 9999-12-31 23:59:59
 
@@ -310,6 +311,15 @@ def _timestamp_text(arr: pa.Array) -> vf.Field:
     field = vf.timestamp_text(us)
     field.null = null
     return field
+
+
+def _zone_offset(zone: dt.tzinfo, us: int) -> int:
+    when = dt.datetime(1970, 1, 1, tzinfo=dt.UTC) + dt.timedelta(microseconds=us)
+    try:
+        off = when.astimezone(zone).utcoffset()
+    except OverflowError:
+        off = zone.utcoffset(when.replace(tzinfo=None, year=9999 if when.year > 9000 else 2))
+    return int(off.total_seconds()) if off is not None else 0
 
 
 def _timestamptz_text(zone_name: str) -> Renderer:
@@ -332,7 +342,14 @@ def _timestamptz_text(zone_name: str) -> Renderer:
             except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
                 return _per_value(lambda v: pv.format_timestamptz(v, zone).encode())(arr)
             offsets = (local - us) // 1_000_000
-            us = local
+            # Arrow's time zone rules stop at 2037 (the TZif transition table); zoneinfo and PostgreSQL
+            # continue with the zone's POSIX rule, so later instants take their offset from zoneinfo.
+            late = np.flatnonzero(us >= _ARROW_TZ_HORIZON_US)
+            if len(late):
+                distinct, where = np.unique(us[late], return_inverse=True)
+                fixed = np.array([_zone_offset(zone, int(v)) for v in distinct], np.int64)
+                offsets[late] = fixed[where]
+            us = us + offsets * 1_000_000
         field = vf.timestamp_text(us, offsets)
         field.null = null
         return field
@@ -607,8 +624,8 @@ def _assemble(fields: list[vf.Field], n: int) -> pa.Buffer | bytes:
     if not rel:
         return m.tobytes()
     per_row = len(rel)
-    index_type = np.int32 if n * width < 2**31 else np.int64
-    rowstart = np.arange(n, dtype=index_type) * index_type(width)
+    index_type: type[np.signedinteger[Any]] = np.int32 if n * width < 2**31 else np.int64
+    rowstart: npt.NDArray[np.signedinteger[Any]] = np.arange(0, n * width, width, dtype=index_type)
     cols = np.empty((per_row, n), index_type)
     for j, (arr, const) in enumerate(rel):
         np.add(rowstart, const, out=cols[j])

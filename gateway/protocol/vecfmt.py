@@ -235,12 +235,12 @@ def _write_date_arith(mat: Mat, col: int, days: I64) -> None:
     mat[:, col + 8 : col + 10] = T2[d].view(U8).reshape(n, 2)
 
 
-def write_clock(mat: Mat, col: int, us: I64) -> I64 | None:
+def write_clock(mat: Mat, col: int, us: I64, width: int) -> I64 | None:
     """HH:MM:SS[.ffffff] of microseconds into the day at mat[:, col:]; returns per-row ends or None (fixed)."""
     n = len(us)
     secs, frac = np.divmod(us, 1_000_000)
     put(mat, col, _clock_table()[secs])
-    if mat.shape[1] <= col + 8:
+    if width <= 8:
         return None
     mat[:, col + 8] = 46
     hi4, lo2 = np.divmod(frac, 100)
@@ -263,8 +263,9 @@ def date_text(days: I64) -> Field:
 
 
 def time_text(us: I64) -> Field:
-    mat = np.empty((len(us), clock_width(us)), U8)
-    return Field(mat, None, write_clock(mat, 0, us))
+    cw = clock_width(us)
+    mat = np.empty((len(us), cw), U8)
+    return Field(mat, None, write_clock(mat, 0, us, cw))
 
 
 def timestamp_text(us: I64, offsets: I64 | None = None) -> Field:
@@ -278,7 +279,7 @@ def timestamp_text(us: I64, offsets: I64 | None = None) -> Field:
     mat = np.empty((n, 11 + cw + sw), U8)
     write_date(mat, 0, days)
     mat[:, 10] = 32
-    hi = write_clock(mat, 11, tod)
+    hi = write_clock(mat, 11, tod, cw)
     if suffix is None:
         return Field(mat, None, hi)
     smat, slen = suffix
