@@ -131,6 +131,8 @@ CASES: tuple[Case, ...] = (
          mf("completed_orders", "order_id__ordered_at__month"), tags=("filter", "grain")),
     Case("filter_two_dims", "SELECT status, large_web_orders FROM orders",
          mf("large_web_orders", "order_id__status"), tags=("filter",)),
+    Case("filtered_sparse_day", "SELECT ordered_at__day, large_web_orders FROM orders",
+         mf("large_web_orders", "order_id__ordered_at__day"), tags=("filter", "grain")),
     Case("filtered_customers", "SELECT region, corporate_customers FROM customers",
          mf("corporate_customers", "customer_id__region"), tags=("filter",)),
     Case("filtered_events", "SELECT device, page_views, purchases FROM web_events",
