@@ -87,9 +87,9 @@ def _metric_leaves(
 
         try:
             e = MetricExpander(models, dialect, leaf_column).expand(metric.name)
+            out[metric.name] = ({lf.model for lf in seen}, _expr_type(e, seen, models, arg_types))
         except PgError:
             continue  # not compilable (conversion, offsets, …): not offered as a column
-        out[metric.name] = ({lf.model for lf in seen}, _expr_type(e, seen, models, arg_types))
     return out
 
 
@@ -101,7 +101,8 @@ def _expr_type(
         got = models.measure(lf.measure)
         assert got is not None
         _, measure = got
-        _, leaf_t = measure_agg(measure.agg, exp.column("x"), arg_types.get((lf.model, lf.measure), ty.DOUBLE))
+        arg_t = arg_types.get((lf.model, lf.measure), ty.DOUBLE)
+        _, leaf_t = measure_agg(measure.agg, exp.column("x"), arg_t, percentile=0.5)
         schema[f"l{i}"] = leaf_t.sql()
     if isinstance(e, exp.Column):
         return exp.DataType.build(schema[e.name])

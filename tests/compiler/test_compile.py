@@ -221,3 +221,42 @@ def test_result_columns_named_like_postgresql(layer) -> None:
     )
     assert [c.name for c in cq.columns] == ["status", "sum", "count", "r", "date_trunc"]
     assert math.isfinite(len(cq.sql))
+
+
+def test_derived_metric_with_offset_window(con, layer) -> None:
+    cur = "select date_trunc('month', order_ts) m, sum(amount) v from orders group by 1"
+    prev = "select date_trunc('month', order_ts + interval 1 month) m, sum(amount) v from orders group by 1"
+    plain = (
+        f"select coalesce(c.m, p.m), c.v, p.v, c.v - p.v from ({cur}) c full join ({prev}) p "
+        "on c.m is not distinct from p.m"
+    )
+    check(con, layer, "select metric_time__month, revenue, revenue_prev_month, revenue_growth from metrics", plain)
+    check(con, layer, "select ordered_at__month, revenue, revenue_prev_month, revenue_growth from orders", plain)
+    with pytest.raises(PgError) as ei:
+        layer.compile("select status, revenue_growth from orders")
+    assert ei.value.sqlstate == "0A000"
+
+
+def test_window_function_over_metric_and_tableau_style_sql(con, layer) -> None:
+    check(
+        con,
+        layer,
+        'SELECT "orders"."status" AS "status", SUM("orders"."revenue") AS "sum:revenue:ok", '
+        'SUM(SUM("orders"."revenue")) OVER () AS "total" FROM "public"."orders" "orders" GROUP BY 1',
+        "select status, sum(amount), sum(sum(amount)) over () from orders group by 1",
+    )
+    check(
+        con,
+        layer,
+        'SELECT CAST(DATE_TRUNC(\'month\', CAST("public"."orders"."ordered_at" AS timestamp)) AS timestamp) '
+        'AS "ordered_at", SUM("public"."orders"."revenue") AS "sum" FROM "public"."orders" '
+        'GROUP BY CAST(DATE_TRUNC(\'month\', CAST("public"."orders"."ordered_at" AS timestamp)) AS timestamp) '
+        "ORDER BY 1 ASC",
+        "select date_trunc('month', order_ts), sum(amount) from orders group by 1",
+    )
+
+
+def test_ambiguous_column_across_joined_virtual_tables(layer) -> None:
+    with pytest.raises(PgError) as ei:
+        layer.compile("select customer_id from orders o join customers c on o.customer_id = c.customer_id")
+    assert ei.value.sqlstate == "42702"

@@ -231,7 +231,7 @@ class Binder:
         name = self._is_metric_col(node)
         if name:
             return self._metric(name)
-        if isinstance(node, _METRIC_AGGS) or _is_measure_call(node):
+        if (isinstance(node, _METRIC_AGGS) or _is_measure_call(node)) and not isinstance(node.parent, exp.Window):
             arg = node.expressions[0] if _is_measure_call(node) and node.expressions else node.this
             if isinstance(arg, exp.Distinct) and len(arg.expressions) == 1:
                 arg = arg.expressions[0]
@@ -248,8 +248,6 @@ class Binder:
                     "aggregates over expressions of metrics are not supported; aggregate the metric "
                     "column itself (SUM(metric)) and compute on the result",
                 )
-            if isinstance(node.parent, exp.Window):
-                return node
             return self._base_agg(node.copy())
         for child in list(node.iter_expressions()):
             new = self.placeholders(child)

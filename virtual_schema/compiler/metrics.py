@@ -28,6 +28,7 @@ class Leaf:
     filters: tuple[str, ...]
     time_dim: str | None
     cumulative: str | None = None  # metric name when the leaf is a cumulative metric
+    offset: str | None = None  # derived-metric input offset_window: metric_time is shifted by this
 
 
 def measure_agg(
@@ -68,17 +69,18 @@ class MetricExpander:
         self.dialect = dialect
         self.leaf_column = leaf_column
 
-    def expand(self, name: str, filters: tuple[str, ...] = (), metric_time_default: bool = True) -> exp.Expression:
+    def expand(self, name: str, filters: tuple[str, ...] = (), offset: str | None = None) -> exp.Expression:
         metric = self.models.metric_by_name.get(name)
         if metric is None:
             got = self.models.measure(name)
             if got is None:
                 raise PgError(FEATURE_NOT_SUPPORTED, f"{name!r} is neither a metric nor a measure")
             model, measure = got
-            return self.leaf_column(Leaf(model.name, measure.name, filters, model.agg_time_dimension_of(measure)))
-        return self._metric(metric, filters)
+            time_dim = model.agg_time_dimension_of(measure)
+            return self.leaf_column(Leaf(model.name, measure.name, filters, time_dim, None, offset))
+        return self._metric(metric, filters, offset)
 
-    def _metric(self, m: Metric, filters: tuple[str, ...]) -> exp.Expression:
+    def _metric(self, m: Metric, filters: tuple[str, ...], offset: str | None) -> exp.Expression:
         own = tuple(f for f in (m.filter,) if f)
         fs = filters + own
         if m.type in (MetricType.SIMPLE, MetricType.CUMULATIVE):
@@ -100,6 +102,7 @@ class MetricExpander:
                 leaf_fs,
                 model.agg_time_dimension_of(measure),
                 m.name if m.type is MetricType.CUMULATIVE else None,
+                offset,
             )
             col = self.leaf_column(leaf)
             if m.fill_nulls_with is not None:
@@ -107,8 +110,8 @@ class MetricExpander:
             return col
         if m.type is MetricType.RATIO:
             assert m.numerator is not None and m.denominator is not None
-            num = self._input(m.numerator, fs)
-            den = self._input(m.denominator, fs)
+            num = self._input(m.numerator, fs, offset)
+            den = self._input(m.denominator, fs, offset)
             return exp.Div(
                 this=exp.Cast(this=num, to=ty.DOUBLE),
                 expression=exp.func("NULLIF", exp.Cast(this=den, to=ty.DOUBLE), exp.Literal.number(0)),
@@ -117,7 +120,7 @@ class MetricExpander:
             assert m.expr is not None
             by_name: dict[str, exp.Expression] = {}
             for inp in m.metrics:
-                by_name[inp.alias or inp.name] = exp.Paren(this=self._input(inp, fs))
+                by_name[inp.alias or inp.name] = exp.Paren(this=self._input(inp, fs, offset))
             tree = parse_snippet(m.expr, self.dialect).copy()
 
             def sub(node: exp.Expression) -> exp.Expression:
@@ -131,7 +134,9 @@ class MetricExpander:
             return exp.Paren(this=out)
         raise PgError(FEATURE_NOT_SUPPORTED, f"metric {m.name}: {m.type.value} metrics are not supported")
 
-    def _input(self, inp: MetricInput, filters: tuple[str, ...]) -> exp.Expression:
-        if inp.offset_window or inp.offset_to_grain:
-            raise PgError(FEATURE_NOT_SUPPORTED, f"metric input {inp.name}: time offsets are not supported")
-        return self.expand(inp.name, filters + ((inp.filter,) if inp.filter else ()))
+    def _input(self, inp: MetricInput, filters: tuple[str, ...], offset: str | None) -> exp.Expression:
+        if inp.offset_to_grain:
+            raise PgError(FEATURE_NOT_SUPPORTED, f"metric input {inp.name}: offset_to_grain is not supported")
+        if inp.offset_window and offset:
+            raise PgError(FEATURE_NOT_SUPPORTED, f"metric input {inp.name}: nested time offsets are not supported")
+        return self.expand(inp.name, filters + ((inp.filter,) if inp.filter else ()), inp.offset_window or offset)

@@ -23,7 +23,7 @@ from virtual_schema.compiler import types as ty
 from virtual_schema.errors import FEATURE_NOT_SUPPORTED, PgError
 from virtual_schema.loader import SemanticModelSet
 from virtual_schema.schema import ColumnKind
-from virtual_schema.spec import Dimension, DimensionType, EntityType, Grain, SemanticModel
+from virtual_schema.spec import Dimension, DimensionType, EntityType, Grain, SemanticModel, grains_from
 
 BASE = "__b"
 MAX_HOPS = 2
@@ -49,6 +49,7 @@ class ScopeColumn:
     time_key: str | None = None  # identity of the underlying time dimension ("model.dim")
     time_raw: exp.Expression | None = None  # the untruncated time expression
     grain: Grain | None = None
+    raw_type: exp.DataType | None = None  # type of time_raw
 
 
 @dataclass
@@ -58,31 +59,54 @@ class ModelScope:
     columns: dict[str, ScopeColumn] = field(default_factory=dict)
     joins: dict[str, JoinStep] = field(default_factory=dict)
 
-    def with_metric_time(self, time_dim: str | None) -> ModelScope:
-        """This scope plus `metric_time` (+ grains) bound to one of the model's time dimensions."""
+    def with_metric_time(self, time_dim: str | None, offset: str | None = None) -> ModelScope:
+        """This scope plus `metric_time` (+ every grain from the dimension's own) bound to one of the model's
+        time dimensions, optionally shifted forward by an offset window (derived-metric `offset_window`:
+        the value reported at T is the input metric at T - offset)."""
         if time_dim is None:
             return self
+        base = self.columns.get(time_dim)
+        if base is None or base.time_raw is None or base.grain is None or base.raw_type is None:
+            return self
         out = ModelScope(self.model, self.relation, dict(self.columns), self.joins)
-        for name, col in self.columns.items():
-            if name == time_dim or (
-                name.startswith(time_dim + "__")
-                and col.time_key
-                and col.grain
-                and name == f"{time_dim}__{col.grain.value}"
-            ):
-                new = "metric_time" + name[len(time_dim) :]
-                out.columns[new] = ScopeColumn(
-                    new,
-                    col.expr,
-                    col.joins,
-                    col.type,
+        raw = base.time_raw.copy()
+        if offset:
+            count, unit = parse_window(offset)
+            shifted: exp.Expression = exp.Add(
+                this=raw, expression=exp.Interval(this=exp.Literal.string(str(count)), unit=exp.var(unit))
+            )
+            raw = exp.Cast(this=shifted, to=base.raw_type) if ty.is_temporal(base.raw_type) else shifted
+        for i, g in enumerate(grains_from(base.grain)):
+            e, t = truncate(raw, base.raw_type, g)
+            names = ["metric_time", f"metric_time__{g.value}"] if i == 0 else [f"metric_time__{g.value}"]
+            if offset:  # the model's own time dimension columns move too (model tables name it, not metric_time)
+                names += [time_dim, f"{time_dim}__{g.value}"] if i == 0 else [f"{time_dim}__{g.value}"]
+            for n in names:
+                out.columns[n] = ScopeColumn(
+                    n,
+                    e,
+                    base.joins,
+                    t,
                     ColumnKind.TIME_DIMENSION,
-                    col.description,
-                    col.time_key,
-                    col.time_raw,
-                    col.grain,
+                    base.description,
+                    base.time_key,
+                    raw,
+                    g,
+                    base.raw_type,
                 )
         return out
+
+
+_UNITS = {"day": "DAY", "week": "WEEK", "month": "MONTH", "quarter": "QUARTER", "year": "YEAR", "hour": "HOUR"}
+
+
+def parse_window(text: str) -> tuple[int, str]:
+    """'7 days' / '1 month' → (7, 'DAY') / (1, 'MONTH')."""
+    count, _, unit = text.strip().partition(" ")
+    u = _UNITS.get(unit.strip().lower().rstrip("s"))
+    if not count.isdigit() or u is None:
+        raise PgError(FEATURE_NOT_SUPPORTED, f"cannot read time window {text!r}")
+    return int(count), u
 
 
 def qualify(expr: exp.Expression, alias: str) -> exp.Expression:
@@ -218,28 +242,31 @@ class ScopeBuilder:
             e, t = truncate(raw, raw_t, g)
             col_name = name if i == 0 else f"{name}__{g.value}"
             out.setdefault(
-                col_name, ScopeColumn(col_name, e, joins, t, ColumnKind.TIME_DIMENSION, d.description, key, raw, g)
+                col_name,
+                ScopeColumn(col_name, e, joins, t, ColumnKind.TIME_DIMENSION, d.description, key, raw, g, raw_t),
             )
             if i == 0:
                 out.setdefault(
                     f"{name}__{g.value}",
                     ScopeColumn(
-                        f"{name}__{g.value}", e, joins, t, ColumnKind.TIME_DIMENSION, d.description, key, raw, g
+                        f"{name}__{g.value}", e, joins, t, ColumnKind.TIME_DIMENSION, d.description, key, raw, g, raw_t
                     ),
                 )
 
     def _targets(self, model: SemanticModel, exclude: set[str]) -> list[tuple[str, SemanticModel]]:
-        out = []
+        """(entity, model) pairs a join can reach: every other model where the entity is primary or unique
+        (at most one row per key, so no fan-out); primary targets first so their columns win name clashes."""
+        out: list[tuple[str, SemanticModel]] = []
         for e in model.entities:
             if e.type is EntityType.NATURAL:
                 continue
-            owner = self.models.entity_owner(e.name)
-            if owner is None or owner.name in exclude:
-                continue
-            oe = owner.entity(e.name)
-            if oe is None or oe.type not in (EntityType.PRIMARY, EntityType.UNIQUE):
-                continue
-            out.append((e.name, owner))
+            for kind in (EntityType.PRIMARY, EntityType.UNIQUE):
+                for other in self.models.models:
+                    if other.name in exclude or other.name == model.name:
+                        continue
+                    oe = other.entity(e.name)
+                    if oe is not None and oe.type is kind:
+                        out.append((e.name, other))
         return out
 
     def _build(self, model: SemanticModel) -> ModelScope:
@@ -263,11 +290,13 @@ class ScopeBuilder:
     ) -> None:
         if depth > MAX_HOPS:
             return
+        used: set[str] = set()
         for entity, target in self._targets(model, seen):
             left_e = model.entity(entity)
             right_e = target.entity(entity)
             assert left_e is not None and right_e is not None
-            j_alias = f"__j_{prefix}{entity}"
+            j_alias = f"__j_{prefix}{entity}" + (f"__{target.name}" if entity in used else "")
+            used.add(entity)
             step = JoinStep(
                 j_alias,
                 self.relation(target),

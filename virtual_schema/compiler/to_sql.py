@@ -20,7 +20,7 @@ from sqlglot import exp
 from virtual_schema.compiler import types as ty
 from virtual_schema.compiler.bind import SEM, Analysis
 from virtual_schema.compiler.metrics import Leaf, MetricExpander, measure_agg
-from virtual_schema.compiler.scope import BASE, ModelScope, ScopeBuilder, parse_snippet, qualify
+from virtual_schema.compiler.scope import BASE, ModelScope, ScopeBuilder, parse_snippet, parse_window, qualify
 from virtual_schema.errors import FEATURE_NOT_SUPPORTED, UNDEFINED_COLUMN, PgError
 from virtual_schema.spec import Grain, PeriodAgg
 
@@ -30,6 +30,7 @@ class Group:
     model: str
     time_dim: str | None
     cumulative: Leaf | None = None
+    offset: str | None = None
     aggs: list[tuple[str, exp.Expression, exp.DataType]] = field(default_factory=list)
 
 
@@ -48,6 +49,8 @@ class Planner:
                     raise PgError(
                         FEATURE_NOT_SUPPORTED if what == "query" else UNDEFINED_COLUMN,
                         f'column "{node.name}" is not reachable from model {scope.model.name} ({what})',
+                        hint="dimensions join along entities that are primary or unique in the other model; "
+                        "a join that could fan out is refused",
                     )
                 needed.update(col.joins)
                 return col.expr.copy()
@@ -56,7 +59,7 @@ class Planner:
         return e.transform(sub)  # transform copies
 
     def _scope(self, g: Group) -> ModelScope:
-        return self.builder.scope(g.model).with_metric_time(g.time_dim)
+        return self.builder.scope(g.model).with_metric_time(g.time_dim, g.offset)
 
     def _leaf_agg(self, leaf: Leaf, scope: ModelScope, needed: set[str]) -> tuple[exp.Expression, exp.DataType]:
         model = self.models.model_by_name[leaf.model]
@@ -76,7 +79,7 @@ class Planner:
     # -- plan ---------------------------------------------------------------------------------------
     def plan(self, a: Analysis) -> tuple[exp.Select, dict[str, exp.DataType]]:
         uses_metric_time = any(n.startswith("metric_time") for n in a.referenced)
-        groups: dict[tuple[str, str | None, Leaf | None], Group] = {}
+        groups: dict[tuple[str, str | None, Leaf | None, str | None], Group] = {}
         leaf_cols: dict[Leaf, str] = {}
 
         def leaf_column(leaf: Leaf) -> exp.Expression:
@@ -84,11 +87,19 @@ class Planner:
             if name is None:
                 name = f"__a{len(leaf_cols)}"
                 leaf_cols[leaf] = name
-                td = leaf.time_dim if (uses_metric_time or leaf.cumulative) else None
-                key = (leaf.model, td, leaf if leaf.cumulative else None)
+                uses_time = uses_metric_time or any(
+                    leaf.time_dim and (n == leaf.time_dim or n.startswith(leaf.time_dim + "__")) for n in a.referenced
+                )
+                if leaf.offset and not uses_time:
+                    raise PgError(
+                        FEATURE_NOT_SUPPORTED,
+                        f"a metric with a time offset ({leaf.offset}) needs metric_time (or a grain of it) in the query",
+                    )
+                td = leaf.time_dim if (uses_metric_time or leaf.cumulative or leaf.offset) else None
+                key = (leaf.model, td, leaf if leaf.cumulative else None, leaf.offset)
                 g = groups.get(key)
                 if g is None:
-                    g = groups[key] = Group(leaf.model, td, leaf if leaf.cumulative else None)
+                    g = groups[key] = Group(leaf.model, td, leaf if leaf.cumulative else None, leaf.offset)
                 g.aggs.append((name, exp.Null(), ty.TEXT))  # filled below
             return exp.column(name, table=SEM)
 
@@ -100,10 +111,10 @@ class Planner:
                     FEATURE_NOT_SUPPORTED,
                     "aggregates other than over metric columns need a model table, not the metrics table",
                 )
-            key = (a.table.model, None, None)
+            key = (a.table.model, None, None, None)
             groups.setdefault(key, Group(a.table.model, None))
         if not groups:
-            groups[(self._dims_model(a), None, None)] = Group(self._dims_model(a), None)
+            groups[(self._dims_model(a), None, None, None)] = Group(self._dims_model(a), None)
 
         types: dict[str, exp.DataType] = {}
         subqueries: list[tuple[exp.Select, Group]] = []
@@ -275,9 +286,9 @@ class Planner:
         # daily cumulative values
         on: exp.Expr = exp.LTE(this=base_day.copy(), expression=ds.copy())
         if metric.window:
-            count, _, unit = metric.window.strip().partition(" ")
-            unit = unit.strip().rstrip("s").upper() or "DAY"
-            lower = exp.Sub(this=ds.copy(), expression=exp.Interval(this=exp.Literal.string(count), unit=exp.var(unit)))
+            count, unit = parse_window(metric.window)
+            interval = exp.Interval(this=exp.Literal.string(str(count)), unit=exp.var(unit))
+            lower = exp.Sub(this=ds.copy(), expression=interval)
             on = exp.and_(on, exp.GT(this=base_day.copy(), expression=lower))
         if metric.grain_to_date:
             start, _ = _trunc(ds.copy(), metric.grain_to_date)
