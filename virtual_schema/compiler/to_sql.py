@@ -93,7 +93,7 @@ class Planner:
                 if leaf.offset and not uses_time:
                     raise PgError(
                         FEATURE_NOT_SUPPORTED,
-                        f"a metric with a time offset ({leaf.offset}) needs metric_time (or a grain of it) in the query",
+                        f"a metric with a time offset ({leaf.offset}) needs its time dimension in the query",
                     )
                 td = leaf.time_dim if (uses_metric_time or leaf.cumulative or leaf.offset) else None
                 key = (leaf.model, td, leaf if leaf.cumulative else None, leaf.offset)
