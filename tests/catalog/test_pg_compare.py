@@ -118,7 +118,7 @@ VALUE_QUERIES = [
        FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid JOIN pg_type t ON t.oid = a.atttypid
        JOIN pg_namespace n ON n.oid = c.relnamespace
        WHERE n.nspname = 'public' AND a.attnum > 0 ORDER BY 1, 3""",
-    """SELECT c.relname, c.relkind, c.relnatts, c.relhasindex, obj_description(c.oid, 'pg_class'),
+    """SELECT c.relname, c.relkind, c.relnatts, c.relhasindex, c.relhastriggers, obj_description(c.oid, 'pg_class'),
               pg_catalog.pg_table_is_visible(c.oid)
        FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'public' ORDER BY 1""",
     """SELECT r.conname, r.contype, r.conkey, r.confkey, pg_catalog.pg_get_constraintdef(r.oid, true),

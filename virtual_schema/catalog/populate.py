@@ -172,6 +172,12 @@ def build_rows(snap: Snapshot, schema: VirtualSchema, *, database: str, users: S
     for t in schema.tables:
         if t.primary_key:
             pk_index[t.name] = (stable_oid(t.schema, t.name, "pkey"), f"{t.name}_pkey")
+    # Foreign keys are enforced by triggers on both tables in PostgreSQL; psql only lists them when set.
+    with_triggers: set[str] = set()
+    for t in schema.tables:
+        for fk in t.foreign_keys:
+            if schema.table(fk.ref_table) is not None:
+                with_triggers.update((t.name, fk.ref_table))
 
     for t in schema.tables:
         nsp = namespaces[t.schema]
@@ -201,7 +207,7 @@ def build_rows(snap: Snapshot, schema: VirtualSchema, *, database: str, users: S
                 relnatts=len(t.columns),
                 relchecks=0,
                 relhasrules=False,
-                relhastriggers=False,
+                relhastriggers=t.name in with_triggers,
                 relhassubclass=False,
                 relrowsecurity=False,
                 relforcerowsecurity=False,
