@@ -188,6 +188,10 @@ CASES: tuple[Case, ...] = (
     Case("cumulative_where", "SELECT ordered_at__month, revenue_to_date FROM orders WHERE channel = 'web'",
          mf("revenue_to_date", "metric_time__month", (D("order_id__channel") + " = 'web'",)),
          tags=("cumulative", "where")),
+    Case("cumulative_time_where",
+         "SELECT ordered_at__day, revenue_to_date, revenue_7d FROM orders WHERE ordered_at >= TIMESTAMP '2024-12-01'",
+         mf("revenue_to_date revenue_7d", "metric_time__day", (TD("metric_time") + " >= '2024-12-01'",)),
+         tags=("cumulative", "where")),
     # ------------------------------------------------------------------ joined dimensions
     Case("join_1hop", "SELECT customer_id__region, revenue FROM orders",
          mf("revenue", "customer_id__region"), tags=("join",)),
