@@ -260,3 +260,39 @@ def test_ambiguous_column_across_joined_virtual_tables(layer) -> None:
     with pytest.raises(PgError) as ei:
         layer.compile("select customer_id from orders o join customers c on o.customer_id = c.customer_id")
     assert ei.value.sqlstate == "42702"
+
+
+def test_databricks_parameters_are_positional_markers_in_text_order(dbx_layer) -> None:
+    cq = dbx_layer.compile(
+        "select status, revenue from orders where status = $2 and order_id > $1 and customer_id__segment <> $2"
+    )
+    assert "$" not in cq.sql and cq.sql.count("?") == 3
+    assert cq.param_order == (1, 0, 1)
+    assert [t.oid for t in cq.param_types] == [20, 25]
+
+
+def test_result_columns_carry_table_oid_and_attnum_for_plain_columns(layer) -> None:
+    cq = layer.compile("select status, revenue, sum(revenue) from orders")
+    orders = layer.schema.table("orders")
+    assert orders is not None
+    names = [c.name for c in orders.columns]
+    assert (cq.columns[0].table_oid, cq.columns[0].attnum) == (orders.oid, names.index("status") + 1)
+    assert (cq.columns[1].table_oid, cq.columns[1].attnum) == (orders.oid, names.index("revenue") + 1)
+    assert (cq.columns[2].table_oid, cq.columns[2].attnum) == (0, 0)
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "select status, revenue, avg_order_value, net_revenue, completed_revenue from orders",
+        "select metric_time__week, region_id__region_name, revenue, buyers from metrics",
+        "select ordered_at__month, revenue_to_date, revenue_7d, revenue_mtd from orders",
+        "select metric_time__month, revenue_growth from metrics",
+        "with t as (select status, revenue from orders) select * from t union all select segment, null from customers",
+        "select extract(year from ordered_at), case when is_large then 'big' else 'small' end, count(*) from orders "
+        "group by 1, 2",
+    ],
+)
+def test_databricks_rendering_succeeds(dbx_layer, sql: str) -> None:
+    out = dbx_layer.compile(sql).sql
+    assert "__sem" in out and "$" not in out

@@ -381,6 +381,8 @@ def analyse(select: exp.Select, table: TableInfo, alias: str) -> Analysis:
     for key in ("limit", "offset", "distinct"):
         if select.args.get(key) is not None:
             outer.set(key, select.args[key].copy())
+    # Which output columns are plain columns of the virtual table (RowDescription's table OID / attnum).
+    outer.meta["sources"] = (table.name, [e.name if isinstance(e, exp.Column) else None for _, e in named])
     return Analysis(table, outer, grain, b.metrics, b.base_aggs, where_e, referenced)
 
 

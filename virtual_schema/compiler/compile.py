@@ -160,7 +160,7 @@ class Compiler:
     def _param_hints(self, tree: exp.Expression) -> dict[int, PgColumnType]:
         """Types of `$n` compared with a virtual column (read before rewriting, while names are ours)."""
         out: dict[int, PgColumnType] = {}
-        for p in tree.find_all(exp.Parameter):
+        for p in tree.find_all(exp.Parameter, bfs=False):
             parent = p.parent
             while isinstance(parent, (exp.Paren, exp.Tuple)):
                 parent = parent.parent
@@ -198,8 +198,9 @@ class Compiler:
                     body = item.this if isinstance(item, exp.Alias) else item
                     item.replace(exp.alias_(exp.Cast(this=body.copy(), to=ty.TEXT), _figure_name(item), quoted=True))
                     item = first.expressions[idx]
-                cols.append(ResultColumn(_figure_name(item), ty.pg_type(t)))
-        n_params = max((int(p.this.this) for p in tree.find_all(exp.Parameter) if _param_no(p)), default=0)
+                table_oid, attnum = self._source(first, idx)
+                cols.append(ResultColumn(_figure_name(item), ty.pg_type(t), table_oid, attnum))
+        n_params = max((int(p.this.this) for p in tree.find_all(exp.Parameter, bfs=False) if _param_no(p)), default=0)
         params: list[PgColumnType] = []
         for i in range(max(n_params, len(param_types))):
             given = param_types[i] if i < len(param_types) else 0
@@ -208,6 +209,18 @@ class Compiler:
                 continue
             params.append(hints.get(i + 1) or self._infer_param(tree, i + 1))
         return tuple(cols), tuple(params)
+
+    def _source(self, sel: exp.Select, idx: int) -> tuple[int, int]:
+        src = sel.meta.get("sources") if sel.meta else None
+        if not src or idx >= len(src[1]) or src[1][idx] is None:
+            return 0, 0
+        vt = self.schema.table(src[0])
+        if vt is None:
+            return 0, 0
+        for n, c in enumerate(vt.columns, start=1):
+            if c.name == src[1][idx]:
+                return vt.oid, n
+        return 0, 0
 
     def _annotate_wrapper(self, tree: exp.Expression) -> list[exp.DataType | None]:
         """Types of the top-level columns of ordinary SQL around semantic subqueries (whose columns are cast)."""
@@ -223,7 +236,7 @@ class Compiler:
         return [i.type for i in a.expressions] if isinstance(a, exp.Select) else []
 
     def _infer_param(self, tree: exp.Expression, n: int) -> PgColumnType:
-        for p in tree.find_all(exp.Parameter):
+        for p in tree.find_all(exp.Parameter, bfs=False):
             if _param_no(p) != n:
                 continue
             parent = p.parent
@@ -244,7 +257,7 @@ class Compiler:
         out = tree
         if self.dialect != "duckdb":
             out = tree.copy()
-            for p in list(out.find_all(exp.Parameter)):
+            for p in list(out.find_all(exp.Parameter, bfs=False)):
                 p.replace(exp.Placeholder())
         try:
             return out.sql(dialect=self.dialect, unsupported_level=ErrorLevel.RAISE)
@@ -254,7 +267,7 @@ class Compiler:
     def _param_order(self, tree: exp.Expression) -> tuple[int, ...]:
         if self.dialect == "duckdb":
             return ()
-        return tuple(_param_no(p) - 1 for p in tree.find_all(exp.Parameter))
+        return tuple(_param_no(p) - 1 for p in tree.find_all(exp.Parameter, bfs=False))
 
 
 def _annotate_one(e: exp.Expression, schema: dict[str, exp.DataType], table: str | None) -> exp.DataType:

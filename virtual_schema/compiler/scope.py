@@ -308,4 +308,6 @@ class ScopeBuilder:
             path = (*joins, j_alias)
             new_prefix = f"{prefix}{entity}__"
             self._own_columns(target, j_alias, new_prefix, path, scope.columns, entities=False)
+            if prefix:  # multi-hop: also answer to `<entity>__<dim>` (the metrics table's name) unless taken
+                self._own_columns(target, j_alias, f"{entity}__", path, scope.columns, entities=False)
             self._hop(target, j_alias, new_prefix, path, seen | {target.name}, scope, depth + 1)
