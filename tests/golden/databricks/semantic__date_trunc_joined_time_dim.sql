@@ -1,0 +1,1 @@
+SELECT CAST(__sem.__g0 AS TIMESTAMP) AS `y`, CAST(__sem.__a0 AS BIGINT) AS `ordering_customers` FROM (SELECT DATE_TRUNC('YEAR', __j_customer_id.signup_date) AS __g0, COUNT(DISTINCT __b.customer_id) AS __a0 FROM orders AS __b LEFT JOIN customers AS __j_customer_id ON __b.customer_id = __j_customer_id.customer_id GROUP BY DATE_TRUNC('YEAR', __j_customer_id.signup_date)) AS __sem

@@ -1,0 +1,1 @@
+SELECT CAST(__sem.__g0 AS TIMESTAMP) AS `w`, CAST(__sem.__a0 AS BIGINT) AS `order_count` FROM (SELECT DATE_TRUNC('WEEK', CAST(TRUNC(__b.order_ts, 'DAY') AS TIMESTAMP)) AS __g0, COUNT(__b.order_id) AS __a0 FROM orders AS __b GROUP BY DATE_TRUNC('WEEK', CAST(TRUNC(__b.order_ts, 'DAY') AS TIMESTAMP))) AS __sem

@@ -1,0 +1,1 @@
+SELECT SUM(revenue) FROM (SELECT CAST(__sem.__g0 AS STRING) AS `status`, CAST(__sem.__a0 AS DECIMAL(38, 2)) AS `revenue` FROM (SELECT __b.status AS __g0, CAST(SUM(__b.amount) AS DECIMAL(38, 2)) AS __a0 FROM orders AS __b GROUP BY __b.status) AS __sem) AS t

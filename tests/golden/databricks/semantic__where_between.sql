@@ -1,0 +1,1 @@
+SELECT CAST(__sem.__g0 AS STRING) AS `status`, CAST(__sem.__a0 AS DECIMAL(38, 2)) AS `revenue` FROM (SELECT __b.status AS __g0, CAST(SUM(__b.amount) AS DECIMAL(38, 2)) AS __a0 FROM orders AS __b WHERE CAST(TRUNC(__b.order_ts, 'DAY') AS TIMESTAMP) BETWEEN '2023-06-01' AND '2023-06-30 23:59:59' GROUP BY __b.status) AS __sem

@@ -1,0 +1,1 @@
+SELECT CAST(__sem.__g0 AS STRING) AS `channel`, CAST(__sem.__a0 AS BIGINT) AS `order_count` FROM (SELECT __b.channel AS __g0, COUNT(__b.order_id) AS __a0 FROM orders AS __b LEFT JOIN customers AS __j_customer_id ON __b.customer_id = __j_customer_id.customer_id WHERE __j_customer_id.region LIKE 'A%' GROUP BY __b.channel) AS __sem

@@ -1,0 +1,1 @@
+SELECT CAST(__sem.__g0 AS STRING) AS `channel`, CAST(CAST(__sem.__a0 AS DOUBLE) / NULLIF(CAST(__sem.__a1 AS DOUBLE), 0) AS DOUBLE) AS `avg_order_value` FROM (SELECT __b.channel AS __g0, CAST(SUM(__b.amount) AS DECIMAL(38, 2)) AS __a0, COUNT(__b.order_id) AS __a1 FROM orders AS __b WHERE NOT __b.status IN ('cancelled', 'returned') GROUP BY __b.channel) AS __sem

@@ -1,0 +1,1 @@
+SELECT CAST(__sem.__g0 AS STRING) AS `status`, CAST(__sem.__g1 AS STRING) AS `channel`, CAST(__sem.__a0 AS BIGINT) AS `order_count` FROM (SELECT __b.status AS __g0, __b.channel AS __g1, COUNT(__b.order_id) AS __a0 FROM orders AS __b WHERE __b.status = 'returned' OR __b.channel = 'partner' GROUP BY __b.status, __b.channel) AS __sem
