@@ -23,6 +23,7 @@ import pyarrow.compute as pc
 from gateway.protocol import pgvalue as pv
 from gateway.protocol import vecfmt as vf
 from gateway.protocol.messages import FieldDescription, RowDescription
+from gateway.protocol.params import decode_text
 from virtual_schema import pgtypes as t
 from virtual_schema.pgtypes import PgColumnType
 from virtual_schema.schema import ResultColumn
@@ -466,20 +467,11 @@ def _oid_binary(arr: pa.Array) -> vf.Field:
     return _per_value(lambda v: struct.pack("!I", int(v)))(arr)
 
 
-def _text_binary_to(oid: int, zone: dt.tzinfo, scale: int | None) -> Renderer:
-    """Binary output of a column the warehouse returned as strings (catalog answers): parse per value."""
+def _text_binary_to(oid: int, scale: int | None) -> Renderer:
+    """Binary output of a column the warehouse returned as strings (constants, catalog answers): run
+    PostgreSQL's input rules on the text, then send the binary form."""
     def convert(v: Any) -> bytes:
-        if oid in _OIDLIKE or oid in _INT_WIDTH:
-            return pv.binary_value(int(v), oid)
-        if oid == t.BOOL:
-            return pv.binary_value(v in ("t", "true", "True", "1"), oid)
-        if oid in (t.FLOAT4, t.FLOAT8):
-            return pv.binary_value(float(v), oid)
-        if oid == t.NUMERIC:
-            import decimal
-
-            return pv.numeric_binary(decimal.Decimal(v), scale)
-        return pv.binary_value(v, oid)
+        return pv.binary_value(decode_text(str(v), oid), oid, scale)
 
     return _per_value(convert)
 
@@ -530,14 +522,16 @@ def _renderer(col: PgColumnType, fmt: int, arrow_type: pa.DataType, zone_name: s
             return _uint64_text if arrow_type == pa.uint64() else _int_text
         return _per_value(pv.value_encoder(oid, 0, zone, scale))
     # binary
-    if oid in _TEXTLIKE or oid == t.BYTEA:
+    if oid == t.BYTEA and not is_str:
+        return _strings
+    if oid in _TEXTLIKE:
         if is_str or pa.types.is_binary(arrow_type) or pa.types.is_large_binary(arrow_type):
             return _strings
         return _per_value(pv.value_encoder(oid, 1, zone, scale))
     if oid == t.JSONB and is_str:
         return lambda arr: _strings(arr, b"\x01")
-    if is_str and oid != t.UUID:
-        return _text_binary_to(oid, zone, scale)
+    if is_str and oid not in (t.UUID, t.INTERVAL):
+        return _text_binary_to(oid, scale)
     if oid == t.BOOL and pa.types.is_boolean(arrow_type):
         return _bool_binary
     if oid in _INT_WIDTH and (pa.types.is_integer(arrow_type) or pa.types.is_floating(arrow_type)
