@@ -151,7 +151,7 @@ def _min_grain(dim: Mapping[str, Any]) -> str:
     g = dim.get("time_granularity") or ["day"]
     if isinstance(g, str):
         return g
-    return min(g, key=lambda x: _GRAINS.index(x) if x in _GRAINS else -1)
+    return str(min(g, key=lambda x: _GRAINS.index(x) if x in _GRAINS else -1))
 
 
 def _mf_metric(metric: Mapping[str, Any], doc: Mapping[str, Any]) -> dict[str, Any]:
