@@ -102,7 +102,8 @@ def _mf_cell(v: Any) -> Any:
 # --------------------------------------------------------------------------------------------------
 
 _AGG = {"avg": "average"}
-_GRAINS = ("day", "week", "month", "quarter", "year")
+_GRAINS = ("nanosecond", "microsecond", "millisecond", "second", "minute", "hour", "day", "week", "month", "quarter",
+           "year")
 
 
 def _relation(model: str, schema: str) -> dict[str, str]:
