@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SYSSTAMP := $(VENV)/.system-deps
-APT_PACKAGES := postgresql-15 postgresql-client-15 libpq-dev libpostgresql-jdbc-java odbc-postgresql unixodbc unixodbc-dev openjdk-17-jdk-headless iproute2 util-linux
+APT_PACKAGES := postgresql-15 gcc postgresql-client-15 libpq-dev libpostgresql-jdbc-java odbc-postgresql unixodbc unixodbc-dev openjdk-17-jdk-headless iproute2 util-linux
 HOST ?= 127.0.0.1
 PORT ?= 5433
 

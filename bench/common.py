@@ -333,6 +333,11 @@ class GatewayServer:
         self.endpoint: Endpoint | None = None
 
     def start(self, timeout: float = 120) -> Endpoint:
+        self.launch()
+        return self.wait(timeout)
+
+    def launch(self) -> None:
+        """Spawn the process; `wait()` returns once it accepts connections (start other work in between)."""
         self.root.mkdir(parents=True, exist_ok=True)
         cmd = [sys.executable, str(ROOT / "start_sql_server.py"), "--host", "127.0.0.1", "--port", "0",
                "--models", str(self.models), "--duckdb", str(self.duckdb_path), "--log-level", self.log_level,
@@ -341,6 +346,9 @@ class GatewayServer:
         self.proc = subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
                                      env={**os.environ, "PYTHONUNBUFFERED": "1"})
         log.close()
+
+    def wait(self, timeout: float = 120) -> Endpoint:
+        assert self.proc is not None
         deadline = time.monotonic() + timeout
         port = 0
         while time.monotonic() < deadline and not port:
@@ -428,8 +436,13 @@ class BenchEnv:
         csvs = generate_duckdb(self.duckdb_path, [replace_in_pg(d, self.postgres) for d in self.datasets],
                                csv_dir)
         write_models(self.models_dir, self.datasets)
+        self.meta["data_seconds"] = round(time.monotonic() - t0, 1)
         self.meta["duckdb_checksums"] = {k: list(map(str, v))
                                          for k, v in duckdb_checksums(self.duckdb_path, self.datasets).items()}
+        if self.gateway:  # boots (imports, model load) while PostgreSQL is initialised and loaded
+            self._gw_server = GatewayServer(self.workdir / "gw", self.models_dir, self.duckdb_path,
+                                            log_level=self.gateway_log_level)
+            self._gw_server.launch()
         if self.postgres:
             self._pg_server = PostgresServer(self.workdir / "pg", max_connections=self.pg_max_connections)
             self.pg = self._pg_server.start()
@@ -440,12 +453,12 @@ class BenchEnv:
                 if _normalise(sums) != _normalise(duck):
                     raise RuntimeError(f"{table}: PostgreSQL and DuckDB hold different data:\n{sums}\n{duck}")
             self.meta["postgres_version"] = self._pg_server.version()
+            self.meta["postgres_ready_seconds"] = round(time.monotonic() - t0, 1)
         for f in csvs.values():
             f.unlink(missing_ok=True)
-        if self.gateway:
-            self._gw_server = GatewayServer(self.workdir / "gw", self.models_dir, self.duckdb_path,
-                                            log_level=self.gateway_log_level)
-            self.gw = self._gw_server.start()
+        if self._gw_server is not None:
+            self.gw = self._gw_server.wait()
+            self.meta["gateway_ready_seconds"] = round(time.monotonic() - t0, 1)
         self.meta["setup_seconds"] = round(time.monotonic() - t0, 1)
 
     def close(self) -> None:
@@ -660,8 +673,10 @@ def run_benches(benches: Sequence[Bench], opts: argparse.Namespace) -> list[Repo
         env_cm = contextlib.nullcontext()
     with env_cm as env:
         for b in benches:
+            t0 = time.monotonic()
             report = b.run(env, opts)
             meta = dict(env.meta) if env is not None else {}
+            meta["elapsed_seconds"] = round(time.monotonic() - t0, 1)
             path = write_report(report, opts.out, meta)
             print_report(report)
             print(f"(written to {path})")

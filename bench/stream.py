@@ -214,38 +214,46 @@ class py_spy:
 
 
 def summarise_profile(collapsed: str, top: int = 12) -> list[str]:
-    """Self and inclusive sample shares per function from py-spy's collapsed stacks ("a;b;c count")."""
+    """Self and inclusive sample shares from py-spy's collapsed stacks ("a;b;c count").
+
+    Inclusive shares list only the project's own functions (gateway/, virtual_schema/): the event
+    loop's frames are in every sample and say nothing. Samples are also split by thread kind: the
+    event loop (encoding, socket writes) vs the worker threads (DuckDB producing batches).
+    """
     self_counts: collections.Counter[str] = collections.Counter()
     incl_counts: collections.Counter[str] = collections.Counter()
+    threads: collections.Counter[str] = collections.Counter()
     total = 0
     for line in collapsed.splitlines():
         stack, _, count = line.rpartition(" ")
         if not stack or not count.isdigit():
             continue
         n = int(count)
-        frames = [f for f in stack.split(";") if f]
-        if frames and frames[0].startswith(("process ", "thread ")):
-            frames = [f for f in frames if not f.startswith(("process ", "thread "))]
+        frames = [f for f in stack.split(";") if f and not f.startswith(("process ", "thread "))]
         if not frames:
             continue
         total += n
+        threads["worker threads (DuckDB, thread pool)" if frames[0].startswith("Thread._bootstrap")
+                else "event loop thread"] += n
         self_counts[_short(frames[-1])] += n
-        for f in {_short(f) for f in frames}:
+        for f in {_short(f) for f in frames if "gateway/" in f or "virtual_schema/" in f}:
             incl_counts[f] += n
     if not total:
         return ["profile: no samples"]
-    out = [f"profile (py-spy, {total} samples of the gateway during the raw-libpq 8-column runs), self time:"]
+    out = [f"profile (py-spy, {total} samples of the gateway during the raw-libpq 8-column runs): "
+           + ", ".join(f"{k} {100 * v / total:.0f}%" for k, v in threads.most_common())]
+    out.append("profile, self time (leaf function):")
     out += [f"  {100 * n / total:5.1f}% {f}" for f, n in self_counts.most_common(top)]
-    out.append("profile, inclusive time:")
-    out += [f"  {100 * n / total:5.1f}% {f}" for f, n in incl_counts.most_common(top + 8)]
+    out.append("profile, inclusive time of the project's functions:")
+    out += [f"  {100 * n / total:5.1f}% {f}" for f, n in incl_counts.most_common(top)]
     return out
 
 
 def _short(frame: str) -> str:
-    # "func (path/to/file.py:123)" → "func (file.py)"
+    # "func (pkg/path/file.py:123)" → "func (path/file.py)"
     name, _, where = frame.partition(" (")
     file = where.rstrip(")").rsplit(":", 1)[0]
-    return f"{name} ({Path(file).name})" if file else name
+    return f"{name} ({'/'.join(Path(file).parts[-2:])})" if file else name
 
 
 BENCH = StreamBench()
