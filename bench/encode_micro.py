@@ -6,22 +6,27 @@ timestamp, numeric(18,2), float8, int4, bool), text and binary result formats; p
 
 from __future__ import annotations
 
-import argparse
-import cProfile
-import json
-import pstats
-import statistics
 import sys
-import time
 from pathlib import Path
 
-import numpy as np
-import pyarrow as pa
+# Run as a script, this directory is first on sys.path and bench/profile.py would shadow the standard
+# library's `profile` module that cProfile imports.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+
+import argparse  # noqa: E402
+import cProfile  # noqa: E402
+import json  # noqa: E402
+import pstats  # noqa: E402
+import statistics  # noqa: E402
+import time  # noqa: E402
+
+import numpy as np  # noqa: E402
+import pyarrow as pa  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from gateway.protocol.rowenc import RowEncoder
-from virtual_schema import pgtypes as t
+from gateway.protocol.rowenc import RowEncoder  # noqa: E402
+from virtual_schema import pgtypes as t  # noqa: E402
 
 TYPES = [t.PgColumnType(t.INT8), t.PgColumnType(t.TEXT), t.PgColumnType(t.DATE), t.PgColumnType(t.TIMESTAMP),
          t.PgColumnType(t.NUMERIC, t.numeric_typmod(18, 2)), t.PgColumnType(t.FLOAT8), t.PgColumnType(t.INT4),

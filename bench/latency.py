@@ -17,11 +17,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import sys
 import time
 from collections.abc import Callable
 
-from bench.common import BenchEnv, Dataset, Endpoint, Report, ResultRow, main_for, percentile
+from bench.common import BUILD_DIR, BenchEnv, Dataset, Endpoint, Report, ResultRow, main_for, percentile
+from bench.profile import py_spy
 
 NAME = "latency"
 SMALL = Dataset("bench_small", 1000, kind="small")
@@ -40,6 +42,8 @@ class LatencyBench:
 
     def add_arguments(self, p: argparse.ArgumentParser) -> None:
         p.add_argument("--round-trips", type=int, help="timed round trips per figure (default 2000; --quick: 20)")
+        p.add_argument("--profile-latency", action="store_true",
+                       help="py-spy the gateway during its small-semantic-query simple-protocol round trips")
 
     def datasets(self, opts: argparse.Namespace) -> list[Dataset]:
         return [SMALL]
@@ -52,13 +56,20 @@ class LatencyBench:
         n = opts.round_trips or (20 if opts.quick else 2000)
         warm = 0 if opts.quick else max(100, n // 10)
         rows: list[ResultRow] = []
+        notes = ["client (this Python process) and server share the cores; the machine is shared "
+                 "with other work, so tails are noisy"]
         for qname, sqls in QUERIES.items():
             for flavour in FLAVOURS:
                 p50 = ResultRow(f"{qname}, {flavour}, p50", "µs", "lower")
                 p99 = ResultRow(f"{qname}, {flavour}, p99", "µs", "lower")
                 for ep in env.endpoints():
+                    profiling = (getattr(opts, "profile_latency", False) and ep.name == "gateway"
+                                 and qname != "SELECT 1" and flavour == "simple")
+                    spy = py_spy(ep.pid, BUILD_DIR / "latency-profile.txt", notes,
+                                 "small-semantic-query round trips (simple protocol)")
                     try:
-                        lat = round_trips(ep, sqls[ep.name], flavour, n, warm)
+                        with spy if profiling else contextlib.nullcontext():
+                            lat = round_trips(ep, sqls[ep.name], flavour, n, warm)
                     except Exception as e:  # a failing server/flavour is reported, the others still run
                         p50.error = p99.error = f"{ep.name}: {type(e).__name__}: {e}"[:300]
                         print(f"[latency] {qname} {flavour} on {ep.name} failed: {e}", file=sys.stderr)
@@ -71,8 +82,7 @@ class LatencyBench:
                           f"p99 {percentile(us, 99):.0f} µs", flush=True)
                 rows += [p50, p99]
         return Report(NAME, "latency: round trip", rows, params={"round_trips": n, "warmup_round_trips": warm},
-                      notes=["client (this Python process) and server share the cores; the machine is shared "
-                             "with other work, so tails are noisy"])
+                      notes=notes)
 
 
 def round_trips(ep: Endpoint, sql: str, flavour: str, n: int, warm: int) -> list[float]:
