@@ -33,7 +33,7 @@ from virtual_schema.compiler.to_sql import Planner
 from virtual_schema.errors import PgError
 from virtual_schema.loader import SemanticModelSet
 from virtual_schema.schema import ColumnKind, ForeignKey, VirtualColumn, VirtualSchema, VirtualTable
-from virtual_schema.spec import EntityType, SemanticModel
+from virtual_schema.spec import EntityType, PeriodAgg, SemanticModel
 
 METRICS_TABLE = "metrics"
 SUPPORTED_DIALECTS = ("duckdb", "databricks")
@@ -103,6 +103,9 @@ def _expr_type(
         _, measure = got
         arg_t = arg_types.get((lf.model, lf.measure), ty.DOUBLE)
         _, leaf_t = measure_agg(measure.agg, exp.column("x"), arg_t, percentile=0.5)
+        cum = models.metric_by_name.get(lf.cumulative) if lf.cumulative else None
+        if cum is not None and cum.period_agg is PeriodAgg.AVERAGE:
+            leaf_t = ty.DOUBLE  # the average of daily cumulative values is fractional
         schema[f"l{i}"] = leaf_t.sql()
     if isinstance(e, exp.Column):
         return exp.DataType.build(schema[e.name])

@@ -31,6 +31,7 @@ class Group:
     time_dim: str | None
     cumulative: Leaf | None = None
     offset: str | None = None
+    filters: tuple[str, ...] = ()  # metric/measure/input filters: a WHERE on this group's base rows
     aggs: list[tuple[str, exp.Expression, exp.DataType]] = field(default_factory=list)
 
 
@@ -67,19 +68,13 @@ class Planner:
         assert measure is not None
         arg = qualify(parse_snippet(measure.sql, self.dialect), BASE)
         arg_t = self.builder.expr_type(model, measure.sql)
-        if leaf.filters:
-            conds = [
-                self.translate(parse_snippet(f, self.dialect), scope, needed, f"filter {f!r}") for f in leaf.filters
-            ]
-            cond = conds[0] if len(conds) == 1 else exp.and_(*conds)
-            arg = exp.Case(ifs=[exp.If(this=cond, true=arg)])
         p = measure.agg_params
         return measure_agg(measure.agg, arg, arg_t, p.percentile if p else None, bool(p and p.use_discrete_percentile))
 
     # -- plan ---------------------------------------------------------------------------------------
     def plan(self, a: Analysis) -> tuple[exp.Select, dict[str, exp.DataType]]:
         uses_metric_time = any(n.startswith("metric_time") for n in a.referenced)
-        groups: dict[tuple[str, str | None, Leaf | None, str | None], Group] = {}
+        groups: dict[tuple[str, str | None, Leaf | None, str | None, tuple[str, ...]], Group] = {}
         leaf_cols: dict[Leaf, str] = {}
 
         def leaf_column(leaf: Leaf) -> exp.Expression:
@@ -96,10 +91,11 @@ class Planner:
                         f"a metric with a time offset ({leaf.offset}) needs its time dimension in the query",
                     )
                 td = leaf.time_dim if (uses_metric_time or leaf.cumulative or leaf.offset) else None
-                key = (leaf.model, td, leaf if leaf.cumulative else None, leaf.offset)
+                fs = tuple(sorted(set(leaf.filters)))
+                key = (leaf.model, td, leaf if leaf.cumulative else None, leaf.offset, fs)
                 g = groups.get(key)
                 if g is None:
-                    g = groups[key] = Group(leaf.model, td, leaf if leaf.cumulative else None, leaf.offset)
+                    g = groups[key] = Group(leaf.model, td, leaf if leaf.cumulative else None, leaf.offset, fs)
                 g.aggs.append((name, exp.Null(), ty.TEXT))  # filled below
             return exp.column(name, table=SEM)
 
@@ -111,10 +107,10 @@ class Planner:
                     FEATURE_NOT_SUPPORTED,
                     "aggregates other than over metric columns need a model table, not the metrics table",
                 )
-            key = (a.table.model, None, None, None)
+            key = (a.table.model, None, None, None, ())
             groups.setdefault(key, Group(a.table.model, None))
         if not groups:
-            groups[(self._dims_model(a), None, None, None)] = Group(self._dims_model(a), None)
+            groups[(self._dims_model(a), None, None, None, ())] = Group(self._dims_model(a), None)
 
         types: dict[str, exp.DataType] = {}
         subqueries: list[tuple[exp.Select, Group]] = []
@@ -133,21 +129,23 @@ class Planner:
                 filled.append((name, agg, t))
                 types[name] = t
             g.aggs = filled
-            if g.model == a.table.model and g.cumulative is None and g.time_dim is None:
+            if g.model == a.table.model and g.cumulative is None and g.time_dim is None and not g.filters:
                 for ph, node in a.base_aggs:
                     agg = self.translate(node, scope, needed, "query")
                     g.aggs.append((ph, agg, ty.TEXT))
                     types[ph] = ty.TEXT  # refined by annotation of the final statement
                 a = _claim_base_aggs(a)
-            where = self.translate(a.where, scope, needed, "query") if a.where is not None else None
+            conds = [self.translate(parse_snippet(f, self.dialect), scope, needed, f"filter {f!r}") for f in g.filters]
             if g.cumulative is not None:
-                sub = self._cumulative(g, scope, grain_sql, where, needed)
+                sub = self._cumulative(g, scope, grain_sql, a.where, conds, needed)
             else:
                 for name, agg, _ in g.aggs:
                     sel = sel.select(exp.alias_(agg, name), copy=False)
+                if a.where is not None:
+                    conds.insert(0, self.translate(a.where, scope, needed, "query"))
                 sel = self._from(sel, scope, needed)
-                if where is not None:
-                    sel = sel.where(where, copy=False)
+                if conds:
+                    sel = sel.where(exp.and_(*conds) if len(conds) > 1 else conds[0], copy=False)
                 if grain_sql:
                     if g.aggs:
                         sel = sel.group_by(*[x.copy() for x in grain_sql], copy=False)
@@ -237,14 +235,25 @@ class Planner:
         g: Group,
         scope: ModelScope,
         grain_sql: list[exp.Expression],
-        where: exp.Expression | None,
+        user_where: exp.Expression | None,
+        conds: list[exp.Expression],
         needed: set[str],
     ) -> exp.Select:
+        """A cumulative metric at the grain. WHERE conditions on the metric's own time dimension constrain
+        the reported days (as MetricFlow does), not the rows accumulated; other conditions filter rows."""
         leaf = g.cumulative
         assert leaf is not None and leaf.time_dim is not None
         metric = self.models.metric_by_name[leaf.cumulative or ""]
         tcol = scope.columns[leaf.time_dim]
         assert tcol.time_raw is not None
+        time_conds: list[exp.Expression] = []
+        row_conds = list(conds)
+        for c in _conjuncts(user_where):
+            names = [col.name for col in c.find_all(exp.Column)]
+            is_time = bool(names) and all(
+                (sc := scope.columns.get(n)) is not None and sc.time_key == tcol.time_key for n in names
+            )
+            (time_conds if is_time else row_conds).append(self.translate(c, scope, needed, "query"))
         day_t = ty.DATE
         base_day = exp.Cast(this=tcol.time_raw.copy(), to=day_t)
         # Which grain expressions use the time dimension: they are evaluated on the spine day instead.
@@ -256,6 +265,7 @@ class Planner:
                 f"cumulative metric {metric.name} with a window or grain_to_date needs its time dimension in the query",
             )
         name, agg, _ = g.aggs[0]
+        where = _and(row_conds + (time_conds if not time_idx else []))
         if not time_idx:  # all-time total at the other dimensions: a plain aggregate
             sel = exp.Select()
             for i, x in enumerate(grain_sql):
@@ -268,12 +278,15 @@ class Planner:
                 sel = sel.group_by(*[x.copy() for x in grain_sql], copy=False)
             return sel
         ds = exp.column("__ds", table="__sp")
+        raw_t = tcol.raw_type if tcol.raw_type is not None and ty.is_temporal(tcol.raw_type) else day_t
+        time_map = {raw_sql: exp.Cast(this=ds.copy(), to=raw_t)}
         bounds = exp.select(
             exp.alias_(exp.Min(this=base_day.copy()), "__lo"), exp.alias_(exp.Max(this=base_day.copy()), "__hi")
         )
         bounds = self._from(bounds, scope, needed)
         if where is not None:
             bounds = bounds.where(where.copy(), copy=False)
+        out_where = _and([_substitute(c, time_map) for c in time_conds])
         step = exp.Interval(this=exp.Literal.string("1"), unit=exp.var("DAY"))
         series = exp.GenerateDateArray(start=exp.column("__lo"), end=exp.column("__hi"), step=step)
         if self.dialect == "duckdb":
@@ -295,7 +308,6 @@ class Planner:
             on = exp.and_(on, exp.GTE(this=base_day.copy(), expression=start))
         daily = exp.Select()
         spine_sub = exp.Subquery(this=spine, alias=exp.TableAlias(this=exp.to_identifier("__sp")))
-        time_map = {raw_sql: exp.Cast(this=ds.copy(), to=tcol.type if ty.is_temporal(tcol.type) else day_t)}
         keys = []
         for i, x in enumerate(grain_sql):
             e = _substitute(x, time_map) if i in time_idx else x.copy()
@@ -307,8 +319,8 @@ class Planner:
         daily = daily.join(exp.alias_(ty.table(scope.relation), BASE, table=True), on=on, join_type="INNER", copy=False)
         for j in base.args.get("joins") or []:
             daily.append("joins", j.copy())
-        if where is not None:
-            daily = daily.where(where.copy(), copy=False)
+        if where is not None or out_where is not None:
+            daily = daily.where(_and([x for x in (where, out_where) if x is not None]), copy=False)
         daily = daily.group_by(*[k.copy() for k in keys], ds.copy(), copy=False)
         # period aggregation at the query grain
         pa_ = metric.period_agg or PeriodAgg.LAST
@@ -325,6 +337,24 @@ class Planner:
         out = out.select(exp.alias_(pagg, name), copy=False)
         out = out.from_(exp.Subquery(this=daily, alias=exp.TableAlias(this=exp.to_identifier("__daily"))), copy=False)
         return out.group_by(*[exp.column(f"__g{i}") for i in range(len(grain_sql))], copy=False)
+
+
+def _conjuncts(e: exp.Expression | None) -> list[exp.Expression]:
+    if e is None:
+        return []
+    if isinstance(e, exp.And):
+        return _conjuncts(e.this) + _conjuncts(e.expression)
+    if isinstance(e, exp.Paren) and isinstance(e.this, exp.And):
+        return _conjuncts(e.this)
+    return [e]
+
+
+def _and(conds: list[exp.Expression]) -> exp.Expression | None:
+    if not conds:
+        return None
+    if len(conds) == 1:
+        return conds[0]
+    return exp.And(this=_and(conds[:-1]), expression=conds[-1])
 
 
 def _trunc(e: exp.Expression, grain: Grain) -> tuple[exp.Expression, exp.DataType]:
