@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -91,13 +92,15 @@ def digits_right(u: npt.NDArray[np.uint64], groups: int) -> Mat:
     """(n, 4*groups) ASCII digits of u, right-aligned and zero-padded on the left."""
     n = len(u)
     out = np.empty((n, groups), dtype=np.uint32)
-    q = u
-    for g in range(groups - 1, -1, -1):
-        if g:
-            q, r = np.divmod(q, np.uint64(10000))
-            out[:, g] = T4[r]
-        else:
-            out[:, g] = T4[q % np.uint64(10000)]
+    q: npt.NDArray[np.unsignedinteger[Any]] = u
+    if groups <= 2 or (n and int(u.max()) < 2**32):
+        q = u.astype(np.uint32)  # 32-bit division is about twice as fast
+    ten4 = q.dtype.type(10000)
+    for g in range(groups - 1, 0, -1):
+        nxt = q // ten4
+        out[:, g] = T4[(q - nxt * ten4).astype(np.intp)]
+        q = nxt
+    out[:, 0] = T4[(q % ten4).astype(np.intp)]
     return out.view(U8).reshape(n, 4 * groups)
 
 
@@ -129,25 +132,30 @@ def int_text(v: I64) -> Field:
     return left_align(mat, lo)
 
 
+def _fixed_point(u: npt.NDArray[np.uint64], neg: Bools, scale: int) -> tuple[Mat, I64, int]:
+    """Right-aligned '[-]int.frac' of u / 10**scale with `scale` fraction digits; (matrix, starts, width
+    of the integer part)."""
+    n = len(u)
+    ip, fp = np.divmod(u, np.uint64(10**scale))
+    nd = ndigits(ip)
+    groups = (int(nd.max()) + int(bool(neg.any())) + 3) // 4 if n else 1
+    wi = 4 * groups
+    mat = np.empty((n, wi + 1 + scale), U8)
+    put(mat, 0, digits_right(ip, groups).view(f"V{wi}")[:, 0])
+    mat[:, wi] = 46
+    fgroups = (scale + 3) // 4
+    fmat = digits_right(fp, fgroups)
+    tail = np.ndarray((n,), dtype=f"V{scale}", buffer=fmat, offset=4 * fgroups - scale, strides=(4 * fgroups,))
+    put(mat, wi + 1, tail)
+    return mat, place_minus(mat, wi - nd, neg), wi
+
+
 def scaled_text(v: I64, scale: int) -> Field:
     """Fixed-point text of v / 10**scale with exactly `scale` fraction digits (numeric output)."""
     if scale <= 0:
         return int_text(v)
-    n = len(v)
     u, neg = abs_u64(v)
-    p = np.uint64(10**scale)
-    ip, fp = np.divmod(u, p)
-    nd = ndigits(ip)
-    groups = (int(nd.max()) + int(bool(neg.any())) + 3) // 4 if n else 1
-    imat = digits_right(ip, groups)
-    fgroups = (scale + 3) // 4
-    fmat = digits_right(fp, fgroups)[:, 4 * fgroups - scale :]
-    wi = 4 * groups
-    mat = np.empty((n, wi + 1 + scale), U8)
-    mat[:, :wi] = imat
-    mat[:, wi] = 46
-    mat[:, wi + 1 :] = fmat
-    lo = place_minus(mat, wi - nd, neg)
+    mat, lo, _ = _fixed_point(u, neg, scale)
     return left_align(mat, lo)
 
 
@@ -185,16 +193,7 @@ def float8_short(x: npt.NDArray[np.float64], max_decimals: int = 8) -> tuple[Fie
     if kmax == 0:
         return int_text(big), covered
     u, neg = abs_u64(big)
-    ip, fp = np.divmod(u, np.uint64(10**kmax))
-    nd = ndigits(ip)
-    groups = (int(nd.max()) + int(bool(neg.any())) + 3) // 4
-    wi = 4 * groups
-    fgroups = (kmax + 3) // 4
-    mat = np.empty((n, wi + 1 + kmax), U8)
-    mat[:, :wi] = digits_right(ip, groups)
-    mat[:, wi] = 46
-    mat[:, wi + 1 :] = digits_right(fp, fgroups)[:, 4 * fgroups - kmax :]
-    lo = place_minus(mat, wi - nd, neg)
+    mat, lo, wi = _fixed_point(u, neg, kmax)
     hi = np.where(ks > 0, wi + 1 + ks, wi)
     return left_align(mat, lo, hi), covered
 
@@ -357,38 +356,44 @@ def numeric_binary(v: I64, scale: int) -> Field | None:
     n = len(v)
     u, neg = abs_u64(v)
     k = (scale + 3) // 4  # fraction groups
-    pad = 4 * k - scale
     ip, fp = np.divmod(u, np.uint64(10**scale))
-    fp = fp * np.uint64(10**pad)
+    fp = fp * np.uint64(10 ** (4 * k - scale))
     gi = 1
     top = int(ip.max()) if n else 0
     while top >= 10000**gi:
         gi += 1
     g = gi + k
-    mat16 = np.zeros((n, 4 + g), np.int16)  # 4 header slots, then the digit groups
+    # groups[:, j] = base-10000 digit j (most significant first); g zero columns after them let every
+    # row read g digits starting at its first non-zero one.
+    groups = np.zeros((n, 2 * g), np.int64)
     q = ip
     for j in range(gi - 1, -1, -1):
         q, r = np.divmod(q, np.uint64(10000))
-        mat16[:, 4 + j] = r
+        groups[:, j] = r
     q = fp
     for j in range(g - 1, gi - 1, -1):
         q, r = np.divmod(q, np.uint64(10000))
-        mat16[:, 4 + j] = r
-    nz = mat16[:, 4:] != 0
-    anynz = nz.any(axis=1)
-    first = np.where(anynz, nz.argmax(axis=1), 0).astype(np.int64)
-    last = np.where(anynz, g - 1 - nz[:, ::-1].argmax(axis=1), -1).astype(np.int64)
-    ndig = last - first + 1
-    weight = np.where(anynz, gi - 1 - first, 0)
-    sign = np.where(neg & anynz, 0x4000, 0)
-    rows = np.arange(n, dtype=np.int64) * (4 + g) + first
-    flat = mat16.reshape(-1)
-    flat[rows] = ndig
-    flat[rows + 1] = weight
-    flat[rows + 2] = sign
-    flat[rows + 3] = scale
-    be = mat16.astype(">i2").view(U8).reshape(n, 2 * (4 + g))
-    return left_align(be, 2 * first, 2 * (last + 5))
+        groups[:, j] = r
+    first = np.full(n, g, np.int64)
+    last = np.full(n, -1, np.int64)
+    for j in range(g):
+        nz = groups[:, j] != 0
+        first = np.where(nz & (first == g), j, first)
+        last = np.where(nz, j, last)
+    zero = last < 0
+    first[zero] = 0
+    ndig = np.where(zero, 0, last - first + 1)
+    out = np.zeros(n, np.dtype([("h", ">i2", (4,)), ("d", ">i2", (g,))]))
+    out["h"][:, 0] = ndig
+    out["h"][:, 1] = np.where(zero, 0, gi - 1 - first)
+    out["h"][:, 2] = np.where(neg & ~zero, 0x4000, 0)
+    out["h"][:, 3] = scale
+    flat = groups.reshape(-1)
+    start = np.arange(n, dtype=np.int64) * (2 * g) + first
+    for j in range(g):
+        out["d"][:, j] = flat[start + j]
+    mat = out.view(U8).reshape(n, 8 + 2 * g)
+    return Field(mat, None, 8 + 2 * ndig)
 
 
 def fixed_be(v: npt.NDArray[np.generic], dtype: str) -> Field:
