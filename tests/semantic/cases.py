@@ -227,6 +227,12 @@ CASES: tuple[Case, ...] = (
          mf("units_sold revenue", "metric_time__year order_id__status"), tags=("metrics_table",)),
     Case("metrics_ratio_quarter", "SELECT metric_time__quarter, avg_order_value, conversion_rate FROM metrics",
          mf("avg_order_value conversion_rate", "metric_time__quarter"), tags=("metrics_table", "ratio")),
+    Case("metrics_cross_model_derived", "SELECT metric_time__month, revenue_per_session FROM metrics",
+         mf("revenue_per_session", "metric_time__month"), tags=("metrics_table", "derived")),
+    Case("metrics_two_cumulative", "SELECT metric_time__week, revenue_7d, events_7d FROM metrics",
+         mf("revenue_7d events_7d", "metric_time__week"), tags=("metrics_table", "cumulative")),
+    Case("metrics_segment_ratios", "SELECT customer_id__segment, avg_order_value, conversion_rate FROM metrics",
+         mf("avg_order_value conversion_rate", "customer_id__segment"), tags=("metrics_table", "ratio", "join")),
     Case("metrics_total", "SELECT customer_count FROM metrics", mf("customer_count"), tags=("metrics_table",)),
     # ------------------------------------------------------------------ expressions over dimensions
     Case("date_trunc_month", "SELECT DATE_TRUNC('month', ordered_at) AS m, revenue FROM orders GROUP BY 1",
