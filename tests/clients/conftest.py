@@ -56,6 +56,13 @@ def target(request: pytest.FixtureRequest, served: VirtualSchema) -> Target:
     return Target("gateway", gw, served)
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # a hung client must cost minutes, not the suite's 300 s default per test
+    for item in items:
+        if "tests/clients/" in str(item.fspath) and item.get_closest_marker("timeout") is None:
+            item.add_marker(pytest.mark.timeout(120))
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, None]:
     outcome = yield

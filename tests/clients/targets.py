@@ -71,18 +71,25 @@ class Target:
         return [t for t in self.schema.tables if t.schema == "public"]
 
     def showcase(self) -> VirtualTable:
-        """The table the tests describe in detail: one with a primary key and the most columns."""
+        """The table the tests describe in detail: one with a primary key and a foreign key (the fewest
+        columns among those, to keep its scans cheap)."""
         with_pk = [t for t in self.public_tables if t.primary_key] or self.public_tables
-        return max(with_pk, key=lambda t: (bool(t.foreign_keys), len(t.columns)))
+        return min(with_pk, key=lambda t: (not t.foreign_keys, len(t.columns), t.name))
 
     def metric(self) -> MetricQuery:
-        for t in sorted(self.public_tables, key=lambda t: (not t.foreign_keys, t.name)):
-            dims = [c for c in t.columns if c.kind is ColumnKind.DIMENSION and _type(c) in _TEXT]
+        for t in sorted(self.public_tables, key=lambda t: (len(t.columns), t.name)):
+            # a model's own dimension (no join: `<entity>__<dimension>` columns come from other models)
+            dims = [c for c in t.columns if c.kind is ColumnKind.DIMENSION and _type(c) in _TEXT and "__" not in c.name]
             measures = [c for c in t.columns if c.kind in (ColumnKind.METRIC, ColumnKind.MEASURE)
                         and _type(c) in _NUMERIC]
             if dims and measures:
                 return MetricQuery(t.name, dims[0].name, measures[0].name)
         raise AssertionError("no table with a text dimension and a numeric metric")
+
+
+def nullable(table: VirtualTable, column: VirtualColumn) -> bool:
+    """What PostgreSQL reports: a primary-key column is NOT NULL whatever the model says."""
+    return column.nullable and column.name not in table.primary_key
 
 
 def _type(c: VirtualColumn) -> str:
@@ -91,10 +98,9 @@ def _type(c: VirtualColumn) -> str:
 
 def served_schema(models: Path, duckdb_path: Path) -> VirtualSchema:
     """The virtual schema the gateway builds from these models over this DuckDB file (same code path)."""
-    from virtual_schema.semantic_layer import build_semantic_layer
-
     from gateway.backends.duckdb import DuckDBBackend
     from virtual_schema.loader import load_models
+    from virtual_schema.semantic_layer import build_semantic_layer
 
     async def build() -> VirtualSchema:
         backend = DuckDBBackend(duckdb_path, threads=1)

@@ -73,7 +73,7 @@ async def test_prepared_statement_with_parameter(target: Target, conn: asyncpg.C
 async def test_cursors(target: Target, conn: asyncpg.Connection) -> None:
     table = target.showcase()
     order = ", ".join(_q(c) for c in table.primary_key) or "1"
-    query = f"SELECT * FROM {_q(table.name)} ORDER BY {order}"
+    query = f"SELECT * FROM {_q(table.name)} ORDER BY {order} LIMIT 50"
     expected = await conn.fetch(query)
     async with conn.transaction():
         got = [r async for r in conn.cursor(query, prefetch=7)]

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.clients.targets import Target
+from tests.clients.targets import Target, nullable
 from virtual_schema.pgtypes import TYPES_BY_OID
 
 pyodbc = pytest.importorskip("pyodbc")
@@ -66,7 +66,7 @@ def test_sqlcolumns(target: Target, conn: object) -> None:
         assert [r.column_name for r in rows] == [c.name for c in t.columns], t.name
         for r, c in zip(rows, t.columns, strict=True):
             assert r.type_name, c.name
-            assert r.nullable == (1 if c.nullable else 0), c.name
+            assert r.nullable == (1 if nullable(t, c) else 0), c.name
             assert r.ordinal_position == t.columns.index(c) + 1
 
 

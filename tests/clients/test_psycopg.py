@@ -56,7 +56,7 @@ def test_server_side_parameters(target: Target) -> None:
 def test_binary_results_equal_text_results(target: Target) -> None:
     q = target.metric()
     table = target.showcase()
-    select_all = sql.SQL("SELECT * FROM {} LIMIT 20").format(sql.Identifier(table.name))
+    select_all = sql.SQL("SELECT * FROM {} ORDER BY 1 LIMIT 20").format(sql.Identifier(table.name))
     with psycopg.connect(target.dsn(), autocommit=True) as conn:
         text_metric = conn.execute(q.all_sql()).fetchall()  # type: ignore[arg-type]
         text_rows = conn.execute(select_all).fetchall()

@@ -130,7 +130,7 @@ public class JdbcProbe {
             }
             out.put("metric_runs", list(runs));
             List<String> scans = new ArrayList<>();
-            try (PreparedStatement ps = conn.prepareStatement("SELECT * FROM " + qi(showcase) + " LIMIT 10")) {
+            try (PreparedStatement ps = conn.prepareStatement("SELECT * FROM " + qi(showcase) + " ORDER BY 1 LIMIT 10")) {
                 for (int i = 0; i < 6; i++) {
                     try (ResultSet rs = ps.executeQuery()) {
                         scans.add(list(rows(rs)));
@@ -141,18 +141,19 @@ public class JdbcProbe {
 
             // setFetchSize with autocommit off: pgjdbc executes with a row limit and resumes the
             // suspended portal (Execute with max rows, PortalSuspended, Execute again).
+            String scanSql = "SELECT * FROM " + qi(showcase) + " ORDER BY 1 LIMIT 50";
             conn.setAutoCommit(false);
             List<String> fetched;
             try (Statement st = conn.createStatement()) {
                 st.setFetchSize(4);
-                try (ResultSet rs = st.executeQuery("SELECT * FROM " + qi(showcase))) {
+                try (ResultSet rs = st.executeQuery(scanSql)) {
                     fetched = rows(rs);
                 }
             }
             conn.commit();
             conn.setAutoCommit(true);
             List<String> all;
-            try (Statement st = conn.createStatement(); ResultSet rs = st.executeQuery("SELECT * FROM " + qi(showcase))) {
+            try (Statement st = conn.createStatement(); ResultSet rs = st.executeQuery(scanSql)) {
                 all = rows(rs);
             }
             out.put("fetch_size_rows", list(fetched));
