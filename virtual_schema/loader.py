@@ -172,6 +172,7 @@ def _our_model(file: str, doc: LineDict, c: _Collector) -> tuple[SemanticModel |
         return None, []
     model = SemanticModel(
         name=mf.name,
+        sql_name=mf.sql_name,
         relation=_relation(mf.model),
         description=mf.description,
         label=mf.label,
@@ -398,6 +399,7 @@ def _with_created_metrics(
                 out.append(
                     Metric(
                         name=measure.name,
+                        sql_name=measure.sql_name,
                         type=MetricType.SIMPLE,
                         measure=measure.name,
                         description=measure.description,

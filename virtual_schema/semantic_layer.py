@@ -165,12 +165,18 @@ def _model_table(
     vcols: list[VirtualColumn] = []
     pe = m.primary_entity_name
     own_alias = f"{pe}__" if pe else None
+    exposed: dict[str, str] = {e.name: e.exposed for e in m.entities}
+    for d in m.dimensions:
+        exposed[d.name] = d.exposed
+        for g in d.grains:
+            exposed[f"{d.name}__{g.value}"] = f"{d.exposed}__{g.value}"
 
-    def add(name: str, kind: ColumnKind, t: exp.DataType, desc: str | None) -> None:
-        if name in cols:
+    def add(name: str, kind: ColumnKind, t: exp.DataType, desc: str | None, shown: str | None = None) -> None:
+        shown = shown or exposed.get(name, name)
+        if shown in cols:
             return
-        cols[name] = TableColumn(name, kind, t)
-        vcols.append(VirtualColumn(name, ty.pg_type(t), kind, desc))
+        cols[shown] = TableColumn(shown, kind, t, name)
+        vcols.append(VirtualColumn(shown, ty.pg_type(t), kind, desc))
 
     for name, c in scope.columns.items():
         if own_alias and name.startswith(own_alias) and not c.joins:
@@ -179,23 +185,25 @@ def _model_table(
     for metric in models.metrics:
         got = leaves.get(metric.name)
         if got and got[0] == {m.name}:
-            add(metric.name, ColumnKind.METRIC, got[1], metric.description)
+            add(metric.name, ColumnKind.METRIC, got[1], metric.description, metric.exposed)
     for ms in m.measures:
         if ms.name not in models.metric_by_name:
             _, t = _measure_type(m, ms.name, builder)
-            add(ms.name, ColumnKind.MEASURE, t, ms.description)
-    pk = tuple(e.name for e in m.entities if e.type is EntityType.PRIMARY)
+            add(ms.name, ColumnKind.MEASURE, t, ms.description, ms.exposed)
+    pk = tuple(exposed.get(e.name, e.name) for e in m.entities if e.type is EntityType.PRIMARY)
     fks = []
     for e in m.entities:
         if e.type is not EntityType.FOREIGN:
             continue
         owner = models.entity_owner(e.name)
         if owner is not None and owner.name != m.name:
-            fks.append(ForeignKey(f"{m.name}_{e.name}_fkey", (e.name,), owner.name, (e.name,)))
+            oe = owner.entity(e.name)
+            ref_col = oe.exposed if oe is not None else e.name
+            fks.append(ForeignKey(f"{m.name}_{e.name}_fkey", (e.exposed,), owner.exposed, (ref_col,)))
     vt = VirtualTable(
-        m.name, tuple(vcols), description=m.description or m.label, primary_key=pk, foreign_keys=tuple(fks)
+        m.exposed, tuple(vcols), description=m.description or m.label, primary_key=pk, foreign_keys=tuple(fks)
     )
-    return vt, TableInfo(m.name, m.name, cols)
+    return vt, TableInfo(m.exposed, m.name, cols)
 
 
 def _measure_type(m: SemanticModel, measure: str, builder: ScopeBuilder) -> tuple[exp.Expression, exp.DataType]:
@@ -210,10 +218,11 @@ def _metrics_table(
     cols: dict[str, TableColumn] = {}
     vcols: list[VirtualColumn] = []
 
-    def add(name: str, kind: ColumnKind, t: exp.DataType, desc: str | None) -> None:
-        if name not in cols:
-            cols[name] = TableColumn(name, kind, t)
-            vcols.append(VirtualColumn(name, ty.pg_type(t), kind, desc))
+    def add(name: str, kind: ColumnKind, t: exp.DataType, desc: str | None, shown: str | None = None) -> None:
+        shown = shown or name
+        if shown not in cols:
+            cols[shown] = TableColumn(shown, kind, t, name)
+            vcols.append(VirtualColumn(shown, ty.pg_type(t), kind, desc))
 
     # metric_time: the type of the first default agg time dimension (timestamps win over dates).
     mt_type: exp.DataType | None = None
@@ -229,7 +238,7 @@ def _metrics_table(
     for metric in models.metrics:
         got = leaves.get(metric.name)
         if got:
-            add(metric.name, ColumnKind.METRIC, got[1], metric.description)
+            add(metric.name, ColumnKind.METRIC, got[1], metric.description, metric.exposed)
     for m in models.models:
         pe = m.primary_entity_name
         if not pe:

@@ -21,6 +21,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 Name = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=64)]
+# The identifier clients see when it must differ from `name` (e.g. Cube's camelCase `maxPrice`, `__user`).
+SqlName = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", max_length=63)]
 
 
 class Grain(StrEnum):
@@ -65,6 +67,7 @@ class EntityType(StrEnum):
 
 class Entity(_Spec):
     name: Name
+    sql_name: SqlName | None = None
     type: EntityType
     expr: str | None = None
     description: str | None = None
@@ -73,6 +76,11 @@ class Entity(_Spec):
     @property
     def sql(self) -> str:
         return self.expr or self.name
+
+    @property
+    def exposed(self) -> str:
+        """The name clients use."""
+        return self.sql_name or self.name
 
 
 class DimensionType(StrEnum):
@@ -83,6 +91,7 @@ class DimensionType(StrEnum):
 
 class Dimension(_Spec):
     name: Name
+    sql_name: SqlName | None = None
     type: DimensionType
     expr: str | None = None
     # Granularities offered; the first (finest) is the default grain of the plain column.
@@ -111,6 +120,11 @@ class Dimension(_Spec):
     def default_grain(self) -> Grain:
         return self.grains[0] if self.grains else Grain.DAY
 
+    @property
+    def exposed(self) -> str:
+        """The name clients use."""
+        return self.sql_name or self.name
+
 
 class Agg(StrEnum):
     SUM = "sum"
@@ -138,6 +152,7 @@ class NonAdditiveDimension(_Spec):
 
 class Measure(_Spec):
     name: Name
+    sql_name: SqlName | None = None
     agg: Agg
     expr: str | None = None
     create_metric: bool = False
@@ -151,6 +166,11 @@ class Measure(_Spec):
     @property
     def sql(self) -> str:
         return self.expr or self.name
+
+    @property
+    def exposed(self) -> str:
+        """The name clients use."""
+        return self.sql_name or self.name
 
 
 class Relation(_Spec):
@@ -176,6 +196,7 @@ class Defaults(_Spec):
 
 class SemanticModel(_Spec):
     name: Name
+    sql_name: SqlName | None = None
     relation: Relation
     description: str | None = None
     label: str | None = None
@@ -207,6 +228,11 @@ class SemanticModel(_Spec):
     def agg_time_dimension_of(self, measure: Measure) -> str | None:
         return measure.agg_time_dimension or self.defaults.agg_time_dimension
 
+    @property
+    def exposed(self) -> str:
+        """The name clients use."""
+        return self.sql_name or self.name
+
 
 class MetricType(StrEnum):
     SIMPLE = "simple"
@@ -234,6 +260,7 @@ class PeriodAgg(StrEnum):
 
 class Metric(_Spec):
     name: Name
+    sql_name: SqlName | None = None
     type: MetricType
     description: str | None = None
     label: str | None = None
@@ -259,6 +286,10 @@ class Metric(_Spec):
     model: str | None = Field(default=None, exclude=True)  # model file it was declared in (our format)
     source_file: str | None = Field(default=None, exclude=True)
 
+    @property
+    def exposed(self) -> str:
+        return self.sql_name or self.name
+
     def inputs(self) -> Iterator[str]:
         """Names of the metrics this one reads (ratio and derived)."""
         if self.numerator:
@@ -272,6 +303,7 @@ class Metric(_Spec):
 # What a model file in our format looks like before conversion (metrics inside the model).
 class ModelMetric(_Spec):
     name: Name
+    sql_name: SqlName | None = None
     type: MetricType
     description: str | None = None
     label: str | None = None
@@ -292,6 +324,7 @@ class ModelFile(_Spec):
     """Our one-model-per-file format."""
 
     name: Name
+    sql_name: SqlName | None = None
     model: str
     description: str | None = None
     label: str | None = None

@@ -88,20 +88,42 @@ def position(node: exp.Expr) -> int | None:
 
 @dataclass(frozen=True, slots=True)
 class TableColumn:
-    name: str
+    name: str  # what clients write (a model's `sql_name` when it has one)
     kind: ColumnKind
     type: exp.DataType
+    internal: str = ""  # the model's own name (scopes, metrics); defaults to `name`
+
+    @property
+    def key(self) -> str:
+        return self.internal or self.name
 
 
 @dataclass
 class TableInfo:
+    """A virtual table as the binder sees it. Lookups are exact first; an unquoted identifier then matches
+    case-insensitively when that is unambiguous (BI tools write Cube-style camelCase without quotes)."""
+
     name: str
     model: str | None  # None for the `metrics` table
     columns: dict[str, TableColumn]
-    types: dict[str, exp.DataType] = field(default_factory=dict)
+    types: dict[str, exp.DataType] = field(default_factory=dict)  # by internal name
+    by_internal: dict[str, TableColumn] = field(default_factory=dict)
+    lower: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self.types = {n: c.type for n, c in self.columns.items()}
+        self.by_internal = {c.key: c for c in self.columns.values()}
+        self.types = {c.key: c.type for c in self.columns.values()}
+        counts: dict[str, int] = {}
+        for n in self.columns:
+            counts[n.lower()] = counts.get(n.lower(), 0) + 1
+        self.lower = {n.lower(): n for n in self.columns if counts[n.lower()] == 1}
+
+    def lookup(self, name: str, quoted: bool) -> TableColumn | None:
+        got = self.columns.get(name)
+        if got is None and not quoted:
+            exact = self.lower.get(name.lower())
+            got = self.columns.get(exact) if exact else None
+        return got
 
 
 @dataclass
@@ -127,9 +149,12 @@ def _is_measure_call(node: exp.Expression) -> bool:
 def _figure_name(e: exp.Expression) -> str:
     """PostgreSQL's FigureColname for an unaliased select item."""
     if isinstance(e, exp.Alias):
-        return e.alias
+        ident = e.args.get("alias")
+        return e.alias if ident is None or ident.quoted else e.alias.lower()
     if isinstance(e, exp.Column):
-        return e.name if not isinstance(e.this, exp.Star) else "?column?"
+        if isinstance(e.this, exp.Star):
+            return "?column?"
+        return e.name if e.this.quoted else e.name.lower()
     if isinstance(e, exp.Cast):
         inner = _figure_name(e.this)
         return inner if inner != "?column?" else e.to.sql("postgres").lower().split("(")[0]
@@ -171,11 +196,11 @@ class Binder:
         self._agg_ph: dict[str, str] = {}
 
     def column(self, col: exp.Column) -> TableColumn:
-        if col.table and col.table not in (self.alias, self.table.name):
+        if col.table and col.table not in (self.alias, self.table.name) and (
+            col.table.lower() not in (self.alias.lower(), self.table.name.lower())
+        ):
             raise PgError(UNDEFINED_TABLE, f'missing FROM-clause entry for table "{col.table}"', position=position(col))
-        got = self.table.columns.get(col.name)
-        if got is None:
-            got = self.table.columns.get(col.name.lower()) if not col.this.quoted else None
+        got = self.table.lookup(col.name, bool(col.this.quoted))
         if got is None:
             raise PgError(UNDEFINED_COLUMN, f'column "{col.name}" does not exist', position=position(col))
         return got
@@ -203,7 +228,7 @@ class Binder:
             if isinstance(node.this, exp.Star):
                 return node
             c = self.column(node)
-            out = exp.column(c.name)
+            out = exp.column(c.key)
             out.this.meta.update(node.this.meta)
             return out
         if isinstance(node, (exp.Subquery, exp.Select)) and node is not None:
@@ -216,9 +241,9 @@ class Binder:
 
     def _is_metric_col(self, node: exp.Expression) -> str | None:
         if isinstance(node, exp.Column) and node.table != SEM and not isinstance(node.this, exp.Star):
-            c = self.table.columns.get(node.name)
+            c = self.table.by_internal.get(node.name)
             if c is not None and c.kind in (ColumnKind.METRIC, ColumnKind.MEASURE):
-                return c.name
+                return c.key
         return None
 
     def _contains_metric(self, node: exp.Expression) -> bool:
@@ -299,9 +324,9 @@ def analyse(select: exp.Select, table: TableInfo, alias: str) -> Analysis:
     items: list[exp.Expression] = []
     for item in select.expressions:
         if isinstance(item, exp.Star) or (isinstance(item, exp.Column) and isinstance(item.this, exp.Star)):
-            if isinstance(item, exp.Column) and item.table not in (alias, table.name):
+            if isinstance(item, exp.Column) and item.table.lower() not in (alias.lower(), table.name.lower()):
                 raise PgError(UNDEFINED_TABLE, f'missing FROM-clause entry for table "{item.table}"')
-            items.extend(exp.column(c) for c in table.columns)
+            items.extend(exp.column(c, quoted=True) for c in table.columns)
         else:
             items.append(item)
     named: list[tuple[str, exp.Expression]] = []
@@ -329,7 +354,12 @@ def analyse(select: exp.Select, table: TableInfo, alias: str) -> Analysis:
                 if not 0 <= idx < len(named):
                     raise PgError(GROUPING_ERROR, f"GROUP BY position {g.this} is not in select list")
                 ge = named[idx][1].copy()
-            elif isinstance(g, exp.Column) and not g.table and g.name not in table.columns and g.name in aliases:
+            elif (
+                isinstance(g, exp.Column)
+                and not g.table
+                and table.lookup(g.name, bool(g.this.quoted)) is None
+                and g.name in aliases
+            ):
                 ge = aliases[g.name].copy()
             else:
                 ge = b.normalise(g.copy())
@@ -382,7 +412,8 @@ def analyse(select: exp.Select, table: TableInfo, alias: str) -> Analysis:
         if select.args.get(key) is not None:
             outer.set(key, select.args[key].copy())
     # Which output columns are plain columns of the virtual table (RowDescription's table OID / attnum).
-    outer.meta["sources"] = (table.name, [e.name if isinstance(e, exp.Column) else None for _, e in named])
+    sources = [table.by_internal[e.name].name if isinstance(e, exp.Column) else None for _, e in named]
+    outer.meta["sources"] = (table.name, sources)
     return Analysis(table, outer, grain, b.metrics, b.base_aggs, where_e, referenced)
 
 

@@ -54,6 +54,7 @@ class Compiler:
         self.tables = tables
         self.planner = planner
         self.dialect = dialect
+        self._lower_tables = {n.lower(): n for n in tables}
 
     def compile(self, sql: str, param_types: tuple[int, ...]) -> CompiledQuery:
         tree = parse(sql)
@@ -79,7 +80,11 @@ class Compiler:
             return None
         if not t.db and t.name in ctes:
             return None
-        return self.tables.get(t.name)
+        got = self.tables.get(t.name)
+        if got is None and not t.this.quoted:
+            name = self._lower_tables.get(t.name.lower())
+            got = self.tables.get(name) if name else None
+        return got
 
     def _rewrite_select(self, sel: exp.Select, ctes: set[str], types: dict[str, exp.DataType]) -> exp.Select | None:
         from_ = sel.args.get("from_")
