@@ -9,7 +9,7 @@ import duckdb
 import pytest
 
 from tests.bi_models.data import generate_bi_dataset
-from virtual_schema.loader import ModelLoadError, load_models
+from virtual_schema.loader import load_models
 
 HERE = Path(__file__).parent
 CUBE_TABLES = {"KibanaSampleDataEcommerce", "Logs", "NumberCube", "WideCube", "MultiTypeCube", "Orders"}
@@ -34,7 +34,7 @@ def test_models_match_dataset(bi_con: duckdb.DuckDBPyConnection, tmp_path: Path)
 
     models = load_models(_without_sql_names(tmp_path))
     tables = {r[0] for r in bi_con.execute("SHOW TABLES").fetchall()}
-    physical = {t: bi_con.execute(f"SELECT * FROM {t} LIMIT 0").to_arrow_table().schema for t in tables}
+    physical = {t: bi_con.sql(f"SELECT * FROM {t} LIMIT 0").to_arrow_table().schema for t in tables}
     assert models.relations() <= tables
     layer = build_semantic_layer(models, physical, "duckdb")
     compiled = layer.compile("SELECT customer_gender, maxprice, count FROM kibanasampledataecommerce GROUP BY 1")
@@ -60,14 +60,9 @@ def test_dataset_is_deterministic(tmp_path: Path) -> None:
 def test_cube_names_are_exposed(bi_con: duckdb.DuckDBPyConnection) -> None:
     from virtual_schema.semantic_layer import build_semantic_layer
 
-    try:
-        models = load_models(HERE)
-    except ModelLoadError as e:
-        if "sql_name" in str(e):
-            pytest.xfail("the loader does not accept `sql_name` yet (Cube's camelCase table/column names)")
-        raise
+    models = load_models(HERE)
     tables = {r[0] for r in bi_con.execute("SHOW TABLES").fetchall()}
-    physical = {t: bi_con.execute(f"SELECT * FROM {t} LIMIT 0").to_arrow_table().schema for t in tables}
+    physical = {t: bi_con.sql(f"SELECT * FROM {t} LIMIT 0").to_arrow_table().schema for t in tables}
     layer = build_semantic_layer(models, physical, "duckdb")
     assert {t.name for t in layer.schema.tables} >= CUBE_TABLES
     kibana = layer.schema.table("KibanaSampleDataEcommerce")

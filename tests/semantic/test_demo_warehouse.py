@@ -31,7 +31,7 @@ def test_deterministic_and_shaped(tmp_path: Path) -> None:
     try:
         schemas = demo_physical_schemas()
         for table in DEMO_TABLES:
-            assert con.execute(f"SELECT * FROM {table} LIMIT 0").to_arrow_table().schema == schemas[table]
+            assert con.sql(f"SELECT * FROM {table} LIMIT 0").to_arrow_table().schema == schemas[table]
         counts = {t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in DEMO_TABLES}  # type: ignore[index]
         assert counts["customers"] == 1000 and counts["orders"] == 20000 and counts["products"] == 40
         assert 2 * counts["orders"] <= counts["order_items"] <= 3 * counts["orders"]

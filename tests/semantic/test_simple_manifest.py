@@ -52,7 +52,7 @@ def sm_layer(sm_con: duckdb.DuckDBPyConnection) -> Any:
     from virtual_schema.semantic_layer import build_semantic_layer
 
     models = populate(sm_con)
-    physical = {r: sm_con.execute(f"SELECT * FROM {r} LIMIT 0").to_arrow_table().schema for r in models.relations()}
+    physical = {r: sm_con.sql(f"SELECT * FROM {r} LIMIT 0").to_arrow_table().schema for r in models.relations()}
     return build_semantic_layer(models, physical, "duckdb")
 
 

@@ -1,1 +1,1 @@
-SELECT CAST(__sem.__g0 AS STRING) AS `region`, CAST(__sem.__a0 AS BIGINT) AS `corporate_customers` FROM (SELECT __b.region AS __g0, COUNT(CASE WHEN __b.segment = 'corporate' THEN __b.customer_id END) AS __a0 FROM customers AS __b GROUP BY __b.region) AS __sem
+SELECT CAST(__sem.__g0 AS STRING) AS `region`, CAST(__sem.__a0 AS BIGINT) AS `corporate_customers` FROM (SELECT __b.region AS __g0, COUNT(__b.customer_id) AS __a0 FROM customers AS __b WHERE __b.segment = 'corporate' GROUP BY __b.region) AS __sem

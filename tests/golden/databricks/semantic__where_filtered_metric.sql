@@ -1,1 +1,1 @@
-SELECT CAST(__sem.__g0 AS STRING) AS `channel`, CAST(__sem.__a0 AS BIGINT) AS `completed_orders` FROM (SELECT __b.channel AS __g0, COUNT(CASE WHEN __b.status = 'completed' THEN __b.order_id END) AS __a0 FROM orders AS __b WHERE __b.is_gift GROUP BY __b.channel) AS __sem
+SELECT CAST(__sem.__g0 AS STRING) AS `channel`, CAST(__sem.__a0 AS BIGINT) AS `completed_orders` FROM (SELECT __b.channel AS __g0, COUNT(__b.order_id) AS __a0 FROM orders AS __b WHERE __b.is_gift AND __b.status = 'completed' GROUP BY __b.channel) AS __sem
