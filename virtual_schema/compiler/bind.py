@@ -196,8 +196,10 @@ class Binder:
         self._agg_ph: dict[str, str] = {}
 
     def column(self, col: exp.Column) -> TableColumn:
-        if col.table and col.table not in (self.alias, self.table.name) and (
-            col.table.lower() not in (self.alias.lower(), self.table.name.lower())
+        if (
+            col.table
+            and col.table not in (self.alias, self.table.name)
+            and (col.table.lower() not in (self.alias.lower(), self.table.name.lower()))
         ):
             raise PgError(UNDEFINED_TABLE, f'missing FROM-clause entry for table "{col.table}"', position=position(col))
         got = self.table.lookup(col.name, bool(col.this.quoted))
@@ -267,6 +269,13 @@ class Binder:
                 return self._base_agg(node.copy())
             if _is_measure_call(node):
                 raise PgError(FEATURE_NOT_SUPPORTED, "MEASURE() takes a metric column")
+            only_metrics = arg is not None and all(
+                c.table == SEM or self._is_metric_col(c) for c in arg.find_all(exp.Column)
+            )
+            if only_metrics and self._contains_metric(arg) and isinstance(node, (exp.Sum, exp.Min, exp.Max, exp.Avg)):
+                # One row per grain: SUM/MIN/MAX/AVG of an expression of metrics is that expression (Power BI
+                # sends SUM(CAST(metric AS decimal))).
+                return self.placeholders(arg.copy())
             if self._contains_metric(node):
                 raise PgError(
                     FEATURE_NOT_SUPPORTED,
@@ -341,10 +350,21 @@ def analyse(select: exp.Select, table: TableInfo, alias: str) -> Analysis:
     having = select.args.get("having")
     having_e = b.normalise(having.this.copy()) if having is not None else None
     order = select.args.get("order")
-    order_e = b.normalise(order.copy()) if order is not None else None
-
     # Grain: GROUP BY (positions and aliases resolved) or the non-aggregate select items.
     aliases = {n: e for n, e in named}
+    order_e = None
+    if order is not None:
+        order_e = order.copy()
+        for o in order_e.expressions:
+            inner = o.this
+            is_alias = (
+                isinstance(inner, exp.Column)
+                and not inner.table
+                and inner.name in aliases
+                and table.lookup(inner.name, bool(inner.this.quoted)) is None
+            )
+            if not is_alias:  # ORDER BY an output column name stays as it is
+                o.set("this", b.normalise(inner))
     group = select.args.get("group")
     grain: list[exp.Expression] = []
     if group is not None:
@@ -364,7 +384,9 @@ def analyse(select: exp.Select, table: TableInfo, alias: str) -> Analysis:
             else:
                 ge = b.normalise(g.copy())
             if b._contains_metric(ge):
-                raise PgError(GROUPING_ERROR, "metrics cannot be used in GROUP BY")
+                # A metric is computed at the grain of the other keys; BI tools (Holistics, QuickSight) list
+                # measure columns in GROUP BY, and Cube ignores them there too.
+                continue
             grain.append(ge)
     # Placeholders for metrics/aggregates everywhere.
     out_items = [(n, b.placeholders(e)) for n, e in named]

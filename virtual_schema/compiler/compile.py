@@ -76,7 +76,7 @@ class Compiler:
 
     # -- rewriting -------------------------------------------------------------------------------------
     def _virtual(self, t: exp.Table, ctes: set[str]) -> TableInfo | None:
-        if t.catalog or (t.db and t.db != "public"):
+        if t.db and t.db != "public":  # any catalog: "<database>"."public"."<table>" is this database
             return None
         if not t.db and t.name in ctes:
             return None
@@ -283,6 +283,12 @@ def _annotate_one(e: exp.Expression, schema: dict[str, exp.DataType], table: str
         return e.to
     if isinstance(e, (exp.Count,)):
         return ty.BIGINT
+    if isinstance(e, exp.Literal):
+        if e.is_string:
+            return ty.TEXT
+        return exp.DataType.build("INT") if e.this.lstrip("-").isdigit() and len(e.this) < 10 else ty.DOUBLE
+    if isinstance(e, exp.Boolean):
+        return ty.BOOLEAN
     if isinstance(e, (exp.Min, exp.Max)) and isinstance(e.this, exp.Column) and e.this.name in schema:
         return schema[e.this.name]
     expr = e.copy()
@@ -293,7 +299,7 @@ def _annotate_one(e: exp.Expression, schema: dict[str, exp.DataType], table: str
             used[c.name] = schema[c.name]
     q = exp.select(exp.alias_(expr, "x")).from_(exp.alias_(ty.table("v"), "v", table=True))
     try:
-        t = annotate_types(q, schema={"v": used}, dialect="duckdb").selects[0].type
+        t = annotate_types(q, schema={"v": used} if used else None, dialect="duckdb").selects[0].type
     except Exception:
         t = None
     if (t is None or not ty.known(t)) and isinstance(e, (exp.TimestampTrunc, exp.DateTrunc)):

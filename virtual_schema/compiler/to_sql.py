@@ -146,9 +146,12 @@ class Planner:
                 sel = self._from(sel, scope, needed)
                 if conds:
                     sel = sel.where(exp.and_(*conds) if len(conds) > 1 else conds[0], copy=False)
+                keyed = [x for x in grain_sql if any(True for _ in x.find_all(exp.Column))]
                 if grain_sql:
-                    if g.aggs:
-                        sel = sel.group_by(*[x.copy() for x in grain_sql], copy=False)
+                    if g.aggs and keyed:
+                        sel = sel.group_by(*[x.copy() for x in keyed], copy=False)
+                    elif g.aggs:
+                        pass  # constants only: one row
                     else:
                         sel = sel.distinct(copy=False)
                 elif not g.aggs:
