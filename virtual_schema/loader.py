@@ -197,10 +197,19 @@ def _our_model(file: str, doc: LineDict, c: _Collector) -> tuple[SemanticModel |
     return model, metrics
 
 
+_DBT_IGNORED = ("config", "meta", "role", "validity_params", "tags")
+
+
+def _dbt_entity(e: Any) -> Any:
+    if not isinstance(e, dict):
+        return e
+    return with_line({k: v for k, v in e.items() if k not in _DBT_IGNORED}, e)
+
+
 def _dbt_dimension(d: Any) -> Any:
     if not isinstance(d, dict):
         return d
-    out = {k: v for k, v in d.items() if k != "type_params"}
+    out = {k: v for k, v in d.items() if k != "type_params" and k not in _DBT_IGNORED}
     tp = d.get("type_params") or {}
     if isinstance(tp, dict) and tp.get("time_granularity"):
         g = GRAINS_BY_NAME.get(str(tp["time_granularity"]).lower())
@@ -211,7 +220,7 @@ def _dbt_dimension(d: Any) -> Any:
 def _dbt_measure(m: Any) -> Any:
     if not isinstance(m, dict):
         return m
-    out = dict(m)
+    out = {k: v for k, v in m.items() if k not in _DBT_IGNORED}
     if isinstance(out.get("agg"), str):
         agg = out["agg"].lower()
         out["agg"] = "avg" if agg == "average" else agg
@@ -239,7 +248,7 @@ def _dbt_model(file: str, doc: Any, c: _Collector) -> SemanticModel | None:
     raw["relation"] = rel
     raw["dimensions"] = [_dbt_dimension(d) for d in doc.get("dimensions") or ()]
     raw["measures"] = [_dbt_measure(m) for m in doc.get("measures") or ()]
-    raw["entities"] = list(doc.get("entities") or ())
+    raw["entities"] = [_dbt_entity(e) for e in doc.get("entities") or ()]
     raw["source_file"] = file
     root = with_line(raw, doc)
     try:

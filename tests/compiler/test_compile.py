@@ -314,3 +314,24 @@ def test_result_columns_carry_table_oid_and_attnum_for_plain_columns(layer) -> N
 def test_databricks_rendering_succeeds(dbx_layer, sql: str) -> None:
     out = dbx_layer.compile(sql).sql
     assert "__sem" in out and "$" not in out
+
+
+def test_compile_is_thread_safe(con, models) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from virtual_schema.semantic_layer import build_semantic_layer
+
+    phys = {r: con.sql(f"select * from {r} limit 0").to_arrow_table().schema for r in models.relations()}
+    fresh = build_semantic_layer(models, phys, "duckdb", cache_size=8)
+    queries = [
+        "select status, revenue from orders",
+        "select metric_time__month, customer_id__segment, revenue, buyers from metrics",
+        "select ordered_at__month, revenue_mtd from orders",
+        "select customer_id__region_id__region_name, avg_order_value from orders",
+        "select segment, customer_count from customers",
+    ] * 8
+    serial = {q: build_semantic_layer(models, phys, "duckdb").compile(q) for q in set(queries)}
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = list(pool.map(fresh.compile, queries))
+    for q, got in zip(queries, results, strict=True):
+        assert got == serial[q]

@@ -60,7 +60,9 @@ class Planner:
         return e.transform(sub)  # transform copies
 
     def _scope(self, g: Group) -> ModelScope:
-        return self.builder.scope(g.model).with_metric_time(g.time_dim, g.offset)
+        # Without metric_time in the query, metric filters may still name it: bind the model's default.
+        td = g.time_dim or self.models.model_by_name[g.model].defaults.agg_time_dimension
+        return self.builder.scope(g.model).with_metric_time(td, g.offset)
 
     def _leaf_agg(self, leaf: Leaf, scope: ModelScope, needed: set[str]) -> tuple[exp.Expression, exp.DataType]:
         model = self.models.model_by_name[leaf.model]
