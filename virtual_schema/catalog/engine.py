@@ -165,6 +165,10 @@ class CatalogEngine:
         self._sessions: dict[int, CatalogSession] = {}
         self._version_counter = 0
         self._loaded: dict[str, list[list[Any]]] = {}
+        # Translations and descriptions of statements that read only catalog relations, keyed by
+        # (sql, catalog version, search_path[, param types]); dict operations are atomic under the GIL.
+        self.shared_plans: dict[tuple[str, int, tuple[str, ...]], Plan] = {}
+        self.shared_descriptions: dict[tuple[str, int, tuple[str, ...], tuple[int, ...]], CatalogDescription] = {}
         self.current: CatalogVersion = self._build(schema)
         self._create_tables()
         self._load(self.current)
@@ -449,12 +453,14 @@ class CatalogSession:
         cat = self.engine.current
         sp = self.search_path()
         key = (sql, cat.version, sp)
-        plan = self._plans.get(key)
+        plan = self._plans.get(key) or self.engine.shared_plans.get(key)
         if plan is None:
             plan = Translator(cat, sp).translate(sql)
-            if len(self._plans) > 2000:
-                self._plans.clear()
-            self._plans[key] = plan
+            # Plans that read only catalog relations are the same for every session: share them.
+            cache = self._plans if plan.unknown else self.engine.shared_plans
+            if len(cache) > 4000:
+                cache.clear()
+            cache[key] = plan
         for name, pos in plan.unknown:
             if name not in self.temp_tables and name.lower() not in self.temp_tables:
                 raise PgError(E.UNDEFINED_TABLE, f'relation "{name}" does not exist', position=pos)
@@ -466,7 +472,7 @@ class CatalogSession:
             return cmd
         cat = self.engine.current
         key = (sql, cat.version, self.search_path(), tuple(param_types))
-        got = self._described.get(key)
+        got = self._described.get(key) or self.engine.shared_descriptions.get(key)
         if got is not None:
             return got
         plan = self.plan(sql)
@@ -488,7 +494,10 @@ class CatalogSession:
             except duckdb.Error as e:
                 raise _pg_error(e, sql) from None
             desc = CatalogDescription(result_columns(plan, schema), ptypes)
-        self._described[key] = desc
+        cache = self._described if plan.unknown else self.engine.shared_descriptions
+        if len(cache) > 4000:
+            cache.clear()
+        cache[key] = desc
         return desc
 
     def execute(self, sql: str, params: Sequence[object] = ()) -> CatalogResult:
