@@ -108,9 +108,11 @@ class DatabricksSession:
         cursor = run.cursor
         if run.cancelled:
             raise _cancelled_error()
-        if cursor.description is None:  # a statement without a result set
+        if not cursor.description:  # a statement without a result set (DDL, SET, USE)
             return None
-        table: pa.Table = cursor.fetchmany_arrow(self._backend.settings.batch_rows)
+        table = cursor.fetchmany_arrow(self._backend.settings.batch_rows)
+        if not isinstance(table, pa.Table):  # column-based results (older clusters) come as the connector's ColumnTable
+            table = pa.Table.from_pydict(dict(zip(table.column_names, table.column_table, strict=True)))
         if run.cancelled:
             raise _cancelled_error()
         if table.num_rows == 0:
@@ -278,6 +280,7 @@ class DatabricksBackend:
             # The gateway retries transient failures itself (and tells the client when a warehouse
             # starts) instead of letting the connector wait silently for up to 15 minutes.
             "_retry_stop_after_attempts_count": 1,
+            "_enable_v3_retries": False,
         }
         if s.catalog:
             kwargs["catalog"] = s.catalog

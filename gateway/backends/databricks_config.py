@@ -36,7 +36,7 @@ class DatabricksSettings(BaseModel):
     auth_mode: Literal["passthrough", "service"] = "passthrough"
     # service mode: keyword arguments for databricks.sdk.core.Config (host is server_hostname); its
     # unified auth also reads DATABRICKS_* environment variables and ~/.databrickscfg profiles.
-    service_auth: dict[str, str] = Field(default_factory=dict)
+    service_auth: dict[str, Any] = Field(default_factory=dict)
     max_workers: int = Field(default=16, ge=1)  # threads running connector calls
     idle_expiry_seconds: float = Field(default=600.0, ge=0)  # idle connections per identity close after this
     max_idle_per_identity: int = Field(default=4, ge=0)

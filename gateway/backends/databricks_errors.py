@@ -93,6 +93,8 @@ _PG_CLASS_FALLBACK: Final[dict[str, str]] = {
     "28": "28000",
 }
 
+_PRIVILEGE_TEXT = re.compile(
+    r"PERMISSION_DENIED|insufficient privileges|permission denied|does not have \w+(?: \w+)? (?:on|privilege)", re.I)
 _AUTH_HTTP_CODES = frozenset({401, 403})
 _TRANSIENT_HTTP_CODES = frozenset({429, 502, 503, 504})
 _TRANSIENT_TEXT = re.compile(
@@ -161,6 +163,8 @@ def is_transient(exc: BaseException) -> bool:
     code = http_code(exc)
     if code in _TRANSIENT_HTTP_CODES:
         return True
+    if type(exc).__module__.startswith("urllib3"):  # network-level: nothing reached the engine, or the answer was lost
+        return True
     if code in _AUTH_HTTP_CODES or _ERROR_CLASS.search(str(exc)):
         return False  # a statement error the warehouse judged; running it again gives the same answer
     return type(exc).__name__ in ("RequestError", "MaxRetryDurationError", "OperationalError") and bool(
@@ -169,7 +173,7 @@ def is_transient(exc: BaseException) -> bool:
 
 def is_warehouse_starting(exc: BaseException) -> bool:
     """A stopped warehouse answers 503 (or says so) while it starts; the client deserves a notice."""
-    return http_code(exc) == 503 or bool(_STARTING_TEXT.search(full_text(exc)))
+    return http_code(exc) == 503 or bool(_STARTING_TEXT.search(full_text(exc))) or "503 error" in full_text(exc)
 
 
 def map_databricks_error(exc: BaseException, *, cancelled: bool = False) -> PgError:
@@ -186,7 +190,7 @@ def map_databricks_error(exc: BaseException, *, cancelled: bool = False) -> PgEr
     if m is not None and m.group(1) in ERROR_CLASSES:
         code, message = ERROR_CLASSES[m.group(1)]
         return PgError(code, message, detail=detail)
-    if re.search(r"insufficient privileges|permission denied|does not have (?:\w+ )?privilege", text, re.I):
+    if _PRIVILEGE_TEXT.search(text):
         return PgError(INSUFFICIENT_PRIVILEGE, "permission denied", detail=detail)
     if re.search(r"\bcancel(?:l?ed|led)\b", text, re.I) and m is None:
         return PgError(QUERY_CANCELED, "canceling statement due to user request", detail=detail)

@@ -1,0 +1,271 @@
+"""Runs inside a private network namespace: Spark Thrift Server + adapter proxy + DatabricksBackend checks.
+
+`python -m tests.databricks.spark_driver OUT.json [SECTION ...]` starts HiveThriftServer2 (HTTP
+transport) and the test-only ThriftProxy, drives the real DatabricksBackend (real
+databricks-sql-connector) through them, and writes what it observed to OUT.json. It records
+observations, not verdicts: the pytest side (test_spark_thrift.py) makes the assertions.
+Each section reports its own error so one failure does not hide the others.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import tempfile
+import time
+import traceback
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from gateway.backends.base import Credentials
+from gateway.backends.databricks import DatabricksBackend, DatabricksSettings
+from tests.databricks.spark_server import SparkThriftServer, start_thrift_server
+from tests.databricks.thrift_proxy import ThriftProxy
+from virtual_schema.errors import PgError
+
+REJECTED_TOKEN = "dapi-revoked-token"
+STREAM_ROWS = 120_000  # more than one 100k page of the Thrift server and several batches
+BATCH_ROWS = 25_000
+
+
+def settings(proxy: ThriftProxy, **overrides: Any) -> DatabricksSettings:
+    base: dict[str, Any] = {
+        "server_hostname": "127.0.0.1",
+        "http_path": "cliservice",
+        "batch_rows": BATCH_ROWS,
+        "max_workers": 8,
+        "retry": {"attempts": 4, "initial_backoff_seconds": 0.2, "max_backoff_seconds": 1.0},
+        "connect_kwargs": {"_connection_uri": proxy.uri, "enable_telemetry": False},
+    }
+    base.update(overrides)
+    return DatabricksSettings(**base)
+
+
+def pg_error(e: PgError) -> dict[str, Any]:
+    return {"sqlstate": e.sqlstate, "message": e.message, "detail": e.detail}
+
+
+async def collect(session: Any, sql: str) -> list[Any]:
+    batches = []
+    async for batch in session.execute(sql):
+        batches.append(batch)
+    return batches
+
+
+async def section_stream(backend: DatabricksBackend, proxy: ThriftProxy) -> dict[str, Any]:
+    s = await backend.open_session(Credentials("alice", "tok-alice"))
+    try:
+        sizes: list[int] = []
+        total = 0
+        first_schema = None
+        async for batch in s.execute(f"SELECT id, CAST(id % 7 AS STRING) AS s FROM range({STREAM_ROWS})"):
+            sizes.append(batch.num_rows)
+            total += sum(v for v in batch.column(0).to_pylist() if v is not None)
+            first_schema = first_schema or [(f.name, str(f.type)) for f in batch.schema]
+        empty = await collect(s, "SELECT id FROM range(0)")
+        return {"batch_sizes": sizes, "id_sum": total, "schema": first_schema, "batch_rows": BATCH_ROWS,
+                "rows_requested": STREAM_ROWS,
+                "empty": {"batches": len(empty), "rows": sum(b.num_rows for b in empty),
+                          "columns": [f.name for f in empty[0].schema] if empty else None}}
+    finally:
+        await s.close()
+
+
+async def section_errors(backend: DatabricksBackend, proxy: ThriftProxy) -> dict[str, Any]:
+    s = await backend.open_session(Credentials("alice", "tok-alice"))
+    out: dict[str, Any] = {}
+    try:
+        for name, sql in [("missing_table", "SELECT * FROM no_such_table_xyz"),
+                          ("missing_column", "SELECT no_such_col FROM range(3)"),
+                          ("syntax", "SELEC 1"),
+                          ("bad_cast", "SELECT CAST('abc' AS INT)"),
+                          ("divide", "SELECT 1 / 0")]:
+            try:
+                await collect(s, sql)
+                out[name] = None
+            except PgError as e:
+                out[name] = pg_error(e)
+        out["after"] = [b.to_pylist() for b in await collect(s, "SELECT 42 AS answer")]
+    finally:
+        await s.close()
+    return out
+
+
+async def section_cancel(backend: DatabricksBackend, proxy: ThriftProxy) -> dict[str, Any]:
+    """Both ways the session layer stops a statement: CancelRequest/statement_timeout call cancel()
+    while the task still waits, and the task itself is cancelled (the generator is abandoned)."""
+    s = await backend.open_session(Credentials("alice", "tok-alice"))
+    slow = "SELECT reflect('java.lang.Thread', 'sleep', bigint(120000)) AS slept"
+    out: dict[str, Any] = {}
+    try:
+        t0 = time.monotonic()
+        task = asyncio.ensure_future(collect(s, slow))
+        await asyncio.sleep(2.0)
+        await s.cancel()
+        try:
+            await task
+            out["explicit"] = None
+        except PgError as e:
+            out["explicit"] = pg_error(e)
+        out["explicit_seconds"] = time.monotonic() - t0
+        out["after_explicit"] = [b.to_pylist() for b in await collect(s, "SELECT 7 AS seven")]
+
+        t0 = time.monotonic()
+        task = asyncio.ensure_future(collect(s, slow))
+        await asyncio.sleep(2.0)
+        task.cancel()
+        await s.cancel()
+        try:
+            await task
+        except asyncio.CancelledError:
+            out["task_cancelled"] = True
+        out["after_task_cancel"] = [b.to_pylist() for b in await collect(s, "SELECT 8 AS eight")]
+        out["task_cancel_seconds"] = time.monotonic() - t0
+        await asyncio.sleep(1.0)
+        out["cancel_operations_sent"] = sum(1 for r in proxy.log.snapshot() if r.method == "CancelOperation")
+    finally:
+        await s.close()
+    return out
+
+
+async def section_passthrough(backend: DatabricksBackend, proxy: ThriftProxy) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    a1 = await backend.open_session(Credentials("alice", "tok-alice-2"))
+    a2 = await backend.open_session(Credentials("alice", "tok-alice-2"))
+    b1 = await backend.open_session(Credentials("bob", "tok-bob"))
+    sessions = {"a1": a1, "a2": a2, "b1": b1}
+    out["session_ids"] = {k: v.connection.get_session_id_hex() for k, v in sessions.items()}
+    out["identity_keys"] = {k: v.identity_key for k, v in sessions.items()}
+    # each runs a statement concurrently
+    results = await asyncio.gather(*(collect(v, f"SELECT '{k}' AS who") for k, v in sessions.items()))
+    out["results"] = [r[0].to_pylist() for r in results]
+    await a1.close()
+    await b1.close()
+    a3 = await backend.open_session(Credentials("alice", "tok-alice-2"))
+    b2 = await backend.open_session(Credentials("bob", "tok-bob"))
+    out["reopened"] = {"a3": a3.connection.get_session_id_hex(), "b2": b2.connection.get_session_id_hex()}
+    await collect(a3, "SELECT 1")
+    for s in (a2, a3, b2):
+        await s.close()
+    try:
+        await backend.open_session(Credentials("mallory", REJECTED_TOKEN))
+        out["rejected"] = None
+    except PgError as e:
+        out["rejected"] = pg_error(e)
+    try:
+        await backend.open_session(Credentials("nobody", ""))
+        out["empty_password"] = None
+    except PgError as e:
+        out["empty_password"] = pg_error(e)
+    out["wire"] = [[r.method, r.token, r.session] for r in proxy.log.snapshot()]
+    out["log_mentions_token"] = False  # filled by the caller from captured logs
+    return out
+
+
+async def section_starting(backend: DatabricksBackend, proxy: ThriftProxy) -> dict[str, Any]:
+    notices: list[str] = []
+    # the session layer passes its NoticeResponse sender when it opens the session
+    s = await backend.open_session(Credentials("carol", "tok-carol"), notice=notices.append)
+    try:
+        proxy.fail_executes = 2
+        rows = [b.to_pylist() for b in await collect(s, "SELECT 5 AS five")]
+        attempts = [r.method for r in proxy.log.snapshot() if r.token == "tok-carol" and "ExecuteStatement" in r.method]
+        proxy.fail_executes = 10
+        try:
+            await collect(s, "SELECT 6")
+            exhausted = None
+        except PgError as e:
+            exhausted = pg_error(e)
+        proxy.fail_executes = 0
+        return {"rows": rows, "notices": notices, "attempts": attempts, "exhausted": exhausted,
+                "retry_attempts": backend.settings.retry.attempts}
+    finally:
+        proxy.fail_executes = 0
+        await s.close()
+
+
+async def section_schema(backend: DatabricksBackend, proxy: ThriftProxy) -> dict[str, Any]:
+    s = await backend.open_session(Credentials("alice", "tok-alice"))
+    try:
+        await collect(s, "CREATE TABLE IF NOT EXISTS typed (a INT, b DECIMAL(12,2), c STRING, d DATE, "
+                         "e TIMESTAMP, f DOUBLE, g BOOLEAN, h BIGINT, i SMALLINT, j FLOAT) USING parquet")
+        await collect(s, "INSERT INTO typed VALUES (1, 12.34, 'x', DATE'2024-02-29', TIMESTAMP'2024-02-29 12:34:56', "
+                         "1.5, true, 9000000000, 3, 2.5), (NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)")
+        described = await backend.table_schema("default.typed")
+        executed = (await collect(s, "SELECT * FROM default.typed"))[0]
+        rows = executed.to_pylist()
+        try:
+            await backend.table_schema("default.not_there")
+            missing = None
+        except PgError as e:
+            missing = pg_error(e)
+        return {"described": [(f.name, str(f.type)) for f in described],
+                "executed": [(f.name, str(f.type)) for f in executed.schema],
+                "rows": [{k: str(v) for k, v in r.items()} for r in rows], "missing": missing}
+    finally:
+        await s.close()
+
+
+async def section_ready(backend: DatabricksBackend, proxy: ThriftProxy) -> dict[str, Any]:
+    dead = DatabricksBackend(settings(proxy, connect_kwargs={"_connection_uri": "http://127.0.0.1:9/cliservice",
+                                                             "enable_telemetry": False}, ready_timeout_seconds=2))
+    try:
+        return {"live": await backend.ready(), "dead": await dead.ready()}
+    finally:
+        await dead.close()
+
+
+SECTIONS: dict[str, Callable[[DatabricksBackend, ThriftProxy], Awaitable[dict[str, Any]]]] = {
+    "stream": section_stream,
+    "errors": section_errors,
+    "cancel": section_cancel,
+    "passthrough": section_passthrough,
+    "starting": section_starting,
+    "schema": section_schema,
+    "ready": section_ready,
+}
+
+
+async def run_sections(names: list[str], proxy: ThriftProxy, out: dict[str, Any]) -> None:
+    for name in names:
+        backend = DatabricksBackend(settings(proxy))
+        t0 = time.monotonic()
+        try:
+            out[name] = await SECTIONS[name](backend, proxy)
+        except Exception as e:  # recorded for the test to report
+            detail = getattr(e, "detail", None)
+            out[name] = {"error": f"{type(e).__name__}: {e} ({detail})", "traceback": traceback.format_exc()}
+        finally:
+            out.setdefault("timings", {})[name] = round(time.monotonic() - t0, 2)
+            await backend.close()
+
+
+def main() -> int:
+    out_path = Path(sys.argv[1])
+    names = sys.argv[2:] or list(SECTIONS)
+    out: dict[str, Any] = {}
+    workdir = Path(tempfile.mkdtemp(prefix="spark-thrift-"))
+    t0 = time.monotonic()
+    server: SparkThriftServer | None = None
+    proxy: ThriftProxy | None = None
+    try:
+        server = start_thrift_server(workdir)
+        out["startup_seconds"] = round(time.monotonic() - t0, 2)
+        proxy = ThriftProxy(server.port, rejected={REJECTED_TOKEN}).start()
+        asyncio.run(run_sections(names, proxy, out))
+    except Exception as e:  # the server did not come up: report it
+        out["fatal"] = f"{type(e).__name__}: {e}\n{traceback.format_exc()}"
+    finally:
+        if proxy is not None:
+            proxy.stop()
+        if server is not None:
+            server.stop()
+            out["server_log_tail"] = server.log_tail(3000)
+    out_path.write_text(json.dumps(out, default=str))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
