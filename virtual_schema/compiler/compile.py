@@ -59,7 +59,8 @@ class Compiler:
     def compile(self, sql: str, param_types: tuple[int, ...]) -> CompiledQuery:
         tree = parse(sql)
         empty = _is_empty(tree)
-        hints = self._param_hints(tree)
+        has_params = "$" in sql
+        hints = self._param_hints(tree) if has_params else {}
         ctes = {c.alias_or_name for c in tree.find_all(exp.CTE)}
         result_types: dict[str, exp.DataType] = {}
         selects = [s for s in tree.find_all(exp.Select)]
@@ -71,8 +72,9 @@ class Compiler:
                 tree = replaced
                 top_is_semantic = True
         del top_is_semantic
-        columns, params = self._types(tree, param_types, result_types, hints)
-        return CompiledQuery(self._render(tree), columns, params, empty, self._param_order(tree))
+        columns, params = self._types(tree, param_types, result_types, hints, has_params)
+        order = self._param_order(tree) if has_params else ()
+        return CompiledQuery(self._render(tree), columns, params, empty, order)
 
     # -- rewriting -------------------------------------------------------------------------------------
     def _virtual(self, t: exp.Table, ctes: set[str]) -> TableInfo | None:
@@ -186,6 +188,7 @@ class Compiler:
         param_types: tuple[int, ...],
         known: dict[str, exp.DataType],
         hints: dict[int, PgColumnType],
+        has_params: bool,
     ) -> tuple[tuple[ResultColumn, ...], tuple[PgColumnType, ...]]:
         first = tree
         while isinstance(first, exp.SetOperation):
@@ -205,7 +208,8 @@ class Compiler:
                     item = first.expressions[idx]
                 table_oid, attnum = self._source(first, idx)
                 cols.append(ResultColumn(_figure_name(item), ty.pg_type(t), table_oid, attnum))
-        n_params = max((int(p.this.this) for p in tree.find_all(exp.Parameter, bfs=False) if _param_no(p)), default=0)
+        found = [_param_no(p) for p in tree.find_all(exp.Parameter)] if has_params else []
+        n_params = max(found, default=0)
         params: list[PgColumnType] = []
         for i in range(max(n_params, len(param_types))):
             given = param_types[i] if i < len(param_types) else 0
