@@ -138,6 +138,9 @@ VALUE_QUERIES = [
        FROM information_schema.referential_constraints WHERE constraint_schema = 'public' ORDER BY 1""",
     """SELECT table_name, table_type FROM information_schema.tables WHERE table_schema = 'public' ORDER BY 1""",
     """SELECT nspname FROM pg_namespace ORDER BY 1""",
+    """SELECT routine_name, routine_type, data_type, type_udt_name, external_language, is_deterministic
+       FROM information_schema.routines WHERE routine_name IN ('lower', 'now', 'array_in', 'format_type', 'version')
+       ORDER BY 1, 3""",
     """SELECT typname, typlen, typtype, typcategory, typelem, typarray, typinput, typoutput, typreceive, typsend,
               typdelim, typbasetype, typnotnull, format_type(oid, NULL), oid::regtype::text
        FROM pg_type WHERE typnamespace = 11 AND typtype IN ('b', 'p', 'r', 'm') ORDER BY oid""",

@@ -632,6 +632,7 @@ def build_rows(snap: Snapshot, schema: VirtualSchema, *, database: str, users: S
             )
 
     _information_schema(T, rows, rels, schema, database, users, type_names, pk_index)
+    rows["information_schema.routines"] = _routines(snap, database, type_names)
     return CatalogRows(rows, type_names, rel_names, proc_names, namespaces)
 
 
@@ -937,6 +938,64 @@ def _information_schema(
                 is_trigger_deletable="NO",
                 is_trigger_insertable_into="NO",
             )
+
+
+_ROUTINES_CACHE: dict[str, list[list[Any]]] = {}
+
+
+def _routines(snap: Snapshot, database: str, type_names: dict[int, tuple[str, int, str]]) -> list[list[Any]]:
+    """information_schema.routines for the built-in functions (the same list object for every version)."""
+    got = _ROUTINES_CACHE.get(database)
+    if got is not None:
+        return got
+    proc = _Table(snap.relation("pg_catalog", "pg_proc"))
+    rt = _Table(snap.relation("information_schema", "routines"))
+    langs = {12: "INTERNAL", 13: "C", 14: "SQL", 13586: "PLPGSQL"}
+    out: list[list[Any]] = []
+    for r in snap.rows["pg_catalog.pg_proc"]:
+        kind = proc.get(r, "prokind")
+        if kind not in ("f", "p"):
+            continue
+        name, oid, ret = proc.get(r, "proname"), int(proc.get(r, "oid")), int(proc.get(r, "prorettype"))
+        tname, elem, tnsp = type_names.get(ret, ("", 0, "pg_catalog"))
+        data_type = (
+            "ARRAY"
+            if elem and tname.startswith("_")
+            else (F.format_type(ret, None, type_names) if tnsp == "pg_catalog" else "USER-DEFINED")
+        )
+        lang = langs.get(int(proc.get(r, "prolang")), "INTERNAL")
+        out.append(
+            rt.row(
+                specific_catalog=database,
+                specific_schema="pg_catalog",
+                specific_name=f"{name}_{oid}",
+                routine_catalog=database,
+                routine_schema="pg_catalog",
+                routine_name=name,
+                routine_type="PROCEDURE" if kind == "p" else "FUNCTION",
+                data_type=None if kind == "p" else data_type,
+                type_udt_catalog=database,
+                type_udt_schema=tnsp,
+                type_udt_name=tname,
+                dtd_identifier="0",
+                routine_body="SQL" if lang == "SQL" else "EXTERNAL",
+                external_language=lang,
+                parameter_style="GENERAL",
+                is_deterministic="YES" if proc.get(r, "provolatile") == "i" else "NO",
+                sql_data_access="MODIFIES",
+                is_null_call="YES" if proc.get(r, "proisstrict") else "NO",
+                schema_level_routine="YES",
+                max_dynamic_result_sets=0,
+                is_implicitly_invocable=None,
+                security_type="DEFINER" if proc.get(r, "prosecdef") else "INVOKER",
+                as_locator="NO",
+                is_udt_dependent="NO",
+                new_savepoint_level=None,
+                result_cast_as_locator=None,
+            )
+        )
+    _ROUTINES_CACHE[database] = out
+    return out
 
 
 def is_system_schema(nsp: str) -> bool:
