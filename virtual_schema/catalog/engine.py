@@ -13,6 +13,7 @@ import contextlib
 import datetime as dt
 import functools
 import itertools
+import re
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -685,31 +686,58 @@ def _version_num(v: str) -> str:
 
 
 def _pg_error(e: duckdb.Error, sql: str) -> PgError:
+    """DuckDB's error as PostgreSQL would word it (SQLSTATE, message, position), without our internal names."""
     udf_error = functions.UDF_ERRORS.error
     if udf_error is not None:
         functions.UDF_ERRORS.error = None
         return udf_error
-    msg = str(e)
     if isinstance(e, duckdb.InterruptException):
         return PgError(E.QUERY_CANCELED, "canceling statement due to user request")
+    msg = _clean(_first_line(str(e)))
     low = msg.lower()
-    if "function" in low and ("does not exist" in low or "no function matches" in low):
-        return PgError(E.UNDEFINED_FUNCTION, _first_line(msg))
-    if "table with name" in low and "does not exist" in low:
-        return PgError(E.UNDEFINED_TABLE, _first_line(msg))
-    if "referenced column" in low or ("column" in low and "not found" in low):
-        return PgError(E.UNDEFINED_COLUMN, _first_line(msg))
-    if isinstance(e, duckdb.ParserException):
-        return PgError(E.SYNTAX_ERROR, _first_line(msg))
-    if isinstance(e, duckdb.ConversionException):
-        return PgError(E.INVALID_TEXT_REPRESENTATION, _first_line(msg))
-    if isinstance(e, duckdb.CatalogException) and "already exists" in low:
-        return PgError(E.DUPLICATE_TABLE, _first_line(msg))
-    if "pgerror" in low:
-        return PgError(E.INTERNAL_ERROR, _first_line(msg))
-    return PgError(
-        E.INTERNAL_ERROR if not isinstance(e, duckdb.BinderException) else E.DATATYPE_MISMATCH, _first_line(msg)
+    m = re.search(r'(?:scalar|table|aggregate)? ?function with name "?([\w.]+)"? does not exist', msg, re.I)
+    if m:
+        name = m.group(1).removeprefix("pgf_").lower()
+        return PgError(
+            E.UNDEFINED_FUNCTION,
+            f"function {name} does not exist",
+            position=_find(sql, name),
+            hint="No function matches the given name and argument types. You might need to add explicit type casts.",
+        )
+    if "no function matches" in low or ("function" in low and "does not exist" in low):
+        return PgError(E.UNDEFINED_FUNCTION, msg)
+    m = re.search(r'table with name "?([^"!\s]+)"? does not exist', msg, re.I)
+    if m:
+        return PgError(E.UNDEFINED_TABLE, f'relation "{m.group(1)}" does not exist', position=_find(sql, m.group(1)))
+    m = (
+        re.search(r'referenced column "?([^"\s]+)"? not found', msg, re.I)
+        or re.search(r'column "([^"]+)" referenced that exists in the select clause', msg, re.I)
+        or re.search(r'column "?([^"\s]+)"? (?:not found|does not exist)', msg, re.I)
     )
+    if m:
+        return PgError(E.UNDEFINED_COLUMN, f'column "{m.group(1)}" does not exist', position=_find(sql, m.group(1)))
+    if isinstance(e, duckdb.ParserException):
+        return PgError(E.SYNTAX_ERROR, msg)
+    if isinstance(e, duckdb.ConversionException):
+        return PgError(E.INVALID_TEXT_REPRESENTATION, msg)
+    if isinstance(e, duckdb.CatalogException) and "already exists" in low:
+        return PgError(E.DUPLICATE_TABLE, msg)
+    if "division by zero" in low:
+        return PgError(E.DIVISION_BY_ZERO, "division by zero")
+    if isinstance(e, duckdb.BinderException):
+        return PgError(E.DATATYPE_MISMATCH, msg)
+    return PgError(E.INTERNAL_ERROR, msg)
+
+
+def _clean(msg: str) -> str:
+    msg = re.sub(r"^[A-Za-z ]+ Error: ", "", msg)
+    msg = msg.replace("pgcat.pgc.", "pg_catalog.").replace("pgcat.isc.", "information_schema.")
+    return re.sub(r"(?i)\bpgf_", "", msg)
+
+
+def _find(sql: str, name: str) -> int | None:
+    m = re.search(r"(?<![\w\"])\"?" + re.escape(name) + r"\"?(?![\w\"])", sql, re.I)
+    return m.start() + 1 if m else None
 
 
 def _first_line(m: str) -> str:
