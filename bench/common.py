@@ -303,7 +303,7 @@ class PostgresServer:
 
         assert self.endpoint is not None
         with psycopg.connect(self.endpoint.conninfo(), autocommit=True) as conn:
-            return {ds.table: tuple(conn.execute(ds.checksum_sql()).fetchone() or ())  # type: ignore[arg-type]
+            return {ds.table: tuple(conn.execute(ds.checksum_sql()).fetchone() or ())
                     for ds in datasets if ds.in_postgres}
 
     def version(self) -> str:

@@ -96,7 +96,7 @@ class Outcome:
 
 
 async def hammer(ep: Endpoint, sql: str, conns: int, per: int, think: float) -> Outcome:
-    import asyncpg
+    import asyncpg  # type: ignore[import-untyped]
 
     out = Outcome()
     gate = asyncio.Semaphore(50)

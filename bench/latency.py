@@ -120,7 +120,7 @@ def round_trips(ep: Endpoint, sql: str, flavour: str, n: int, warm: int) -> list
 
 
 async def _asyncpg_round_trips(ep: Endpoint, sql: str, n: int, warm: int) -> list[float]:
-    import asyncpg
+    import asyncpg  # type: ignore[import-untyped]
 
     conn = await asyncpg.connect(host=ep.host, port=ep.port, user=ep.user, password=ep.password,
                                  database=ep.dbname, ssl=False)

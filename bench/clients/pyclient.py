@@ -37,7 +37,7 @@ def _psycopg(mode: str, conninfo: str, sql: str, runs: int) -> None:
 
 
 async def _asyncpg(conninfo: str, sql: str, runs: int) -> None:
-    import asyncpg
+    import asyncpg  # type: ignore[import-untyped]
 
     params = dict(p.split("=", 1) for p in conninfo.split())
     conn = await asyncpg.connect(host=params["host"], port=int(params["port"]), user=params["user"],
