@@ -9,51 +9,24 @@ when the case orders totally. The Databricks SQL of every case is held in a gold
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import pytest
 
 from tests.semantic.cases import CASES, Case
-from tests.semantic.oracle import MetricFlowOracle, expected_rows, rows_equal
-from virtual_schema.demo_warehouse import demo_physical_schemas, generate_demo_warehouse
+from tests.semantic.oracle import MetricFlowOracle, rows_equal
+from virtual_schema.demo_warehouse import demo_physical_schemas
 
 MODELS_DIR = Path(__file__).resolve().parents[2] / "semantic-models"
-
-
-@pytest.fixture(scope="module")
-def warehouse_con(tmp_path_factory: pytest.TempPathFactory) -> Iterator[duckdb.DuckDBPyConnection]:
-    path = tmp_path_factory.mktemp("semantic") / "demo.duckdb"
-    generate_demo_warehouse(path)
-    con = duckdb.connect(str(path))
-    yield con
-    con.close()
-
-
-@pytest.fixture(scope="module")
-def oracle(warehouse_con: duckdb.DuckDBPyConnection) -> MetricFlowOracle:
-    # MetricFlow's time spine ends where the data ends, as the compiler's generated spine does.
-    row = warehouse_con.execute("SELECT max(order_ts)::DATE FROM orders").fetchone()
-    assert row is not None
-    return MetricFlowOracle.from_models_dir(warehouse_con, MODELS_DIR, schema="main", spine_end=str(row[0]))
-
-
-def physical_schemas() -> dict[str, Any]:
-    """The demo tables' Arrow schemas under the names a `ref('x')` may resolve to."""
-    out: dict[str, Any] = {}
-    for name, schema in demo_physical_schemas().items():
-        out[name] = schema
-        out[f"main.{name}"] = schema
-    return out
 
 
 def _layer(dialect: str) -> Any:
     from virtual_schema.loader import load_models
     from virtual_schema.semantic_layer import build_semantic_layer
 
-    return build_semantic_layer(load_models(MODELS_DIR), physical_schemas(), dialect)
+    return build_semantic_layer(load_models(MODELS_DIR), demo_physical_schemas(), dialect)
 
 
 @pytest.fixture(scope="module")
@@ -72,21 +45,22 @@ def _ids(cases: tuple[Case, ...]) -> list[str]:
 
 @pytest.mark.parametrize("case", CASES, ids=_ids(CASES))
 def test_matches_metricflow(
-    case: Case, warehouse_con: duckdb.DuckDBPyConnection, oracle: MetricFlowOracle, duckdb_layer: Any
+    case: Case, demo_oracle: MetricFlowOracle, expected: Callable[[Case], list[tuple[Any, ...]]], duckdb_layer: Any
 ) -> None:
     compiled = duckdb_layer.compile(case.sql)
-    got = [tuple(r) for r in warehouse_con.execute(compiled.sql).fetchall()]
+    # The compiled SQL runs on the oracle's copy of the demo warehouse (same rows as the gateway's).
+    got = [tuple(r) for r in demo_oracle.con.execute(compiled.sql).fetchall()]
     if got:
         assert len(compiled.columns) == len(got[0]), "RowDescription and rows disagree on width"
-    expected = expected_rows(case, oracle)
+    want = expected(case)
     if case.ordered:
-        ok, why = rows_equal(got, expected)
+        ok, why = rows_equal(got, want)
         assert ok, f"{case.name}: {why}\ncompiled SQL:\n{compiled.sql}"
-        for i, (a, b) in enumerate(zip(got, expected, strict=True)):
+        for i, (a, b) in enumerate(zip(got, want, strict=True)):
             same, why = rows_equal([a], [b])
             assert same, f"{case.name}: row {i} out of order: {a} vs {b}\ncompiled SQL:\n{compiled.sql}"
     else:
-        ok, why = rows_equal(got, expected)
+        ok, why = rows_equal(got, want)
         assert ok, f"{case.name}: {why}\ncompiled SQL:\n{compiled.sql}"
 
 
