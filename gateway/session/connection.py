@@ -513,7 +513,8 @@ class Connection:
                                     (ResultColumn("QUERY PLAN", PgColumnType(TEXT)),), "explain",
                                     compiled_sql=compiled.sql)
                 return Prepared(name, stmt, compiled.param_types, compiled.columns, "semantic",
-                                compiled_sql=compiled.sql, empty=compiled.empty)
+                                compiled_sql=compiled.sql, empty=compiled.empty,
+                                param_order=compiled.param_order)
             desc = self.catalog_session.describe(stmt.sql, tuple(param_oids))
             return Prepared(name, stmt, desc.param_types, desc.columns or None, "catalog")
         if kind is Kind.TEMP_DDL:
@@ -574,7 +575,8 @@ class Connection:
             if p.empty:
                 return _empty_stream()
             assert self.backend_session is not None and p.compiled_sql is not None
-            return self.backend_session.execute(p.compiled_sql, portal.params)
+            params = tuple(portal.params[i] for i in p.param_order) if p.param_order else portal.params
+            return self.backend_session.execute(p.compiled_sql, params)
         if p.route == "explain":
             lines = (p.compiled_sql or "").splitlines() or [""]
             return _iter_sync([pa.record_batch([pa.array(lines, pa.string())], names=["QUERY PLAN"])])

@@ -30,6 +30,7 @@ class Prepared:
     route: str  # "semantic" | "catalog" | "session"
     compiled_sql: str | None = None  # semantic: warehouse SQL
     empty: bool = False  # known to return no rows without running
+    param_order: tuple[int, ...] = ()  # `?`-marker dialects: client parameter index per marker
 
 
 @dataclass(slots=True)
