@@ -143,6 +143,8 @@ def _filter_to_jinja(sql: str, doc: Mapping[str, Any]) -> str:
                 return exp.Var(this=f"{{{{ Dimension('{ref}') }}}}")
             if name in entities:
                 return exp.Var(this=f"{{{{ Entity('{name}') }}}}")
+            if "__" in name:  # a dimension of a joined model, already in MetricFlow's entity-path form
+                return exp.Var(this=f"{{{{ Dimension('{name}') }}}}")
         return node
 
     return tree.transform(rewrite).sql(dialect="duckdb")

@@ -1,0 +1,1 @@
+SELECT CAST(__sem.__g0 AS STRING) AS `channel`, CAST(__sem.__a0 AS DECIMAL(38, 2)) AS `europe_revenue` FROM (SELECT __b.channel AS __g0, CAST(SUM(__b.amount) AS DECIMAL(38, 2)) AS __a0 FROM orders AS __b LEFT JOIN customers AS __j_customer_id ON __b.customer_id = __j_customer_id.customer_id WHERE __j_customer_id.region = 'Europe' GROUP BY __b.channel) AS __sem
