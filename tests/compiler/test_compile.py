@@ -335,3 +335,17 @@ def test_compile_is_thread_safe(con, models) -> None:
         results = list(pool.map(fresh.compile, queries))
     for q, got in zip(queries, results, strict=True):
         assert got == serial[q]
+
+
+def test_boolean_dimension_expressions_keep_their_precedence(con, layer) -> None:
+    check(
+        con,
+        layer,
+        "select status, revenue from orders where is_large = true and not is_large = false",
+        "select status, sum(amount) from orders where (amount > 100) = true and not ((amount > 100) = false) "
+        "group by 1",
+    )
+
+
+def test_constant_only_select(con, layer) -> None:
+    check(con, layer, 'SELECT TRUE AS "_" FROM "public"."orders" WHERE 1 <> 1 LIMIT 0', "select true where false")

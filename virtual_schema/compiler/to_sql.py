@@ -54,7 +54,9 @@ class Planner:
                         "a join that could fan out is refused",
                     )
                 needed.update(col.joins)
-                return col.expr.copy()
+                out = col.expr.copy()
+                # `is_large = true` with is_large := `amount > 100` must stay `(amount > 100) = true`
+                return exp.Paren(this=out) if isinstance(out, (exp.Binary, exp.Unary, exp.Predicate)) else out
             return node
 
         return e.transform(sub)  # transform copies
@@ -158,6 +160,8 @@ class Planner:
                         sel = sel.distinct(copy=False)
                 elif not g.aggs:
                     sel = sel.limit(1, copy=False)
+                if not sel.expressions:  # only constants selected: one row still needs a projection
+                    sel = sel.select(exp.alias_(exp.Literal.number(1), "__one"), copy=False)
                 sub = sel
             subqueries.append((sub, g))
         combined = self._combine(subqueries, len(a.grain))
