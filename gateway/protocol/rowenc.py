@@ -22,6 +22,7 @@ import pyarrow.compute as pc
 
 from gateway.protocol import pgvalue as pv
 from gateway.protocol import vecfmt as vf
+from gateway.protocol.codec import encode_data_row
 from gateway.protocol.messages import FieldDescription, RowDescription
 from gateway.protocol.params import decode_text
 from virtual_schema import pgtypes as t
@@ -640,6 +641,42 @@ def _assemble(fields: list[vf.Field], n: int) -> pa.Buffer | bytes:
     return out if out.size == size else out.slice(0, size)
 
 
+def _small_encoder(col: PgColumnType, fmt: int, arrow_type: pa.DataType, zone_name: str) -> Callable[[Any], bytes]:
+    """Per-value encoder with the same output as the vectorized renderer of this column (small batches)."""
+    oid = col.oid
+    zone = pv.session_zone(zone_name)
+    is_str = pa.types.is_string(arrow_type) or pa.types.is_large_string(arrow_type) \
+        or pa.types.is_string_view(arrow_type)
+    pgt = t.TYPES_BY_OID.get(oid)
+    is_array = pgt is not None and bool(pgt.element_oid)
+    if is_str and not is_array and oid not in _TEXTLIKE:
+        if fmt == 0:
+            return lambda v: str(v).encode("utf-8")
+        if oid == t.JSONB:
+            return lambda v: b"\x01" + str(v).encode("utf-8")
+        if oid not in (t.UUID, t.INTERVAL):
+            scale = _numeric_scale(col)
+            return lambda v: pv.binary_value(decode_text(str(v), oid), oid, scale)
+    if oid == t.NUMERIC and pa.types.is_floating(arrow_type):
+        if fmt == 0:
+            return lambda v: pv.format_float(float(v)).encode()
+        return pv.value_encoder(oid, fmt, zone, _numeric_scale(col))
+    return pv.value_encoder(oid, fmt, zone, None)
+
+
+def _small_values(arr: pa.Array) -> list[Any]:
+    arr = _normalize(arr)
+    typ = arr.type
+    if pa.types.is_timestamp(typ) and typ.unit != "us":
+        arr = arr.cast(pa.timestamp("us", tz=typ.tz), safe=False)
+    elif pa.types.is_time(typ) and typ != pa.time64("us"):
+        arr = arr.cast(pa.time64("us"), safe=False)
+    return _pylist(arr)
+
+
+SMALL_BATCH_ROWS = 24  # below this, per-value Python beats the fixed cost of the vectorized kernels
+
+
 class RowEncoder:
     """Encodes record batches of one result into DataRow messages (text or binary per column)."""
 
@@ -648,6 +685,20 @@ class RowEncoder:
         self.formats = result_formats(formats, len(self.types))
         self.timezone = timezone or "UTC"
         self._renderers: dict[tuple[int, pa.DataType], Renderer] = {}
+        self._small: dict[tuple[int, pa.DataType], Callable[[Any], bytes]] = {}
+
+    def _encode_small(self, batch: pa.RecordBatch) -> bytes:
+        """Few rows (catalog answers, SELECT 1): one Python call per value is cheaper than the kernels."""
+        columns: list[list[bytes | None]] = []
+        for i in range(batch.num_columns):
+            arr = batch.column(i)
+            key = (i, arr.type)
+            enc = self._small.get(key)
+            if enc is None:
+                enc = _small_encoder(self.types[i], self.formats[i], _normalize(arr).type, self.timezone)
+                self._small[key] = enc
+            columns.append([None if v is None else enc(v) for v in _small_values(arr)])
+        return b"".join(encode_data_row(row) for row in zip(*columns, strict=True))
 
     def _render(self, i: int, arr: pa.Array) -> vf.Field:
         arr = _normalize(arr)
@@ -667,6 +718,8 @@ class RowEncoder:
             raise ValueError(f"batch has {batch.num_columns} columns, result has {len(self.types)}")
         if batch.num_columns == 0:
             return b"D\x00\x00\x00\x06\x00\x00" * n
+        if n < SMALL_BATCH_ROWS:
+            return self._encode_small(batch)
         parts: list[Any] = []
         for start in range(0, n, CHUNK_ROWS):
             chunk = batch.slice(start, min(CHUNK_ROWS, n - start))

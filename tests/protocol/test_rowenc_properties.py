@@ -71,13 +71,18 @@ def test_vectorized_matches_reference(data: st.DataObject, names: list[str], nro
     values = [data.draw(st.lists(nullable(COLUMNS[n][2]), min_size=nrows, max_size=nrows)) for n in names]
     batch = pa.record_batch([pa.array(v, COLUMNS[n][1]) for v, n in zip(values, names, strict=True)],
                             names=[f"c{i}" for i in range(len(names))])
-    saved = rowenc.CHUNK_ROWS
+    saved = rowenc.CHUNK_ROWS, rowenc.SMALL_BATCH_ROWS
     rowenc.CHUNK_ROWS = chunk
     try:
-        got = RowEncoder(cols, [fmt], timezone=zone).encode(batch)
+        rowenc.SMALL_BATCH_ROWS = 0  # vectorized kernels only
+        vectorized = RowEncoder(cols, [fmt], timezone=zone).encode(batch)
+        rowenc.SMALL_BATCH_ROWS = 10**9  # per-value path only
+        small = RowEncoder(cols, [fmt], timezone=zone).encode(batch)
     finally:
-        rowenc.CHUNK_ROWS = saved
-    assert got == _reference(values, cols, fmt, zone)
+        rowenc.CHUNK_ROWS, rowenc.SMALL_BATCH_ROWS = saved
+    expected = _reference(values, cols, fmt, zone)
+    assert vectorized == expected
+    assert small == expected
 
 
 def test_batch_slices_and_offsets() -> None:

@@ -18,6 +18,7 @@ import pyarrow as pa
 import pytest
 
 from gateway.protocol import messages as m
+from gateway.protocol import rowenc
 from gateway.protocol.codec import BackendDecoder
 from gateway.protocol.rowenc import RowEncoder, describe_fields
 from tests.protocol.conftest import RawPg
@@ -167,9 +168,18 @@ CASES = cases()
 
 
 def _encode(case: Case, fmt: int, timezone: str = "UTC") -> list[m.DataRow]:
+    """Our DataRows for the case, through the vectorized kernels and the small-batch path (both must agree)."""
     batch = pa.record_batch([case.values], names=["v"])
-    data = RowEncoder([case.col], [fmt], timezone=timezone).encode(batch)
-    msgs = BackendDecoder().feed(data)
+    outputs = []
+    saved = rowenc.SMALL_BATCH_ROWS
+    try:
+        for threshold in (0, 10**9):
+            rowenc.SMALL_BATCH_ROWS = threshold
+            outputs.append(RowEncoder([case.col], [fmt], timezone=timezone).encode(batch))
+    finally:
+        rowenc.SMALL_BATCH_ROWS = saved
+    assert outputs[0] == outputs[1]
+    msgs = BackendDecoder().feed(outputs[0])
     assert all(isinstance(x, m.DataRow) for x in msgs)
     return msgs  # type: ignore[return-value]
 
