@@ -122,3 +122,25 @@ def test_replay_counts_cover_manifest() -> None:
     if not ROWS:
         pytest.skip("bi-corpus not present")
     assert len(ROWS) == 108
+
+
+@pytest.mark.skipif(not ROWS, reason="bi-corpus not present")
+def test_describe_matches_execute(engine: CatalogEngine) -> None:
+    """Describe (no rows) announces exactly the columns execute returns, for every catalog SELECT."""
+    checked = 0
+    for row in ROWS:
+        if row["kind"] != "catalog" or "redshift." in row["tables_referenced"]:
+            continue
+        sql = (CORPUS / row["file"]).read_text()
+        if "pg_get_late_binding_view_cols" in sql:
+            continue
+        session = _session(engine)
+        try:
+            for stmt in _split(sql):
+                described = session.describe(stmt)
+                executed = session.execute(stmt)
+                assert [(c.name, c.type) for c in described.columns] == [(c.name, c.type) for c in executed.columns]
+                checked += 1
+        finally:
+            session.close()
+    assert checked >= 80

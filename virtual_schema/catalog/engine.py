@@ -488,10 +488,10 @@ class CatalogSession:
         else:
             self._refresh_session_relations(plan)
             try:
-                rel = self.cur.sql(
-                    f"SELECT * FROM ({plan.duck_sql}) AS __q LIMIT 0", params=[None] * len(plan.param_map) or None
-                )
-                schema = rel.to_arrow_table().schema
+                rel = self.cur.sql(plan.duck_sql, params=[None] * len(plan.param_map) or None)
+                names = list(rel.columns)  # limit(0) would rename duplicate output names
+                empty = rel.limit(0).to_arrow_table()
+                schema = pa.schema([f.with_name(n) for f, n in zip(empty.schema, names, strict=True)])
             except duckdb.Error as e:
                 raise _pg_error(e, sql) from None
             desc = CatalogDescription(result_columns(plan, schema), ptypes)
