@@ -343,6 +343,7 @@ class CatalogSession:
         self.sid = next(_sids)
         self.local_settings: dict[str, str] = {}
         self.temp_tables: set[str] = set()
+        self._temp_lower: set[str] = set()
         self._plans: dict[tuple[str, int, tuple[str, ...]], Plan] = {}
         self._described: dict[tuple[str, int, tuple[str, ...], tuple[int, ...]], CatalogDescription] = {}
         self.commands = SessionCommands(self)
@@ -463,7 +464,7 @@ class CatalogSession:
                 cache.clear()
             cache[key] = plan
         for name, pos in plan.unknown:
-            if name not in self.temp_tables and name.lower() not in self.temp_tables:
+            if name not in self.temp_tables and name.lower() not in self._temp_lower:
                 raise PgError(E.UNDEFINED_TABLE, f'relation "{name}" does not exist', position=pos)
         return plan
 
@@ -573,6 +574,7 @@ class CatalogSession:
     def _after_ddl(self, plan: Plan, sql: str) -> None:
         rows = self.cur.execute("SELECT table_name FROM duckdb_tables() WHERE temporary").fetchall()
         self.temp_tables = {r[0] for r in rows}
+        self._temp_lower = {t.lower() for t in self.temp_tables}
         self._plans.clear()
         self._described.clear()
 
