@@ -349,3 +349,16 @@ def test_boolean_dimension_expressions_keep_their_precedence(con, layer) -> None
 
 def test_constant_only_select(con, layer) -> None:
     check(con, layer, 'SELECT TRUE AS "_" FROM "public"."orders" WHERE 1 <> 1 LIMIT 0', "select true where false")
+
+
+def test_or_in_where_combined_with_metric_filters(con, layer) -> None:
+    check(
+        con,
+        layer,
+        "select customer_id__segment, completed_revenue, revenue from orders "
+        "where status = 'completed' or status = 'placed'",
+        "select a.segment, f.v, a.v from (select c.segment, sum(o.amount) v from orders o left join customers c "
+        "using (customer_id) where o.status in ('completed', 'placed') group by 1) a left join "
+        "(select c.segment, sum(o.amount) v from orders o left join customers c using (customer_id) "
+        "where o.status = 'completed' group by 1) f on a.segment is not distinct from f.segment",
+    )

@@ -361,9 +361,10 @@ def _conjuncts(e: exp.Expression | None) -> list[exp.Expression]:
 def _and(conds: list[exp.Expression]) -> exp.Expression | None:
     if not conds:
         return None
-    if len(conds) == 1:
-        return conds[0]
-    return exp.And(this=_and(conds[:-1]), expression=conds[-1])
+    wrapped = [exp.Paren(this=c) if isinstance(c, exp.Or) else c for c in conds]
+    if len(wrapped) == 1:
+        return wrapped[0]
+    return exp.And(this=_and(wrapped[:-1]), expression=wrapped[-1])
 
 
 def _trunc(e: exp.Expression, grain: Grain) -> tuple[exp.Expression, exp.DataType]:
