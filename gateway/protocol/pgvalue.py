@@ -369,7 +369,18 @@ def binary_value(value: Any, oid: int, scale: int | None = None) -> bytes:
 
 
 def value_encoder(oid: int, fmt: int, zone: dt.tzinfo, scale: int | None = None) -> Callable[[Any], bytes]:
-    """A per-value encoder for one column (the slow, complete path)."""
+    """A per-value encoder for one column (the slow, complete path), with shortcuts for the usual
+    Python types of the common column types."""
     if fmt == 1:
+        packer = {t.INT2: _I16, t.INT4: _I32, t.INT8: _I64}.get(oid)
+        if packer is not None:
+            pack = packer.pack
+            return lambda v: pack(v) if type(v) is int else binary_value(v, oid, scale)
         return lambda v: binary_value(v, oid, scale)
+    if oid in (t.INT2, t.INT4, t.INT8, t.OID):
+        return lambda v: str(v).encode() if type(v) is int else text_value(v, oid, zone, scale).encode("utf-8")
+    if oid in _TEXT_LIKE:
+        return lambda v: v.encode("utf-8") if type(v) is str else text_value(v, oid, zone, scale).encode("utf-8")
+    if oid == t.BOOL:
+        return lambda v: (b"t" if v else b"f") if type(v) is bool else text_value(v, oid, zone, scale).encode()
     return lambda v: text_value(v, oid, zone, scale).encode("utf-8")

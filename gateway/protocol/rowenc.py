@@ -664,6 +664,25 @@ def _small_encoder(col: PgColumnType, fmt: int, arrow_type: pa.DataType, zone_na
     return pv.value_encoder(oid, fmt, zone, None)
 
 
+def _small_values_type(typ: pa.DataType) -> pa.DataType:
+    """The Arrow type _small_values converts a column to (equal to typ when to_pylist() suffices)."""
+    if isinstance(typ, pa.ExtensionType):
+        return _small_values_type(typ.storage_type)
+    if pa.types.is_dictionary(typ):
+        return _small_values_type(typ.value_type)
+    if pa.types.is_large_string(typ) or pa.types.is_string_view(typ):
+        return pa.string()
+    if pa.types.is_large_binary(typ) or pa.types.is_binary_view(typ):
+        return pa.binary()
+    if pa.types.is_timestamp(typ) and typ.unit != "us":
+        return pa.timestamp("us", tz=typ.tz)
+    if pa.types.is_time(typ) and typ != pa.time64("us"):
+        return pa.time64("us")
+    if pa.types.is_interval(typ):
+        return pa.null()  # never equal: MonthDayNano values go through _pylist
+    return typ
+
+
 def _small_values(arr: pa.Array) -> list[Any]:
     arr = _normalize(arr)
     typ = arr.type
@@ -685,7 +704,7 @@ class RowEncoder:
         self.formats = result_formats(formats, len(self.types))
         self.timezone = timezone or "UTC"
         self._renderers: dict[tuple[int, pa.DataType], Renderer] = {}
-        self._small: dict[tuple[int, pa.DataType], Callable[[Any], bytes]] = {}
+        self._small: dict[tuple[int, pa.DataType], tuple[Callable[[Any], bytes], bool]] = {}
 
     def _encode_small(self, batch: pa.RecordBatch) -> bytes:
         """Few rows (catalog answers, SELECT 1): one Python call per value is cheaper than the kernels."""
@@ -693,12 +712,15 @@ class RowEncoder:
         for i in range(batch.num_columns):
             arr = batch.column(i)
             key = (i, arr.type)
-            enc = self._small.get(key)
-            if enc is None:
-                enc = _small_encoder(self.types[i], self.formats[i], _normalize(arr).type, self.timezone)
-                self._small[key] = enc
-            columns.append([None if v is None else enc(v) for v in _small_values(arr)])
-        return b"".join(encode_data_row(row) for row in zip(*columns, strict=True))
+            entry = self._small.get(key)
+            if entry is None:
+                norm = _small_values_type(arr.type)
+                entry = (_small_encoder(self.types[i], self.formats[i], norm, self.timezone), norm == arr.type)
+                self._small[key] = entry
+            enc, plain = entry
+            values = arr.to_pylist() if plain else _small_values(arr)
+            columns.append([None if v is None else enc(v) for v in values])
+        return b"".join([encode_data_row(row) for row in zip(*columns, strict=True)])
 
     def _render(self, i: int, arr: pa.Array) -> vf.Field:
         arr = _normalize(arr)
