@@ -362,3 +362,16 @@ def test_or_in_where_combined_with_metric_filters(con, layer) -> None:
         "(select c.segment, sum(o.amount) v from orders o left join customers c using (customer_id) "
         "where o.status = 'completed' group by 1) f on a.segment is not distinct from f.segment",
     )
+
+
+def test_shape_queries_answer_from_the_schema_even_without_a_computable_grain(layer) -> None:
+    cq = layer.compile("select * from metrics limit 0")
+    assert cq.empty
+    metrics = layer.schema.table("metrics")
+    assert metrics is not None
+    assert [(c.name, c.type) for c in cq.columns] == [(c.name, c.type) for c in metrics.columns]
+    assert layer.compile("select * from orders where false").empty
+
+
+def test_dimension_only_query_on_metrics_table_reads_the_dimension_model(con, layer) -> None:
+    check(con, layer, "select customer_id__segment from metrics", "select distinct segment from customers")

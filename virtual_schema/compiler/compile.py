@@ -65,16 +65,52 @@ class Compiler:
         result_types: dict[str, exp.DataType] = {}
         selects = [s for s in tree.find_all(exp.Select)]
         selects.reverse()  # innermost first
-        top_is_semantic = False
-        for sel in selects:
-            replaced = self._rewrite_select(sel, ctes, result_types)
-            if replaced is not None and sel is tree:
-                tree = replaced
-                top_is_semantic = True
-        del top_is_semantic
+        original = tree.copy() if empty else None
+        try:
+            for sel in selects:
+                replaced = self._rewrite_select(sel, ctes, result_types)
+                if replaced is not None and sel is tree:
+                    tree = replaced
+        except PgError as e:
+            # `SELECT * FROM metrics LIMIT 0` (what BI tools send to learn a table's shape) has an answer even
+            # when the grain it names could not be computed: the empty result with the columns' types.
+            if original is None or e.sqlstate != FEATURE_NOT_SUPPORTED:
+                raise
+            fallback = self._empty_shape(original, ctes)
+            if fallback is None:
+                raise
+            return fallback
         columns, params = self._types(tree, param_types, result_types, hints, has_params)
         order = self._param_order(tree) if has_params else ()
         return CompiledQuery(self._render(tree), columns, params, empty, order)
+
+    def _empty_shape(self, tree: exp.Expression, ctes: set[str]) -> CompiledQuery | None:
+        if not isinstance(tree, exp.Select) or tree.args.get("joins"):
+            return None
+        from_ = tree.args.get("from_")
+        t = from_.this if from_ is not None else None
+        info = self._virtual(t, ctes) if isinstance(t, exp.Table) else None
+        if info is None:
+            return None
+        assert isinstance(t, exp.Table)
+        analysis = analyse(tree, info, t.alias_or_name)
+        sem: dict[str, exp.DataType] = {}
+        for i, g in enumerate(analysis.grain):
+            sem[f"__g{i}"] = _annotate_one(g, info.types, None)
+        for ph, node in analysis.base_aggs:
+            sem[ph] = _annotate_one(node, info.types, None)
+        for ph, name in analysis.metrics:
+            sem[ph] = info.types[name]
+        shape = exp.Select()
+        cols: list[ResultColumn] = []
+        for idx, item in enumerate(analysis.outer.expressions):
+            body = item.this if isinstance(item, exp.Alias) else item
+            typ = _annotate_one(body, sem, SEM)
+            name = item.alias_or_name
+            shape = shape.select(exp.alias_(exp.Cast(this=exp.Null(), to=typ), name, quoted=True), copy=False)
+            cols.append(ResultColumn(name, ty.pg_type(typ), *self._source(analysis.outer, idx)))
+        shape = shape.where(exp.false(), copy=False)
+        return CompiledQuery(self._render(shape), tuple(cols), (), True)
 
     # -- rewriting -------------------------------------------------------------------------------------
     def _virtual(self, t: exp.Table, ctes: set[str]) -> TableInfo | None:

@@ -180,10 +180,15 @@ class Planner:
     def _dims_model(self, a: Analysis) -> str:
         if a.table.model is not None:
             return a.table.model
+        best: tuple[int, str] | None = None  # fewest joins: a dimension's own model lists all its values
         for m in self.models.models:
             scope = self.builder.scope(m.name)
             if a.referenced and all(n in scope.columns for n in a.referenced):
-                return m.name
+                joins = len({j for n in a.referenced for j in scope.columns[n].joins})
+                if best is None or joins < best[0]:
+                    best = (joins, m.name)
+        if best is not None:
+            return best[1]
         raise PgError(FEATURE_NOT_SUPPORTED, "select at least one metric with metric_time, or dimensions of one model")
 
     def _from(self, sel: exp.Select, scope: ModelScope, needed: set[str]) -> exp.Select:
