@@ -76,6 +76,21 @@ class Target:
         with_pk = [t for t in self.public_tables if t.primary_key] or self.public_tables
         return min(with_pk, key=lambda t: (not t.foreign_keys, len(t.columns), t.name))
 
+    def scan_columns(self) -> list[VirtualColumn]:
+        """The showcase's entities and dimensions: selecting metrics too would make the gateway compute every
+        metric (cumulative ones over a time spine) for each row, which costs seconds on the demo data."""
+        return [c for c in self.showcase().columns
+                if c.kind in (ColumnKind.ENTITY, ColumnKind.DIMENSION, ColumnKind.TIME_DIMENSION)]
+
+    def scan_sql(self, limit: int = 20) -> str:
+        """A bounded, ordered read of the showcase's non-metric columns (one row per primary-key value)."""
+        t = self.showcase()
+        cols = ", ".join(f'"{c.name}"' for c in self.scan_columns())
+        pk = t.primary_key[0]
+        pk_col = t.column(pk)
+        where = f' WHERE "{pk}" < {limit}' if pk_col is not None and _type(pk_col) in _NUMERIC else ""
+        return f'SELECT {cols} FROM "{t.name}"{where} ORDER BY "{pk}" LIMIT {limit}'
+
     def metric(self) -> MetricQuery:
         for t in sorted(self.public_tables, key=lambda t: (len(t.columns), t.name)):
             # a model's own dimension (no join: `<entity>__<dimension>` columns come from other models)

@@ -206,7 +206,10 @@ def _agg_sql(agg: str, expr: str) -> str:
 
 def table_defs(models: Any, schema: Any) -> dict[str, TableDef]:
     """TableDefs for each virtual table that is one model (columns matched to the model's fields by name)."""
-    by_lower = {m.name.lower(): m for m in models.models}
+    def exposed(f: Any) -> str:
+        return str(getattr(f, "exposed", None) or f.name)
+
+    by_lower = {exposed(m).lower(): m for m in models.models}
     out: dict[str, TableDef] = {}
     for table in schema.tables:
         model = by_lower.get(table.name.lower())
@@ -217,16 +220,16 @@ def table_defs(models: Any, schema: Any) -> dict[str, TableDef]:
         measures: dict[str, str] = {}
         fields_by_lower: dict[str, tuple[str, Any]] = {}
         for e in model.entities:
-            fields_by_lower[e.name.lower()] = ("entity", e)
+            fields_by_lower[exposed(e).lower()] = ("entity", e)
         for d in model.dimensions:
-            fields_by_lower[d.name.lower()] = ("dimension", d)
+            fields_by_lower[exposed(d).lower()] = ("dimension", d)
         for m in model.measures:
-            fields_by_lower[m.name.lower()] = ("measure", m)
+            fields_by_lower[exposed(m).lower()] = ("measure", m)
         for metric in models.metrics:
             if metric.type.value == "simple" and metric.measure and not (metric.filter or metric.measure_filter):
                 owned = models.measure(metric.measure)
                 if owned is not None and owned[0].name == model.name:
-                    fields_by_lower.setdefault(metric.name.lower(), ("measure", owned[1]))
+                    fields_by_lower.setdefault(exposed(metric).lower(), ("measure", owned[1]))
         for col in table.columns:
             hit = fields_by_lower.get(col.name.lower())
             if hit is None and "__" in col.name:

@@ -1,7 +1,7 @@
 // Asks pgjdbc what a JDBC BI tool asks (DatabaseMetaData, prepared statements past prepareThreshold,
 // fetch-size cursors) and prints the answers as one JSON object on stdout for tests/clients/test_jdbc.py.
 //
-// usage: java -cp <dir>:postgresql.jar JdbcProbe <jdbc-url> <showcase-table> <metric-table> <dimension> <measure>
+// usage: java -cp <dir>:postgresql.jar JdbcProbe <jdbc-url> <scan-sql> <metric-table> <dimension> <measure>
 
 import java.sql.*;
 import java.util.*;
@@ -62,7 +62,7 @@ public class JdbcProbe {
     }
 
     public static void main(String[] args) throws Exception {
-        String url = args[0], showcase = args[1], metricTable = args[2], dim = args[3], measure = args[4];
+        String url = args[0], scanSql = args[1], metricTable = args[2], dim = args[3], measure = args[4];
         Map<String, String> out = new LinkedHashMap<>();
         Properties props = new Properties();
         props.setProperty("user", "demo");
@@ -130,7 +130,7 @@ public class JdbcProbe {
             }
             out.put("metric_runs", list(runs));
             List<String> scans = new ArrayList<>();
-            try (PreparedStatement ps = conn.prepareStatement("SELECT * FROM " + qi(showcase) + " ORDER BY 1 LIMIT 10")) {
+            try (PreparedStatement ps = conn.prepareStatement(scanSql)) {
                 for (int i = 0; i < 6; i++) {
                     try (ResultSet rs = ps.executeQuery()) {
                         scans.add(list(rows(rs)));
@@ -141,7 +141,6 @@ public class JdbcProbe {
 
             // setFetchSize with autocommit off: pgjdbc executes with a row limit and resumes the
             // suspended portal (Execute with max rows, PortalSuspended, Execute again).
-            String scanSql = "SELECT * FROM " + qi(showcase) + " ORDER BY 1 LIMIT 50";
             conn.setAutoCommit(false);
             List<String> fetched;
             try (Statement st = conn.createStatement()) {
