@@ -84,8 +84,19 @@ def left_align(mat: Mat, lo: I64, hi: I64 | None = None) -> Field:
 
 
 def ndigits(u: npt.NDArray[np.uint64]) -> I64:
-    """Number of decimal digits of each value (0 has one)."""
-    return np.searchsorted(POW10_U64, u, side="right").astype(np.int64) + 1
+    """Number of decimal digits of each value (0 has one): one comparison per possible digit, which
+    beats a binary search (searchsorted) by an order of magnitude on short numbers."""
+    n = len(u)
+    nd = np.ones(n, np.int64)
+    if n == 0:
+        return nd
+    top = int(u.max())
+    x = u.astype(np.uint32) if top < 2**32 else u
+    for p in POW10_U64:
+        if int(p) > top:
+            break
+        nd += x >= x.dtype.type(p)
+    return nd
 
 
 def digits_right(u: npt.NDArray[np.uint64], groups: int) -> Mat:
@@ -105,8 +116,8 @@ def digits_right(u: npt.NDArray[np.uint64], groups: int) -> Mat:
 
 
 def abs_u64(v: I64) -> tuple[npt.NDArray[np.uint64], Bools]:
-    neg = v < 0
-    return np.where(neg, -v, v).view(np.uint64), neg  # -(-2**63) wraps to 2**63 as uint64: right
+    # abs(-2**63) wraps to -2**63, which viewed as uint64 is 2**63: right.
+    return np.abs(v).view(np.uint64), v < 0
 
 
 def place_minus(mat: Mat, lo: I64, neg: Bools) -> I64:
