@@ -78,3 +78,21 @@ def test_enough_cases_of_every_kind() -> None:
                    "limit", "subquery", "cte", "grain", "boolean", "avg", "min", "max", "count_distinct"):
         assert needed in tags, needed
     assert len(CASES) >= 60
+
+
+_SPARK_TRUNC_UNITS = {"YEAR", "YYYY", "YY", "QUARTER", "MONTH", "MM", "MON", "WEEK"}
+
+
+@pytest.mark.parametrize("case", CASES, ids=_ids(CASES))
+def test_databricks_trunc_units_are_valid(case: Case, databricks_layer: Any) -> None:
+    """Databricks' TRUNC(date, fmt) knows only year/quarter/month/week and returns NULL for anything else
+    (e.g. 'DAY'); finer grains need DATE_TRUNC(fmt, ts)."""
+    import sqlglot
+    from sqlglot import exp
+
+    sql = databricks_layer.compile(case.sql).sql
+    for node in sqlglot.parse_one(sql, read="databricks").find_all(exp.DateTrunc, exp.TimestampTrunc):
+        rendered = node.sql(dialect="databricks")
+        if rendered.upper().startswith("TRUNC("):
+            unit = node.text("unit").upper() or rendered.rsplit(",", 1)[-1].strip(" ')").upper()
+            assert unit in _SPARK_TRUNC_UNITS, f"{case.name}: {rendered} is NULL on Databricks"
