@@ -338,6 +338,10 @@ CASES: tuple[Case, ...] = (
          plain="SELECT 'orders', COUNT(order_id) FROM main.orders UNION ALL "
                "SELECT 'events', COUNT(event_id) FROM main.web_events",
          tags=("union",)),
+    Case("union_with_total_row",
+         "SELECT status, order_count FROM orders UNION ALL SELECT 'total', CAST(NULL AS numeric)",
+         plain="SELECT status, COUNT(order_id) FROM main.orders GROUP BY 1 UNION ALL SELECT 'total', NULL",
+         tags=("union",)),
     Case("join_two_semantic_subqueries",
          "SELECT o.region, o.revenue, e.events FROM (SELECT customer_id__region AS region, revenue FROM orders) o "
          "JOIN (SELECT customer_id__region AS region, event_count AS events FROM web_events) e "

@@ -80,6 +80,37 @@ def test_enough_cases_of_every_kind() -> None:
     assert len(CASES) >= 60
 
 
+# What DuckDB may return for a column the gateway declares with a given PostgreSQL type OID.
+_DUCKDB_TYPES_FOR_OID: dict[int, tuple[str, ...]] = {
+    16: ("BOOLEAN",),
+    20: ("BIGINT", "INTEGER", "SMALLINT", "TINYINT"),
+    23: ("INTEGER", "SMALLINT", "TINYINT"),
+    21: ("SMALLINT", "TINYINT"),
+    700: ("FLOAT",),
+    701: ("DOUBLE", "FLOAT"),
+    1700: ("DECIMAL", "HUGEINT", "BIGINT", "INTEGER", "DOUBLE"),  # DuckDB divides decimals as DOUBLE
+    25: ("VARCHAR",),
+    1043: ("VARCHAR",),
+    1114: ("TIMESTAMP",),
+    1082: ("DATE",),
+}
+
+
+@pytest.mark.parametrize("case", CASES, ids=_ids(CASES))
+def test_declared_types_match_results(case: Case, demo_oracle: MetricFlowOracle, duckdb_layer: Any) -> None:
+    """Describe answers from the plan; the rows that follow must have the types it announced."""
+    compiled = duckdb_layer.compile(case.sql)
+    description = demo_oracle.con.execute(compiled.sql).description or []
+    assert len(description) == len(compiled.columns)
+    for col, desc in zip(compiled.columns, description, strict=True):
+        allowed = _DUCKDB_TYPES_FOR_OID.get(col.type.oid)
+        actual = str(desc[1]).upper()
+        if allowed is not None:
+            assert actual.startswith(allowed) and "TIME ZONE" not in actual, (
+                f"{case.name}: column {col.name} declared as OID {col.type.oid}, DuckDB returns {actual}"
+            )
+
+
 _SPARK_TRUNC_UNITS = {"YEAR", "YYYY", "YY", "QUARTER", "MONTH", "MM", "MON", "WEEK"}
 
 

@@ -1,0 +1,1 @@
+SELECT CAST(__sem.__g0 AS STRING) AS `status`, CAST(__sem.__a0 AS BIGINT) AS `order_count` FROM (SELECT __b.status AS __g0, COUNT(__b.order_id) AS __a0 FROM orders AS __b GROUP BY __b.status) AS __sem UNION ALL SELECT 'total', CAST(NULL AS DECIMAL)
