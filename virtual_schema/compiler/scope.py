@@ -136,7 +136,8 @@ def truncate(raw: exp.Expression, raw_type: exp.DataType, grain: Grain) -> tuple
             return raw, ty.DATE
         return exp.Cast(this=exp.func("DATE_TRUNC", exp.Literal.string(grain.value), raw), to=ty.DATE), ty.DATE
     out_t = raw_type if ty.is_temporal(raw_type) and not is_date else ty.TIMESTAMP
-    return exp.Cast(this=exp.func("DATE_TRUNC", exp.Literal.string(grain.value), raw), to=out_t), out_t
+    trunc = exp.TimestampTrunc(this=raw, unit=exp.var(grain.value.upper()))  # Databricks: DATE_TRUNC, not TRUNC
+    return exp.Cast(this=trunc, to=out_t), out_t
 
 
 class ScopeBuilder:

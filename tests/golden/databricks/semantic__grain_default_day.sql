@@ -1,1 +1,1 @@
-SELECT CAST(__sem.__g0 AS TIMESTAMP) AS `ordered_at`, CAST(__sem.__a0 AS BIGINT) AS `order_count` FROM (SELECT CAST(TRUNC(__b.order_ts, 'DAY') AS TIMESTAMP) AS __g0, COUNT(__b.order_id) AS __a0 FROM orders AS __b GROUP BY CAST(TRUNC(__b.order_ts, 'DAY') AS TIMESTAMP)) AS __sem
+SELECT CAST(__sem.__g0 AS TIMESTAMP_NTZ) AS `ordered_at`, CAST(__sem.__a0 AS BIGINT) AS `order_count` FROM (SELECT CAST(DATE_TRUNC('DAY', __b.order_ts) AS TIMESTAMP_NTZ) AS __g0, COUNT(__b.order_id) AS __a0 FROM orders AS __b GROUP BY CAST(DATE_TRUNC('DAY', __b.order_ts) AS TIMESTAMP_NTZ)) AS __sem
