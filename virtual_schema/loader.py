@@ -443,7 +443,12 @@ def validate(models: list[SemanticModel], metrics: list[Metric], lines: dict[str
         for kind, items in (("entity", m.entities), ("dimension", m.dimensions)):
             for it in items:
                 if it.name in elements:
-                    c.add(f, ln, f"{kind}s.{it.name}", f"name {it.name!r} is already a {elements[it.name]} of {m.name}")
+                    c.add(
+                        f,
+                        ln,
+                        f"{kind}s.{it.name}",
+                        f"name {it.name!r} is already {_article(elements[it.name])} of {m.name}",
+                    )
                 elements[it.name] = kind
         for ms in m.measures:
             if ms.name in measures:
@@ -455,7 +460,12 @@ def validate(models: list[SemanticModel], metrics: list[Metric], lines: dict[str
                 )
             measures[ms.name] = m
             if ms.name in elements:
-                c.add(f, ln, f"measures.{ms.name}", f"name {ms.name!r} is already a {elements[ms.name]} of {m.name}")
+                c.add(
+                    f,
+                    ln,
+                    f"measures.{ms.name}",
+                    f"name {ms.name!r} is already {_article(elements[ms.name])} of {m.name}",
+                )
             atd = m.agg_time_dimension_of(ms)
             if ms.agg_time_dimension is not None:
                 _check_time_dim(m, ms.agg_time_dimension, f, ln, f"measures.{ms.name}.agg_time_dimension", c)
@@ -515,6 +525,10 @@ def validate(models: list[SemanticModel], metrics: list[Metric], lines: dict[str
         if mt.grain_to_date is not None and mt.window is not None:
             c.add(f, ln, f"{mt.name}.window", "window and grain_to_date are exclusive")
     _check_cycles(metrics, metric_names, at_metric, c)
+
+
+def _article(kind: str) -> str:
+    return ("an " if kind[0] in "aeiou" else "a ") + kind
 
 
 def _check_time_dim(m: SemanticModel, name: str, f: str, ln: int, fld: str, c: _Collector) -> None:

@@ -102,3 +102,48 @@ def test_golden_databricks(dbx_layer: SemanticLayer) -> None:
     }
     for name, sql in queries.items():
         assert_golden(f"compiler_{name}", "databricks", dbx_layer.compile(sql).sql)
+
+
+def test_validation_rules_report_every_problem(tmp_path: Path) -> None:
+    (tmp_path / "a.yml").write_text(
+        "name: a\n"
+        "model: ref('a')\n"
+        "defaults: {agg_time_dimension: status}\n"
+        "entities:\n"
+        "  - {name: a_id, type: primary}\n"
+        "  - {name: ghost_id, type: foreign}\n"
+        "dimensions:\n"
+        "  - {name: status, type: categorical}\n"
+        "  - {name: a_id, type: categorical}\n"
+        "measures:\n"
+        "  - {name: total, agg: sum, expr: x}\n"
+        "metrics:\n"
+        "  - {name: r, type: ratio, numerator: total, denominator: nope}\n"
+        "  - {name: status, type: simple, measure: total}\n"
+    )
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "b.yml").write_text(
+        "name: b\nmodel: ref('b')\nentities: [{name: b_id, type: primary}]\nmeasures:\n  - {name: total, agg: count}\n"
+    )
+    (tmp_path / "sub" / "c.yml").write_text("name: b\nmodel: ref('c')\n")
+    with pytest.raises(ModelLoadError) as ei:
+        load_models(tmp_path)
+    text = "\n".join(ei.value.problems)
+    assert "a.yml:1: defaults.agg_time_dimension: 'status' is not a time dimension" in text
+    assert "foreign entity 'ghost_id' is not the primary or unique entity of any model" in text
+    assert "name 'a_id' is already an entity of a" in text
+    assert "a.yml:13: r.metrics: unknown metric 'nope'" in text
+    assert "a.yml:14: metrics.status: metric name 'status' collides with a column of model a" in text
+    assert "sub/c.yml:1: name: duplicate semantic model 'b'" in text
+    assert "duplicate measure 'total'" in text
+    assert all(":" in p.split(" ", 1)[0] for p in ei.value.problems)
+
+
+def test_jinja_filters_translate_to_column_names() -> None:
+    from virtual_schema.loader import jinja_filter_to_sql
+
+    assert jinja_filter_to_sql("{{ Dimension('booking__is_instant') }}") == "booking__is_instant"
+    assert jinja_filter_to_sql("{{ TimeDimension('metric_time', 'month') }} >= '2024-01-01'") == (
+        "metric_time__month >= '2024-01-01'"
+    )
+    assert jinja_filter_to_sql("{{ Entity('listing') }} IS NOT NULL") == "listing IS NOT NULL"
