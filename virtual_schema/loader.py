@@ -351,6 +351,8 @@ def _load_file(path: Path, label: str, c: _Collector) -> tuple[list[SemanticMode
             continue
         if keys <= _IGNORED_TOP or not isinstance(doc, LineDict):
             continue
+        if not keys & {"model", "entities", "dimensions", "measures", "metrics"}:
+            continue  # not a model (dbt_project.yml, profiles, …): other YAML may live beside the models
         model, ms = _our_model(label, doc, c)
         if model:
             models.append(model)

@@ -147,3 +147,9 @@ def test_jinja_filters_translate_to_column_names() -> None:
         "metric_time__month >= '2024-01-01'"
     )
     assert jinja_filter_to_sql("{{ Entity('listing') }} IS NOT NULL") == "listing IS NOT NULL"
+
+
+def test_other_yaml_beside_models_is_ignored(tmp_path: Path) -> None:
+    (tmp_path / "dbt_project.yml").write_text("name: shop\nversion: '1.0'\nprofile: shop\n")
+    (tmp_path / "m.yml").write_text("name: m\nmodel: ref('m')\nentities: [{name: m_id, type: primary}]\n")
+    assert [m.name for m in load_models(tmp_path).models] == ["m"]
