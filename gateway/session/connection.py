@@ -55,7 +55,21 @@ async def _iter_sync(batches: Any) -> AsyncIterator[pa.RecordBatch]:
         yield b
 
 
-async def _iter_in_thread(batches: Any) -> AsyncIterator[pa.RecordBatch]:
+async def _in_thread(fn: Any, *args: Any, interrupt: Any = None) -> Any:
+    """Run blocking catalog work in a thread; if cancelled, interrupt it and wait until the thread is
+    done, so the next statement never finds the catalog session still busy."""
+    fut = asyncio.get_running_loop().run_in_executor(None, fn, *args)
+    try:
+        return await asyncio.shield(fut)
+    except asyncio.CancelledError:
+        if interrupt is not None:
+            interrupt()
+        with contextlib.suppress(BaseException):
+            await fut
+        raise
+
+
+async def _iter_in_thread(batches: Any, interrupt: Any = None) -> AsyncIterator[pa.RecordBatch]:
     """Pull a lazy catalog result in a worker thread so a long catalog query never blocks the loop."""
     if isinstance(batches, (list, tuple)):
         for b in batches:
@@ -64,7 +78,7 @@ async def _iter_in_thread(batches: Any) -> AsyncIterator[pa.RecordBatch]:
     it = iter(batches)
     sentinel = object()
     while True:
-        b = await asyncio.to_thread(next, it, sentinel)
+        b = await _in_thread(next, it, sentinel, interrupt=interrupt)
         if b is sentinel:
             return
         yield b
@@ -580,9 +594,10 @@ class Connection:
         if p.route == "explain":
             lines = (p.compiled_sql or "").splitlines() or [""]
             return _iter_sync([pa.record_batch([pa.array(lines, pa.string())], names=["QUERY PLAN"])])
-        result = await asyncio.to_thread(self.catalog_session.execute, p.statement.sql, portal.params)
+        interrupt = getattr(self.catalog_session, "interrupt", None)
+        result = await _in_thread(self.catalog_session.execute, p.statement.sql, portal.params, interrupt=interrupt)
         portal.extra["tag"] = result.command_tag
-        return _iter_in_thread(result.batches)
+        return _iter_in_thread(result.batches, interrupt)
 
     async def run_portal(self, portal: Portal, max_rows: int | None, *, send_description: bool = False) -> None:
         stmt = portal.prepared.statement
