@@ -185,11 +185,17 @@ def _model_table(
     for metric in models.metrics:
         got = leaves.get(metric.name)
         if got and got[0] == {m.name}:
-            add(metric.name, ColumnKind.METRIC, got[1], metric.description, metric.exposed)
+            add(
+                metric.name,
+                ColumnKind.METRIC,
+                got[1],
+                _describe(metric.description, metric.label, metric.format),
+                metric.exposed,
+            )
     for ms in m.measures:
         if ms.name not in models.metric_by_name:
             _, t = _measure_type(m, ms.name, builder)
-            add(ms.name, ColumnKind.MEASURE, t, ms.description, ms.exposed)
+            add(ms.name, ColumnKind.MEASURE, t, _describe(ms.description, ms.label, ms.format), ms.exposed)
     pk = tuple(exposed.get(e.name, e.name) for e in m.entities if e.type is EntityType.PRIMARY)
     fks = []
     for e in m.entities:
@@ -238,7 +244,13 @@ def _metrics_table(
     for metric in models.metrics:
         got = leaves.get(metric.name)
         if got:
-            add(metric.name, ColumnKind.METRIC, got[1], metric.description, metric.exposed)
+            add(
+                metric.name,
+                ColumnKind.METRIC,
+                got[1],
+                _describe(metric.description, metric.label, metric.format),
+                metric.exposed,
+            )
     for m in models.models:
         pe = m.primary_entity_name
         if not pe:
@@ -253,3 +265,11 @@ def _metrics_table(
                 add(pe, ColumnKind.ENTITY, c.type, m.primary.description)
     vt = VirtualTable(METRICS_TABLE, tuple(vcols), description="Every metric, by metric_time and any dimension")
     return vt, TableInfo(METRICS_TABLE, None, cols)
+
+
+def _describe(description: str | None, label: str | None, fmt: str | None) -> str | None:
+    """A column comment from what the model says: description (or label), plus the display format if any."""
+    text = description or label
+    if fmt:
+        text = f"{text} (format: {fmt})" if text else f"format: {fmt}"
+    return text

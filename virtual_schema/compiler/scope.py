@@ -217,7 +217,7 @@ class ScopeBuilder:
                         joins,
                         self.expr_type(model, e.sql),
                         ColumnKind.ENTITY,
-                        e.description,
+                        e.description or e.label,
                     )
         for d in model.dimensions:
             self._dimension_columns(model, d, alias, prefix, joins, out)
@@ -236,7 +236,7 @@ class ScopeBuilder:
         name = prefix + d.name
         if d.type is not DimensionType.TIME:
             t = ty.BOOLEAN if d.type is DimensionType.BOOLEAN and not ty.known(raw_t) else raw_t
-            out.setdefault(name, ScopeColumn(name, raw, joins, t, ColumnKind.DIMENSION, d.description))
+            out.setdefault(name, ScopeColumn(name, raw, joins, t, ColumnKind.DIMENSION, d.description or d.label))
             return
         key = f"{model.name}.{d.name}"
         for i, g in enumerate(d.grains):
@@ -244,13 +244,24 @@ class ScopeBuilder:
             col_name = name if i == 0 else f"{name}__{g.value}"
             out.setdefault(
                 col_name,
-                ScopeColumn(col_name, e, joins, t, ColumnKind.TIME_DIMENSION, d.description, key, raw, g, raw_t),
+                ScopeColumn(
+                    col_name, e, joins, t, ColumnKind.TIME_DIMENSION, d.description or d.label, key, raw, g, raw_t
+                ),
             )
             if i == 0:
                 out.setdefault(
                     f"{name}__{g.value}",
                     ScopeColumn(
-                        f"{name}__{g.value}", e, joins, t, ColumnKind.TIME_DIMENSION, d.description, key, raw, g, raw_t
+                        f"{name}__{g.value}",
+                        e,
+                        joins,
+                        t,
+                        ColumnKind.TIME_DIMENSION,
+                        d.description or d.label,
+                        key,
+                        raw,
+                        g,
+                        raw_t,
                     ),
                 )
 
