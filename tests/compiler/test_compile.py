@@ -375,3 +375,12 @@ def test_shape_queries_answer_from_the_schema_even_without_a_computable_grain(la
 
 def test_dimension_only_query_on_metrics_table_reads_the_dimension_model(con, layer) -> None:
     check(con, layer, "select customer_id__segment from metrics", "select distinct segment from customers")
+
+
+def test_union_branch_types_are_unified_like_postgresql(con, layer) -> None:
+    check(
+        con,
+        layer,
+        "select status, order_count from orders union all select 'total', cast(null as numeric)",
+        "select status, count(order_id)::decimal(38, 6) from orders group by 1 union all select 'total', null",
+    )

@@ -80,6 +80,7 @@ class Compiler:
             if fallback is None:
                 raise
             return fallback
+        tree = self._unify_set_operation(tree)
         columns, params = self._types(tree, param_types, result_types, hints, has_params)
         order = self._param_order(tree) if has_params else ()
         return CompiledQuery(self._render(tree), columns, params, empty, order)
@@ -255,6 +256,50 @@ class Compiler:
             params.append(hints.get(i + 1) or self._infer_param(tree, i + 1))
         return tuple(cols), tuple(params)
 
+    def _branch_types(self, sel: exp.Select) -> list[exp.DataType | None]:
+        if all(isinstance(i, exp.Alias) and isinstance(i.this, exp.Cast) for i in sel.expressions):
+            return [i.this.to for i in sel.expressions]
+        return self._annotate_wrapper(sel)
+
+    def _unify_set_operation(self, tree: exp.Expression) -> exp.Expression:
+        """UNION branches whose column types differ get one type per column, as PostgreSQL resolves them
+        (int + numeric → numeric, any float → float8, date + timestamp → timestamp, else text); the union is
+        wrapped in a SELECT that casts to it, so the warehouse returns what RowDescription says."""
+        if not isinstance(tree, exp.SetOperation):
+            return tree
+        branches: list[exp.Select] = []
+        stack: list[exp.Expression] = [tree]
+        while stack:
+            node = stack.pop()
+            if isinstance(node, exp.SetOperation):
+                stack.extend([node.expression, node.this])
+            elif isinstance(node, exp.Select):
+                branches.append(node)
+            else:
+                return tree
+        first = branches[0]
+        per_branch = [self._branch_types(b) for b in branches]
+        n = len(first.expressions)
+        unified = [_unify([bt[i] if i < len(bt) else None for bt in per_branch]) for i in range(n)]
+        if all(per_branch[0][i] == unified[i] for i in range(min(n, len(per_branch[0])))) and len(per_branch[0]) == n:
+            return tree
+        names = [_figure_name(i) for i in first.expressions]
+        sources = first.meta.get("sources") if first.meta else None
+        for b in branches:  # unique, quoted output names so the wrapper can address them
+            for i, item in enumerate(list(b.expressions)):
+                body = item.this if isinstance(item, exp.Alias) else item
+                item.replace(exp.alias_(body.copy(), f"__u{i}", quoted=True))
+        out = exp.Select()
+        for i, name in enumerate(names):
+            out = out.select(
+                exp.alias_(exp.Cast(this=exp.column(f"__u{i}", quoted=True), to=unified[i]), name, quoted=True),
+                copy=False,
+            )
+        out = out.from_(exp.Subquery(this=tree, alias=exp.TableAlias(this=exp.to_identifier("__union"))), copy=False)
+        if sources:
+            out.meta["sources"] = sources
+        return out
+
     def _source(self, sel: exp.Select, idx: int) -> tuple[int, int]:
         src = sel.meta.get("sources") if sel.meta else None
         if not src or idx >= len(src[1]) or src[1][idx] is None:
@@ -313,6 +358,26 @@ class Compiler:
         if self.dialect == "duckdb":
             return ()
         return tuple(_param_no(p) - 1 for p in tree.find_all(exp.Parameter, bfs=False))
+
+
+def _unify(types: list[exp.DataType | None]) -> exp.DataType:
+    known_types = [t for t in types if t is not None and ty.known(t)]
+    if not known_types:
+        return ty.TEXT
+    first = known_types[0]
+    if all(t == first for t in known_types):
+        return first
+    kinds = {t.this for t in known_types}
+    if kinds <= ty.INTEGER_TYPES:
+        return ty.BIGINT
+    if kinds & ty.FLOAT_TYPES and kinds <= ty.INTEGER_TYPES | ty.FLOAT_TYPES | {exp.DataType.Type.DECIMAL}:
+        return ty.DOUBLE
+    if kinds <= ty.INTEGER_TYPES | {exp.DataType.Type.DECIMAL}:
+        scales = [int(t.expressions[1].this.this) for t in known_types if len(t.expressions) > 1]
+        return ty.decimal(38, max(scales, default=6))
+    if all(ty.is_temporal(t) for t in known_types):
+        return ty.TIMESTAMP
+    return ty.TEXT
 
 
 def _annotate_one(e: exp.Expression, schema: dict[str, exp.DataType], table: str | None) -> exp.DataType:
