@@ -568,4 +568,4 @@ def metric_inputs(metric: Metric) -> tuple[MetricInput, ...]:
     return metric.metrics
 
 
-__all__ = ["Measure", "ModelLoadError", "SemanticModelSet", "jinja_filter_to_sql", "load_models"]
+__all__ = ["ModelLoadError", "SemanticModelSet", "jinja_filter_to_sql", "load_models"]

@@ -439,4 +439,4 @@ def _is_empty(tree: exp.Expression) -> bool:
     return False
 
 
-__all__ = ["FEATURE_NOT_SUPPORTED", "SEM", "Compiler"]
+__all__ = ["Compiler"]

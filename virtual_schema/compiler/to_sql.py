@@ -118,7 +118,6 @@ class Planner:
 
         types: dict[str, exp.DataType] = {}
         subqueries: list[tuple[exp.Select, Group]] = []
-        grain_types: list[exp.DataType] = [ty.TEXT] * len(a.grain)
         for g in groups.values():
             scope = self._scope(g)
             needed: set[str] = set()
@@ -138,7 +137,6 @@ class Planner:
                     agg = self.translate(node, scope, needed, "query")
                     g.aggs.append((ph, agg, ty.TEXT))
                     types[ph] = ty.TEXT  # refined by annotation of the final statement
-                a = _claim_base_aggs(a)
             conds = [self.translate(parse_snippet(f, self.dialect), scope, needed, f"filter {f!r}") for f in g.filters]
             if g.cumulative is not None:
                 sub = self._cumulative(g, scope, grain_sql, a.where, conds, needed)
@@ -173,8 +171,6 @@ class Planner:
         outer.set(
             "from_", exp.From(this=exp.Subquery(this=combined, alias=exp.TableAlias(this=exp.to_identifier(SEM))))
         )
-        for i, t in enumerate(grain_types):
-            types.setdefault(f"__g{i}", t)
         return outer, types
 
     def _dims_model(self, a: Analysis) -> str:
@@ -382,7 +378,3 @@ def _substitute(e: exp.Expression, mapping: Mapping[str, exp.Expression]) -> exp
         return rep.copy() if rep is not None else node
 
     return e.copy().transform(sub)
-
-
-def _claim_base_aggs(a: Analysis) -> Analysis:
-    return a  # base aggregates belong to exactly one group (the table's model, no metric_time)
