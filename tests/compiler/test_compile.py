@@ -384,3 +384,37 @@ def test_union_branch_types_are_unified_like_postgresql(con, layer) -> None:
         "select status, order_count from orders union all select 'total', cast(null as numeric)",
         "select status, count(order_id)::decimal(38, 6) from orders group by 1 union all select 'total', null",
     )
+
+
+def test_bi_tool_shapes(con, layer) -> None:
+    # Tableau top-N: the model table joined with a semantic subquery on the dimension
+    check(
+        con,
+        layer,
+        'SELECT "orders"."status" AS "status", SUM("orders"."revenue") AS "sum:revenue:ok" '
+        'FROM "public"."orders" "orders" INNER JOIN (SELECT "orders"."status" AS "status__copy_", '
+        'SUM("orders"."revenue") AS "$__alias__0" FROM "public"."orders" "orders" GROUP BY 1 ORDER BY 2 DESC '
+        'LIMIT 2) "t0" ON ("orders"."status" IS NOT DISTINCT FROM "t0"."status__copy_") GROUP BY 1',
+        "select o.status, sum(o.amount) from orders o where o.status in (select status from orders group by 1 "
+        "order by sum(amount) desc limit 2) group by 1",
+    )
+    # Power BI: a projection subquery, then aggregation outside
+    check(
+        con,
+        layer,
+        'select "_"."status", sum("_"."revenue") as "a0" from (select "status", "revenue" from "public"."orders") "_" '
+        'group by "_"."status"',
+        "select status, sum(amount) from orders group by 1",
+    )
+    # Metabase: fully qualified columns, date_trunc over a cast
+    check(
+        con,
+        layer,
+        'SELECT CAST(date_trunc(\'month\', "public"."orders"."ordered_at") AS date) AS "ordered_at", '
+        'SUM("public"."orders"."revenue") AS "sum" FROM "public"."orders" '
+        'WHERE "public"."orders"."status" = \'completed\' '
+        'GROUP BY CAST(date_trunc(\'month\', "public"."orders"."ordered_at") AS date) '
+        'ORDER BY CAST(date_trunc(\'month\', "public"."orders"."ordered_at") AS date) ASC',
+        "select cast(date_trunc('month', order_ts) as date), sum(amount) from orders where status = 'completed' "
+        "group by 1",
+    )
