@@ -37,6 +37,7 @@ class ModelRegistry:
         self.backend = backend
         self.version = 0
         self._layer: SemanticLayer | None = None
+        self._folded: dict[str, list[str]] = {}
         self._mtimes: dict[str, float] = {}
         self._listeners: list[Callable[[SemanticLayer], None]] = []
         self._lock = asyncio.Lock()
@@ -51,6 +52,15 @@ class ModelRegistry:
     def loaded(self) -> bool:
         return self._layer is not None
 
+    def is_semantic_table(self, name: str) -> bool:
+        """Whether a relation name from the parser names a virtual table. Unquoted identifiers arrive
+        folded to lower case, so a model exposed as `KibanaSampleDataEcommerce` answers to them too
+        when that is unambiguous (the compiler resolves names the same way)."""
+        layer = self.layer
+        if layer.schema.table(name) is not None:
+            return True
+        return len(self._folded.get(name.lower(), ())) == 1
+
     def on_change(self, listener: Callable[[SemanticLayer], None]) -> None:
         self._listeners.append(listener)
 
@@ -63,7 +73,10 @@ class ModelRegistry:
                 physical[relation] = await self.backend.table_schema(relation)
             layer = build_semantic_layer(models, physical, self.backend.dialect, version=self.version + 1)
             self.version += 1
-            self._layer = layer
+            folded: dict[str, list[str]] = {}
+            for t in layer.schema.tables:
+                folded.setdefault(t.name.lower(), []).append(t.name)
+            self._layer, self._folded = layer, folded
             self._mtimes = mtimes
             self.last_error = None
             for listener in self._listeners:

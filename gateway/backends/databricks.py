@@ -267,6 +267,7 @@ class DatabricksBackend:
                                           max_idle_per_identity=settings.max_idle_per_identity, clock=clock)
         self._schemas: dict[str, tuple[float, pa.Schema]] = {}
         self._service_headers: Callable[[], Any] | None = None
+        self._last_identity: Identity | None = None
 
     # -- connections ----------------------------------------------------------------------------
     def connect_kwargs(self, identity: Identity) -> dict[str, Any]:
@@ -364,6 +365,7 @@ class DatabricksBackend:
                     with contextlib.suppress(Exception):
                         notice(self.settings.starting_notice)
                 await asyncio.sleep(retry.delay(attempt))
+        self._last_identity = identity
         log.info("databricks.session.opened", identity=identity.key, user=credentials.user)
         return DatabricksSession(self, identity, conn, notice)
 
@@ -372,18 +374,19 @@ class DatabricksBackend:
         table = exp.to_table(relation, dialect="databricks")
         return table.sql(dialect="databricks", identify=True)
 
-    def _describe(self, relation: str) -> pa.Schema:
+    def _metadata_identity(self) -> Identity:
+        """Who reads table metadata: the service identity if configured, else the last user who logged in."""
         if self.settings.auth_mode == "service" or self.settings.service_auth:
-            identity = Identity.service()
-            conn = self.connections.acquire(identity)
-            give_back: Callable[[], None] = lambda: self.connections.release(identity, conn)  # noqa: E731
-        else:
-            found = self.connections.any_connection()
-            if found is None:
-                raise PgError(CANNOT_CONNECT_NOW, "no warehouse identity is available to read table metadata yet",
-                              hint="configure service_auth for metadata reads in passthrough mode")
-            key, conn = found
-            give_back = lambda: self.connections.give_back(key, conn)  # noqa: E731
+            return Identity.service()
+        if self._last_identity is None:
+            raise PgError(CANNOT_CONNECT_NOW, "no warehouse identity is available to read table metadata yet",
+                          hint="configure service_auth for metadata reads in passthrough mode")
+        return self._last_identity
+
+    def _describe(self, relation: str) -> pa.Schema:
+        identity = self._metadata_identity()
+        conn = self.connections.acquire(identity)
+        reusable = False
         try:
             cur = conn.cursor()
             try:
@@ -392,14 +395,15 @@ class DatabricksBackend:
             finally:
                 with contextlib.suppress(Exception):
                     cur.close()
-        except PgError:
-            raise
+            reusable = True
         except sqlglot.errors.ParseError as e:
+            reusable = True
             raise PgError("42602", f"invalid relation name: {relation}", detail=str(e)) from None
         except Exception as e:  # the warehouse's answer, mapped
+            reusable = not is_transient(e)
             raise map_databricks_error(e) from None
         finally:
-            give_back()
+            self.connections.release(identity, conn, reusable=reusable)
         return schema_from_describe(rows)
 
     async def table_schema(self, relation: str) -> pa.Schema:
@@ -408,28 +412,6 @@ class DatabricksBackend:
         if cached is not None and now - cached[0] < self.settings.schema_cache_ttl_seconds:
             return cached[1]
         schema = await asyncio.get_running_loop().run_in_executor(self.pool, self._describe, relation)
-        self._schemas[relation] = (self._clock(), schema)
-        return schema
-
-    async def table_schema_with(self, session: DatabricksSession, relation: str) -> pa.Schema:
-        """Like table_schema, but read with a session's own identity (passthrough without service auth)."""
-        now = self._clock()
-        cached = self._schemas.get(relation)
-        if cached is not None and now - cached[0] < self.settings.schema_cache_ttl_seconds:
-            return cached[1]
-
-        def describe() -> pa.Schema:
-            cur = session.connection.cursor()
-            try:
-                cur.execute(f"DESCRIBE TABLE {self._quoted(relation)}")
-                return schema_from_describe([tuple(r) for r in cur.fetchall()])
-            except Exception as e:  # the warehouse's answer, mapped
-                raise map_databricks_error(e) from None
-            finally:
-                with contextlib.suppress(Exception):
-                    cur.close()
-
-        schema = await asyncio.get_running_loop().run_in_executor(self.pool, describe)
         self._schemas[relation] = (self._clock(), schema)
         return schema
 

@@ -97,19 +97,6 @@ class ConnectionPool:
         for conn in stale:
             _close_quietly(conn)
 
-    def any_connection(self) -> tuple[str, Any] | None:
-        """An idle connection of any identity, leased (for metadata reads when no service identity exists)."""
-        with self._lock:
-            for key, idle in self._idle.items():
-                if idle:
-                    conn = idle.pop().conn
-                    self._leased[id(conn)] = (key, conn)
-                    return key, conn
-        return None
-
-    def give_back(self, key: str, conn: Any) -> None:
-        self.release(Identity(key), conn)
-
     def counts(self) -> dict[str, int]:
         """Idle connections per identity key (for tests and metrics)."""
         with self._lock:

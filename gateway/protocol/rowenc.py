@@ -179,10 +179,18 @@ def _decimal_ints(arr: pa.Array) -> npt.NDArray[np.int64] | None:
     return low if bool(ok.all()) else None
 
 
+def _aligned(field: vf.Field) -> tuple[npt.NDArray[np.uint8], None, npt.NDArray[np.int64] | None]:
+    assert field.lo is not None
+    f = vf.left_align(field.mat, field.lo, field.hi)
+    return f.mat, None, f.hi
+
+
 def _patch_rows(field: vf.Field, rows: npt.NDArray[np.intp], texts: list[bytes]) -> vf.Field:
     """Replace the values of a few rows (left-aligned fields) by per-value output."""
     if not len(rows):
         return field
+    if field.lo is not None:
+        field = vf.Field(*_aligned(field), field.null)
     need = max(map(len, texts))
     mat = field.mat
     n, w = mat.shape
@@ -587,8 +595,14 @@ def _assemble(fields: list[vf.Field], n: int) -> pa.Buffer | bytes:
     for f in fields:
         w = f.mat.shape[1]
         if f.lo is not None:
-            aligned = vf.left_align(f.mat, f.lo, f.hi)
-            f = vf.Field(aligned.mat, None, aligned.hi, f.null)
+            # right-aligned values (digits): gather each row's window straight into its slot
+            rows_w = np.arange(0, n * w, w, dtype=np.int64)
+            if w:
+                m[:, pos + 4 : pos + 4 + w].view(f"V{w}")[:, 0] = vf.window_items(f.mat)[rows_w + f.lo]
+            f = vf.Field(f.mat, None, (w if f.hi is None else f.hi) - f.lo, f.null)
+            copied = True
+        else:
+            copied = False
         hi: npt.NDArray[np.int64] | None = f.hi
         if f.null is not None:
             hi = np.where(f.null, 0, w if hi is None else hi)
@@ -599,7 +613,8 @@ def _assemble(fields: list[vf.Field], n: int) -> pa.Buffer | bytes:
             word = hi if f.null is None else np.where(f.null, -1, hi)
             _copy_cols(m, pos, word.astype(">i4").view(np.uint8).reshape(n, 4))
             total += hi
-        _copy_cols(m, pos + 4, f.mat)
+        if not copied:
+            _copy_cols(m, pos + 4, f.mat)
         his.append(hi)
         pos += 4 + w
     head = np.empty(n, _HEADER)

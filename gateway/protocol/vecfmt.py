@@ -71,15 +71,26 @@ class Field:
     null: Bools | None = None  # None: no NULLs
 
 
+def window_items(mat: Mat) -> npt.NDArray[np.void]:
+    """Overlapping w-byte items starting at every byte of mat's rows: item r*w + lo is row r shifted
+    left by lo. Uses the spare row producers allocate after the matrix, or copies into a padded buffer."""
+    n, w = mat.shape
+    base = mat.base
+    if (isinstance(base, np.ndarray) and mat.flags.c_contiguous and base.flags.c_contiguous
+            and base.nbytes >= (n + 1) * w and mat.ctypes.data == base.ctypes.data):
+        buf = base.reshape(-1).view(U8)
+    else:
+        buf = np.empty((n + 1) * w, U8)
+        buf[: n * w] = mat.reshape(-1)
+    return np.ndarray((n * w,), dtype=f"V{w}", buffer=buf, strides=(1,))
+
+
 def left_align(mat: Mat, lo: I64, hi: I64 | None = None) -> Field:
     """Shift each row's window [lo, hi) to start at column 0 with one gather of w-byte items."""
     n, w = mat.shape
     if n == 0 or w == 0:
         return Field(mat, None, (w if hi is None else hi) - lo if n else None)
-    buf = np.empty((n + 1) * w, U8)
-    buf[: n * w] = mat.reshape(-1)
-    items = np.ndarray((n * w,), dtype=f"V{w}", buffer=buf, strides=(1,))
-    out = items[np.arange(n, dtype=np.int64) * w + lo]
+    out = window_items(mat)[np.arange(0, n * w, w, dtype=np.int64) + lo]
     return Field(out.view(U8).reshape(n, w), None, (w if hi is None else hi) - lo)
 
 
@@ -102,7 +113,7 @@ def ndigits(u: npt.NDArray[np.uint64]) -> I64:
 def digits_right(u: npt.NDArray[np.uint64], groups: int) -> Mat:
     """(n, 4*groups) ASCII digits of u, right-aligned and zero-padded on the left."""
     n = len(u)
-    out = np.empty((n, groups), dtype=np.uint32)
+    out = np.empty((n + 1, groups), dtype=np.uint32)[:n]  # spare row: see window_items
     q: npt.NDArray[np.unsignedinteger[Any]] = u
     if groups <= 2 or (n and int(u.max()) < 2**32):
         q = u.astype(np.uint32)  # 32-bit division is about twice as fast
@@ -140,7 +151,7 @@ def int_text(v: I64) -> Field:
     mat = digits_right(u, groups)
     w = 4 * groups
     lo = place_minus(mat, w - nd, neg)
-    return left_align(mat, lo)
+    return Field(mat, lo, None)
 
 
 def _fixed_point(u: npt.NDArray[np.uint64], neg: Bools, scale: int) -> tuple[Mat, I64, int]:
@@ -151,7 +162,7 @@ def _fixed_point(u: npt.NDArray[np.uint64], neg: Bools, scale: int) -> tuple[Mat
     nd = ndigits(ip)
     groups = (int(nd.max()) + int(bool(neg.any())) + 3) // 4 if n else 1
     wi = 4 * groups
-    mat = np.empty((n, wi + 1 + scale), U8)
+    mat = np.empty((n + 1, wi + 1 + scale), U8)[:n]  # spare row: see window_items
     put(mat, 0, digits_right(ip, groups).view(f"V{wi}")[:, 0])
     mat[:, wi] = 46
     fgroups = (scale + 3) // 4
@@ -167,7 +178,7 @@ def scaled_text(v: I64, scale: int) -> Field:
         return int_text(v)
     u, neg = abs_u64(v)
     mat, lo, _ = _fixed_point(u, neg, scale)
-    return left_align(mat, lo)
+    return Field(mat, lo, None)
 
 
 _P10 = np.array([10.0**k for k in range(23)])
@@ -206,7 +217,7 @@ def float8_short(x: npt.NDArray[np.float64], max_decimals: int = 8) -> tuple[Fie
     u, neg = abs_u64(big)
     mat, lo, wi = _fixed_point(u, neg, kmax)
     hi = np.where(ks > 0, wi + 1 + ks, wi)
-    return left_align(mat, lo, hi), covered
+    return Field(mat, lo, hi), covered
 
 
 def civil(days: I64) -> tuple[I64, I64, I64]:

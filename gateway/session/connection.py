@@ -539,12 +539,12 @@ class Connection:
         return Prepared(name, stmt, given, None, "session")
 
     def route_query(self, stmt: Statement) -> str:
-        schema = self.app.models.layer.schema
+        models = self.app.models
         semantic = catalog = False
         for sch, rel in stmt.relations:
             if sch is None and rel in self.temp_tables:
                 catalog = True
-            elif sch in (None, "public") and schema.table(rel) is not None:
+            elif sch in (None, "public") and models.is_semantic_table(rel):
                 semantic = True
             else:
                 catalog = True
@@ -562,7 +562,7 @@ class Connection:
             missing_ok = bool(stmt.node.get("missing_ok"))
             for t in stmt.dropped:
                 if t not in self.temp_tables:
-                    if self.app.models.layer.schema.table(t) is not None:
+                    if self.app.models.is_semantic_table(t):
                         raise PgError(E.READ_ONLY_SQL_TRANSACTION,
                                       "cannot execute DROP TABLE in a read-only transaction")
                     if not missing_ok:
