@@ -448,16 +448,16 @@ class Connection:
                 self.skip_until_sync = True
 
     def fail(self, err: PgError) -> None:
-        self.out_discard_partial()
+        if not getattr(err, "logged", False):  # failed before it ran: at parse, plan or bind
+            log.info("statement", query_id=next(_query_ids), outcome="error", sqlstate=err.sqlstate,
+                     duration_ms=0.0, rows=0, error=err.message, sql=self.query_text[:2000])
         self.send(error_response(err))
         if self.tx.status == "T":
             self.tx.status = "E"
 
-    def out_discard_partial(self) -> None:
-        """Nothing to discard: rows already written stay written, as in PostgreSQL."""
-
     # ------------------------------------------------------------------ simple query
     async def simple_query(self, sql: str) -> None:
+        self.query_text = sql
         try:
             stmts = split(sql)
         except PgError as err:
@@ -470,6 +470,7 @@ class Connection:
             return
         implicit_block = len(stmts) > 1 and self.tx.status == "I"
         for stmt in stmts:
+            self.query_text = stmt.sql
             portal: Portal | None = None
             try:
                 prepared = self.prepare("", stmt, ())
@@ -615,6 +616,7 @@ class Connection:
                 self.session_command(portal)
         except PgError as e:
             outcome, sqlstate = "error", e.sqlstate
+            e.logged = True  # type: ignore[attr-defined]
             raise
         finally:
             self.state = "idle"
@@ -812,6 +814,7 @@ class Connection:
 
     # ------------------------------------------------------------------ extended protocol
     def on_parse(self, msg: m.Parse) -> None:
+        self.query_text = msg.sql
         stmts = split(msg.sql)
         if len(stmts) > 1:
             raise PgError(E.SYNTAX_ERROR, "cannot insert multiple commands into a prepared statement")
