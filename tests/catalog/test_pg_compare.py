@@ -149,6 +149,12 @@ VALUE_QUERIES = [
               current_database(), current_user, session_user, pg_catalog.quote_ident('Order'),
               format('%I.%I', 'public', 'Kibana'), array_upper(ARRAY[1,2,3], 1), array_lower(ARRAY[1,2], 1)""",
     """SELECT x, n FROM information_schema._pg_expandarray(ARRAY[10, 20, 30]) ORDER BY n""",
+    """SELECT pg_is_in_recovery(), pg_my_temp_schema(), pg_is_other_temp_schema(11),
+              pg_get_serial_sequence('orders', 'order_id'), array_to_string(ARRAY[1, 2], ','), quote_ident('a b'),
+              pg_encoding_to_char(6), pg_get_userbyid(10), has_schema_privilege('public', 'USAGE'),
+              obj_description(2200, 'pg_namespace'), current_catalog, 'int4'::regtype::oid,
+              E'x\\y' ~ 'x', 'abc' ~* 'B', array_length(ARRAY[1, 2, 3], 1)""",
+    """SELECT word, catcode, barelabel FROM pg_get_keywords() WHERE word IN ('select', 'user', 'abort') ORDER BY 1""",
     """SELECT generate_series(1, 3) AS g, unnest(ARRAY['a', 'b', 'c']) AS u""",
 ]
 

@@ -15,6 +15,21 @@ SCHEMA_ALIAS = {"pg_catalog": "pgc", "information_schema": "isc"}
 SESSION_RELATIONS = frozenset({("pg_catalog", "pg_settings"), ("pg_catalog", "pg_stat_activity")})
 
 
+_KEYWORD_COLUMNS = {  # pg_get_keywords()'s result columns
+    n: RelColumn(n, oid, -1, i, True, tn)
+    for i, (n, oid, tn) in enumerate(
+        (
+            ("word", 25, "text"),
+            ("catcode", 18, "char"),
+            ("barelabel", 16, "bool"),
+            ("catdesc", 25, "text"),
+            ("baredesc", 25, "text"),
+        ),
+        start=1,
+    )
+}
+
+
 @dataclass
 class CatalogVersion:
     version: int
@@ -46,5 +61,7 @@ class CatalogVersion:
         return self.snapshot.relations.get((nsp, name))
 
     def column_type(self, nsp: str, rel: str, col: str) -> RelColumn | None:
+        if rel == "__keywords":
+            return _KEYWORD_COLUMNS.get(col)
         r = self.snapshot.relations.get((nsp, rel))
         return r.column(col) if r is not None else None

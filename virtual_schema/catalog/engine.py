@@ -206,8 +206,9 @@ class CatalogEngine:
             f"CREATE TABLE {DUCK_DB}.pgc.__keywords (word VARCHAR, catcode VARCHAR, "
             "barelabel BOOLEAN, catdesc VARCHAR, baredesc VARCHAR)"
         )
-        kw = [(w, "R", True, "reserved", "can be bare label") for w in sorted(F._RESERVED)]
-        self.conn.executemany(f"INSERT INTO {DUCK_DB}.pgc.__keywords VALUES (?, ?, ?, ?, ?)", kw)
+        kw = [tuple(r) for r in self.snapshot.keywords]
+        if kw:
+            self.conn.executemany(f"INSERT INTO {DUCK_DB}.pgc.__keywords VALUES (?, ?, ?, ?, ?)", kw)
 
     def _load(self, cat: CatalogVersion) -> None:
         """Replace every table's rows with this version's, in one transaction."""

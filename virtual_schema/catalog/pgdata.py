@@ -60,6 +60,7 @@ class SystemRelation:
 class Snapshot:
     relations: dict[tuple[str, str], SystemRelation]
     rows: dict[str, list[list[Any]]]
+    keywords: list[list[Any]]  # pg_get_keywords(): word, catcode, barelabel, catdesc, baredesc
 
     def relation(self, schema: str, name: str) -> SystemRelation:
         return self.relations[(schema, name)]
@@ -73,7 +74,7 @@ def load_snapshot() -> Snapshot:
     for r in raw["relations"]:
         cols = tuple(RelColumn(c[0], int(c[1]), int(c[2]), int(c[3]), bool(c[4]), c[5]) for c in r["columns"])
         rels[(r["schema"], r["name"])] = SystemRelation(int(r["oid"]), r["schema"], r["name"], r["relkind"], cols)
-    return Snapshot(rels, raw["rows"])
+    return Snapshot(rels, raw["rows"], raw.get("keywords", []))
 
 
 def base_type(oid: int) -> int:

@@ -137,6 +137,7 @@ FUNC_TYPES: dict[str, int] = {
     "array_upper": 23,
     "array_lower": 23,
     "array_length": 23,
+    "array_size": 23,
     "cardinality": 23,
     "pg_relation_is_publishable": 16,
     "pg_partition_ancestors": 2205,
@@ -462,6 +463,11 @@ class Translator:
             )
             new.set("alias", alias or exp.TableAlias(this=exp.to_identifier("pg_get_keywords")))
             table.replace(new)
+            self._aliases[(alias.name if alias is not None else "pg_get_keywords").lower()] = (
+                "pg_catalog",
+                "__keywords",
+            )
+            self._plan.relations.add(("pg_catalog", "__keywords"))
             return
         if fname in ("pg_get_late_binding_view_cols",) or (fname and fname.startswith(("svv_", "stl_", "stv_"))):
             raise PgError(
@@ -1060,7 +1066,7 @@ class Translator:
                 else exp.Sub(this=n.copy(), expression=exp.Literal.number(1 - off))
             )
             return exp.Case(ifs=[exp.If(this=exp.GT(this=n, expression=exp.Literal.number(0)), true=val)])
-        if name == "array_length" and len(args) == 2:
+        if name in ("array_length", "array_size") and len(args) == 2:
             n = exp.Anonymous(this="len", expressions=[args[0]])
             return exp.Case(ifs=[exp.If(this=exp.GT(this=n, expression=exp.Literal.number(0)), true=n.copy())])
         if name == "generate_subscripts" and args:
@@ -1286,6 +1292,7 @@ _COLNAME_FUNCS = {
     exp.Replace: "replace",
     exp.ToChar: "to_char",
     exp.DateTrunc: "date_trunc",
+    exp.ArraySize: "array_length",
     exp.TimestampTrunc: "date_trunc",
 }
 

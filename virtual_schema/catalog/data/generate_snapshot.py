@@ -119,6 +119,7 @@ def main(dsn: str) -> None:
             data = conn.execute(f"SELECT {exprs} FROM {qual} {where}").fetchall()
             rows[qual] = [[_jsonable(v) for v in r] for r in data]
         out["rows"] = rows
+        out["keywords"] = [list(r) for r in conn.execute("SELECT * FROM pg_get_keywords() ORDER BY 1").fetchall()]
         out["server_version"] = conn.execute("SHOW server_version").fetchone()[0]  # type: ignore[index]
     with gzip.open(OUT, "wt", encoding="utf-8") as f:
         json.dump(out, f, separators=(",", ":"))
