@@ -79,8 +79,8 @@ class ModelRegistry:
             self._layer, self._folded = layer, folded
             self._mtimes = mtimes
             self.last_error = None
-            for listener in self._listeners:
-                listener(layer)
+            for listener in self._listeners:  # e.g. the catalog rebuild: seconds of work, off the loop
+                await asyncio.to_thread(listener, layer)
             log.info("models.loaded", version=self.version, tables=len(layer.schema.tables), path=str(self.path))
             return layer
 
