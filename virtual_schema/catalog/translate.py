@@ -865,13 +865,32 @@ class Translator:
             if m:
                 n = int(m.group(1))
                 count = max(count, n)
-                parent = p.parent
-                if isinstance(parent, exp.Binary):
-                    other = parent.left if parent.right is p else parent.right
-                    t = self.infer(other, 0)
-                    if t is not None:
-                        self._plan.param_hints.setdefault(n, t.oid)
+                t = self._param_hint(p)
+                if t is not None:
+                    self._plan.param_hints.setdefault(n, t)
         self._plan.param_count = count
+
+    def _param_hint(self, p: exp.Expr) -> int | None:
+        """The type PostgreSQL infers for an unspecified parameter: its cast, or the other operand's type."""
+        parent = p.parent
+        while isinstance(parent, exp.Paren):
+            p, parent = parent, parent.parent
+        if isinstance(parent, exp.Cast) and parent.this is p:
+            t = self.cast_type(parent.args["to"])
+            return t.oid if t is not None else None
+        array = False
+        if isinstance(parent, exp.Any | exp.All):
+            p, parent, array = parent, parent.parent, True
+        if isinstance(parent, exp.Binary):
+            other = parent.left if parent.right is p else parent.right
+            t = self.infer(other, 0)
+            if t is None:
+                return None
+            if not array:
+                return t.oid
+            pt = TYPES_BY_OID.get(t.oid)
+            return pt.array_oid if pt is not None and pt.array_oid else None
+        return None
 
     def _renumber_params(self, tree: exp.Expr) -> None:
         """Rewrites may drop arguments (has_*_privilege, extra pretty flags): bind only what remains."""

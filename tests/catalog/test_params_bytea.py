@@ -1,0 +1,78 @@
+"""Parameter type inference at describe, binding of decoded values, bytea literals (PostgreSQL 15 semantics)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+from collections.abc import Iterator
+from typing import Any
+
+import pyarrow as pa
+import pytest
+
+from tests.catalog.fixtures import fixture_schema
+from virtual_schema.catalog.api import SessionInfo
+from virtual_schema.catalog.engine import CatalogEngine, CatalogSession
+
+
+@pytest.fixture(scope="module")
+def engine() -> Iterator[CatalogEngine]:
+    eng = CatalogEngine(fixture_schema(), database="semantic", users=("demo",))
+    yield eng
+    eng.close()
+
+
+@pytest.fixture
+def s(engine: CatalogEngine) -> Iterator[CatalogSession]:
+    sess = engine.open_session(
+        SessionInfo(pid=7, user="demo", database="semantic", settings={"search_path": '"$user", public'})
+    )
+    yield sess
+    sess.close()
+
+
+def _rows(s: CatalogSession, sql: str, params: tuple[object, ...] = ()) -> list[tuple[Any, ...]]:
+    s.describe(sql, [0] * len(params))
+    table = pa.Table.from_batches(list(s.execute(sql, params).batches))
+    return list(zip(*[c.to_pylist() for c in table.columns], strict=True))
+
+
+# Expected parameter OIDs are what PostgreSQL 15 reports in ParameterDescription for an unspecified $1.
+@pytest.mark.parametrize(
+    ("sql", "oid"),
+    [
+        ("SELECT $1::int4 + 1 AS x", 23),
+        ("SELECT $1::int8 * 2", 20),
+        ("SELECT $1::text", 25),
+        ("SELECT $1::date", 1082),
+        ("SELECT $1::numeric", 1700),
+        ("SELECT $1::bool", 16),
+        ("SELECT $1::regclass", 2205),
+        ("SELECT $1::regtype", 2206),
+        ("SELECT CAST($1 AS int8)", 20),
+        ("SELECT ($1)::int2", 21),
+        ("SELECT relname FROM pg_class WHERE oid = $1", 26),
+        ("SELECT oid FROM pg_class WHERE relname = $1", 19),
+        ("SELECT oid FROM pg_namespace WHERE nspname = ANY($1)", 1003),
+        ("SELECT $1", 25),
+    ],
+)
+def test_param_types_inferred(s: CatalogSession, sql: str, oid: int) -> None:
+    assert [p.oid for p in s.describe(sql, [0]).param_types] == [oid]
+
+
+def test_declared_param_type_wins(s: CatalogSession) -> None:
+    assert [p.oid for p in s.describe("SELECT $1::int8", [23]).param_types] == [23]
+
+
+def test_decoded_values_bind(s: CatalogSession) -> None:
+    assert _rows(s, "SELECT $1::int4 + 1 AS x", (41,)) == [(42,)]
+    assert _rows(s, "SELECT $1::int8 * 2", (21,)) == [(42,)]
+    assert _rows(s, "SELECT $1::date", (dt.date(2024, 1, 2),)) == [(dt.date(2024, 1, 2),)]
+    assert _rows(s, "SELECT $1::numeric = 1.5", (decimal.Decimal("1.50"),)) == [(True,)]
+    assert _rows(s, "SELECT $1::bool", (True,)) == [(True,)]
+    oid = _rows(s, "SELECT 'orders'::regclass::oid")[0][0]
+    assert _rows(s, "SELECT relname FROM pg_class WHERE oid = $1", (oid,)) == [("orders",)]
+    assert _rows(s, "SELECT $1::regclass::oid", ("orders",)) == [(oid,)]
+    got = _rows(s, "SELECT nspname FROM pg_namespace WHERE nspname = ANY($1) ORDER BY 1", (["public", "pg_catalog"],))
+    assert got == [("pg_catalog",), ("public",)]
