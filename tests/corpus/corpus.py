@@ -86,4 +86,7 @@ def run(conn: psycopg.Connection[tuple[Any, ...]], sql: str, keep_rows: bool = F
     except psycopg.Error as e:
         out.sqlstate = e.sqlstate or "?????"
         out.message = (e.diag.message_primary or str(e)).strip()
+    except (ValueError, ArithmeticError, UnicodeError) as e:  # a value that contradicts its RowDescription type
+        out.sqlstate = "CLIENT"
+        out.message = f"psycopg cannot decode the answer: {type(e).__name__}: {e}"
     return out

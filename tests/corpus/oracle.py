@@ -107,6 +107,9 @@ def _rewrite_select(select: exp.Select, exact: dict[str, TableDef], lower: dict[
             new_exprs += [exp.column(c, table=alias, quoted=True).as_(c, quoted=True) for c in tdef.order]
         else:
             new_exprs.append(e)
+    # keep output names: a replaced column must still be called what the outer query reads
+    new_exprs = [e.as_(e.name, quoted=True) if isinstance(e, exp.Column) and not isinstance(e.this, exp.Star)
+                 else e for e in new_exprs]
     select.set("expressions", new_exprs)
     bare_measure = False
     for col in list(select.find_all(exp.Column)):
