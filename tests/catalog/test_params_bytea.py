@@ -76,3 +76,38 @@ def test_decoded_values_bind(s: CatalogSession) -> None:
     assert _rows(s, "SELECT $1::regclass::oid", ("orders",)) == [(oid,)]
     got = _rows(s, "SELECT nspname FROM pg_namespace WHERE nspname = ANY($1) ORDER BY 1", (["public", "pg_catalog"],))
     assert got == [("pg_catalog",), ("public",)]
+
+
+# bytea input with standard_conforming_strings on: the backslash in '...' is literal, so '\x0102' is
+# PostgreSQL's hex format (2 bytes); E'...' strings process escapes first, so E'\\x0102' is the same value.
+@pytest.mark.parametrize(
+    ("sql", "value"),
+    [
+        (r"SELECT '\x0102'::bytea", b"\x01\x02"),
+        (r"SELECT E'\\x0102'::bytea", b"\x01\x02"),
+        (r"SELECT '\xDEAD beef'::bytea", bytes.fromhex("deadbeef")),
+        (r"SELECT 'abc\000'::bytea", b"abc\x00"),
+        (r"SELECT 'a\\b'::bytea", b"a\\b"),
+        (r"SELECT 'it''s'::bytea", b"it's"),
+        (r"SELECT CAST('\x41' AS bytea)", b"A"),
+    ],
+)
+def test_bytea_literals(s: CatalogSession, sql: str, value: bytes) -> None:
+    assert _rows(s, sql) == [(value,)]
+    assert [c.type.oid for c in s.describe(sql).columns] == [17]
+
+
+@pytest.mark.parametrize(
+    ("sql", "sqlstate"),
+    [(r"SELECT 'a\b'::bytea", "22P02"), (r"SELECT '\x012'::bytea", "22023"), (r"SELECT '\xzz'::bytea", "22023")],
+)
+def test_bytea_bad_input(s: CatalogSession, sql: str, sqlstate: str) -> None:
+    from virtual_schema.errors import PgError
+
+    with pytest.raises(PgError) as err:
+        s.execute(sql)
+    assert err.value.sqlstate == sqlstate
+
+
+def test_escape_strings(s: CatalogSession) -> None:
+    assert _rows(s, r"SELECT E'a\tb\n\\c\'d', E'\101', 'a\b'") == [("a\tb\n\\c'd", "A", "a\\b")]

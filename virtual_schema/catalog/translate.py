@@ -1129,6 +1129,10 @@ class Translator:
         if target is None:
             return node
         oid = target.oid
+        if oid == 17 and isinstance(inner, exp.Literal) and inner.is_string:
+            # PostgreSQL's bytea input (hex or escape format); DuckDB would read "\x0102" as 3 bytes.
+            data = bytea_input(inner.this)
+            return _cast(exp.Literal.string("".join(f"\\x{b:02x}" for b in data)), "BLOB")
         if oid in (2205, 2206, 24, 4089, 4096, 2202, 26):
             if isinstance(inner, exp.Literal) and inner.is_string:
                 value = self.reg_lookup(oid, inner.this)
@@ -1224,6 +1228,35 @@ class Translator:
                 raise PgError(E.UNDEFINED_OBJECT, f'schema "{raw}" does not exist')
             return found
         return 0
+
+
+def bytea_input(text: str) -> bytes:
+    """PostgreSQL's byteain: "\\x" + hex pairs (whitespace between pairs allowed), else the escape format."""
+    bad = PgError(E.INVALID_TEXT_REPRESENTATION, "invalid input syntax for type bytea")
+    if text.startswith("\\x"):
+        digits = "".join(text[2:].split())
+        if len(digits) % 2:
+            raise PgError(E.INVALID_PARAMETER_VALUE, "invalid hexadecimal data: odd number of digits")
+        try:
+            return bytes.fromhex(digits)
+        except ValueError:
+            raise PgError(E.INVALID_PARAMETER_VALUE, "invalid hexadecimal digit") from None
+    out = bytearray()
+    i = 0
+    while i < len(text):
+        c = text[i]
+        if c != "\\":
+            out += c.encode()
+            i += 1
+        elif text[i + 1 : i + 2] == "\\":
+            out.append(0x5C)
+            i += 2
+        elif re.fullmatch(r"[0-3][0-7]{2}", text[i + 1 : i + 4]):
+            out.append(int(text[i + 1 : i + 4], 8))
+            i += 4
+        else:
+            raise bad
+    return bytes(out)
 
 
 def _cast(e: exp.Expr, to: str | exp.DataType) -> exp.Cast:
