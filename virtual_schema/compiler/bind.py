@@ -19,6 +19,7 @@ import sqlglot
 from sqlglot import exp
 
 from virtual_schema.compiler import types as ty
+from virtual_schema.compiler.dialect import BiPostgres, normalize
 from virtual_schema.errors import (
     AMBIGUOUS_COLUMN,
     FEATURE_NOT_SUPPORTED,
@@ -73,7 +74,7 @@ def parse(sql: str) -> exp.Expression:
     if node.lockingClause:
         raise PgError(FEATURE_NOT_SUPPORTED, "SELECT … FOR UPDATE/SHARE is not supported on semantic tables")
     try:
-        tree = cast(exp.Expression, sqlglot.parse_one(sql, read="postgres"))
+        tree = normalize(cast(exp.Expression, sqlglot.parse_one(sql, read=BiPostgres)))
     except sqlglot.errors.SqlglotError as e:
         raise PgError(FEATURE_NOT_SUPPORTED, f"statement not supported by the semantic compiler: {e}") from None
     return tree

@@ -1,0 +1,57 @@
+"""Non-PostgreSQL functions and PostgreSQL idioms BI tools send, compared with plain DuckDB SQL on the fixture."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.compiler.test_compile import check
+
+
+def test_redshift_datediff_and_dateadd(con, layer) -> None:
+    check(con, layer,
+          "select datediff(day, date '2024-01-01', ordered_at) d, revenue from orders group by 1",
+          "select date_diff('day', timestamp '2024-01-01', order_ts::date::timestamp) d, sum(amount) "
+          "from orders group by 1")
+    check(con, layer,
+          "select dateadd(month, 1, ordered_at) d, revenue from orders group by 1",
+          "select order_ts::date::timestamp + interval 1 month d, sum(amount) from orders group by 1")
+    check(con, layer,
+          "select DATEADD(day, CAST(-3 AS int), CAST(ordered_at AS date)) d, revenue from orders group by 1",
+          "select order_ts::date::timestamp - interval 3 day d, sum(amount) from orders group by 1")
+
+
+def test_str_to_date_with_postgresql_format_as_fixed_now(con, layer) -> None:
+    check(con, layer,
+          "select revenue from orders where ordered_at >= CAST((str_to_date('2024-03-01 00:00:00.000000', "
+          "'YYYY-MM-DD HH24:MI:SS.US') + (INTERVAL '-30 day')) AS date)",
+          "select sum(amount) from orders where order_ts::date >= date '2024-03-01' - 30")
+
+
+def test_charindex_is_strpos(con, layer) -> None:
+    check(con, layer, "select charindex('e', status) p, revenue from orders group by 1",
+          "select strpos(status, 'e') p, sum(amount) from orders group by 1")
+
+
+@pytest.mark.parametrize("unit,duck", [("qtr", "quarter"), ("mon", "month"), ("yr", "year"), ("d", "day")])
+def test_unit_abbreviations(con, layer, unit: str, duck: str) -> None:
+    check(con, layer, f"select extract({unit} from ordered_at) u, revenue from orders group by 1",
+          f"select extract({duck} from order_ts::date) u, sum(amount) from orders group by 1")
+    check(con, layer, f"select date_trunc('{unit}', ordered_at) u, revenue from orders group by 1",
+          f"select date_trunc('{duck}', order_ts::date)::timestamp u, sum(amount) from orders group by 1")
+
+
+def test_yyyymmdd_number_cast_to_date(con, layer) -> None:
+    check(con, layer,
+          "select CAST(CAST(((EXTRACT(YEAR FROM ordered_at) * 100 + 1) * 100 + 1) AS varchar) AS date) y, "
+          "revenue from orders group by 1",
+          "select make_date(year(order_ts)::int, 1, 1) y, sum(amount) from orders group by 1")
+
+
+@pytest.mark.parametrize("sql", [
+    "select datediff(day, date '2024-01-01', ordered_at), dateadd(week, 1, ordered_at), revenue from orders "
+    "group by 1, 2",
+    "select charindex('e', status), extract(qtr from ordered_at), revenue from orders group by 1, 2",
+    "select revenue from orders where ordered_at > str_to_date('2024-01-01', 'YYYY-MM-DD')",
+])
+def test_databricks_renders_bi_idioms(dbx_layer, sql: str) -> None:
+    assert "__sem" in dbx_layer.compile(sql).sql

@@ -1,0 +1,117 @@
+"""The dialect incoming SQL is read in: PostgreSQL plus the non-PostgreSQL idioms BI tools send to it.
+
+ThoughtSpot, Metabase and others send Redshift/MySQL-style calls (DATEADD(day, n, d), DATEDIFF(day, a, b),
+STR_TO_DATE(text, 'YYYY-MM-DD HH24:MI:SS.US'), CHARINDEX) to "PostgreSQL". They are parsed here into sqlglot's
+canonical expressions so both targets (DuckDB, Databricks) render them; `normalize` then fixes PostgreSQL
+idioms whose literal rendering would mean something else in the targets (unit abbreviations, casts of
+YYYYMMDD text to date).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlglot import exp
+from sqlglot.dialects.postgres import Postgres
+
+# PostgreSQL's EXTRACT/date_trunc unit spellings (and Redshift's) → the canonical unit names.
+_UNIT_ALIASES = {
+    "QTR": "QUARTER", "QTRS": "QUARTER", "QUARTERS": "QUARTER",
+    "YR": "YEAR", "YRS": "YEAR", "YEARS": "YEAR", "Y": "YEAR",
+    "MON": "MONTH", "MONS": "MONTH", "MONTHS": "MONTH",
+    "W": "WEEK", "WEEKS": "WEEK",
+    "D": "DAY", "DAYS": "DAY",
+    "H": "HOUR", "HR": "HOUR", "HRS": "HOUR", "HOURS": "HOUR",
+    "M": "MINUTE", "MIN": "MINUTE", "MINS": "MINUTE", "MINUTES": "MINUTE",
+    "S": "SECOND", "SEC": "SECOND", "SECS": "SECOND", "SECONDS": "SECOND",
+}
+
+
+def _str_to_date(args: list[Any]) -> exp.Expression:
+    """STR_TO_DATE(text, pg_format): Cube's timestamp parse with a PostgreSQL to_char-style format."""
+    fmt = args[1] if len(args) > 1 else exp.Literal.string("YYYY-MM-DD")
+    if isinstance(fmt, exp.Literal) and fmt.is_string:
+        fmt = Postgres().format_time(fmt) or fmt
+    return exp.StrToTime(this=args[0], format=fmt)
+
+
+_TIMESTAMP = exp.DataType.build("TIMESTAMP")
+
+
+def _unit(arg: exp.Expression) -> exp.Var:
+    name = arg.name.upper()
+    return exp.var(_UNIT_ALIASES.get(name, name))
+
+
+def _dateadd(args: list[Any]) -> exp.Expression:
+    """DATEADD(unit, n, t) (Redshift/SQL Server): a timestamp, as Redshift answers."""
+    if len(args) != 3:
+        return exp.Anonymous(this="DATEADD", expressions=args)
+    return exp.DateAdd(this=exp.cast(args[2], _TIMESTAMP), expression=args[1], unit=_unit(args[0]))
+
+
+def _datediff(args: list[Any]) -> exp.Expression:
+    """DATEDIFF(unit, a, b) (Redshift/SQL Server): unit boundaries crossed from a to b, a bigint."""
+    if len(args) != 3:
+        return exp.Anonymous(this="DATEDIFF", expressions=args)
+    return exp.DateDiff(this=exp.cast(args[2], _TIMESTAMP), expression=exp.cast(args[1], _TIMESTAMP),
+                        unit=_unit(args[0]))
+
+
+def _charindex(args: list[Any]) -> exp.Expression:
+    """CHARINDEX(needle, haystack): 1-based position, 0 when absent (as strpos)."""
+    return exp.StrPosition(this=args[1], substr=args[0])
+
+
+class BiPostgres(Postgres):
+    """PostgreSQL as BI tools speak it."""
+
+    class Parser(Postgres.Parser):  # type: ignore[misc, valid-type]  # sqlglot builds Parser dynamically
+        FUNCTIONS = {
+            **Postgres.Parser.FUNCTIONS,
+            "DATEADD": _dateadd,
+            "DATEDIFF": _datediff,
+            "STR_TO_DATE": _str_to_date,
+            "CHARINDEX": _charindex,
+        }
+
+
+def _canonical_unit(node: exp.Expr) -> None:
+    unit = node.args.get("unit") if not isinstance(node, exp.Extract) else node.this
+    if isinstance(unit, (exp.Var, exp.Literal)):
+        name = _UNIT_ALIASES.get(unit.name.upper())
+        if name is not None:
+            new = exp.Literal.string(name) if isinstance(unit, exp.Literal) else exp.var(name)
+            unit.replace(new)
+
+
+def _yyyymmdd_to_date(node: exp.Cast) -> exp.Expression | None:
+    """CAST(CAST(<number> AS text) AS date): PostgreSQL reads the digits as YYYYMMDD; the targets do not."""
+    inner = node.this
+    if not (node.to.is_type(exp.DataType.Type.DATE) and isinstance(inner, exp.Cast)
+            and inner.to.is_type(*exp.DataType.TEXT_TYPES)):
+        return None
+    src = inner.this
+    while isinstance(src, exp.Paren):
+        src = src.this
+    numeric = (isinstance(src, exp.Literal) and not src.is_string) or isinstance(
+        src, (exp.Add, exp.Sub, exp.Mul, exp.Extract))
+    if not numeric:
+        return None
+    digits = exp.cast(exp.cast(src.copy(), exp.DataType.build("BIGINT")), exp.DataType.build("TEXT"))
+    return exp.cast(exp.StrToDate(this=digits, format=exp.Literal.string("%Y%m%d")), exp.DataType.build("DATE"))
+
+
+def normalize(tree: exp.Expression) -> exp.Expression:
+    """Rewrite idioms whose PostgreSQL meaning the targets would not keep if rendered literally."""
+    for node in list(tree.find_all(exp.Extract, exp.TimestampTrunc, exp.DateTrunc, exp.DateDiff, exp.TsOrDsDiff,
+                                   exp.DateAdd, exp.TsOrDsAdd)):
+        _canonical_unit(node)
+    for cast in list(tree.find_all(exp.Cast)):
+        new = _yyyymmdd_to_date(cast)
+        if new is not None:
+            cast.replace(new)
+    return tree
+
+
+__all__ = ["BiPostgres", "normalize"]
