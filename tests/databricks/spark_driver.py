@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sys
 import tempfile
 import time
@@ -189,7 +190,8 @@ async def section_starting(backend: DatabricksBackend, proxy: ThriftProxy) -> di
 async def section_schema(backend: DatabricksBackend, proxy: ThriftProxy) -> dict[str, Any]:
     s = await backend.open_session(Credentials("alice", "tok-alice"))
     try:
-        await collect(s, "CREATE TABLE IF NOT EXISTS typed (a INT, b DECIMAL(12,2), c STRING, d DATE, "
+        await collect(s, "DROP TABLE IF EXISTS typed")
+        await collect(s, "CREATE TABLE typed (a INT, b DECIMAL(12,2), c STRING, d DATE, "
                          "e TIMESTAMP, f DOUBLE, g BOOLEAN, h BIGINT, i SMALLINT, j FLOAT) USING parquet")
         await collect(s, "INSERT INTO typed VALUES (1, 12.34, 'x', DATE'2024-02-29', TIMESTAMP'2024-02-29 12:34:56', "
                          "1.5, true, 9000000000, 3, 2.5), (NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)")
@@ -217,6 +219,102 @@ async def section_ready(backend: DatabricksBackend, proxy: ThriftProxy) -> dict[
         await dead.close()
 
 
+STATE: dict[str, Any] = {}
+
+
+async def section_warehouse(backend: DatabricksBackend, proxy: ThriftProxy) -> dict[str, Any]:
+    """The demo warehouse (same generator as the DuckDB suites) loaded into Spark through the connector."""
+    from tests.databricks.spark_parity import export_parquet, load_into_spark
+    from virtual_schema.demo_warehouse import generate_demo_warehouse
+
+    work = Path(tempfile.mkdtemp(prefix="demo-parquet-"))
+    path = work / "demo.duckdb"
+    generate_demo_warehouse(path)
+    tables = export_parquet(path, work / "parquet")
+    s = await backend.open_session(Credentials("loader", "tok-loader"))
+    try:
+        await load_into_spark(s, tables)
+        counts = {}
+        for t in tables:
+            counts[t] = (await collect(s, f"SELECT count(*) AS n FROM {t}"))[0].column(0)[0].as_py()
+    finally:
+        await s.close()
+    STATE["duckdb_path"] = path
+    return {"tables": sorted(tables), "counts": counts}
+
+
+async def section_parity(backend: DatabricksBackend, proxy: ThriftProxy) -> dict[str, Any]:
+    from tests.databricks.spark_parity import run_parity
+
+    s = await backend.open_session(Credentials("analyst", "tok-analyst"))
+    try:
+        return {"cases": await run_parity(s, STATE["duckdb_path"])}
+    finally:
+        await s.close()
+
+
+async def section_gateway(backend: DatabricksBackend, proxy: ThriftProxy) -> dict[str, Any]:
+    """psql and psycopg → gateway process (--backend databricks, unmodified product) → connector → Spark."""
+    import os
+    import subprocess
+
+    import duckdb
+    import psycopg
+    import yaml
+
+    from tests.databricks.spark_parity import MODELS_DIR, _layers
+    from tests.semantic.cases import CASES
+    from tests.semantic.oracle import rows_equal
+    from tests.server import start_gateway
+
+    cfg = Path(tempfile.mkdtemp(prefix="gw-dbx-")) / "gateway.yaml"
+    cfg.write_text(yaml.safe_dump({"databricks": {
+        "server_hostname": "127.0.0.1", "http_path": "cliservice",
+        # metadata (DESCRIBE at model load) reads with a service identity from databricks-sdk's unified auth
+        "service_auth": {"token": "tok-service", "retry_timeout_seconds": 1, "http_timeout_seconds": 1},
+        "connect_kwargs": {"_connection_uri": proxy.uri, "enable_telemetry": False},
+    }}))
+    gw = start_gateway(["--backend", "databricks", "--config", str(cfg), "--models", str(MODELS_DIR),
+                        "--log-level", "warning"], timeout=240)
+    out: dict[str, Any] = {}
+    try:
+        duck_layer, _ = _layers()
+        con = duckdb.connect(str(STATE["duckdb_path"]), read_only=True)
+        picked = [c for c in CASES if not c.ordered][:3] + [c for c in CASES if c.ordered][:3]
+        checks = {}
+        with psycopg.connect(gw.dsn(user="alice", password="tok-alice-gw"), autocommit=True) as conn:
+            for case in picked:
+                try:
+                    got = [tuple(r) for r in conn.execute(case.sql).fetchall()]
+                    expected = [tuple(r) for r in con.execute(duck_layer.compile(case.sql).sql).fetchall()]
+                    ok, why = rows_equal(got, expected)
+                    checks[case.name] = {"ok": ok, "why": why, "rows": len(got)}
+                except Exception as e:  # reported per case
+                    checks[case.name] = {"ok": False, "why": f"{type(e).__name__}: {e}"}
+        out["psycopg"] = checks
+        try:
+            psycopg.connect(gw.dsn(user="mallory", password=REJECTED_TOKEN)).close()
+            out["wrong_token"] = None
+        except psycopg.Error as e:
+            out["wrong_token"] = {"sqlstate": e.sqlstate, "message": str(e)}
+        psql = "/usr/lib/postgresql/15/bin/psql"
+        if Path(psql).exists():
+            case = picked[0]
+            r = subprocess.run([psql, "-X", "-A", "-t", "-c", case.sql, gw.dsn(user="bob", password="tok-bob-gw")],
+                               capture_output=True, text=True, timeout=120, env={**os.environ})
+            out["psql"] = {"rc": r.returncode, "lines": len([x for x in r.stdout.splitlines() if x.strip()]),
+                           "stderr": r.stderr[-500:], "case": case.name,
+                           "expected_rows": len(con.execute(duck_layer.compile(case.sql).sql).fetchall())}
+        con.close()
+        tokens = {(r.method, r.token) for r in proxy.log.snapshot()}
+        out["warehouse_saw"] = sorted([m, t] for m, t in tokens if t in ("tok-alice-gw", "tok-bob-gw", REJECTED_TOKEN,
+                                                                          "tok-service") and m == "OpenSession")
+        out["gateway_log_mentions_token"] = any(t in gw.logs() for t in ("tok-alice-gw", "tok-bob-gw", REJECTED_TOKEN))
+    finally:
+        gw.stop()
+    return out
+
+
 SECTIONS: dict[str, Callable[[DatabricksBackend, ThriftProxy], Awaitable[dict[str, Any]]]] = {
     "stream": section_stream,
     "errors": section_errors,
@@ -225,6 +323,9 @@ SECTIONS: dict[str, Callable[[DatabricksBackend, ThriftProxy], Awaitable[dict[st
     "starting": section_starting,
     "schema": section_schema,
     "ready": section_ready,
+    "warehouse": section_warehouse,
+    "parity": section_parity,
+    "gateway": section_gateway,
 }
 
 
@@ -244,16 +345,22 @@ async def run_sections(names: list[str], proxy: ThriftProxy, out: dict[str, Any]
 
 def main() -> int:
     out_path = Path(sys.argv[1])
-    names = sys.argv[2:] or list(SECTIONS)
+    default = [n for n in SECTIONS if n != "parity" or os.environ.get("SPARK_PARITY") == "1"]
+    names = sys.argv[2:] or default
     out: dict[str, Any] = {}
     workdir = Path(tempfile.mkdtemp(prefix="spark-thrift-"))
     t0 = time.monotonic()
     server: SparkThriftServer | None = None
     proxy: ThriftProxy | None = None
     try:
-        server = start_thrift_server(workdir)
+        reuse = os.environ.get("SPARK_THRIFT_PORT")  # development: a server already running in this namespace
+        if reuse:
+            port = int(reuse)
+        else:
+            server = start_thrift_server(workdir)
+            port = server.port
         out["startup_seconds"] = round(time.monotonic() - t0, 2)
-        proxy = ThriftProxy(server.port, rejected={REJECTED_TOKEN}).start()
+        proxy = ThriftProxy(port, rejected={REJECTED_TOKEN}).start()
         asyncio.run(run_sections(names, proxy, out))
     except Exception as e:  # the server did not come up: report it
         out["fatal"] = f"{type(e).__name__}: {e}\n{traceback.format_exc()}"

@@ -110,14 +110,22 @@ class _Fixer:
             schema = self.schema_for(args.req.operationHandle)
             rows = _rows_in(resp.results)
             converted = False
-            if (schema is not None and resp.results is not None and resp.results.columns is not None
-                    and len(resp.results.columns) == len(schema)):
+            if schema is not None and resp.results is not None and resp.results.columns is not None:
                 converted = True
-                arrays = []
-                for col, f in zip(resp.results.columns, schema, strict=True):
-                    arr = _convert_column_to_arrow_array(col)
-                    arrays.append(arr if arr.type.equals(f.type) else arr.cast(f.type))
-                batch = pa.RecordBatch.from_arrays(arrays, schema=schema)
+                if len(resp.results.columns) == len(schema):
+                    arrays = []
+                    for col, f in zip(resp.results.columns, schema, strict=True):
+                        arr = _convert_column_to_arrow_array(col)
+                        if not arr.type.equals(f.type):
+                            if pa.types.is_timestamp(f.type) and f.type.tz is not None:
+                                arr = arr.cast(pa.timestamp(f.type.unit)).cast(f.type)  # session time zone is UTC
+                            else:
+                                arr = arr.cast(f.type)
+                        arrays.append(arr)
+                    batch = pa.RecordBatch.from_arrays(arrays, schema=schema)
+                else:  # Hive answers DDL with no columns although its schema declared one ("Result")
+                    batch = pa.RecordBatch.from_pylist([], schema=schema)
+                    rows = 0
                 resp.results = ttypes.TRowSet(
                     startRowOffset=resp.results.startRowOffset, rows=[],
                     arrowBatches=[ttypes.TSparkArrowBatch(batch=batch.serialize().to_pybytes(), rowCount=rows)])
