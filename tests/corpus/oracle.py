@@ -3,7 +3,8 @@
 A deliberately dumb rewrite (sqlglot AST, no planner): in every SELECT that reads a model table, the table
 becomes the model's physical relation, a dimension column becomes its SQL expression, and a measure column
 becomes its aggregate — `SUM/MIN/MAX/AVG/COUNT/COUNT(DISTINCT)/MEASURE(m)` around a measure is the measure
-itself at the query's grain (Cube's semantics, which the corpus was recorded against). A bare measure makes
+itself at the query's grain (Cube's semantics, which the corpus was recorded against). Dimensions alone give
+one row per distinct combination. A bare measure makes
 the SELECT aggregate: GROUP BY keeps only the non-aggregate items (added if absent). `COUNT(*)` counts base
 rows. The rewritten SQL runs in DuckDB; the gateway's answer must equal it.
 """
@@ -139,6 +140,9 @@ def _rewrite_select(select: exp.Select, exact: dict[str, TableDef], lower: dict[
             raise NoOracle(f"unknown column {name}")
     if bare_measure:
         _regroup(select)
+    elif select.args.get("group") is None and not any(_has_agg(e) for e in select.expressions):
+        # dimensions only: the grain is one row per distinct combination (a model is not its base rows)
+        select.set("distinct", exp.Distinct())
 
 
 def _has_agg(e: exp.Expression) -> bool:
