@@ -61,6 +61,8 @@ def _is_agg(node: exp.Expression) -> bool:
 
 def rewrite(sql: str, tables: dict[str, TableDef]) -> str:
     read = "redshift" if _REDSHIFTISMS.search(sql) else "postgres"
+    # Metabase's fixed "now" is str_to_date(text, PostgreSQL format): to_timestamp in PostgreSQL terms
+    sql = re.sub(r"\bstr_to_date\s*\(", "to_timestamp(", sql, flags=re.I)
     try:
         tree = sqlglot.parse_one(sql, read=read)
     except sqlglot.errors.ParseError as e:
@@ -69,7 +71,7 @@ def rewrite(sql: str, tables: dict[str, TableDef]) -> str:
     exact = dict(tables)
     for select in list(tree.find_all(exp.Select)):
         _rewrite_select(select, exact, lower)
-    return tree.sql(dialect="duckdb")
+    return re.sub(r"EXTRACT\(QTR\b", "EXTRACT(QUARTER", tree.sql(dialect="duckdb"), flags=re.I)
 
 
 def _model_of(table: exp.Table, exact: dict[str, TableDef], lower: dict[str, TableDef]) -> TableDef | None:
