@@ -35,6 +35,7 @@ class TableDef:
 
 
 _AGGS = (exp.Sum, exp.Min, exp.Max, exp.Avg, exp.Count)
+_TRANSPARENT = (exp.Cast, exp.Paren, exp.Add, exp.Sub, exp.Mul, exp.Div)
 _REDSHIFTISMS = re.compile(r"\b(dateadd|datediff|charindex|getdate|convert_timezone)\s*\(", re.I)
 
 
@@ -128,8 +129,16 @@ def _rewrite_select(select: exp.Select, exact: dict[str, TableDef], lower: dict[
             parent = col.parent
             if isinstance(parent, exp.Distinct) and isinstance(parent.parent, exp.Count):
                 parent = parent.parent
+            outer = parent
+            while isinstance(outer, _TRANSPARENT):
+                outer = outer.parent
             if parent is not None and _is_agg(parent):
                 parent.replace(agg)
+            elif outer is not None and _is_agg(outer) and isinstance(outer.this, _TRANSPARENT):
+                # SUM(CAST(m AS ...)), SUM(m1 + m2): the aggregate of an expression of measures is that
+                # expression of the measures at the grain
+                col.replace(agg)
+                outer.replace(outer.this)
             else:
                 col.replace(agg)
                 bare_measure = True
