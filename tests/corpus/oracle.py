@@ -72,7 +72,8 @@ def rewrite(sql: str, tables: dict[str, TableDef]) -> str:
     exact = dict(tables)
     for select in list(tree.find_all(exp.Select)):
         _rewrite_select(select, exact, lower)
-    return re.sub(r"EXTRACT\(QTR\b", "EXTRACT(QUARTER", tree.sql(dialect="duckdb"), flags=re.I)
+    out = re.sub(r"EXTRACT\(QTR\b", "EXTRACT(QUARTER", tree.sql(dialect="duckdb"), flags=re.I)
+    return re.sub(r"DATE_TRUNC\('qtr'", "DATE_TRUNC('quarter'", out, flags=re.I)
 
 
 def _model_of(table: exp.Table, exact: dict[str, TableDef], lower: dict[str, TableDef]) -> TableDef | None:
