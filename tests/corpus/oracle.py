@@ -68,6 +68,14 @@ def rewrite(sql: str, tables: dict[str, TableDef]) -> str:
         tree = sqlglot.parse_one(sql, read=read)
     except sqlglot.errors.ParseError as e:
         raise NoOracle(f"sqlglot cannot parse: {e}") from e
+    for cast in list(tree.find_all(exp.Cast)):
+        # PostgreSQL reads 'YYYYMMDD' text as a date (ThoughtSpot builds dates that way); DuckDB does not
+        inner = cast.this
+        if (cast.to.this in (exp.DataType.Type.DATE, exp.DataType.Type.TIMESTAMP) and isinstance(inner, exp.Cast)
+                and inner.to.this in (exp.DataType.Type.VARCHAR, exp.DataType.Type.TEXT)
+                and not isinstance(inner.this, exp.Literal)):
+            cast.set("this", exp.func("STRFTIME", exp.func("STRPTIME", inner.copy(), exp.Literal.string("%Y%m%d")),
+                                      exp.Literal.string("%Y-%m-%d")))
     lower = {k.lower(): v for k, v in tables.items()}
     exact = dict(tables)
     for select in list(tree.find_all(exp.Select)):
