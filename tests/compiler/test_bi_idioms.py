@@ -55,3 +55,24 @@ def test_yyyymmdd_number_cast_to_date(con, layer) -> None:
 ])
 def test_databricks_renders_bi_idioms(dbx_layer, sql: str) -> None:
     assert "__sem" in dbx_layer.compile(sql).sql
+
+
+def test_yyyymmdd_number_cast_to_timestamp(con, layer) -> None:
+    check(con, layer,
+          "select date_trunc('month', CAST(CAST(((EXTRACT(YEAR FROM ordered_at) * 100 + 1) * 100 + 1) "
+          "AS CHARACTER VARYING) AS timestamp)) y, revenue from orders group by 1",
+          "select make_timestamp(year(order_ts)::int, 1, 1, 0, 0, 0) y, sum(amount) from orders group by 1")
+
+
+def test_date_arithmetic_is_typed_as_postgresql(con, layer) -> None:
+    # date - date is an integer; date - n * interval is a timestamp (check() compares announced types too)
+    check(con, layer,
+          "select CAST(ordered_at AS date) - CAST(date_trunc('month', ordered_at) AS date) + 1 d, revenue "
+          "from orders group by 1",
+          "select (order_ts::date - date_trunc('month', order_ts)::date + 1)::int d, sum(amount) "
+          "from orders group by 1")
+    check(con, layer,
+          "select CAST(ordered_at AS date) - ((CAST(EXTRACT(DOW FROM ordered_at) AS BIGINT) % 7) "
+          "* INTERVAL '1 DAY') w, "
+          "revenue from orders group by 1",
+          "select order_ts::date - (dayofweek(order_ts) * interval 1 day) w, sum(amount) from orders group by 1")

@@ -404,12 +404,35 @@ def _annotate_one(e: exp.Expression, schema: dict[str, exp.DataType], table: str
             used[c.name] = schema[c.name]
     q = exp.select(exp.alias_(expr, "x")).from_(exp.alias_(ty.table("v"), "v", table=True))
     try:
-        t = annotate_types(q, schema={"v": used} if used else None, dialect="duckdb").selects[0].type
+        top = annotate_types(q, schema={"v": used} if used else None, dialect="duckdb").selects[0]
+        _pg_date_arithmetic(top)
+        t = top.type
     except Exception:
         t = None
     if (t is None or not ty.known(t)) and isinstance(e, (exp.TimestampTrunc, exp.DateTrunc)):
         return ty.TIMESTAMP
     return t if t is not None and ty.known(t) else ty.TEXT
+
+
+def _pg_date_arithmetic(root: exp.Expr) -> None:
+    """Retype +/- over dates as PostgreSQL does: date - date is an integer, date ± interval a timestamp."""
+    T = exp.DataType.Type
+    for node in reversed(list(root.walk(bfs=True))):
+        if isinstance(node, exp.Paren) or (isinstance(node, exp.Alias) and node is root):
+            node.type = node.this.type
+            continue
+        if not isinstance(node, (exp.Add, exp.Sub, exp.Mul)):
+            continue
+        lk, rk = (side.type.this if side.type is not None else None for side in (node.left, node.right))
+        if isinstance(node, exp.Mul):
+            if T.INTERVAL in (lk, rk):
+                node.type = exp.DataType.build("INTERVAL")
+        elif isinstance(node, exp.Sub) and lk is T.DATE and rk is T.DATE:
+            node.type = exp.DataType.build("INT")
+        elif T.INTERVAL in (lk, rk) and {T.DATE, T.TIMESTAMP, T.TIMESTAMPNTZ} & {lk, rk}:
+            node.type = ty.TIMESTAMP
+        elif lk in ty.INTEGER_TYPES and rk in ty.INTEGER_TYPES:
+            node.type = ty.BIGINT if T.BIGINT in (lk, rk) else exp.DataType.build("INT")
 
 
 def _param_no(p: exp.Parameter) -> int:

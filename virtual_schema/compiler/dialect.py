@@ -85,10 +85,14 @@ def _canonical_unit(node: exp.Expr) -> None:
             unit.replace(new)
 
 
+_DATE_TARGETS = (exp.DataType.Type.DATE, exp.DataType.Type.TIMESTAMP, exp.DataType.Type.TIMESTAMPNTZ,
+                 exp.DataType.Type.TIMESTAMPTZ, exp.DataType.Type.DATETIME)
+
+
 def _yyyymmdd_to_date(node: exp.Cast) -> exp.Expression | None:
-    """CAST(CAST(<number> AS text) AS date): PostgreSQL reads the digits as YYYYMMDD; the targets do not."""
+    """CAST(CAST(<number> AS text) AS date/timestamp): PostgreSQL reads the digits as YYYYMMDD; the targets do not."""
     inner = node.this
-    if not (node.to.is_type(exp.DataType.Type.DATE) and isinstance(inner, exp.Cast)
+    if not (node.to.is_type(*_DATE_TARGETS) and isinstance(inner, exp.Cast)
             and inner.to.is_type(*exp.DataType.TEXT_TYPES)):
         return None
     src = inner.this
@@ -99,7 +103,7 @@ def _yyyymmdd_to_date(node: exp.Cast) -> exp.Expression | None:
     if not numeric:
         return None
     digits = exp.cast(exp.cast(src.copy(), exp.DataType.build("BIGINT")), exp.DataType.build("TEXT"))
-    return exp.cast(exp.StrToDate(this=digits, format=exp.Literal.string("%Y%m%d")), exp.DataType.build("DATE"))
+    return exp.cast(exp.StrToDate(this=digits, format=exp.Literal.string("%Y%m%d")), node.to.copy())
 
 
 def normalize(tree: exp.Expression) -> exp.Expression:
