@@ -111,3 +111,33 @@ def test_bytea_bad_input(s: CatalogSession, sql: str, sqlstate: str) -> None:
 
 def test_escape_strings(s: CatalogSession) -> None:
     assert _rows(s, r"SELECT E'a\tb\n\\c\'d', E'\101', 'a\b'") == [("a\tb\n\\c'd", "A", "a\\b")]
+
+
+@pytest.mark.parametrize(
+    ("kind", "sql"),
+    [
+        (2205, "SELECT oid, oid::regclass FROM pg_class"),
+        (2206, "SELECT oid, oid::regtype FROM pg_type"),
+        (24, "SELECT oid, oid::regproc FROM pg_proc"),
+        (4089, "SELECT oid, oid::regnamespace FROM pg_namespace"),
+    ],
+)
+def test_reg_names_map_back_to_oids(s: CatalogSession, kind: int, sql: str) -> None:
+    """Binary result format sends a reg* value as its OID: every name we send must map back (reg_oid)."""
+    pairs = _rows(s, sql)
+    assert pairs
+    # an overloaded function's regproc name is ambiguous in PostgreSQL too: check names unique in the result
+    seen: dict[str, int] = {}
+    for _oid, name in pairs:
+        seen[name] = seen.get(name, 0) + 1
+    assert all(s.reg_oid(kind, name) == oid for oid, name in pairs if seen[name] == 1)
+
+
+def test_reg_in_follows_postgres_input_rules(s: CatalogSession) -> None:
+    # values of PostgreSQL 15's regtypein / regclassin
+    assert s.reg_in(2206, "integer[]") == 1007
+    assert s.reg_in(2206, '"char"') == 18
+    assert s.reg_in(2206, "timestamp with time zone") == 1184
+    assert s.reg_in(2206, "pg_catalog.int4") == 23
+    assert s.reg_in(2205, "-") == 0
+    assert s.reg_in(2205, "1259") == 1259

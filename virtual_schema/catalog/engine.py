@@ -343,6 +343,7 @@ class CatalogSession:
         self.info = info
         self.sid = next(_sids)
         self.local_settings: dict[str, str] = {}
+        self._reg_seen: dict[tuple[int, str], int] = {}  # (reg* type, name sent) -> oid
         self.temp_tables: set[str] = set()
         self._temp_lower: set[str] = set()
         self._plans: dict[tuple[str, int, tuple[str, ...]], Plan] = {}
@@ -441,6 +442,15 @@ class CatalogSession:
 
     def reg_in(self, kind: int, text: str) -> int:
         return Translator(self.engine.current, self.search_path()).reg_lookup(kind, text)
+
+    def reg_oid(self, kind: int, name: str) -> int:
+        """The OID behind a reg* value this session sent as a name: binary result format needs the OID.
+
+        Names from this session's results map back exactly (also overloaded regproc names); other text
+        goes through PostgreSQL's reg*in rules. Raises PgError when the name resolves to nothing.
+        """
+        got = self._reg_seen.get((kind, name))
+        return got if got is not None else self.reg_in(kind, name)
 
     def to_reg(self, kind: int, text: str) -> int | None:
         try:
@@ -565,7 +575,13 @@ class CatalogSession:
                 arrays[i] = arrays[i].cast(pa.timestamp(arrays[i].type.unit, tz="UTC"))
                 changed = True
             if c.type.oid in (2205, 2206, 24, 4089, 4096, 2202) and (pa.types.is_integer(arrays[i].type)):
-                vals = [self.engine.reg_out(c.type.oid, v) for v in arrays[i].to_pylist()]
+                oids = arrays[i].to_pylist()
+                vals = [self.engine.reg_out(c.type.oid, v) for v in oids]
+                if len(self._reg_seen) > 100_000:
+                    self._reg_seen.clear()
+                for o, name in zip(oids, vals, strict=True):
+                    if o is not None and name is not None:
+                        self._reg_seen[(c.type.oid, name)] = o
                 arrays[i] = pa.chunked_array([pa.array(vals, pa.string())])
                 changed = True
         if not changed:

@@ -1195,6 +1195,8 @@ class Translator:
         raw = text.strip()
         if re.fullmatch(r"\d+", raw):
             return int(raw)
+        if raw == "-":
+            return 0
         if oid == 2205:
             nsp, _, rel = raw.rpartition(".")
             rel = _unquote(rel)
@@ -1210,7 +1212,20 @@ class Translator:
                 raise PgError(E.UNDEFINED_TABLE, f'relation "{raw}" does not exist')
             return found
         if oid == 2206:
-            found = self.cat.type_by_name.get(raw.lower())
+            if raw.endswith("[]"):
+                base = self.reg_lookup(2206, raw[:-2])
+                for o, (n, elem, _nsp) in self.cat.rows.type_names.items():
+                    if elem == base and n.startswith("_"):
+                        return o
+                raise PgError(E.UNDEFINED_OBJECT, f'type "{raw}" does not exist')
+            nsp, dot, bare = raw.rpartition(".")
+            if dot and not raw.startswith('"') and re.fullmatch(r"[\w\"]+", nsp):
+                want = (_unquote(bare), _unquote(nsp))
+                for o, (n, _elem, t_nsp) in self.cat.rows.type_names.items():
+                    if (n, t_nsp) == want:
+                        return o
+            key = _unquote(raw) if raw.startswith('"') else _TYPE_ALIASES.get(raw.lower(), raw.lower())
+            found = self.cat.type_by_name.get(key)
             if found is None:
                 t = pg_type_for_sql_name(raw)
                 found = t.oid if t.oid != 25 or raw.lower() == "text" else None
@@ -1227,7 +1242,32 @@ class Translator:
             if found is None:
                 raise PgError(E.UNDEFINED_OBJECT, f'schema "{raw}" does not exist')
             return found
+        if oid == 4096:
+            from virtual_schema.catalog.populate import role_oid
+
+            name = _unquote(raw)
+            if name in self.cat.users:
+                return role_oid(self.cat.users, name)
+            raise PgError(E.UNDEFINED_OBJECT, f'role "{raw}" does not exist')
         return 0
+
+
+# format_type spellings that are not pg_type names
+_TYPE_ALIASES = {
+    "bit varying": "varbit",
+    "character": "bpchar",
+    "character varying": "varchar",
+    "double precision": "float8",
+    "time with time zone": "timetz",
+    "time without time zone": "time",
+    "timestamp with time zone": "timestamptz",
+    "timestamp without time zone": "timestamp",
+    "integer": "int4",
+    "smallint": "int2",
+    "bigint": "int8",
+    "real": "float4",
+    "boolean": "bool",
+}
 
 
 def bytea_input(text: str) -> bytes:
