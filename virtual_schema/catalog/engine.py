@@ -30,13 +30,13 @@ from virtual_schema.catalog import functions
 from virtual_schema.catalog.api import SessionInfo
 from virtual_schema.catalog.context import DUCK_DB, SCHEMA_ALIAS, CatalogVersion
 from virtual_schema.catalog.pgdata import SystemRelation, arrow_type, duck_type, load_snapshot
-from virtual_schema.catalog.populate import build_rows
+from virtual_schema.catalog.populate import build_rows, role_oid
 from virtual_schema.catalog.results import result_columns
 from virtual_schema.catalog.sessioncmds import SessionCommands
 from virtual_schema.catalog.translate import Plan, Translator, parse
 from virtual_schema.errors import PgError
-from virtual_schema.pgtypes import PgColumnType
-from virtual_schema.schema import ResultColumn, VirtualSchema
+from virtual_schema.pgtypes import PgColumnType, pg_type_for_arrow
+from virtual_schema.schema import ResultColumn, VirtualSchema, stable_oid
 
 _sids = itertools.count(1)
 
@@ -466,7 +466,16 @@ class CatalogSession:
         cat = self.engine.current
         sp = self.search_path()
         key = (sql, cat.version, sp)
-        plan = self._plans.get(key) or self.engine.shared_plans.get(key)
+        if self.temp_tables:
+            # with temp tables, pg_class & co. are read through this session's overlay views
+            plan = self._plans.get(key)
+            if plan is None:
+                plan = Translator(cat, sp, _OVERLAY).translate(sql)
+                if len(self._plans) > 4000:
+                    self._plans.clear()
+                self._plans[key] = plan
+        else:
+            plan = self._plans.get(key) or self.engine.shared_plans.get(key)
         if plan is None:
             plan = Translator(cat, sp).translate(sql)
             # Plans that read only catalog relations are the same for every session: share them.
@@ -485,7 +494,7 @@ class CatalogSession:
             return cmd
         cat = self.engine.current
         key = (sql, cat.version, self.search_path(), tuple(param_types))
-        got = self._described.get(key) or self.engine.shared_descriptions.get(key)
+        got = self._described.get(key) or (None if self.temp_tables else self.engine.shared_descriptions.get(key))
         if got is not None:
             return got
         plan = self.plan(sql)
@@ -507,7 +516,7 @@ class CatalogSession:
             except duckdb.Error as e:
                 raise _pg_error(e, sql) from None
             desc = CatalogDescription(result_columns(plan, schema), ptypes)
-        cache = self._described if plan.unknown else self.engine.shared_descriptions
+        cache = self._described if plan.unknown or plan.overlay else self.engine.shared_descriptions
         if len(cache) > 4000:
             cache.clear()
         cache[key] = desc
@@ -590,10 +599,92 @@ class CatalogSession:
 
     def _after_ddl(self, plan: Plan, sql: str) -> None:
         rows = self.cur.execute("SELECT table_name FROM duckdb_tables() WHERE temporary").fetchall()
-        self.temp_tables = {r[0] for r in rows}
+        self.temp_tables = {r[0] for r in rows if not r[0].startswith("__")}
         self._temp_lower = {t.lower() for t in self.temp_tables}
         self._plans.clear()
         self._described.clear()
+        if self.temp_tables:
+            self._build_overlay()
+
+    def _build_overlay(self) -> None:
+        """pg_namespace/pg_class/pg_attribute rows for this session's temp tables (schema pg_temp_N, relpersistence
+        't'), unioned with the catalog's in temp views that only this session's DuckDB connection sees."""
+        cat = self.engine.current
+        snap = self.engine.snapshot
+        owner = role_oid(cat.users, self.info.user or cat.users[0])
+        nsp_oid = stable_oid("pg_temp", str(self.sid))
+        new: dict[str, list[list[Any]]] = {"pg_namespace": [], "pg_class": [], "pg_attribute": []}
+
+        def row(rel: str, template: list[Any], **values: Any) -> list[Any]:
+            names = [c.name for c in snap.relations[("pg_catalog", rel)].columns]
+            out = list(template)
+            for k, v in values.items():
+                out[names.index(k)] = v
+            return out
+
+        def template(rel: str, col: str, value: Any) -> list[Any]:
+            names = [c.name for c in snap.relations[("pg_catalog", rel)].columns]
+            i = names.index(col)
+            return next(r for r in cat.rows.rows[f"pg_catalog.{rel}"] if r[i] == value)
+
+        nsp_t = template("pg_namespace", "nspname", "public")
+        new["pg_namespace"].append(
+            row("pg_namespace", nsp_t, oid=nsp_oid, nspname=f"pg_temp_{self.sid}", nspowner=owner)
+        )
+        class_t = template("pg_class", "relname", "pg_class")
+        att_t = cat.rows.rows["pg_catalog.pg_attribute"][0]
+        for name in sorted(self.temp_tables):
+            if name.startswith("__"):
+                continue  # our own session relations
+            schema = self.cur.sql(f"SELECT * FROM temp.main.{_ident(name)} LIMIT 0").to_arrow_table().schema
+            toid = stable_oid("pg_temp", str(self.sid), name)
+            new["pg_class"].append(
+                row(
+                    "pg_class",
+                    class_t,
+                    oid=toid,
+                    relname=name,
+                    relnamespace=nsp_oid,
+                    reltype=0,
+                    relowner=owner,
+                    relfilenode=toid,
+                    relpersistence="t",
+                    relkind="r",
+                    relnatts=len(schema),
+                    relhasindex=False,
+                    relacl=None,
+                )
+            )
+            for i, f in enumerate(schema, start=1):
+                t = pg_type_for_arrow(f.type)
+                new["pg_attribute"].append(
+                    row(
+                        "pg_attribute",
+                        att_t,
+                        attrelid=toid,
+                        attname=f.name,
+                        atttypid=t.oid,
+                        attlen=t.typlen,
+                        attnum=i,
+                        atttypmod=t.typmod,
+                        attnotnull=False,
+                        atthasdef=False,
+                        attisdropped=False,
+                    )
+                )
+        for rel, rows in new.items():
+            relation = snap.relations[("pg_catalog", rel)]
+            self.cur.register("__ovrows", arrow_table(relation, rows))
+            cols = ", ".join(
+                f"CAST({_ident(c.name)} AS {duck_type(c.type_oid, c.typname)}) AS {_ident(c.name)}"
+                for c in relation.columns
+            )
+            self.cur.execute(f"CREATE OR REPLACE TEMP TABLE {_ident('__tmp_' + rel)} AS SELECT {cols} FROM __ovrows")
+            self.cur.unregister("__ovrows")
+            self.cur.execute(
+                f"CREATE OR REPLACE TEMP VIEW {_ident('__ov_' + rel)} AS SELECT * FROM {DUCK_DB}.pgc.{_ident(rel)} "
+                f"UNION ALL SELECT * FROM temp.main.{_ident('__tmp_' + rel)}"
+            )
 
     def _last_created_count(self, sql: str) -> int:
         tree = parse(sql)[0]
@@ -688,6 +779,7 @@ def _param(v: object) -> object:
     return v
 
 
+_OVERLAY = frozenset({("pg_catalog", "pg_namespace"), ("pg_catalog", "pg_class"), ("pg_catalog", "pg_attribute")})
 _ARROW_INTS = {21: pa.int16(), 23: pa.int32(), 20: pa.int64(), 26: pa.uint32()}
 
 

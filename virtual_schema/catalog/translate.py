@@ -255,6 +255,7 @@ class Plan:
     reg_outputs: dict[int, int] = field(default_factory=dict)  # projection index -> reg* type oid
     name_types: dict[str, PgColumnType] = field(default_factory=dict)  # unambiguous catalog column types
     out_types: list[PgColumnType | None] | None = None  # per output column when stars could be expanded
+    overlay: bool = False  # reads a session's temp-table overlay: never shared between sessions
 
 
 def _lower_name(ident: exp.Identifier | None) -> str | None:
@@ -315,9 +316,16 @@ def _pglast_normalize(sql: str) -> str:
 class Translator:
     """Translate one statement against one catalog version."""
 
-    def __init__(self, cat: CatalogVersion, search_path: tuple[str, ...]) -> None:
+    def __init__(
+        self,
+        cat: CatalogVersion,
+        search_path: tuple[str, ...],
+        overlay: frozenset[tuple[str, str]] = frozenset(),
+    ) -> None:
         self.cat = cat
         self.search_path = search_path
+        # relations read through a session's temp view "__ov_<rel>" (catalog rows + its temp tables)
+        self.overlay = overlay
 
     # ------------------------------------------------------------------ entry
     def translate(self, sql: str) -> Plan:
@@ -334,6 +342,7 @@ class Translator:
             into = tree.args["into"]
             tree.set("into", None)
             target = into.this
+            _fold_identifiers(target)
             tree = exp.Create(
                 this=target,
                 kind="TABLE",
@@ -347,6 +356,7 @@ class Translator:
             is_temp = props is not None and any(isinstance(p, exp.TemporaryProperty) for p in props.expressions)
             if not is_temp or tree.kind != "TABLE":
                 raise PgError(E.READ_ONLY_SQL_TRANSACTION, "cannot execute CREATE in a read-only transaction")
+            _fold_identifiers(tree.this)
         elif isinstance(tree, exp.Insert):
             plan.kind, plan.tag = "insert", "INSERT"
         elif isinstance(tree, exp.Drop):
@@ -405,7 +415,14 @@ class Translator:
             nsp, rel = target
             self._plan.relations.add(target)
             self._aliases[alias_key] = target
-            if target in SESSION_RELATIONS:
+            if target in self.overlay:
+                self._plan.overlay = True
+                new = exp.Table(
+                    this=exp.to_identifier(f"__ov_{rel}", quoted=True),
+                    db=exp.to_identifier("main"),
+                    catalog=exp.to_identifier("temp"),
+                )
+            elif target in SESSION_RELATIONS:
                 self._plan.session_relations.add(target)
                 new = exp.Table(
                     this=exp.to_identifier(f"__{rel}", quoted=True),
@@ -1268,6 +1285,13 @@ _TYPE_ALIASES = {
     "real": "float4",
     "boolean": "bool",
 }
+
+
+def _fold_identifiers(target: exp.Expr) -> None:
+    """PostgreSQL folds unquoted names to lower case; DuckDB would keep the spelling (CREATE TEMP TABLE Foo)."""
+    for ident in target.find_all(exp.Identifier):
+        if not ident.quoted:
+            ident.set("this", ident.this.lower())
 
 
 def bytea_input(text: str) -> bytes:

@@ -1,0 +1,79 @@
+"""Temp tables in pg_class/pg_namespace/pg_attribute, seen only by the session that created them (PostgreSQL 15)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pyarrow as pa
+import pytest
+
+from tests.catalog.fixtures import fixture_schema
+from virtual_schema.catalog.api import SessionInfo
+from virtual_schema.catalog.engine import CatalogEngine, CatalogSession
+
+
+@pytest.fixture(scope="module")
+def engine() -> Iterator[CatalogEngine]:
+    eng = CatalogEngine(fixture_schema(), database="semantic", users=("demo",))
+    yield eng
+    eng.close()
+
+
+def _open(engine: CatalogEngine) -> CatalogSession:
+    return engine.open_session(
+        SessionInfo(pid=7, user="demo", database="semantic", settings={"search_path": '"$user", public'})
+    )
+
+
+def _rows(s: CatalogSession, sql: str) -> list[dict[str, Any]]:
+    s.describe(sql)
+    batches = list(s.execute(sql).batches)
+    return pa.Table.from_batches(batches).to_pylist() if batches else []
+
+
+_CLASS = (
+    "SELECT c.relname, c.relpersistence, c.relkind, n.nspname FROM pg_class c "
+    "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relname = 'tmp_orders'"
+)
+
+
+def test_temp_table_in_catalog_of_its_session_only(engine: CatalogEngine) -> None:
+    a, b = _open(engine), _open(engine)
+    try:
+        before = _rows(a, "SELECT count(*) AS n FROM pg_class")[0]["n"]
+        a.execute("CREATE TEMP TABLE Tmp_Orders (Order_Id int8, Note text, Amount numeric(10,2))")
+        got = _rows(a, _CLASS)
+        assert len(got) == 1
+        assert got[0]["relname"] == "tmp_orders"  # unquoted name folded like PostgreSQL
+        assert (got[0]["relpersistence"], got[0]["relkind"]) == ("t", "r")
+        assert got[0]["nspname"].startswith("pg_temp_")
+        atts = _rows(
+            a,
+            "SELECT a.attname, a.atttypid, a.attnum FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid "
+            "WHERE c.relname = 'tmp_orders' AND a.attnum > 0 ORDER BY a.attnum",
+        )
+        assert [(r["attname"], r["atttypid"], r["attnum"]) for r in atts] == [
+            ("order_id", 20, 1),
+            ("note", 25, 2),
+            ("amount", 1700, 3),
+        ]
+        assert _rows(b, _CLASS) == []
+        assert _rows(b, "SELECT count(*) AS n FROM pg_class")[0]["n"] == before
+        a.execute("DROP TABLE tmp_orders")
+        assert _rows(a, _CLASS) == []
+        assert _rows(a, "SELECT count(*) AS n FROM pg_class")[0]["n"] == before
+    finally:
+        a.close()
+        b.close()
+
+
+def test_quoted_temp_name_keeps_case(engine: CatalogEngine) -> None:
+    s = _open(engine)
+    try:
+        s.execute('CREATE TEMP TABLE "MixedCase" (x int)')
+        assert [r["relname"] for r in _rows(s, "SELECT relname FROM pg_class WHERE relpersistence = 't'")] == [
+            "MixedCase"
+        ]
+    finally:
+        s.close()
