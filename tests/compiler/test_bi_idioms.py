@@ -76,3 +76,11 @@ def test_date_arithmetic_is_typed_as_postgresql(con, layer) -> None:
           "* INTERVAL '1 DAY') w, "
           "revenue from orders group by 1",
           "select order_ts::date - (dayofweek(order_ts) * interval 1 day) w, sum(amount) from orders group by 1")
+
+
+def test_date_arithmetic_type_flows_through_aggregates_and_division(con, layer) -> None:
+    check(con, layer,
+          "select status, min(floor((CAST(ordered_at AS date) - CAST(date_trunc('month', ordered_at) AS date) + 7) "
+          "/ NULLIF(7, 0))) w, revenue from orders group by 1",
+          "select status, min(floor((order_ts::date - date_trunc('month', order_ts)::date + 7) / 7)) w, sum(amount) "
+          "from orders group by 1")

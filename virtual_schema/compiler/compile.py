@@ -415,23 +415,33 @@ def _annotate_one(e: exp.Expression, schema: dict[str, exp.DataType], table: str
 
 
 def _pg_date_arithmetic(root: exp.Expr) -> None:
-    """Retype +/- over dates as PostgreSQL does: date - date is an integer, date ± interval a timestamp."""
+    """Retype arithmetic over dates as PostgreSQL does (sqlglot types date - date as a date): date - date is an
+    integer, date ± interval a timestamp; the retyping flows up through parentheses, min/max, floor and division."""
     T = exp.DataType.Type
     for node in reversed(list(root.walk(bfs=True))):
-        if isinstance(node, exp.Paren) or (isinstance(node, exp.Alias) and node is root):
+        if isinstance(node, (exp.Paren, exp.Min, exp.Max, exp.AnyValue)) or (
+                isinstance(node, exp.Alias) and node is root):
             node.type = node.this.type
             continue
-        if not isinstance(node, (exp.Add, exp.Sub, exp.Mul)):
+        if isinstance(node, (exp.Floor, exp.Ceil)) and node.this.type is not None \
+                and node.this.type.this in ty.INTEGER_TYPES | ty.FLOAT_TYPES | {T.DECIMAL}:
+            node.type = node.this.type
+            continue
+        if not isinstance(node, (exp.Add, exp.Sub, exp.Mul, exp.Div, exp.Mod)):
             continue
         lk, rk = (side.type.this if side.type is not None else None for side in (node.left, node.right))
-        if isinstance(node, exp.Mul):
-            if T.INTERVAL in (lk, rk):
-                node.type = exp.DataType.build("INTERVAL")
+        numbers = ty.INTEGER_TYPES | ty.FLOAT_TYPES | {T.DECIMAL}
+        if isinstance(node, exp.Mul) and T.INTERVAL in (lk, rk):
+            node.type = exp.DataType.build("INTERVAL")
+        elif isinstance(node, (exp.Div, exp.Mul, exp.Mod)):
+            if lk in numbers and rk in numbers and node.type is not None and node.type.this not in numbers:
+                node.type = ty.DOUBLE
         elif isinstance(node, exp.Sub) and lk is T.DATE and rk is T.DATE:
             node.type = exp.DataType.build("INT")
         elif T.INTERVAL in (lk, rk) and {T.DATE, T.TIMESTAMP, T.TIMESTAMPNTZ} & {lk, rk}:
             node.type = ty.TIMESTAMP
-        elif lk in ty.INTEGER_TYPES and rk in ty.INTEGER_TYPES:
+        elif lk in ty.INTEGER_TYPES and rk in ty.INTEGER_TYPES and (
+                node.type is None or node.type.this not in ty.INTEGER_TYPES):
             node.type = ty.BIGINT if T.BIGINT in (lk, rk) else exp.DataType.build("INT")
 
 
