@@ -77,3 +77,17 @@ def test_quoted_temp_name_keeps_case(engine: CatalogEngine) -> None:
         ]
     finally:
         s.close()
+
+
+def test_session_functions_created_on_first_use(engine: CatalogEngine) -> None:
+    """Session macros are created lazily; interleaved sessions still see their own user and pid."""
+    a = engine.open_session(SessionInfo(pid=11, user="demo", database="semantic", settings={}))
+    b = engine.open_session(SessionInfo(pid=12, user="analyst", database="other", settings={}))
+    try:
+        assert _rows(a, "SELECT 1 AS one") == [{"one": 1}]
+        assert _rows(b, "SELECT current_user AS u, pg_backend_pid() AS p") == [{"u": "analyst", "p": 12}]
+        assert _rows(a, "SELECT current_user AS u, pg_backend_pid() AS p") == [{"u": "demo", "p": 11}]
+        assert _rows(b, "SELECT current_database() AS d") == [{"d": "other"}]
+    finally:
+        a.close()
+        b.close()
