@@ -1299,12 +1299,12 @@ def bytea_input(text: str) -> bytes:
     bad = PgError(E.INVALID_TEXT_REPRESENTATION, "invalid input syntax for type bytea")
     if text.startswith("\\x"):
         digits = "".join(text[2:].split())
+        bad_digit = next((ch for ch in digits if ch not in "0123456789abcdefABCDEF"), None)
+        if bad_digit is not None:
+            raise PgError(E.INVALID_PARAMETER_VALUE, f'invalid hexadecimal digit: "{bad_digit}"')
         if len(digits) % 2:
             raise PgError(E.INVALID_PARAMETER_VALUE, "invalid hexadecimal data: odd number of digits")
-        try:
-            return bytes.fromhex(digits)
-        except ValueError:
-            raise PgError(E.INVALID_PARAMETER_VALUE, "invalid hexadecimal digit") from None
+        return bytes.fromhex(digits)
     out = bytearray()
     i = 0
     while i < len(text):
