@@ -143,3 +143,7 @@ def test_reg_in_follows_postgres_input_rules(s: CatalogSession) -> None:
     assert s.reg_in(2206, "pg_catalog.int4") == 23
     assert s.reg_in(2205, "-") == 0
     assert s.reg_in(2205, "1259") == 1259
+
+
+def test_length_of_bytea(s: CatalogSession) -> None:
+    assert _rows(s, r"SELECT length('\xdeadbeef'::bytea), length('abc')") == [(4, 3)]
