@@ -1059,8 +1059,8 @@ class Translator:
         if (name.startswith("has_") and name.endswith("_privilege")) or name == "pg_has_role":
             return exp.true()
         if name == "length" and len(args) == 1:
-            t = self.infer(args[0], 0)
-            if t is not None and t.oid == 17:
+            arg_type = self.infer(args[0], 0)
+            if arg_type is not None and arg_type.oid == 17:
                 return exp.Anonymous(this="octet_length", expressions=args)  # DuckDB has no length(BLOB)
         if name in ("_pg_truetypid", "_pg_truetypmod") and len(args) == 2:
             a, t = (x.table if isinstance(x, exp.Column) else None for x in args)
