@@ -505,7 +505,8 @@ class Connection:
         if kind is Kind.SHOW:
             return Prepared(name, stmt, given, commands.show_columns(stmt.node.get("name", "")), "session")
         if kind is Kind.FETCH:
-            cursor = self.cursors.get(stmt.node.get("portalname", ""))
+            name_ = stmt.node.get("portalname", "")
+            cursor = self.cursors.get(name_) or self.portals.get(name_)
             cols = cursor.prepared.columns if cursor is not None and not stmt.node.get("ismove") else None
             return Prepared(name, stmt, given, cols, "session")
         if kind is Kind.DECLARE:
@@ -769,7 +770,7 @@ class Connection:
     async def fetch(self, stmt: Statement, send_description: bool) -> int:
         node = stmt.node
         name = node.get("portalname", "")
-        cursor = self.cursors.get(name)
+        cursor = self.cursors.get(name) or self.portals.get(name)
         if cursor is None:
             raise PgError(E.INVALID_CURSOR_NAME, f'cursor "{name}" does not exist')
         direction = node.get("direction", "FETCH_FORWARD")
