@@ -84,3 +84,12 @@ def test_date_arithmetic_type_flows_through_aggregates_and_division(con, layer) 
           "/ NULLIF(7, 0))) w, revenue from orders group by 1",
           "select status, min(floor((order_ts::date - date_trunc('month', order_ts)::date + 7) / 7)) w, sum(amount) "
           "from orders group by 1")
+
+
+def test_parenthesised_union_branch_is_unified(con, layer) -> None:
+    # (SELECT …) as a UNION branch: bigint with numeric gives numeric, announced as what the warehouse returns
+    check(con, layer,
+          "select order_count c, status from orders group by 2 "
+          "union all (select cast(null as numeric) c, 'total' from orders)",
+          "select count(order_id)::decimal(38, 6), status from orders group by 2 "
+          "union all select null::decimal(38, 6), 'total'")

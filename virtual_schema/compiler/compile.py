@@ -275,6 +275,8 @@ class Compiler:
                 stack.extend([node.expression, node.this])
             elif isinstance(node, exp.Select):
                 branches.append(node)
+            elif isinstance(node, exp.Subquery) and isinstance(node.this, (exp.Select, exp.SetOperation)):
+                stack.append(node.this)  # a parenthesised branch: (SELECT …)
             else:
                 return tree
         first = branches[0]
