@@ -7,7 +7,8 @@ A statement passes when
 - the corpus README expects it to fail (FETCH from a closed cursor): the gateway answers 34000;
 - PostgreSQL answers it: the gateway answers too, with the same result columns (names and type OIDs) and
   the same command tags;
-- PostgreSQL rejects it (a Cube-ism the tools send anyway): the gateway answers it without error.
+- PostgreSQL rejects it (a Cube-ism the tools send anyway): the gateway answers it without error, or
+  rejects it with the same SQLSTATE as PostgreSQL 15 (a statement no PostgreSQL can run, e.g. a syntax error).
 """
 
 from __future__ import annotations
@@ -40,6 +41,8 @@ def judge(entry: Entry, got: Outcome, ref: Outcome) -> tuple[bool, str]:
         return ok, f"want 42P01/42883 (PostgreSQL: {ref.sqlstate}), got {got.sqlstate} {got.message}"
     if entry.key in EXPECTED_CURSOR_ERRORS:
         return got.sqlstate == "34000", f"want 34000, got {got.sqlstate} {got.message}"
+    if not got.ok and not ref.ok and got.sqlstate == ref.sqlstate:
+        return True, f"PostgreSQL 15 rejects it the same way ({ref.sqlstate}: {ref.message})"
     if not got.ok:
         return False, f"{got.sqlstate}: {got.message}" + ("" if ref.ok else f" (PostgreSQL: {ref.sqlstate})")
     if not ref.ok:
