@@ -93,3 +93,10 @@ def test_parenthesised_union_branch_is_unified(con, layer) -> None:
           "union all (select cast(null as numeric) c, 'total' from orders)",
           "select count(order_id)::decimal(38, 6), status from orders group by 2 "
           "union all select null::decimal(38, 6), 'total'")
+
+
+def test_star_over_a_semantic_subquery_announces_every_column(con, layer) -> None:
+    cq = layer.compile("select l1.* from (select status, 1 as error from orders) as l1")
+    assert [c.name for c in cq.columns] == ["status", "error"]
+    check(con, layer, "select l1.* from (select status, 1 as error from orders) as l1",
+          "select distinct status, 1 from orders")

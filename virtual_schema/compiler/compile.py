@@ -232,6 +232,7 @@ class Compiler:
             first = first.this
         cols: list[ResultColumn] = []
         if isinstance(first, exp.Select):
+            _expand_stars(first)
             if all(isinstance(i, exp.Alias) and isinstance(i.this, exp.Cast) for i in first.expressions):
                 found = [i.this.to for i in first.expressions]  # a semantic SELECT: every column is cast
             else:
@@ -414,6 +415,23 @@ def _annotate_one(e: exp.Expression, schema: dict[str, exp.DataType], table: str
     if (t is None or not ty.known(t)) and isinstance(e, (exp.TimestampTrunc, exp.DateTrunc)):
         return ty.TIMESTAMP
     return t if t is not None and ty.known(t) else ty.TEXT
+
+
+def _expand_stars(sel: exp.Select) -> None:
+    """`*` / `t.*` over derived tables: spelled out, so each column is announced (the warehouse answers them all)."""
+    if not any(isinstance(e, exp.Star) or (isinstance(e, exp.Column) and isinstance(e.this, exp.Star))
+               for e in sel.expressions):
+        return
+    try:
+        q = qualify(sel.copy(), dialect="duckdb", validate_qualify_columns=False, quote_identifiers=True,
+                    identify=True)
+    except Exception:
+        return
+    if not isinstance(q, exp.Select) or any(
+        isinstance(e, exp.Star) or (isinstance(e, exp.Column) and isinstance(e.this, exp.Star)) for e in q.expressions
+    ):
+        return
+    sel.set("expressions", [e.copy() for e in q.expressions])
 
 
 def _pg_date_arithmetic(root: exp.Expr) -> None:
