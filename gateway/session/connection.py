@@ -40,6 +40,7 @@ if TYPE_CHECKING:
 log = structlog.get_logger("gateway.session")
 
 _conn_ids = itertools.count(1)
+_REG_TYPES = frozenset({24, 2202, 2203, 2204, 2205, 2206, 4089, 4096})
 _query_ids = itertools.count(1)
 _WRITE_FLUSH_BYTES = 256 * 1024
 _SSL_REQUEST_N = b"N"
@@ -634,7 +635,10 @@ class Connection:
         encoder = self.encoder_for(portal) if p.columns is not None else None
         writer = self.writer
         sent = 0
+        reg_binary = self.reg_binary_columns(portal)
         async for batch in portal.next_rows(max_rows):
+            if reg_binary:
+                batch = self.reg_names_to_oids(batch, reg_binary)
             if encoder is not None:
                 data = encoder.encode(batch)
                 if self.out:
@@ -652,6 +656,26 @@ class Connection:
         self.after_temp_ddl(portal)
         self.send(m.CommandComplete(self.command_tag(portal)))
         return sent
+
+    def reg_binary_columns(self, portal: Portal) -> list[tuple[int, int]]:
+        """Catalog columns of reg* types that the client wants in binary: the catalog sends their names
+        (PostgreSQL's text output), binary output is the OID."""
+        p = portal.prepared
+        if p.route != "catalog" or p.columns is None or 1 not in portal.formats:
+            return []
+        return [(i, c.type.oid) for i, c in enumerate(p.columns)
+                if c.type.oid in _REG_TYPES and portal.formats[i] == 1]
+
+    def reg_names_to_oids(self, batch: pa.RecordBatch, cols: list[tuple[int, int]]) -> pa.RecordBatch:
+        reg_oid = self.catalog_session.reg_oid
+        arrays = list(batch.columns)
+        for i, kind in cols:
+            arr = arrays[i]
+            if pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type):
+                arrays[i] = pa.array([None if v is None else reg_oid(kind, v) for v in arr.to_pylist()],
+                                     pa.uint32())
+        return pa.record_batch(arrays, schema=pa.schema([pa.field(f.name, a.type) for f, a in
+                                                         zip(batch.schema, arrays, strict=True)]))
 
     def after_temp_ddl(self, portal: Portal) -> None:
         stmt = portal.prepared.statement
