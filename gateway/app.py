@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import structlog
-from virtual_schema.catalog.engine import CatalogEngine
 
 from gateway.auth.provider import AuthProvider
 from gateway.auth.scram import ScramVerifier
@@ -22,6 +21,7 @@ from gateway.models import ModelRegistry
 from gateway.session.cancel import CancelRegistry
 from gateway.session.portals import Portal
 from virtual_schema.catalog.api import SessionActivity
+from virtual_schema.catalog.engine import CatalogEngine
 
 log = structlog.get_logger("gateway")
 

@@ -14,10 +14,10 @@ from pathlib import Path
 from typing import Any
 
 import structlog
-from virtual_schema.loader import ModelLoadError, load_models
-from virtual_schema.semantic_layer import SemanticLayer, build_semantic_layer
 
 from gateway.backends.base import Backend
+from virtual_schema.loader import ModelLoadError, load_models
+from virtual_schema.semantic_layer import SemanticLayer, build_semantic_layer
 
 log = structlog.get_logger("gateway.models")
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import zlib
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 
 from virtual_schema.pgtypes import PgColumnType
 
@@ -25,7 +25,7 @@ def stable_oid(*parts: str) -> int:
     return FIRST_USER_OID + (zlib.crc32(key) % _OID_SPAN)
 
 
-class ColumnKind(str, Enum):
+class ColumnKind(StrEnum):
     ENTITY = "entity"
     DIMENSION = "dimension"
     TIME_DIMENSION = "time_dimension"
