@@ -117,6 +117,7 @@ class Connection:
         peer = writer.get_extra_info("peername")
         self.client_addr = peer[0] if isinstance(peer, tuple) else None
         self.closed = False
+        self.event_loop = asyncio.get_running_loop()
 
     # ------------------------------------------------------------------ I/O
     def send(self, msg: m.BackendMessage) -> None:
@@ -297,7 +298,11 @@ class Connection:
             self.send(m.AuthenticationSASLFinal(final))
 
         try:
-            self.backend_session = await self.app.backend.open_session(Credentials(user, password))
+            if self.app.settings.backend == "databricks":  # it reports a starting warehouse as a notice
+                opener: Any = self.app.backend.open_session
+                self.backend_session = await opener(Credentials(user, password), notice=self.notice_threadsafe)
+            else:
+                self.backend_session = await self.app.backend.open_session(Credentials(user, password))
         except PgError as e:
             return await self.fatal(e)
         if len(self.app.sessions) >= self.app.settings.max_connections:
@@ -314,6 +319,16 @@ class Connection:
         await self.flush()
         log.info("connection.ready", database=self.database, client_addr=self.client_addr)
         return True
+
+    def notice_threadsafe(self, text: str) -> None:
+        """A NoticeResponse sent right away, callable from a backend worker thread."""
+        data = encode_backend(error_response(PgError("01000", text, severity="NOTICE"), notice=True))
+
+        def write() -> None:
+            if not self.closed:
+                self.writer.write(data)
+
+        self.event_loop.call_soon_threadsafe(write)
 
     def reported_value(self, name: str) -> str:
         if name == "is_superuser":
