@@ -38,7 +38,7 @@ serve: install
 
 test: install system-deps
 	$(BIN)/python -m pytest -q -p no:cacheprovider tests
-	$(BIN)/python tools/gen_compatibility.py >/dev/null
+	@$(BIN)/python tools/gen_compatibility.py >/dev/null
 
 test-fast: install
 	$(BIN)/python -m pytest -q -x -p no:cacheprovider tests -m "not slow and not spark"
