@@ -12,9 +12,8 @@ import socket
 import struct
 from dataclasses import dataclass, field
 
-from gateway.protocol.codec import BackendDecoder, encode_frontend
-
 from gateway.protocol import messages as m
+from gateway.protocol.codec import BackendDecoder, encode_frontend
 
 
 def _hmac(k: bytes, msg: bytes) -> bytes:
