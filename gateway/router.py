@@ -78,10 +78,6 @@ _TAGS = {
 }
 
 
-def byte_offset_to_char(sql_bytes: bytes, offset: int) -> int:
-    return len(sql_bytes[:offset].decode("utf-8", "ignore"))
-
-
 def parse_error(sql: str, err: ParseError) -> PgError:
     message = str(err.args[0]) if err.args else "syntax error"
     position = None

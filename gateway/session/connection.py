@@ -1022,8 +1022,6 @@ def _declare_query_text(stmt: Statement) -> str:
 
 
 def _explain_inner(stmt: Statement) -> str:
-    loc = stmt.node["query"]
-    del loc
     text = stmt.sql
     upper = text.upper()
     for kw in ("SELECT", "WITH", "VALUES", "(", "TABLE"):
