@@ -23,6 +23,7 @@ from sqlglot.optimizer.qualify import qualify
 from virtual_schema.compiler import types as ty
 from virtual_schema.compiler.api import CompiledQuery
 from virtual_schema.compiler.bind import SEM, TableInfo, _figure_name, ambiguous, analyse, parse, position
+from virtual_schema.compiler.dialect import target_dialect
 from virtual_schema.compiler.to_sql import Planner
 from virtual_schema.errors import FEATURE_NOT_SUPPORTED, UNDEFINED_TABLE, PgError
 from virtual_schema.pgtypes import TYPES_BY_OID, PgColumnType
@@ -353,7 +354,7 @@ class Compiler:
             for p in list(out.find_all(exp.Parameter, bfs=False)):
                 p.replace(exp.Placeholder())
         try:
-            return out.sql(dialect=self.dialect, unsupported_level=ErrorLevel.RAISE)
+            return out.sql(dialect=target_dialect(self.dialect), unsupported_level=ErrorLevel.RAISE)
         except Exception as e:
             raise PgError(FEATURE_NOT_SUPPORTED, f"cannot render for {self.dialect}: {e}") from None
 

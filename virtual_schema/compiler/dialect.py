@@ -4,7 +4,8 @@ ThoughtSpot, Metabase and others send Redshift/MySQL-style calls (DATEADD(day, n
 STR_TO_DATE(text, 'YYYY-MM-DD HH24:MI:SS.US'), CHARINDEX) to "PostgreSQL". They are parsed here into sqlglot's
 canonical expressions so both targets (DuckDB, Databricks) render them; `normalize` then fixes PostgreSQL
 idioms whose literal rendering would mean something else in the targets (unit abbreviations, casts of
-YYYYMMDD text to date).
+YYYYMMDD text to date). `target_dialect` gives the dialect the compiled SQL is rendered in: for Databricks,
+sqlglot's own dialect with EXTRACT/date_part fields spelled so Spark answers as PostgreSQL does.
 """
 
 from __future__ import annotations
@@ -12,7 +13,10 @@ from __future__ import annotations
 from typing import Any
 
 from sqlglot import exp
+from sqlglot.dialects.databricks import Databricks
+from sqlglot.dialects.dialect import Dialect
 from sqlglot.dialects.postgres import Postgres
+from sqlglot.generators.databricks import DatabricksGenerator
 
 # PostgreSQL's EXTRACT/date_trunc unit spellings (and Redshift's) → the canonical unit names.
 _UNIT_ALIASES = {
@@ -118,4 +122,66 @@ def normalize(tree: exp.Expression) -> exp.Expression:
     return tree
 
 
-__all__ = ["BiPostgres", "normalize"]
+# EXTRACT/date_part fields on Spark SQL (verified on Spark 4, against PostgreSQL 15): Spark's DOW/DAYOFWEEK is
+# 1-7 from Sunday (PostgreSQL: 0-6 from Sunday); DAYOFWEEK_ISO and YEAROFWEEK are PostgreSQL's ISODOW and ISOYEAR;
+# SECOND keeps the fraction (decimal(8,6)) as PostgreSQL does; DOY, WEEK (ISO), QUARTER and the calendar fields
+# agree. EPOCH, MILLISECOND(S), MICROSECOND(S), DECADE, CENTURY and MILLENNIUM do not exist in Spark.
+_PG_FIELD_ALIASES = {
+    "MILLISECONDS": "MILLISECOND", "MS": "MILLISECOND", "MSEC": "MILLISECOND",
+    "MSECS": "MILLISECOND", "MSECONDS": "MILLISECOND", "MICROSECONDS": "MICROSECOND", "US": "MICROSECOND",
+    "USEC": "MICROSECOND", "USECS": "MICROSECOND", "USECONDS": "MICROSECOND", "DECADES": "DECADE",
+    "DEC": "DECADE", "DECS": "DECADE", "CENTURIES": "CENTURY", "C": "CENTURY", "CENT": "CENTURY",
+    "MILLENNIA": "MILLENNIUM", "MILLENNIUMS": "MILLENNIUM", "MIL": "MILLENNIUM", "MILS": "MILLENNIUM",
+}
+
+
+def _spark_extract(field: str, x: exp.Expression) -> exp.Expression | None:
+    """Spark SQL for PostgreSQL's EXTRACT(field FROM x), or None when Spark's own field means the same."""
+    def part(name: str) -> exp.Expression:
+        return exp.Extract(this=exp.var(name), expression=x.copy())
+
+    def num(v: int) -> exp.Expression:
+        return exp.Literal.number(v)
+
+    if field == "DOW":
+        return exp.Paren(this=exp.Sub(this=part("DAYOFWEEK"), expression=num(1)))
+    if field == "ISODOW":
+        return part("DAYOFWEEK_ISO")
+    if field == "ISOYEAR":
+        return part("YEAROFWEEK")
+    if field == "MILLISECOND":  # seconds with fraction, in milliseconds: 12.345678 s -> 12345.678
+        return exp.Paren(this=exp.Mul(this=part("SECOND"), expression=num(1000)))
+    if field == "MICROSECOND":
+        return exp.cast(exp.Mul(this=part("SECOND"), expression=num(1_000_000)), exp.DataType.build("BIGINT"))
+    if field == "EPOCH":  # nominal seconds since 1970-01-01 00:00, as PostgreSQL reads a timestamp without time zone
+        origin = exp.cast(exp.Literal.string("1970-01-01 00:00:00"), exp.DataType.build("TIMESTAMP_NTZ"))
+        micros = exp.TimestampDiff(this=x.copy(), expression=origin, unit=exp.var("MICROSECOND"))
+        return exp.Paren(this=exp.Div(this=micros, expression=exp.Literal.number("1000000.0")))
+    if field == "DECADE":  # years AD
+        return exp.Paren(this=exp.IntDiv(this=part("YEAR"), expression=num(10)))
+    if field in ("CENTURY", "MILLENNIUM"):  # years AD: the 21st century starts in 2001
+        span = 100 if field == "CENTURY" else 1000
+        shifted = exp.Paren(this=exp.Add(this=part("YEAR"), expression=num(span - 1)))
+        return exp.Paren(this=exp.IntDiv(this=shifted, expression=num(span)))
+    return None
+
+
+class _DatabricksTargetGenerator(DatabricksGenerator):
+    def extract_sql(self, expression: exp.Extract) -> str:
+        field = expression.this.name.upper() if isinstance(expression.this, (exp.Var, exp.Literal)) else ""
+        rewritten = _spark_extract(_PG_FIELD_ALIASES.get(field, field), expression.expression)
+        return self.sql(rewritten) if rewritten is not None else str(super().extract_sql(expression))
+
+
+class DatabricksTarget(Databricks):
+    """Databricks SQL as the compiler renders it: sqlglot's dialect, PostgreSQL's EXTRACT fields."""
+
+    Generator = _DatabricksTargetGenerator
+
+
+def target_dialect(name: str) -> str | type[Dialect]:
+    """The sqlglot dialect compiled SQL for target `name` is rendered in."""
+    return DatabricksTarget if name == "databricks" else name
+
+
+__all__ = ["BiPostgres", "DatabricksTarget", "normalize", "target_dialect"]
