@@ -82,6 +82,7 @@ _SCALARS: tuple[tuple[int, str, int, str, int, str, bool], ...] = (
     (3734, "regconfig", 4, "N", 3735, "i", True),
     (3802, "jsonb", -1, "U", 3807, "i", False),
     (3904, "int4range", -1, "R", 3905, "i", False),
+    (3926, "int8range", -1, "R", 3927, "d", False),
     (4089, "regnamespace", 4, "N", 4090, "i", True),
     (4096, "regrole", 4, "N", 4097, "i", True),
 )

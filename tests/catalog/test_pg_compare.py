@@ -93,14 +93,10 @@ def _ours(session: CatalogSession, sql: str, params: list[Any]) -> tuple[list[tu
 
 
 QUERIES = _client_queries() + _corpus_queries()
-# PostgreSQL resolves this CASE (text branch, varchar-domain branch) to varchar; we answer text.
-KNOWN_DIFFERENCES = {"powerbi/019"}
 
 
 @pytest.mark.parametrize("q", QUERIES, ids=[f"{q['client']}-{i}" for i, q in enumerate(QUERIES)])
 def test_same_columns_and_types(q: dict[str, Any], pg_conn: psycopg.Connection[Any], session: CatalogSession) -> None:
-    if q["client"] in KNOWN_DIFFERENCES:
-        pytest.xfail("known type-resolution difference")
     expected = _pg_shape(pg_conn, q["sql"], q["params"])
     if expected is None:
         pytest.skip("PostgreSQL 15 itself rejects this statement")

@@ -70,10 +70,7 @@ def pg_conn(bi_pg: PgServer) -> Iterator[psycopg.Connection[Any]]:
 
 
 # Known gaps, each with its reason; strict: the test fails once the gap is closed, so the mark goes too.
-KNOWN_GAPS = {
-    "powerbi/019": "CASE over information_schema.columns.data_type (character_data domain over varchar) "
-                   "is described as text (25); PostgreSQL 15 says varchar (1043)",
-}
+KNOWN_GAPS: dict[str, str] = {}
 
 
 def _param(e: Entry) -> Any:

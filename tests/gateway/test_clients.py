@@ -117,7 +117,6 @@ def test_psycopg_binary_results(gateway: GatewayProcess) -> None:
         assert r[10] == b"\x01\x02"
 
 
-@pytest.mark.xfail(strict=True, reason="catalog engine describes a ::uuid cast as text (25), not uuid (2950)")
 def test_psycopg_uuid_cast_is_uuid(gateway: GatewayProcess) -> None:
     import uuid
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 import pyarrow as pa
 
 from virtual_schema.catalog.pgdata import base_type
-from virtual_schema.catalog.translate import Plan
+from virtual_schema.catalog.translate import TEXT_CARRIED, Plan
+from virtual_schema.catalog.typeres import type_rules
 from virtual_schema.pgtypes import TYPES_BY_OID, PgColumnType, pg_type_for_arrow
 from virtual_schema.schema import ResultColumn
 
@@ -35,6 +36,16 @@ def _physical_ok(t: PgColumnType, a: pa.DataType) -> bool:
         return bool(pa.types.is_list(a) or pa.types.is_null(a))
     if oid in (1184, 1114, 13232):
         return bool(pa.types.is_timestamp(a))
+    if oid in TEXT_CARRIED or oid == 2950:
+        return bool(pa.types.is_string(a) or pa.types.is_large_string(a) or pa.types.is_null(a))
+    if oid == 1082:
+        return bool(pa.types.is_date(a))
+    if oid == 1083:
+        return bool(pa.types.is_time(a))
+    if oid == 1186:
+        return bool(pa.types.is_interval(a) or pa.types.is_duration(a))
+    if oid == 17:
+        return bool(pa.types.is_binary(a) or pa.types.is_large_binary(a))
     return False
 
 
@@ -62,13 +73,12 @@ def result_columns(plan: Plan, schema: pa.Schema) -> tuple[ResultColumn, ...]:
             out.append(ResultColumn(f.name, t))
             continue
         if t is not None and _physical_ok(t, f.type):
-            if t.oid in (13221, 13224, 13226, 13232, 13234):
-                t = PgColumnType(base_type(t.oid), -1)
+            t = type_rules().base(t)
             out.append(ResultColumn(f.name, t))
             continue
         by_name = plan.name_types.get(f.name)
         if by_name is not None and _physical_ok(by_name, f.type):
-            out.append(ResultColumn(f.name, PgColumnType(base_type(by_name.oid), by_name.typmod)))
+            out.append(ResultColumn(f.name, type_rules().base(by_name)))
             continue
         out.append(ResultColumn(f.name, arrow_pg_type(f.type)))
     return tuple(out)

@@ -20,6 +20,8 @@ from sqlglot.errors import ParseError, TokenError
 from virtual_schema import errors as E
 from virtual_schema.catalog.context import DUCK_DB, SCHEMA_ALIAS, SESSION_RELATIONS, CatalogVersion
 from virtual_schema.catalog.formatting import format_type
+from virtual_schema.catalog.textvalues import literal_text
+from virtual_schema.catalog.typeres import literal_type, type_rules
 from virtual_schema.errors import PgError
 from virtual_schema.pgtypes import TYPES_BY_NAME, TYPES_BY_OID, PgColumnType, pg_type_for_sql_name
 
@@ -55,6 +57,11 @@ IS_DOMAIN_TYPES = {
     "time_stamp": 13232,
     "yes_or_no": 13234,
 }
+
+# Type names PostgreSQL accepts that are not pg_type names.
+TYPE_NAME_ALIASES = {"varbit": "varbit", "bit varying": "varbit", "timetz": "timetz", "bpchar": "bpchar"}
+# Types DuckDB cannot hold: a constant of one becomes the text PostgreSQL would print (textvalues.py).
+TEXT_CARRIED = frozenset({869, 650, 829, 790, 1560, 1562, 3220, 600, 1266, 3802, 114, 142, 3904, 3926})
 
 # Return types (PostgreSQL OIDs) of functions whose result type DuckDB cannot tell apart.
 FUNC_TYPES: dict[str, int] = {
@@ -649,17 +656,23 @@ class Translator:
             return self.infer(e.this, depth + 1)
         if isinstance(e, exp.Cast):
             if "pg_type" in e.meta:
-                return PgColumnType(int(e.meta["pg_type"]))
+                return PgColumnType(int(e.meta["pg_type"]), int(e.meta.get("pg_typmod", -1)))
             return self.cast_type(e.args["to"])
+        if isinstance(e, exp.Interval):
+            return PgColumnType(1186)
+        if isinstance(e, exp.BitString):
+            return PgColumnType(1560)
+        if isinstance(e, (exp.JSONExtract, exp.JSONBExtract)):
+            left = self.infer(e.this, depth + 1)
+            return left if left is not None and left.oid in (114, 3802) else None
+        if isinstance(e, (exp.JSONExtractScalar, exp.JSONBExtractScalar)):
+            return PgColumnType(25)
         if isinstance(e, exp.Column):
             return self.column_type(e, depth)
         if isinstance(e, exp.Literal):
             if e.is_string:
                 return PgColumnType(25)
-            text = e.this
-            if re.fullmatch(r"\d+", text):
-                return PgColumnType(23 if int(text) < 2**31 else 20)
-            return PgColumnType(1700)
+            return literal_type(e.this)
         if isinstance(e, exp.Boolean):
             return PgColumnType(16)
         if isinstance(e, exp.Null):
@@ -689,11 +702,13 @@ class Translator:
         if isinstance(e, (exp.DPipe, exp.Concat)):
             return PgColumnType(25)
         if isinstance(e, exp.Case):
-            branches = [w.args["true"] for w in e.args.get("ifs") or []]
-            if e.args.get("default") is not None:
-                branches.append(e.args["default"])
+            # PostgreSQL considers the ELSE result first (a NULL of unknown type when omitted)
+            branches: list[exp.Expr | None] = [e.args.get("default")]
+            branches += [w.args["true"] for w in e.args.get("ifs") or []]
             return self._common_type(branches, depth)
         if isinstance(e, exp.Coalesce):
+            return self._common_type([e.this, *e.expressions], depth)
+        if isinstance(e, (exp.Greatest, exp.Least)):
             return self._common_type([e.this, *e.expressions], depth)
         if isinstance(e, exp.Nullif):
             return self.infer(e.this, depth + 1)
@@ -785,20 +800,18 @@ class Translator:
                         return PgColumnType(t.array_oid)
         return None
 
-    def _common_type(self, branches: list[exp.Expr], depth: int) -> PgColumnType | None:
-        """PostgreSQL's CASE/COALESCE resolution, simplified: untyped literals take the other branches' type."""
-        literal: PgColumnType | None = None
+    def _common_type(self, branches: list[exp.Expr | None], depth: int) -> PgColumnType | None:
+        """PostgreSQL's select_common_type over CASE results / COALESCE arguments (None: an omitted ELSE)."""
+        types: list[PgColumnType | None] = []
         for b in branches:
-            if isinstance(b, exp.Null):
+            if b is None or isinstance(b, exp.Null) or (isinstance(b, exp.Literal) and b.is_string):
+                types.append(None)  # unknown-type literal
                 continue
             t = self.infer(b, depth + 1)
             if t is None:
                 return None
-            if isinstance(b, exp.Literal) and b.is_string:
-                literal = literal or t
-                continue
-            return t
-        return literal or PgColumnType(25)
+            types.append(t)
+        return type_rules().common(types)
 
     def column_type(self, col: exp.Column, depth: int) -> PgColumnType | None:
         name = _lower_name(col.this) if isinstance(col.this, exp.Identifier) else None
@@ -849,20 +862,58 @@ class Translator:
                 return self.infer(p, depth + 1)
         return None
 
-    def cast_type(self, to: exp.DataType) -> PgColumnType | None:
-        if isinstance(to, exp.DataType) and to.this == exp.DataType.Type.USERDEFINED:
+    def cast_type(self, to: exp.Expr) -> PgColumnType | None:
+        """The type (and typmod) PostgreSQL gives `x::<to>`: char(n) is bpchar, numeric(p,s) keeps its typmod."""
+        if isinstance(to, exp.ObjectIdentifier):
+            return PgColumnType(REG_NAMES.get(to.name.lower(), 26))
+        if not isinstance(to, exp.DataType):
+            return None
+        T = exp.DataType.Type
+        params = [
+            int(p.this.this)
+            for p in to.expressions
+            if isinstance(p, exp.DataTypeParam) and isinstance(p.this, exp.Literal) and p.this.is_int
+        ]
+        if to.this == T.ARRAY:
+            inner = to.expressions[0] if to.expressions and isinstance(to.expressions[0], exp.DataType) else None
+            et = self.cast_type(inner) if inner is not None else None
+            pt = TYPES_BY_OID.get(et.oid) if et is not None else None
+            if et is None or pt is None or not pt.array_oid:
+                return None
+            return PgColumnType(pt.array_oid, et.typmod)
+        if to.this == T.USERDEFINED:
             kind = to.args.get("kind")
-            tname = (kind.name if isinstance(kind, (exp.Identifier, exp.Dot)) else str(kind)).lower()
+            quoted = isinstance(kind, exp.Identifier) and kind.quoted
             if isinstance(kind, exp.Dot):
-                tname = kind.expression.name.lower()
+                kind = kind.expression
+            tname = (kind.name if isinstance(kind, exp.Identifier) else str(kind)).lower()
             if tname in IS_DOMAIN_TYPES:
                 return PgColumnType(IS_DOMAIN_TYPES[tname])
             if tname == "char":
-                return PgColumnType(18)
-            t = TYPES_BY_NAME.get(tname)
-            return PgColumnType(t.oid) if t else None
-        if isinstance(to, exp.ObjectIdentifier):
-            return PgColumnType(REG_NAMES.get(to.name.lower(), 26))
+                return PgColumnType(18) if quoted else PgColumnType(1042, (params[0] if params else 1) + 4)
+            t = TYPES_BY_NAME.get(TYPE_NAME_ALIASES.get(tname, tname))
+            if t is None:
+                return None
+            if t.oid in (1560, 1562, 1043, 1042) and params:
+                return PgColumnType(t.oid, params[0] + (4 if t.oid in (1042, 1043) else 0))
+            return PgColumnType(25) if t.oid == 705 else PgColumnType(t.oid)
+        if to.this in (T.CHAR, T.NCHAR):
+            return PgColumnType(1042, (params[0] if params else 1) + 4)
+        if to.this == T.BPCHAR:
+            return PgColumnType(1042, params[0] + 4 if params else -1)
+        if to.this in (T.VARCHAR, T.NVARCHAR):
+            return PgColumnType(1043, params[0] + 4 if params else -1)
+        if to.this == T.BIT:
+            return PgColumnType(1560, params[0] if params else 1)
+        if to.this in (T.TIMESTAMP, T.TIMESTAMPTZ, T.TIME, T.TIMETZ) and params:
+            oid = {T.TIMESTAMP: 1114, T.TIMESTAMPTZ: 1184, T.TIME: 1083, T.TIMETZ: 1266}[to.this]
+            return PgColumnType(oid, params[0])
+        if to.this == T.TIMETZ:
+            return PgColumnType(1266)
+        if to.this == T.INTERVAL:
+            return PgColumnType(1186, (0x7FFF << 16) | params[0] if params else -1)
+        if to.this in (T.DOUBLE, T.FLOAT) and params:
+            return PgColumnType(700 if params[0] <= 24 else 701)
         text = to.sql(dialect="postgres").lower()
         if text == "name":
             return PgColumnType(19)
@@ -872,7 +923,8 @@ class Translator:
             return PgColumnType(22)
         if text in REG_NAMES:
             return PgColumnType(REG_NAMES[text])
-        return pg_type_for_sql_name(text)
+        got = pg_type_for_sql_name(text)
+        return PgColumnType(25) if got.oid == 705 else got
 
     # ------------------------------------------------------------------ parameters
     def _params(self, tree: exp.Expr) -> None:
@@ -1017,6 +1069,10 @@ class Translator:
             lt, rt = self.infer(node.this, 0), self.infer(node.expression, 0)
             if lt is not None and rt is not None and lt.oid in (20, 21, 23) and rt.oid in (20, 21, 23):
                 return exp.IntDiv(this=node.this, expression=node.expression)
+        if isinstance(node, exp.BitString):
+            bits = _cast(exp.Literal.string(str(node.this)), "VARCHAR")
+            bits.meta["pg_type"] = 1560
+            return bits
         if isinstance(node, exp.ByteString):
             return exp.Literal.string(node.this)
         if isinstance(node, exp.Explode):
@@ -1150,6 +1206,37 @@ class Translator:
         if target is None:
             return node
         oid = target.oid
+        lit = inner.this if isinstance(inner, exp.Literal) and inner.is_string else None
+        if oid in TEXT_CARRIED:
+            text = literal_text(oid, target.typmod, lit) if lit is not None else None
+            out = _cast(exp.Literal.string(text) if text is not None else inner, "VARCHAR")
+            out.meta["pg_type"], out.meta["pg_typmod"] = oid, target.typmod
+            return out
+        if oid == 1700 and target.typmod < 0:
+            number = lit if lit is not None else (inner.this if isinstance(inner, exp.Literal) else None)
+            if number is not None and re.fullmatch(r"\s*[+-]?(\d+\.?\d*|\.\d+)\s*", number):
+                digits = number.strip().lstrip("+")
+                if len(re.sub(r"\D", "", digits)) <= 38:
+                    # keeps the literal's own scale, as PostgreSQL's numeric does ('1.50' prints 1.50)
+                    num = exp.Literal.number(digits.lstrip("-"))
+                    return exp.Neg(this=num) if digits.startswith("-") else num
+            inner_t = self.infer(inner, 0)
+            if inner_t is not None and inner_t.oid in (700, 701):
+                out = _cast(inner, "DOUBLE")
+                out.meta["pg_type"] = 1700
+                return out
+        if oid == 1700 and target.typmod >= 4 and ((target.typmod - 4) >> 16) > 38:
+            out = _cast(inner, "DOUBLE")
+            out.meta["pg_type"], out.meta["pg_typmod"] = oid, target.typmod
+            return out
+        if oid in (1042, 1043) and target.typmod >= 4:
+            n = exp.Literal.number(target.typmod - 4)
+            inner_t = self.infer(inner, 0)
+            text_in: exp.Expr = inner if inner_t is not None and inner_t.oid == 25 else _cast(inner, "VARCHAR")
+            cut: exp.Expr = exp.Anonymous(this="left", expressions=[text_in, n])
+            if oid == 1042:
+                cut = exp.Anonymous(this="rpad", expressions=[cut, n.copy(), exp.Literal.string(" ")])
+            return cut
         if oid == 17 and isinstance(inner, exp.Literal) and inner.is_string:
             # PostgreSQL's bytea input (hex or escape format); DuckDB would read "\x0102" as 3 bytes.
             data = bytea_input(inner.this)
@@ -1200,11 +1287,19 @@ class Translator:
                 inner = exp.Array(expressions=[exp.Literal.string(x) for x in items])
                 if not items:
                     inner = _cast(exp.Array(expressions=[]), "VARCHAR[]")
-            return _cast(inner, duck_type(oid, pt.name))
-        if oid == 22:
-            return _cast(inner, "SMALLINT[]")
-        if oid == 30:
-            return _cast(inner, "UINTEGER[]")
+            storage = duck_type(oid, pt.name)
+            if not storage.endswith("[]"):
+                elem = duck_type(pt.element_oid, "")
+                storage = elem + "[]" if elem in _ARRAY_ELEMENTS and pt.element_oid != 1700 else "VARCHAR[]"
+            out = _cast(inner, storage)
+            out.meta["pg_type"], out.meta["pg_typmod"] = oid, target.typmod
+            return out
+        if oid in (22, 30):
+            if lit is not None:  # int2vector / oidvector input: space-separated numbers
+                inner = exp.Array(expressions=[exp.Literal.number(x) for x in lit.split()])
+                if not lit.split():
+                    inner = _cast(exp.Array(expressions=[]), "INTEGER[]")
+            return _cast(inner, "SMALLINT[]" if oid == 22 else "UINTEGER[]")
         return node
 
     def _reg_value(self, e: exp.Expr) -> exp.Expr:
@@ -1272,6 +1367,8 @@ class Translator:
             raise PgError(E.UNDEFINED_OBJECT, f'role "{raw}" does not exist')
         return 0
 
+
+_ARRAY_ELEMENTS = frozenset({"BOOLEAN", "SMALLINT", "INTEGER", "BIGINT", "UINTEGER", "FLOAT", "DOUBLE", "DATE"})
 
 # format_type spellings that are not pg_type names
 _TYPE_ALIASES = {
@@ -1445,9 +1542,17 @@ def _colname(e: exp.Expr) -> tuple[str, int]:
             kind = to.args.get("kind")
             name = kind.expression.name if isinstance(kind, exp.Dot) else str(kind.name if kind else "?column?")
             return name.lower(), 1
+        while isinstance(to, exp.DataType) and to.this == exp.DataType.Type.ARRAY and to.expressions:
+            to = to.expressions[0]  # PostgreSQL names an array cast after its element type
+        if isinstance(to, exp.DataType) and to.this == exp.DataType.Type.USERDEFINED:
+            return _colname(exp.Cast(this=e.this, to=to))
         text = to.sql(dialect="postgres").lower()
         if text == "name":
             return "name", 1
+        if isinstance(to, exp.DataType) and to.this in (exp.DataType.Type.CHAR, exp.DataType.Type.BPCHAR):
+            return "bpchar", 1
+        if isinstance(to, exp.DataType) and to.this == exp.DataType.Type.TIMETZ:
+            return "timetz", 1
         t = pg_type_for_sql_name(text)
         return (t.name if t.oid != 25 or text.startswith("text") else text.split("(")[0]), 1
     if isinstance(e, exp.Case):
@@ -1478,8 +1583,8 @@ def _colname(e: exp.Expr) -> tuple[str, int]:
         return str(e.this).lower(), 2
     if isinstance(e, exp.Func) and not isinstance(e, (exp.Binary, exp.Unary, exp.Predicate)):
         return e.sql_name().lower(), 2
-    if isinstance(e, (exp.Boolean,)):
-        return "bool", 1
+    if isinstance(e, exp.Interval):
+        return "interval", 1
     if isinstance(e, exp.Null):
         return "?column?", 0
     return "?column?", 0

@@ -1,0 +1,240 @@
+"""Result types and text values of constant and catalog expressions, compared with a real PostgreSQL 15.
+
+Drivers decode by the type OID and typmod of each result column (psycopg loads a `'…'::uuid` as uuid.UUID
+only when the column is uuid, 2950), so every `SELECT <expr>` here must describe the same column name,
+type OID and typmod as PostgreSQL and print the same text (through the gateway's row encoder).
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Iterator
+from typing import Any
+
+import psycopg
+import pytest
+
+from gateway.protocol.rowenc import RowEncoder
+from tests.catalog import pgserver
+from tests.catalog.fixtures import fixture_schema
+from virtual_schema.catalog.api import SessionInfo
+from virtual_schema.catalog.engine import CatalogEngine, CatalogSession
+from virtual_schema.errors import PgError
+
+pytestmark = pytest.mark.skipif(not pgserver.available(), reason="PostgreSQL 15 binaries not installed")
+
+CASTS = [
+    "'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11'::uuid",
+    "'A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11'::uuid",
+    "'{a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11}'::uuid[]",
+    """'{"a": 1}'::json""",
+    """'{"b":[1,2], "a": 1, "aa": {"y":null}}'::jsonb""",
+    """'{"a":1}'::jsonb -> 'a'""",
+    "'192.168.0.1'::inet",
+    "'10.1.2.3/8'::inet",
+    "'::1'::inet",
+    "'192.168.0.0/24'::cidr",
+    "'08-00-2B-01-02-03'::macaddr",
+    "'12.5'::money",
+    "'101'::bit(3)",
+    "'11'::bit(3)",
+    "'1101'::bit(3)",
+    "'1101'::varbit(2)",
+    "'101'::varbit",
+    "B'1010'",
+    "'0/16b6c50'::pg_lsn",
+    "'(1.5,2)'::point",
+    "'[1,5]'::int4range",
+    "'(1,5)'::int8range",
+    "'<a>x</a>'::xml",
+    "'\\x0102'::bytea",
+    "'1 day 02:00:00'::interval",
+    "interval '1 year 2 months'",
+    "'12:34:56'::time",
+    "'12:34:56.5'::time(3)",
+    "'12:34:56+02'::timetz",
+    "'12:34:56'::time with time zone",
+    "'2024-02-29'::date",
+    "'2024-02-29 12:34:56'::timestamp",
+    "'2024-02-29 12:34:56.123456'::timestamp(3)",
+    "'2024-02-29 12:34:56+00'::timestamptz",
+    "'12.345'::numeric(10,2)",
+    "12.345::numeric(10,2)",
+    "'12.345'::decimal(5,1)",
+    "12::numeric(5)",
+    "1.5::numeric",
+    "'1.50'::numeric",
+    "'1.5'::float8::numeric",
+    "'abc'::varchar(10)",
+    "'abcdef'::varchar(2)",
+    "'abc'::character varying",
+    "'abc'::char(5)",
+    "'abc'::character(2)",
+    "'abc'::char",
+    "'abc'::bpchar",
+    "'x'::\"char\"",
+    "'abc'::name",
+    "'abc'::text",
+    "'abc'::unknown",
+    "'123'::oid",
+    "'pg_class'::regclass",
+    "'int4'::regtype",
+    "'array_in'::regproc",
+    "'pg_catalog'::regnamespace",
+    "'int4'::regtype::oid",
+    "'int4'::regtype::text",
+    "'1 2'::int2vector",
+    "'23 25'::oidvector",
+    "'{1,2,3}'::int[]",
+    "'{1,2}'::int2[]",
+    "'{a,b}'::text[]",
+    "'{}'::text[]",
+    "'{1.5,2}'::numeric[]",
+    "'{x,y}'::varchar(3)[]",
+    "ARRAY[1,2]",
+    "ARRAY['a','b']",
+    "1::int2",
+    "1::int8",
+    "1.5::float4",
+    "'1.5'::real",
+    "'1.5'::double precision",
+    "1::bool",
+    "true",
+    "1",
+    "123456789012",
+    "1.5",
+    "'abc'",
+    "NULL",
+    "NULL::int4",
+]
+COMBINED = [
+    "CASE WHEN random() < 2 THEN 'a' ELSE 'b' END",
+    "CASE WHEN random() < 2 THEN 'a'::varchar ELSE 'b'::text END",
+    "CASE WHEN random() < 2 THEN 'a'::text ELSE 'b'::varchar END",
+    "CASE WHEN random() < 2 THEN 'a'::name ELSE 'b'::text END",
+    "CASE WHEN random() < 2 THEN 'a'::varchar(5) ELSE 'bc'::varchar(5) END",
+    "CASE WHEN random() < 2 THEN 'a'::varchar(5) ELSE 'bc'::varchar(6) END",
+    "CASE WHEN random() < 2 THEN 'a'::varchar ELSE 'b'::name END",
+    "CASE WHEN random() < 2 THEN 1 ELSE 2::int8 END",
+    "CASE WHEN random() < 2 THEN 1::int2 END",
+    "CASE WHEN random() < 2 THEN 2.5 ELSE 1 END",
+    "CASE WHEN random() < 2 THEN 1.5::float4 ELSE 2::numeric END",
+    "CASE WHEN random() < 2 THEN '2024-01-01 10:00+00'::timestamptz ELSE '2024-01-01'::date END",
+    "COALESCE(NULL, 'x')",
+    "COALESCE('a'::varchar, 'b'::text)",
+    "COALESCE('b'::text, 'a'::varchar)",
+    "COALESCE(1, 2::int2)",
+    "COALESCE(2::int2, 1)",
+    "GREATEST(1, 2::int8)",
+]
+# information_schema's domains (sql_identifier = name, character_data = varchar, cardinal_number = int4,
+# yes_or_no = varchar(3), time_stamp = timestamptz(2)) in CASE / COALESCE with other expressions
+DOMAIN_QUERIES = [
+    "SELECT table_name, column_name, data_type, is_nullable, ordinal_position, character_maximum_length "
+    "FROM information_schema.columns WHERE false",
+    "SELECT CASE WHEN data_type LIKE '%unsigned%' THEN data_type || ' unsigned' ELSE data_type END "
+    "FROM information_schema.columns WHERE false",
+    "SELECT CASE WHEN is_nullable = 'YES' THEN 'nullable' ELSE data_type END FROM information_schema.columns",
+    "SELECT CASE WHEN is_nullable = 'YES' THEN is_nullable ELSE 'NO' END FROM information_schema.columns",
+    "SELECT CASE WHEN true THEN table_name ELSE column_name END FROM information_schema.columns WHERE false",
+    "SELECT CASE WHEN true THEN table_name::text ELSE column_name END FROM information_schema.columns WHERE false",
+    "SELECT CASE WHEN true THEN table_name ELSE 'x'::varchar END FROM information_schema.columns WHERE false",
+    "SELECT COALESCE(character_maximum_length, 0) FROM information_schema.columns WHERE false",
+    "SELECT COALESCE(character_maximum_length, 0::int8) FROM information_schema.columns WHERE false",
+    "SELECT COALESCE(column_default, data_type) FROM information_schema.columns WHERE false",
+    "SELECT COALESCE(column_name, table_name) FROM information_schema.columns WHERE false",
+    "SELECT COALESCE(column_name, data_type) FROM information_schema.columns WHERE false",
+    "SELECT COALESCE(is_nullable, 'x') FROM information_schema.columns WHERE false",
+    "SELECT CASE WHEN numeric_precision IS NULL THEN 0 ELSE numeric_precision END "
+    "FROM information_schema.columns WHERE false",
+    "SELECT table_name, is_insertable_into, commit_action FROM information_schema.tables WHERE false",
+    "SELECT CASE WHEN table_type = 'VIEW' THEN 'v' ELSE table_type END FROM information_schema.tables WHERE false",
+    "SELECT created FROM information_schema.triggers WHERE false",
+    "SELECT COALESCE(created, now()) FROM information_schema.triggers WHERE false",
+]
+
+
+@pytest.fixture(scope="module")
+def pg_conn() -> Iterator[psycopg.Connection[Any]]:
+    server = pgserver.start()
+    try:
+        with psycopg.connect(server.dsn(), autocommit=True) as conn:
+            conn.execute("SET TimeZone = 'UTC'")
+            yield conn
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def session() -> Iterator[CatalogSession]:
+    eng = CatalogEngine(fixture_schema(), database="postgres", users=("postgres",))
+    s = eng.open_session(SessionInfo(pid=1, user="postgres", database="postgres", settings={"timezone": "UTC"}))
+    yield s
+    eng.close()
+
+
+Shape = list[tuple[str, int, int]]
+
+
+def _pg(conn: psycopg.Connection[Any], sql: str) -> tuple[Shape, list[list[str | None]]]:
+    res = conn.execute(sql).pgresult
+    assert res is not None
+    shape = [(res.fname(i).decode(), res.ftype(i), res.fmod(i)) for i in range(res.nfields)]
+    rows = []
+    for r in range(res.ntuples):
+        vals = [res.get_value(r, i) for i in range(res.nfields)]
+        rows.append([None if v is None else v.decode() for v in vals])
+    return shape, rows
+
+
+def _data_rows(data: bytes) -> list[list[str | None]]:
+    rows: list[list[str | None]] = []
+    i = 0
+    while i < len(data):
+        length = struct.unpack("!I", data[i + 1 : i + 5])[0]
+        body, i = data[i + 5 : i + 1 + length], i + 1 + length
+        j, row = 2, []
+        for _ in range(struct.unpack("!H", body[:2])[0]):
+            n = struct.unpack("!i", body[j : j + 4])[0]
+            j += 4
+            row.append(None if n < 0 else body[j : j + n].decode())
+            j += max(n, 0)
+        rows.append(row)
+    return rows
+
+
+def _ours(session: CatalogSession, sql: str) -> tuple[Shape, list[list[str | None]]]:
+    desc = session.describe(sql)
+    res = session.execute(sql)
+    shape = [(c.name, c.type.oid, c.type.typmod) for c in res.columns]
+    assert [(c.name, c.type.oid, c.type.typmod) for c in desc.columns] == shape, "Describe differs from Execute"
+    enc = RowEncoder([c.type for c in res.columns], [0], timezone="UTC")
+    rows = [r for b in res.batches for r in _data_rows(enc.encode(b))]
+    return shape, rows
+
+
+@pytest.mark.parametrize("expr", CASTS + COMBINED)
+def test_expression_type_and_text(expr: str, pg_conn: psycopg.Connection[Any], session: CatalogSession) -> None:
+    sql = f"SELECT {expr}"
+    assert _ours(session, sql) == _pg(pg_conn, sql)
+
+
+@pytest.mark.parametrize("sql", DOMAIN_QUERIES)
+def test_information_schema_domain_resolution(sql: str, pg_conn: psycopg.Connection[Any],
+                                              session: CatalogSession) -> None:
+    assert _ours(session, sql)[0] == _pg(pg_conn, sql)[0]
+
+
+@pytest.mark.parametrize(
+    ("expr", "sqlstate"),
+    [("'10.1.2.3/8'::cidr", "22P02"), ("'zz'::macaddr", "22P02"), ("'1012'::varbit", "22P02"),
+     ("'12'::bit(3)", "22P02"), ("'{\"a\":'::jsonb", "22P02"), ("'[5,1]'::int4range", "22000")],
+)
+def test_invalid_input_same_sqlstate(expr: str, sqlstate: str, pg_conn: psycopg.Connection[Any],
+                                     session: CatalogSession) -> None:
+    with pytest.raises(psycopg.Error) as pg_err:
+        pg_conn.execute(f"SELECT {expr}")
+    assert pg_err.value.sqlstate == sqlstate
+    with pytest.raises(PgError) as ours:
+        session.execute(f"SELECT {expr}")
+    assert ours.value.sqlstate == sqlstate
