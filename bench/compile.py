@@ -9,6 +9,11 @@ touches data (explain() only renders SQL).
   cache (what a server answers a repeated dashboard query with). MetricFlow: explain() again.
 - uncached: the gateway's full bind → plan → SQL → render, through a layer built with cache_size=0,
   median of repeated runs (MetricFlow has no such split: its warm figure is its uncached figure).
+- same shape, new literals: the statement with other filter values (strings get another last character,
+  numbers another last digit: each variant a new text), after the original was compiled. Gateway: the
+  shape cache fills the compiled shape's template (compiler/shape.py). Only the queries with literals in
+  value positions; MetricFlow's figure is its warm explain() of the same queries (a new filter value is a
+  new request for it).
 - cold: the first compile / explain of that statement in an already-built layer / engine.
 - build: loading the model files and building the layer, vs parsing the manifest and building the engine.
 
@@ -57,16 +62,22 @@ class CompileBench:
         mf = None if opts.no_metricflow else _metricflow_times(cases, opts.runs, opts.warmup)
         rows: list[ResultRow] = []
 
-        def summary(label: str, key: str, pct: float, mf_key: str | None) -> None:
+        def summary(label: str, key: str, pct: float, mf_key: str | None, only: list[int] | None = None) -> None:
             row = ResultRow(label, "ms", "lower")
-            row.gateway = percentile(gw[key], pct) * 1e3
+            got = gw[key] if only is None else [gw[key][i] for i in only]
+            if not got:
+                return
+            row.gateway = percentile(got, pct) * 1e3
             if mf is not None and mf_key is not None:
-                row.postgres = percentile(mf[mf_key], pct) * 1e3
+                row.postgres = percentile(mf[mf_key] if only is None else [mf[mf_key][i] for i in only], pct) * 1e3
             rows.append(row)
 
         summary("warm (repeated statement): p50 over queries", "warm", 50, "warm")
         summary("warm: p95 over queries", "warm", 95, "warm")
         summary("warm: max over queries", "warm", 100, "warm")
+        shaped = [i for i, v in enumerate(gw["shape"]) if v >= 0]
+        summary(f"same shape, new literals ({len(shaped)} queries): p50 over queries", "shape", 50, "warm", shaped)
+        summary("same shape, new literals: p95 over queries", "shape", 95, "warm", shaped)
         summary("uncached compile (bind+plan+render): p50 over queries", "uncached", 50, "warm")
         summary("uncached compile: p95 over queries", "uncached", 95, "warm")
         summary("cold (first time the statement is seen): p50 over queries", "cold", 50, "cold")
@@ -77,6 +88,8 @@ class CompileBench:
         for i, c in enumerate(cases):
             per_query[c.name] = {"gateway_warm_us": gw["warm"][i] * 1e6, "gateway_uncached_ms": gw["uncached"][i] * 1e3,
                                  "gateway_cold_ms": gw["cold"][i] * 1e3}
+            if gw["shape"][i] >= 0:
+                per_query[c.name]["gateway_same_shape_us"] = gw["shape"][i] * 1e6
             if mf is not None:
                 per_query[c.name].update({"metricflow_warm_ms": mf["warm"][i] * 1e3,
                                           "metricflow_cold_ms": mf["cold"][i] * 1e3})
@@ -112,7 +125,8 @@ def _gateway_times(cases: list[Any], runs: int, warm_reps: int) -> dict[str, lis
     layer.compile(cases[0].sql)
     first = time.perf_counter() - t0
     uncached_layer = build_semantic_layer(load_models(MODELS_DIR), physical, "duckdb", cache_size=0)
-    out: dict[str, list[float]] = {"build": [build], "first": [first], "cold": [], "uncached": [], "warm": []}
+    out: dict[str, list[float]] = {"build": [build], "first": [first], "cold": [], "uncached": [], "warm": [],
+                                   "shape": []}
     for c in cases:
         t0 = time.perf_counter()
         uncached_layer.compile(c.sql)
@@ -130,7 +144,38 @@ def _gateway_times(cases: list[Any], runs: int, warm_reps: int) -> dict[str, lis
             layer.compile(c.sql)
             reps.append(time.perf_counter() - t0)
         out["warm"].append(statistics.median(reps))
+        variants = _literal_variants(c.sql, min(warm_reps, 200))
+        reps = []
+        for v in variants:
+            t0 = time.perf_counter()
+            layer.compile(v)
+            reps.append(time.perf_counter() - t0)
+        out["shape"].append(statistics.median(reps) if reps else -1.0)
     return out
+
+
+def _literal_variants(sql: str, n: int) -> list[str]:
+    """Up to n distinct texts of the statement's shape: other values for its lifted literals."""
+    from virtual_schema.compiler.shape import lift
+
+    shape = lift(sql)
+    if shape is None:
+        return []
+    out: dict[str, None] = {}
+    for k in range(1, n + 1):
+        pieces, pos = [], 0
+        for c in shape.constants:
+            if c.kind == "s":
+                value = c.value[:-1] + "abcdefghijklmnopqrstuvwxyz"[k % 26] + "x" * (k // 26) if c.value else "x" * k
+                text = "'" + value.replace("'", "''") + "'"
+            else:
+                text = c.value[:-1] + str((int(c.value[-1]) + k) % 10)
+            pieces += [sql[pos:c.start], text]
+            pos = c.end + 1
+        variant = "".join([*pieces, sql[pos:]])
+        if variant != sql:
+            out[variant] = None
+    return list(out)
 
 
 def _metricflow_times(cases: list[Any], runs: int, warmup: int) -> dict[str, list[float]]:

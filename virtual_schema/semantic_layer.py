@@ -9,8 +9,8 @@ and as `<dim>__<grain>`), dimensions of models reachable through the model's ent
 and measures that no metric shadows. The `metrics` table has `metric_time` (+ grains), every metric, and
 every dimension as `<primary entity>__<dim>`.
 
-`SemanticLayer.compile` is thread-safe: the LRU cache is guarded by a lock and compilation itself only
-reads immutable state (scopes are memoised per model; concurrent first builds produce equal values).
+`SemanticLayer.compile` is thread-safe: the LRU caches (by text, by shape) are guarded by a lock and compilation
+itself only reads immutable state (scopes are memoised per model; concurrent first builds produce equal values).
 """
 
 from __future__ import annotations
@@ -18,6 +18,8 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 import pyarrow as pa
 from sqlglot import exp
@@ -29,6 +31,7 @@ from virtual_schema.compiler.bind import TableColumn, TableInfo
 from virtual_schema.compiler.compile import Compiler
 from virtual_schema.compiler.metrics import Leaf, MetricExpander, measure_agg
 from virtual_schema.compiler.scope import ScopeBuilder
+from virtual_schema.compiler.shape import ShapeTemplate, lift
 from virtual_schema.compiler.to_sql import Planner
 from virtual_schema.errors import PgError
 from virtual_schema.loader import SemanticModelSet
@@ -39,17 +42,37 @@ METRICS_TABLE = "metrics"
 SUPPORTED_DIALECTS = ("duckdb", "databricks")
 
 
+@dataclass(frozen=True, slots=True)
+class CacheStats:
+    hits: int  # the exact statement text was compiled before
+    shape_hits: int  # a statement of the same shape was: its template was filled with this one's literals
+    compiles: int  # full compiles (bind → plan → render), errors included
+
+
 class SemanticLayer:
+    """Compiled statements are cached twice: by exact text (a repeated statement costs a dict lookup) and by
+    shape (compiler/shape.py: the same statement with other literals fills the shape's template)."""
+
     def __init__(self, schema: VirtualSchema, compiler: Compiler, cache_size: int = 4096) -> None:
         self.schema = schema
         self._compiler = compiler
         self._cache: OrderedDict[tuple[str, tuple[int, ...]], CompiledQuery | PgError] = OrderedDict()
+        self._shapes: OrderedDict[tuple[object, tuple[int, ...]], ShapeTemplate | None] = OrderedDict()
         self._lock = threading.Lock()
         self._cache_size = cache_size
+        self._hits = self._shape_hits = self._compiles = 0
 
     @property
     def dialect(self) -> str:
         return self._compiler.dialect
+
+    @property
+    def stats(self) -> CacheStats:
+        return CacheStats(self._hits, self._shape_hits, self._compiles)
+
+    def with_empty_cache(self, cache_size: int | None = None) -> SemanticLayer:
+        """The same schema and compiler behind new, empty caches (`cache_size=0`: every compile is a full one)."""
+        return SemanticLayer(self.schema, self._compiler, self._cache_size if cache_size is None else cache_size)
 
     def compile(self, sql: str, param_types: Sequence[int] = ()) -> CompiledQuery:
         """Warehouse SQL and result shape for one statement; raises PgError. Cached (errors too)."""
@@ -58,18 +81,50 @@ class SemanticLayer:
             got = self._cache.get(key)
             if got is not None:
                 self._cache.move_to_end(key)
+                self._hits += 1
         if got is None:
-            try:
-                got = self._compiler.compile(sql, key[1])
-            except PgError as e:
-                got = e
+            got = self._compile_new(sql, key[1])
             with self._lock:
-                self._cache[key] = got
-                if len(self._cache) > self._cache_size:
-                    self._cache.popitem(last=False)
+                _put(self._cache, key, got, self._cache_size)
         if isinstance(got, PgError):
             raise PgError(got.sqlstate, got.message, detail=got.detail, hint=got.hint, position=got.position)
         return got
+
+    def _compile_new(self, sql: str, param_types: tuple[int, ...]) -> CompiledQuery | PgError:
+        shape = lift(sql) if self._cache_size > 0 else None
+        skey = (shape.key, param_types) if shape is not None else None
+        if skey is not None:
+            with self._lock:
+                template = self._shapes.get(skey, _UNSEEN)
+                if template is not _UNSEEN:
+                    self._shapes.move_to_end(skey)
+            if isinstance(template, ShapeTemplate):
+                assert shape is not None
+                with self._lock:
+                    self._shape_hits += 1
+                return template.fill(shape)
+            if template is None:
+                shape = None  # a shape without a template: compile the statement itself
+        with self._lock:
+            self._compiles += 1
+        try:
+            got, template = self._compiler.compile_shape(sql, param_types, shape)
+        except PgError as e:
+            return e  # errors (their positions) belong to the text: not cached by shape
+        if skey is not None:
+            with self._lock:
+                _put(self._shapes, skey, template, self._cache_size)
+        return got
+
+
+_UNSEEN = object()
+
+
+def _put(cache: OrderedDict[Any, Any], key: Any, value: Any, size: int) -> None:
+    cache[key] = value
+    cache.move_to_end(key)
+    while len(cache) > size:
+        cache.popitem(last=False)
 
 
 def _metric_leaves(

@@ -2,7 +2,8 @@
 
 The gateway hands over one statement's SQL text (PostgreSQL syntax, `$n` placeholders) and gets
 back SQL in the backend's dialect plus the result's shape, so Describe can answer without running
-anything. Results are cached per (SQL text, parameter types, schema version, dialect).
+anything. Results are cached per (SQL text, parameter types) and per statement shape (the same text with
+other literals: compiler/shape.py) in each layer, i.e. per schema version and dialect.
 """
 
 from __future__ import annotations

@@ -24,6 +24,7 @@ from virtual_schema.compiler import types as ty
 from virtual_schema.compiler.api import CompiledQuery
 from virtual_schema.compiler.bind import SEM, TableInfo, _figure_name, ambiguous, analyse, parse, position
 from virtual_schema.compiler.dialect import target_dialect
+from virtual_schema.compiler.shape import Shape, ShapeTemplate, render_template, tag
 from virtual_schema.compiler.to_sql import Planner
 from virtual_schema.errors import FEATURE_NOT_SUPPORTED, UNDEFINED_TABLE, PgError
 from virtual_schema.pgtypes import TYPES_BY_OID, PgColumnType
@@ -58,7 +59,16 @@ class Compiler:
         self._lower_tables = {n.lower(): n for n in tables}
 
     def compile(self, sql: str, param_types: tuple[int, ...]) -> CompiledQuery:
+        return self.compile_shape(sql, param_types, None)[0]
+
+    def compile_shape(
+        self, sql: str, param_types: tuple[int, ...], shape: Shape | None
+    ) -> tuple[CompiledQuery, ShapeTemplate | None]:
+        """Compile one statement; with its `shape` (shape.lift) also the template every statement of that shape
+        can fill with its own literals (None when the shape cannot have one)."""
         tree = parse(sql)
+        if shape is not None and not tag(tree, shape):
+            shape = None
         empty = _is_empty(tree)
         has_params = "$" in sql
         hints = self._param_hints(tree) if has_params else {}
@@ -80,11 +90,20 @@ class Compiler:
             fallback = self._empty_shape(original, ctes)
             if fallback is None:
                 raise
-            return fallback
+            return fallback, None
         tree = self._unify_set_operation(tree)
         columns, params = self._types(tree, param_types, result_types, hints, has_params)
         order = self._param_order(tree) if has_params else ()
-        return CompiledQuery(self._render(tree), columns, params, empty, order)
+        if shape is not None:
+            try:
+                template = render_template(
+                    tree, shape, CompiledQuery("", columns, params, empty, order), self.dialect, self._prepare
+                )
+            except Exception as e:
+                raise PgError(FEATURE_NOT_SUPPORTED, f"cannot render for {self.dialect}: {e}") from None
+            if template is not None:
+                return template.query, template
+        return CompiledQuery(self._render(tree), columns, params, empty, order), None
 
     def _empty_shape(self, tree: exp.Expression, ctes: set[str]) -> CompiledQuery | None:
         if not isinstance(tree, exp.Select) or tree.args.get("joins"):
@@ -347,12 +366,17 @@ class Compiler:
         return PgColumnType(25)
 
     # -- rendering -----------------------------------------------------------------------------------------
-    def _render(self, tree: exp.Expression) -> str:
+    def _prepare(self, tree: exp.Expression) -> exp.Expression:
+        """The tree as the dialect receives it: positional `?` markers where it has no `$n`."""
         out = tree
         if self.dialect != "duckdb":
             out = tree.copy()
             for p in list(out.find_all(exp.Parameter, bfs=False)):
                 p.replace(exp.Placeholder())
+        return out
+
+    def _render(self, tree: exp.Expression) -> str:
+        out = self._prepare(tree)
         try:
             return out.sql(dialect=target_dialect(self.dialect), unsupported_level=ErrorLevel.RAISE)
         except Exception as e:
