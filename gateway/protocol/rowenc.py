@@ -11,8 +11,11 @@ outside the vectorized ranges) go through pgvalue.py per value, which is also th
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import struct
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from types import ModuleType
 from typing import Any
 
 import numpy as np
@@ -708,6 +711,212 @@ def _small_values(arr: pa.Array) -> list[Any]:
     return _pylist(arr)
 
 
+# ---------------------------------------------------------------------------------------------- compiled path
+
+USE_KERNEL = True  # tests switch it off to compare with the numpy assembler
+
+
+@functools.cache
+def _kernel() -> ModuleType | None:
+    """rowkern.py (numba) when it imports; None keeps the numpy assembler."""
+    try:
+        from gateway.protocol import rowkern
+    except ImportError:
+        return None
+    return rowkern
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """One column of a chunk as the compiled writer takes it (see rowkern.py for kinds)."""
+
+    kind: int
+    param: int = 0
+    values: npt.NDArray[Any] | None = None  # per-row value (INT/DEC/DATE/TS/BOOL/BE) or byte offset (BYTES)
+    lens: npt.NDArray[np.int64] | None = None  # BYTES: per-row length
+    data: npt.NDArray[np.uint8] | None = None  # BYTES: the bytes the offsets point into
+    null: npt.NDArray[np.bool_] | None = None
+    width: int = 0  # widest value in bytes, for the output bound (BYTES: unused, lens are summed)
+
+
+Planner = Callable[[pa.Array], "_Plan | None"]  # None: render this chunk of the column with numpy
+
+
+def _plan_field(f: vf.Field) -> _Plan:
+    """A numpy-rendered column as BYTES windows into its (contiguous) matrix."""
+    n, w = f.mat.shape
+    mat = f.mat if f.mat.flags.c_contiguous else np.ascontiguousarray(f.mat)
+    starts = np.arange(0, n * w, w, dtype=np.int64)
+    if f.lo is not None:
+        starts += f.lo
+    hi = np.full(n, w, np.int64) if f.hi is None else f.hi.astype(np.int64, copy=False)
+    lens = hi if f.lo is None else hi - f.lo
+    return _Plan(0, values=starts, lens=lens, data=mat.reshape(-1), null=f.null)
+
+
+def _plan_strings(arr: pa.Array) -> _Plan | None:
+    arr = _normalize(arr)
+    if not (pa.types.is_string(arr.type) or pa.types.is_binary(arr.type)):
+        return None
+    offsets = _values_offsets(arr)
+    data = arr.buffers()[2]
+    first, last = int(offsets[0]), int(offsets[-1])
+    raw = np.frombuffer(data, np.uint8)[first:last] if data is not None and last > first else np.zeros(0, np.uint8)
+    return _Plan(0, values=offsets[:-1] - first, lens=np.diff(offsets), data=raw, null=_nulls(arr))
+
+
+def _plan_int_text(arr: pa.Array) -> _Plan | None:
+    if not pa.types.is_integer(arr.type) or arr.type == pa.uint64():
+        return None
+    return _Plan(1, values=_values(arr, arr.type.to_pandas_dtype()), null=_nulls(arr), width=20)
+
+
+def _plan_numeric_text(arr: pa.Array) -> _Plan | None:
+    if pa.types.is_integer(arr.type):
+        return _plan_int_text(arr)
+    ints = _decimal_ints(arr)
+    if ints is None or not 0 <= arr.type.scale <= 18:
+        return None
+    if arr.type.scale == 0:
+        return _Plan(1, values=ints, null=_nulls(arr), width=20)
+    if len(ints) and int(ints.min()) == -(2**63):
+        return None
+    return _Plan(2, arr.type.scale, ints, null=_nulls(arr), width=21 + arr.type.scale)
+
+
+def _plan_date_text(arr: pa.Array) -> _Plan | None:
+    if arr.type != pa.date32():
+        return None
+    days = _values(arr, np.int32)
+    null = _nulls(arr)
+    if not vf.date_in_range(_zero_nulls(days.astype(np.int64), null)):
+        return None
+    return _Plan(3, values=days, null=null, width=10)
+
+
+def _plan_timestamp_text(arr: pa.Array) -> _Plan | None:
+    if not pa.types.is_timestamp(arr.type):
+        return None
+    null = _nulls(arr)
+    us = _zero_nulls(_micros(arr), null)
+    if len(us) and (us.min() < _TS_MIN_US or us.max() > _TS_MAX_US):
+        return None
+    return _Plan(4, values=us, null=null, width=26)
+
+
+def _plan_bool(kind: int) -> Planner:
+    def plan(arr: pa.Array) -> _Plan | None:
+        if not pa.types.is_boolean(arr.type):
+            return None
+        v = np.asarray(arr.fill_null(False).to_numpy(zero_copy_only=False), dtype=np.int64)
+        return _Plan(kind, 1, v, null=_nulls(arr), width=1)
+
+    return plan
+
+
+def _plan_be(width: int, shift: int = 0) -> Planner:
+    """Binary fixed-width integers (and dates/timestamps shifted to PostgreSQL's epoch)."""
+    def plan(arr: pa.Array) -> _Plan | None:
+        typ = arr.type
+        if pa.types.is_integer(typ) and typ != pa.uint64():
+            v: npt.NDArray[Any] = _values(arr, typ.to_pandas_dtype())
+        elif pa.types.is_date(typ):
+            v = _date_days(arr)
+        elif pa.types.is_timestamp(typ) or pa.types.is_time(typ):
+            v = _micros(arr)
+        else:
+            return None
+        if shift:
+            v = v.astype(np.int64) - shift
+        return _Plan(6, width, v, null=_nulls(arr), width=width)
+
+    return plan
+
+
+def _plan_float_binary(width: int) -> Planner:
+    def plan(arr: pa.Array) -> _Plan | None:
+        if not pa.types.is_floating(arr.type):
+            return None
+        arr = arr.cast(pa.float32() if width == 4 else pa.float64())
+        bits = _values(arr, np.int32 if width == 4 else np.int64)
+        return _Plan(6, width, bits, null=_nulls(arr), width=width)
+
+    return plan
+
+
+def _planner(col: PgColumnType, fmt: int, arrow_type: pa.DataType) -> Planner | None:
+    """How the compiled writer takes a column directly (None: through its numpy renderer)."""
+    oid = col.oid
+    pgt = t.TYPES_BY_OID.get(oid)
+    if pa.types.is_null(arrow_type) or (pgt is not None and pgt.element_oid):
+        return None
+    is_str = pa.types.is_string(arrow_type) or pa.types.is_large_string(arrow_type) \
+        or pa.types.is_string_view(arrow_type)
+    if fmt == 0:
+        if is_str:
+            return _plan_strings
+        if oid == t.BOOL:
+            return _plan_bool(5)
+        if oid in (t.INT2, t.INT4, t.INT8, *_OIDLIKE):
+            return _plan_int_text
+        if oid == t.NUMERIC and (pa.types.is_decimal(arrow_type) or pa.types.is_integer(arrow_type)):
+            return _plan_numeric_text
+        if oid == t.DATE:
+            return _plan_date_text
+        if oid == t.TIMESTAMP:
+            return _plan_timestamp_text
+        return None
+    if oid in _TEXTLIKE and (is_str or pa.types.is_binary(arrow_type) or pa.types.is_large_binary(arrow_type)):
+        return _plan_strings
+    if oid == t.BYTEA and pa.types.is_binary(arrow_type):
+        return _plan_strings
+    if oid == t.BOOL:
+        return _plan_bool(6)
+    if oid in _INT_WIDTH and pa.types.is_integer(arrow_type):
+        return _plan_be(int(_INT_WIDTH[oid][-1]))
+    if oid in (t.FLOAT4, t.FLOAT8):
+        return _plan_float_binary(4 if oid == t.FLOAT4 else 8)
+    if oid == t.DATE and pa.types.is_date(arrow_type):
+        return _plan_be(4, pv.UNIX_TO_PG_DAYS)
+    if oid in (t.TIMESTAMP, t.TIMESTAMPTZ) and pa.types.is_timestamp(arrow_type):
+        return _plan_be(8, pv.UNIX_TO_PG_US)
+    if oid == t.TIME and pa.types.is_time(arrow_type):
+        return _plan_be(8)
+    return None
+
+
+def _write_rows(kern: ModuleType, plans: list[_Plan], n: int) -> npt.NDArray[np.uint8]:
+    """Lay the planned columns into DataRow messages with the compiled writer."""
+    ncols = len(plans)
+    kinds = np.array([p.kind for p in plans], np.int64)
+    params = np.array([p.param for p in plans], np.int64)
+    vals = np.empty((n, ncols), np.int64)
+    lens = np.zeros((n, ncols), np.int64)
+    nulls = np.zeros((n, ncols), np.uint8)
+    datas: list[npt.NDArray[np.uint8]] = []
+    base = 0
+    bound = n * (7 + 4 * ncols) + 8
+    for k, p in enumerate(plans):
+        assert p.values is not None
+        if p.kind == 0:
+            assert p.lens is not None and p.data is not None
+            np.add(p.values, base, out=vals[:, k])
+            lens[:, k] = p.lens
+            datas.append(p.data)
+            base += len(p.data)
+            bound += len(p.data)
+        else:
+            vals[:, k] = p.values
+            bound += n * p.width
+        if p.null is not None:
+            nulls[:, k] = p.null
+    datas.append(np.zeros(8, np.uint8))
+    buf = np.concatenate(datas) if len(datas) > 1 else datas[0]
+    out = np.empty(bound, np.uint8)
+    size: int = kern.encode_rows(kinds, params, vals, lens, nulls, buf, out)
+    return out[:size]
+
+
 SMALL_BATCH_ROWS = 24  # below this, per-value Python beats the fixed cost of the vectorized kernels
 
 
@@ -719,6 +928,7 @@ class RowEncoder:
         self.formats = result_formats(formats, len(self.types))
         self.timezone = timezone or "UTC"
         self._renderers: dict[tuple[int, pa.DataType], Renderer] = {}
+        self._planners: dict[tuple[int, pa.DataType], Planner | None] = {}
         self._small: dict[tuple[int, pa.DataType], tuple[Callable[[Any], bytes], bool]] = {}
 
     def _encode_small(self, batch: pa.RecordBatch) -> bytes:
@@ -746,6 +956,16 @@ class RowEncoder:
             self._renderers[key] = r
         return r(arr)
 
+    def _plan(self, i: int, arr: pa.Array) -> _Plan:
+        arr = _normalize(arr)
+        key = (i, arr.type)
+        if key in self._planners:
+            planner = self._planners[key]
+        else:
+            planner = self._planners[key] = _planner(self.types[i], self.formats[i], arr.type)
+        plan = planner(arr) if planner is not None else None
+        return plan if plan is not None else _plan_field(self._render(i, arr))
+
     def encode(self, batch: pa.RecordBatch) -> bytes:
         """The concatenated DataRow messages for every row of the batch."""
         n = int(batch.num_rows)
@@ -757,12 +977,17 @@ class RowEncoder:
             return b"D\x00\x00\x00\x06\x00\x00" * n
         if n < SMALL_BATCH_ROWS:
             return self._encode_small(batch)
+        kern = _kernel() if USE_KERNEL else None
         parts: list[Any] = []
         for start in range(0, n, CHUNK_ROWS):
             chunk = batch.slice(start, min(CHUNK_ROWS, n - start))
+            if kern is not None:
+                plans = [self._plan(i, chunk.column(i)) for i in range(chunk.num_columns)]
+                parts.append(_write_rows(kern, plans, chunk.num_rows))
+                continue
             fields = [self._render(i, chunk.column(i)) for i in range(chunk.num_columns)]
             parts.append(_assemble(fields, chunk.num_rows))
-        if len(parts) == 1 and isinstance(parts[0], bytes):
-            only: bytes = parts[0]
+        if len(parts) == 1:
+            only: bytes = parts[0] if isinstance(parts[0], bytes) else bytes(parts[0])
             return only
         return b"".join(parts)
