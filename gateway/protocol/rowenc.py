@@ -726,6 +726,12 @@ def _kernel() -> ModuleType | None:
     return rowkern
 
 
+@functools.cache
+def _day_bytes() -> npt.NDArray[np.uint8]:
+    """vecfmt's 'YYYY-MM-DD' table (1900..2099) as flat bytes, as rowkern.encode_rows reads it."""
+    return vf._day_table().view(np.uint8).reshape(-1)
+
+
 @dataclass(frozen=True, slots=True)
 class _Plan:
     """One column of a chunk as the compiled writer takes it (see rowkern.py for kinds)."""
@@ -804,6 +810,29 @@ def _plan_timestamp_text(arr: pa.Array) -> _Plan | None:
     return _Plan(4, values=us, null=null, width=26)
 
 
+def _plan_float8_text(arr: pa.Array) -> _Plan | None:
+    """Doubles the compiled writer prints itself (shortest round trip in fixed notation), the few others
+    (exponent form, infinities, -0, long fractions) rendered here per value; mostly such values: numpy/pyarrow."""
+    kern = _kernel()
+    if kern is None or not pa.types.is_floating(arr.type):
+        return None
+    if arr.type != pa.float64():
+        arr = arr.cast(pa.float64())
+    n = len(arr)
+    x = _values(arr, np.float64)
+    null = _nulls(arr)
+    ys = np.empty(n, np.int64)
+    ks = np.empty(n, np.int64)
+    misses = kern.float_scales(x, np.zeros(n, np.uint8) if null is None else null.view(np.uint8), 8, ys, ks)
+    if misses > max(64, n // 50):
+        return None
+    stream = np.zeros(0, np.uint8)
+    if misses:
+        texts = [pv.format_float(float(x[r])).encode() for r in np.flatnonzero(ks < 0)]
+        stream = np.frombuffer(b"".join(bytes([len(b)]) + b for b in texts), np.uint8)
+    return _Plan(7, values=ys, lens=ks, data=stream, null=null, width=24)
+
+
 def _plan_bool(kind: int) -> Planner:
     def plan(arr: pa.Array) -> _Plan | None:
         if not pa.types.is_boolean(arr.type):
@@ -861,6 +890,8 @@ def _planner(col: PgColumnType, fmt: int, arrow_type: pa.DataType) -> Planner | 
             return _plan_int_text
         if oid == t.NUMERIC and (pa.types.is_decimal(arrow_type) or pa.types.is_integer(arrow_type)):
             return _plan_numeric_text
+        if oid in (t.FLOAT8, t.NUMERIC) and pa.types.is_floating(arrow_type):
+            return _plan_float8_text
         if oid == t.DATE:
             return _plan_date_text
         if oid == t.TIMESTAMP:
@@ -905,6 +936,14 @@ def _write_rows(kern: ModuleType, plans: list[_Plan], n: int) -> npt.NDArray[np.
             datas.append(p.data)
             base += len(p.data)
             bound += len(p.data)
+        elif p.kind == 7:
+            assert p.lens is not None and p.data is not None
+            vals[:, k] = p.values
+            lens[:, k] = p.lens
+            params[k] = base
+            datas.append(p.data)
+            base += len(p.data)
+            bound += len(p.data) + n * p.width
         else:
             vals[:, k] = p.values
             bound += n * p.width
@@ -913,7 +952,7 @@ def _write_rows(kern: ModuleType, plans: list[_Plan], n: int) -> npt.NDArray[np.
     datas.append(np.zeros(8, np.uint8))
     buf = np.concatenate(datas) if len(datas) > 1 else datas[0]
     out = np.empty(bound, np.uint8)
-    size: int = kern.encode_rows(kinds, params, vals, lens, nulls, buf, out)
+    size: int = kern.encode_rows(kinds, params, vals, lens, nulls, buf, _day_bytes(), out)
     return out[:size]
 
 

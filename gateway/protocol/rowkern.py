@@ -16,6 +16,9 @@ Column kinds (`kinds[k]`, with `params[k]`) and what `vals[r, k]` holds:
   TS     microseconds since 1970-01-01 00:00, 'YYYY-MM-DD HH:MM:SS[.ffffff]' (years 1..9999)
   BOOL   0/1 as 'f'/'t'
   BE     the low params[k] bytes of the value, big-endian (binary ints, floats' bits, dates, timestamps)
+  FLT    a double as float_scales() splits it: lens[r, k] >= 0 is its number of decimals and vals[r, k]
+         the value times 10**decimals; -1 takes the next text of the column's fallback stream in `buf`
+         (from offset params[k]: one length byte, then the text, for each such row in order)
 `nulls[r, k]` != 0 sends NULL (length -1) whatever the kind.
 """
 
@@ -24,7 +27,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-BYTES, INT, DEC, DATE, TS, BOOL, BE = range(7)
+BYTES, INT, DEC, DATE, TS, BOOL, BE, FLT = range(8)
 
 # Widest text each kind can produce (the caller sizes the output buffer from these).
 MAX_WIDTH = {INT: 20, DATE: 10, TS: 26, BOOL: 1}
@@ -33,6 +36,8 @@ _D2 = np.frombuffer(b"".join(b"%02d" % i for i in range(100)), np.uint8).copy()
 _P10 = np.array([10**i for i in range(19)], np.int64)
 _MIN_INT64 = np.frombuffer(b"-9223372036854775808", np.uint8).copy()
 _US_PER_DAY = 86_400_000_000
+_P10F = np.array([10.0**i for i in range(23)], np.float64)
+TABLE_FIRST_DAY = -25567  # 1900-01-01: the caller's day table holds 'YYYY-MM-DD' from here on
 
 
 @njit(cache=True, nogil=True, boundscheck=False, inline="always")
@@ -59,7 +64,19 @@ def _digits(out: np.ndarray, end: int, u: int, nd: int) -> None:
 
 
 @njit(cache=True, nogil=True, boundscheck=False, inline="always")
-def _date(out: np.ndarray, p: int, days: int) -> None:
+def _date(out: np.ndarray, p: int, days: int, table: np.ndarray) -> None:
+    """'YYYY-MM-DD' at out[p:p+10]: from the table where it reaches, else computed."""
+    i = days - TABLE_FIRST_DAY
+    if 0 <= i < len(table) // 10:
+        i *= 10
+        for j in range(10):
+            out[p + j] = table[i + j]
+        return
+    _civil(out, p, days)
+
+
+@njit(cache=True, nogil=True, boundscheck=False)
+def _civil(out: np.ndarray, p: int, days: int) -> None:
     """'YYYY-MM-DD' at out[p:p+10] (proleptic Gregorian, H. Hinnant's civil_from_days)."""
     z = days + 719468
     era = z // 146097
@@ -81,12 +98,13 @@ def _date(out: np.ndarray, p: int, days: int) -> None:
 
 @njit(cache=True, nogil=True, boundscheck=False)
 def encode_rows(kinds: np.ndarray, params: np.ndarray, vals: np.ndarray, lens: np.ndarray, nulls: np.ndarray,
-                buf: np.ndarray, out: np.ndarray) -> int:
+                buf: np.ndarray, table: np.ndarray, out: np.ndarray) -> int:
     """DataRow messages for every row into `out`; returns the number of bytes written.
 
     `out` must hold the largest possible output plus 8 bytes of slack, `buf` 8 bytes past its last value
     (BYTES values are copied in 8-byte steps)."""
     n, ncols = vals.shape
+    cursor = params.copy()
     p = 0
     for r in range(n):
         row = p
@@ -106,17 +124,37 @@ def encode_rows(kinds: np.ndarray, params: np.ndarray, vals: np.ndarray, lens: n
             p += 4
             kind = kinds[k]
             v = vals[r, k]
+            if kind == FLT:
+                scale = lens[r, k]
+                if scale < 0:
+                    c = cursor[k]
+                    ln = buf[c]
+                    for j in range(ln):
+                        out[p + j] = buf[c + 1 + j]
+                    cursor[k] = c + 1 + ln
+                    p += ln
+                    kind = -1
+                else:
+                    kind = INT if scale == 0 else DEC
             if kind == BYTES:
                 ln = lens[r, k]
                 for j in range(0, ln, 8):
-                    out[p + j] = buf[v + j]
-                    out[p + j + 1] = buf[v + j + 1]
-                    out[p + j + 2] = buf[v + j + 2]
-                    out[p + j + 3] = buf[v + j + 3]
-                    out[p + j + 4] = buf[v + j + 4]
-                    out[p + j + 5] = buf[v + j + 5]
-                    out[p + j + 6] = buf[v + j + 6]
-                    out[p + j + 7] = buf[v + j + 7]
+                    b0 = buf[v + j]
+                    b1 = buf[v + j + 1]
+                    b2 = buf[v + j + 2]
+                    b3 = buf[v + j + 3]
+                    b4 = buf[v + j + 4]
+                    b5 = buf[v + j + 5]
+                    b6 = buf[v + j + 6]
+                    b7 = buf[v + j + 7]
+                    out[p + j] = b0
+                    out[p + j + 1] = b1
+                    out[p + j + 2] = b2
+                    out[p + j + 3] = b3
+                    out[p + j + 4] = b4
+                    out[p + j + 5] = b5
+                    out[p + j + 6] = b6
+                    out[p + j + 7] = b7
                 p += ln
             elif kind in (INT, DEC):
                 if v < 0:
@@ -135,7 +173,7 @@ def encode_rows(kinds: np.ndarray, params: np.ndarray, vals: np.ndarray, lens: n
                     _digits(out, p + nd, v, nd)
                     p += nd
                 elif kind == DEC:
-                    scale = params[k]
+                    scale = params[k] if kinds[k] == DEC else lens[r, k]
                     ip = v // _P10[scale]
                     nd = _ndigits(ip)
                     _digits(out, p + nd, ip, nd)
@@ -144,12 +182,12 @@ def encode_rows(kinds: np.ndarray, params: np.ndarray, vals: np.ndarray, lens: n
                     _digits(out, p + 1 + scale, v - ip * _P10[scale], scale)
                     p += 1 + scale
             elif kind == DATE:
-                _date(out, p, v)
+                _date(out, p, v, table)
                 p += 10
             elif kind == TS:
                 days = v // _US_PER_DAY
                 tod = v - days * _US_PER_DAY
-                _date(out, p, days)
+                _date(out, p, days, table)
                 out[p + 10] = 32
                 secs = tod // 1_000_000
                 frac = tod - secs * 1_000_000
@@ -176,10 +214,27 @@ def encode_rows(kinds: np.ndarray, params: np.ndarray, vals: np.ndarray, lens: n
             elif kind == BOOL:
                 out[p] = 116 if v else 102
                 p += 1
-            else:  # BE
+            elif kind == BE:
                 width = params[k]
-                for j in range(width):
-                    out[p + j] = (v >> (8 * (width - 1 - j))) & 255
+                if width == 8:
+                    out[p] = (v >> 56) & 255
+                    out[p + 1] = (v >> 48) & 255
+                    out[p + 2] = (v >> 40) & 255
+                    out[p + 3] = (v >> 32) & 255
+                    out[p + 4] = (v >> 24) & 255
+                    out[p + 5] = (v >> 16) & 255
+                    out[p + 6] = (v >> 8) & 255
+                    out[p + 7] = v & 255
+                elif width == 4:
+                    out[p] = (v >> 24) & 255
+                    out[p + 1] = (v >> 16) & 255
+                    out[p + 2] = (v >> 8) & 255
+                    out[p + 3] = v & 255
+                elif width == 2:
+                    out[p] = (v >> 8) & 255
+                    out[p + 1] = v & 255
+                else:
+                    out[p] = v & 255
                 p += width
             ln = p - word - 4
             out[word] = (ln >> 24) & 255
@@ -192,3 +247,36 @@ def encode_rows(kinds: np.ndarray, params: np.ndarray, vals: np.ndarray, lens: n
         out[row + 3] = (total >> 8) & 255
         out[row + 4] = total & 255
     return p
+
+
+@njit(cache=True, nogil=True, boundscheck=False)
+def float_scales(x: np.ndarray, null: np.ndarray, max_decimals: int, ys: np.ndarray, ks: np.ndarray) -> int:
+    """Split doubles for FLT: the fewest decimals k <= max_decimals with which round(x * 10**k) / 10**k == x
+    (so that decimal parses back to x, and none shorter does: PostgreSQL's shortest round-trip output) and
+    |x| in [1e-4, 1e15), PostgreSQL's fixed-notation range. Division by an exact power of ten is correctly
+    rounded and |y| < 2**53 keeps y exact, so the check is exact. ks[r] = -1 where it does not apply (zero's
+    sign, infinities, NaN, long fractions, exponent form); returns how many rows that is."""
+    misses = 0
+    for r in range(len(x)):
+        ks[r] = 0
+        ys[r] = 0
+        if null[r]:
+            continue
+        v = x[r]
+        a = abs(v)
+        if not ((a >= 1e-4 and a < 1e15) or (v == 0 and not np.signbit(v))):
+            ks[r] = -1
+            misses += 1
+            continue
+        found = -1
+        for k in range(max_decimals + 1):
+            y = np.rint(v * _P10F[k])
+            if y / _P10F[k] == v:
+                if abs(y) < 9007199254740992.0:
+                    found = k
+                    ys[r] = np.int64(y)
+                break
+        ks[r] = found
+        if found < 0:
+            misses += 1
+    return misses
