@@ -22,7 +22,7 @@ from virtual_schema.compiler.bind import SEM, Analysis
 from virtual_schema.compiler.metrics import Leaf, MetricExpander, measure_agg
 from virtual_schema.compiler.scope import BASE, ModelScope, ScopeBuilder, parse_snippet, parse_window, qualify
 from virtual_schema.errors import FEATURE_NOT_SUPPORTED, UNDEFINED_COLUMN, PgError
-from virtual_schema.spec import Grain, PeriodAgg
+from virtual_schema.spec import EntityType, Grain, PeriodAgg, SemanticModel
 
 
 @dataclass
@@ -154,7 +154,7 @@ class Planner:
                         sel = sel.group_by(*[x.copy() for x in keyed], copy=False)
                     elif g.aggs:
                         pass  # constants only: one row
-                    else:
+                    elif not _unique_listing(self.models.model_by_name[g.model], scope, a.grain):
                         sel = sel.distinct(copy=False)
                 elif not g.aggs:
                     sel = sel.limit(1, copy=False)
@@ -347,6 +347,21 @@ class Planner:
         out = out.select(exp.alias_(pagg, name), copy=False)
         out = out.from_(exp.Subquery(this=daily, alias=exp.TableAlias(this=exp.to_identifier("__daily"))), copy=False)
         return out.group_by(*[exp.column(f"__g{i}") for i in range(len(grain_sql))], copy=False)
+
+
+def _unique_listing(model: SemanticModel, scope: ModelScope, grain: list[exp.Expression]) -> bool:
+    """A dimension listing whose grain holds the model's own primary entity has one base row per grain value
+    already: every other column is a function of the row, and dimensions of other models join foreign →
+    primary/unique (at most one row each). No DISTINCT then, so the warehouse streams the rows instead of
+    hashing the whole result first. A unique entity is not enough: it may be NULL on many rows (as SQL's
+    UNIQUE allows), and those rows collapse under DISTINCT."""
+    keys = {e.name for e in model.entities if e.type is EntityType.PRIMARY}
+    for x in grain:
+        if isinstance(x, exp.Column) and not x.table and x.name in keys:
+            col = scope.columns.get(x.name)
+            if col is not None and not col.joins:
+                return True
+    return False
 
 
 def _conjuncts(e: exp.Expression | None) -> list[exp.Expression]:

@@ -1,0 +1,1 @@
+SELECT CAST(__sem.__g1 AS STRING) AS `status` FROM (SELECT __b.order_id AS __g0, __b.status AS __g1 FROM orders AS __b WHERE CAST(DATE_TRUNC('DAY', __b.order_ts) AS TIMESTAMP_NTZ) >= '2024-12-20') AS __sem

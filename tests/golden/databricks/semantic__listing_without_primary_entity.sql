@@ -1,0 +1,1 @@
+SELECT CAST(__sem.__g0 AS STRING) AS `status`, CAST(__sem.__g1 AS STRING) AS `customer_id__region` FROM (SELECT DISTINCT __b.status AS __g0, __j_customer_id.region AS __g1 FROM orders AS __b LEFT JOIN customers AS __j_customer_id ON __b.customer_id = __j_customer_id.customer_id WHERE CAST(DATE_TRUNC('DAY', __b.order_ts) AS TIMESTAMP_NTZ) >= '2024-12-20') AS __sem
