@@ -862,6 +862,22 @@ def _plan_be(width: int, shift: int = 0) -> Planner:
     return plan
 
 
+def _plan_numeric_binary(arr: pa.Array) -> _Plan | None:
+    typ = arr.type
+    if pa.types.is_integer(typ) and typ != pa.uint64():
+        ints: npt.NDArray[Any] | None = _values(arr, typ.to_pandas_dtype())
+        scale = 0
+    else:
+        ints = _decimal_ints(arr)
+        scale = typ.scale if pa.types.is_decimal(typ) else -1
+    if ints is None or not 0 <= scale <= 16:
+        return None
+    null = _nulls(arr)
+    if len(ints) and int(_zero_nulls(ints.astype(np.int64, copy=False), null).min()) == -(2**63):
+        return None
+    return _Plan(8, scale, ints, null=null, width=8 + 2 * 10)
+
+
 def _plan_float_binary(width: int) -> Planner:
     def plan(arr: pa.Array) -> _Plan | None:
         if not pa.types.is_floating(arr.type):
@@ -907,6 +923,8 @@ def _planner(col: PgColumnType, fmt: int, arrow_type: pa.DataType) -> Planner | 
         return _plan_be(int(_INT_WIDTH[oid][-1]))
     if oid in (t.FLOAT4, t.FLOAT8):
         return _plan_float_binary(4 if oid == t.FLOAT4 else 8)
+    if oid == t.NUMERIC:
+        return _plan_numeric_binary
     if oid == t.DATE and pa.types.is_date(arrow_type):
         return _plan_be(4, pv.UNIX_TO_PG_DAYS)
     if oid in (t.TIMESTAMP, t.TIMESTAMPTZ) and pa.types.is_timestamp(arrow_type):

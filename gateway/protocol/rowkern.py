@@ -19,6 +19,7 @@ Column kinds (`kinds[k]`, with `params[k]`) and what `vals[r, k]` holds:
   FLT    a double as float_scales() splits it: lens[r, k] >= 0 is its number of decimals and vals[r, k]
          the value times 10**decimals; -1 takes the next text of the column's fallback stream in `buf`
          (from offset params[k]: one length byte, then the text, for each such row in order)
+  NUMB   unscaled integer (not -2**63), numeric_send with params[k] (0..16) fraction digits
 `nulls[r, k]` != 0 sends NULL (length -1) whatever the kind.
 """
 
@@ -27,7 +28,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-BYTES, INT, DEC, DATE, TS, BOOL, BE, FLT = range(8)
+BYTES, INT, DEC, DATE, TS, BOOL, BE, FLT, NUMB = range(9)
 
 # Widest text each kind can produce (the caller sizes the output buffer from these).
 MAX_WIDTH = {INT: 20, DATE: 10, TS: 26, BOOL: 1}
@@ -97,6 +98,59 @@ def _civil(out: np.ndarray, p: int, days: int) -> None:
 
 
 @njit(cache=True, nogil=True, boundscheck=False)
+def _numeric_send(out: np.ndarray, p: int, v: int, scale: int, groups: np.ndarray) -> int:
+    """PostgreSQL's binary numeric of v / 10**scale at out[p:]: ndigits, weight, sign, dscale, then the
+    base-10000 digits without leading or trailing zero groups; returns the new end."""
+    neg = v < 0
+    u = -v if neg else v
+    ip = u // _P10[scale]
+    fp = u - ip * _P10[scale]
+    ni = 0
+    t = ip
+    while t > 0:
+        ni += 1
+        t //= 10000
+    t = ip
+    for j in range(ni - 1, -1, -1):
+        groups[j] = t % 10000
+        t //= 10000
+    nf = (scale + 3) // 4
+    t = fp * _P10[4 * nf - scale]
+    for j in range(ni + nf - 1, ni - 1, -1):
+        groups[j] = t % 10000
+        t //= 10000
+    total = ni + nf
+    first = 0
+    while first < total and groups[first] == 0:
+        first += 1
+    ndig = 0
+    weight = 0
+    sign = 0
+    if first < total:
+        last = total - 1
+        while groups[last] == 0:
+            last -= 1
+        ndig = last - first + 1
+        weight = ni - 1 - first
+        sign = 0x4000 if neg else 0
+    out[p] = (ndig >> 8) & 255
+    out[p + 1] = ndig & 255
+    out[p + 2] = (weight >> 8) & 255
+    out[p + 3] = weight & 255
+    out[p + 4] = (sign >> 8) & 255
+    out[p + 5] = sign & 255
+    out[p + 6] = (scale >> 8) & 255
+    out[p + 7] = scale & 255
+    p += 8
+    for j in range(first, first + ndig):
+        g = groups[j]
+        out[p] = (g >> 8) & 255
+        out[p + 1] = g & 255
+        p += 2
+    return p
+
+
+@njit(cache=True, nogil=True, boundscheck=False)
 def encode_rows(kinds: np.ndarray, params: np.ndarray, vals: np.ndarray, lens: np.ndarray, nulls: np.ndarray,
                 buf: np.ndarray, table: np.ndarray, out: np.ndarray) -> int:
     """DataRow messages for every row into `out`; returns the number of bytes written.
@@ -105,6 +159,7 @@ def encode_rows(kinds: np.ndarray, params: np.ndarray, vals: np.ndarray, lens: n
     (BYTES values are copied in 8-byte steps)."""
     n, ncols = vals.shape
     cursor = params.copy()
+    groups = np.zeros(16, np.int64)
     p = 0
     for r in range(n):
         row = p
@@ -214,6 +269,8 @@ def encode_rows(kinds: np.ndarray, params: np.ndarray, vals: np.ndarray, lens: n
             elif kind == BOOL:
                 out[p] = 116 if v else 102
                 p += 1
+            elif kind == NUMB:
+                p = _numeric_send(out, p, v, params[k], groups)
             elif kind == BE:
                 width = params[k]
                 if width == 8:
