@@ -4,7 +4,8 @@ DuckDB is not asyncio: statements run in a bounded thread pool, one DuckDB curso
 connection to the shared database) per client session so sessions never see each other's state
 and a CancelRequest can interrupt exactly one statement. Batches are pulled one ahead of the
 writer, so DuckDB produces the next batch while the previous one is being encoded and sent, and
-no more than two batches per statement are ever held in memory.
+no more than about two batches per statement are ever held in memory. A small result costs one
+worker-thread hop: the statement runs and is read to its end in the same hop.
 """
 
 from __future__ import annotations
@@ -12,9 +13,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pyarrow as pa
@@ -32,6 +34,12 @@ from virtual_schema.errors import (
     UNDEFINED_TABLE,
     PgError,
 )
+
+_submit: Callable[..., Any] | None
+try:  # the engine seam of duckdb's Python package: one call that runs a statement (absent in older releases)
+    from duckdb._seam import submit as _submit
+except ImportError:  # pragma: no cover - depends on the installed duckdb
+    _submit = None
 
 
 def map_duckdb_error(exc: duckdb.Error) -> PgError:
@@ -60,6 +68,37 @@ def map_duckdb_error(exc: duckdb.Error) -> PgError:
     return PgError(INTERNAL_ERROR, "warehouse error", detail=text)
 
 
+def _open_reader(cursor: duckdb.DuckDBPyConnection, sql: str, params: Sequence[object],
+                 batch_rows: int) -> pa.RecordBatchReader:
+    """A streaming Arrow reader over one statement's result.
+
+    The compiler's SQL is always one SELECT, so where the installed duckdb package has its engine seam
+    the statement is submitted straight to it: `cursor.sql()` would first parse and bind the text in
+    its relation layer (a second and third parse), which cost more than running a small query.
+    """
+    values = list(params) if params else None
+    if _submit is not None:
+        reader: pa.RecordBatchReader = _submit(cursor, sql, values, "stream", batch_rows).arrow_reader()
+        return reader
+    rel = cursor.sql(sql, params=values)
+    if rel is None:  # a statement without a result
+        return pa.RecordBatchReader.from_batches(pa.schema([]), [])
+    return rel.to_arrow_reader(batch_rows)
+
+
+def _next_batch(reader: pa.RecordBatchReader) -> pa.RecordBatch | None:
+    try:
+        return reader.read_next_batch()
+    except StopIteration:
+        return None
+    except duckdb.Error as e:
+        raise map_duckdb_error(e) from None
+    except (pa.ArrowException, OSError) as e:  # DuckDB errors surface through Arrow's reader
+        if "INTERRUPT" in str(e).upper():
+            raise PgError(QUERY_CANCELED, "canceling statement due to user request") from None
+        raise PgError(INTERNAL_ERROR, "warehouse error", detail=str(e)) from None
+
+
 class DuckDBSession:
     def __init__(self, backend: DuckDBBackend, cursor: duckdb.DuckDBPyConnection) -> None:
         self._backend = backend
@@ -72,43 +111,53 @@ class DuckDBSession:
         cursor = self._cursor
         batch_rows = self._backend.batch_rows
 
-        def start() -> pa.RecordBatchReader:
+        def start() -> tuple[pa.RecordBatchReader, list[pa.RecordBatch], bool]:
+            """Run the statement and read up to one batch worth of rows in the same worker-thread hop
+            (DuckDB hands out partial batches, e.g. one per aggregation partition): a result smaller than
+            a batch is read to its end here, so a small query costs one hop, not three."""
             self._running.set()
             try:
-                rel = cursor.sql(sql, params=list(params) if params else None)
-                if rel is None:  # a statement without a result
-                    return pa.RecordBatchReader.from_batches(pa.schema([]), [])
-                return rel.to_arrow_reader(batch_rows)
+                reader = _open_reader(cursor, sql, params, batch_rows)
             except duckdb.Error as e:
                 self._running.clear()
                 raise map_duckdb_error(e) from None
-
-        def next_batch(reader: pa.RecordBatchReader) -> pa.RecordBatch | None:
             try:
-                return reader.read_next_batch()
-            except StopIteration:
-                return None
-            except duckdb.Error as e:
-                raise map_duckdb_error(e) from None
-            except (pa.ArrowException, OSError) as e:  # DuckDB errors surface through Arrow's reader
-                if "INTERRUPT" in str(e).upper():
-                    raise PgError(QUERY_CANCELED, "canceling statement due to user request") from None
-                raise PgError(INTERNAL_ERROR, "warehouse error", detail=str(e)) from None
+                head: list[pa.RecordBatch] = []
+                rows = 0
+                while rows < batch_rows:
+                    batch = _next_batch(reader)
+                    if batch is None:
+                        return reader, head, True
+                    head.append(batch)
+                    rows += batch.num_rows
+                return reader, head, False
+            except BaseException:
+                self._running.clear()
+                reader.close()
+                raise
 
-        reader = await loop.run_in_executor(pool, start)
+        reader, head, done = await loop.run_in_executor(pool, start)
         pending: asyncio.Future[pa.RecordBatch | None] | None = None
         try:
-            pending = loop.run_in_executor(pool, next_batch, reader)
-            first = True
-            while True:
+            if done:
+                self._running.clear()
+                if not head:
+                    yield pa.RecordBatch.from_pylist([], schema=reader.schema)
+                for batch in head:
+                    yield batch
+                return
+            # Pull one batch ahead of the writer: DuckDB produces the next batch while this one is sent.
+            while head:
+                batch = head.pop(0)
+                if not head:
+                    pending = loop.run_in_executor(pool, _next_batch, reader)
+                yield batch
+            while pending is not None:
                 batch = await pending
                 pending = None
                 if batch is None:
-                    if first:
-                        yield pa.RecordBatch.from_pylist([], schema=reader.schema)
                     return
-                first = False
-                pending = loop.run_in_executor(pool, next_batch, reader)
+                pending = loop.run_in_executor(pool, _next_batch, reader)
                 yield batch
         finally:
             if pending is not None:

@@ -130,9 +130,10 @@ class Connection:
         self.out_size += len(data)
 
     async def flush(self) -> None:
-        if self.out:
-            self.writer.write(b"".join(self.out))
-            self.out.clear()
+        out = self.out
+        if out:
+            self.writer.write(out[0] if len(out) == 1 else b"".join(out))
+            out.clear()
             self.out_size = 0
         await self.writer.drain()
 
@@ -648,22 +649,17 @@ class Connection:
         if portal.start is None:
             portal.start = lambda: self.start_stream(portal)
         encoder = self.encoder_for(portal) if p.columns is not None else None
-        writer = self.writer
         sent = 0
         reg_binary = self.reg_binary_columns(portal)
         async for batch in portal.next_rows(max_rows):
             if reg_binary:
                 batch = self.reg_names_to_oids(batch, reg_binary)
             if encoder is not None:
-                data = encoder.encode(batch)
-                if self.out:
-                    self.out.append(data)
-                    writer.write(b"".join(self.out))
-                    self.out.clear()
-                    self.out_size = 0
-                else:
-                    writer.write(data)
-                await writer.drain()
+                # Rows join the reply buffer: a small result leaves in one write together with its
+                # CommandComplete and ReadyForQuery; a large one is written (and drained) batch by batch.
+                self.send_raw(encoder.encode(batch))
+                if self.out_size >= _WRITE_FLUSH_BYTES:
+                    await self.flush()
             sent += batch.num_rows
         if max_rows and not portal.done and portal.rows > 0:
             self.send(m.PortalSuspended())
