@@ -34,7 +34,8 @@ from virtual_schema.schema import ResultColumn
 
 __all__ = ["RowEncoder", "describe_fields", "result_formats"]
 
-CHUNK_ROWS = 16384
+CHUNK_ROWS = 65536
+KERNEL_CHUNK_CELLS = 1 << 19  # compiled path: rows per chunk x columns (its per-cell inputs take 17 bytes a cell)
 _MAX_PAD_WIDTH = 256  # wider strings go through the per-row path instead of a padded matrix
 
 Renderer = Callable[[pa.Array], vf.Field]
@@ -934,8 +935,11 @@ def _planner(col: PgColumnType, fmt: int, arrow_type: pa.DataType) -> Planner | 
     return None
 
 
-def _write_rows(kern: ModuleType, plans: list[_Plan], n: int) -> npt.NDArray[np.uint8]:
-    """Lay the planned columns into DataRow messages with the compiled writer."""
+_KernelArgs = tuple[npt.NDArray[Any], ...]
+
+
+def _kernel_args(plans: list[_Plan], n: int) -> tuple[_KernelArgs, int]:
+    """rowkern.encode_rows' inputs for one chunk of planned columns, and the most bytes it can write."""
     ncols = len(plans)
     kinds = np.array([p.kind for p in plans], np.int64)
     params = np.array([p.param for p in plans], np.int64)
@@ -969,9 +973,7 @@ def _write_rows(kern: ModuleType, plans: list[_Plan], n: int) -> npt.NDArray[np.
             nulls[:, k] = p.null
     datas.append(np.zeros(8, np.uint8))
     buf = np.concatenate(datas) if len(datas) > 1 else datas[0]
-    out = np.empty(bound, np.uint8)
-    size: int = kern.encode_rows(kinds, params, vals, lens, nulls, buf, _day_bytes(), out)
-    return out[:size]
+    return (kinds, params, vals, lens, nulls, buf, _day_bytes()), bound
 
 
 SMALL_BATCH_ROWS = 24  # below this, per-value Python beats the fixed cost of the vectorized kernels
@@ -1025,6 +1027,11 @@ class RowEncoder:
 
     def encode(self, batch: pa.RecordBatch) -> bytes:
         """The concatenated DataRow messages for every row of the batch."""
+        data = self.encode_view(batch)
+        return data if isinstance(data, bytes) else bytes(data)
+
+    def encode_view(self, batch: pa.RecordBatch) -> bytes | memoryview:
+        """encode(), without copying the compiled writer's output buffer (socket writes take either)."""
         n = int(batch.num_rows)
         if n == 0:
             return b""
@@ -1035,16 +1042,35 @@ class RowEncoder:
         if n < SMALL_BATCH_ROWS:
             return self._encode_small(batch)
         kern = _kernel() if USE_KERNEL else None
+        if kern is not None:
+            return self._encode_compiled(kern, batch)
         parts: list[Any] = []
-        for start in range(0, n, CHUNK_ROWS):
-            chunk = batch.slice(start, min(CHUNK_ROWS, n - start))
-            if kern is not None:
-                plans = [self._plan(i, chunk.column(i)) for i in range(chunk.num_columns)]
-                parts.append(_write_rows(kern, plans, chunk.num_rows))
-                continue
+        step = min(CHUNK_ROWS, 16384)  # the numpy assembler's matrices: a few MB per chunk
+        for start in range(0, n, step):
+            chunk = batch.slice(start, min(step, n - start))
             fields = [self._render(i, chunk.column(i)) for i in range(chunk.num_columns)]
             parts.append(_assemble(fields, chunk.num_rows))
         if len(parts) == 1:
             only: bytes = parts[0] if isinstance(parts[0], bytes) else bytes(parts[0])
             return only
         return b"".join(parts)
+
+    def _encode_compiled(self, kern: ModuleType, batch: pa.RecordBatch) -> memoryview:
+        """Chunk by chunk into one output buffer (grown in the rare case a later chunk needs more)."""
+        n = int(batch.num_rows)
+        step = min(CHUNK_ROWS, max(1024, KERNEL_CHUNK_CELLS // batch.num_columns))
+        out: npt.NDArray[np.uint8] | None = None
+        size = 0
+        for start in range(0, n, step):
+            chunk = batch.slice(start, min(step, n - start))
+            plans = [self._plan(i, chunk.column(i)) for i in range(chunk.num_columns)]
+            args, bound = _kernel_args(plans, chunk.num_rows)
+            if out is None or size + bound > len(out):
+                left = (n - start + step - 1) // step
+                grown = np.empty(size + bound * left, np.uint8)
+                if out is not None:
+                    grown[:size] = out[:size]
+                out = grown
+            size = kern.encode_rows(*args, out, size)
+        assert out is not None
+        return memoryview(out[:size])

@@ -152,15 +152,15 @@ def _numeric_send(out: np.ndarray, p: int, v: int, scale: int, groups: np.ndarra
 
 @njit(cache=True, nogil=True, boundscheck=False)
 def encode_rows(kinds: np.ndarray, params: np.ndarray, vals: np.ndarray, lens: np.ndarray, nulls: np.ndarray,
-                buf: np.ndarray, table: np.ndarray, out: np.ndarray) -> int:
-    """DataRow messages for every row into `out`; returns the number of bytes written.
+                buf: np.ndarray, table: np.ndarray, out: np.ndarray, start: int) -> int:
+    """DataRow messages for every row into `out` from offset `start`; returns the end offset.
 
     `out` must hold the largest possible output plus 8 bytes of slack, `buf` 8 bytes past its last value
     (BYTES values are copied in 8-byte steps)."""
     n, ncols = vals.shape
     cursor = params.copy()
     groups = np.zeros(16, np.int64)
-    p = 0
+    p = start
     for r in range(n):
         row = p
         out[p] = 68

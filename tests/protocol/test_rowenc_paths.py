@@ -1,0 +1,56 @@
+"""The compiled DataRow writer (rowkern.py) and the numpy assembler produce the same bytes.
+
+test_rowenc_properties.py checks the default (compiled) path against the per-value reference; this
+keeps the numpy fallback (used where numba is missing) honest too, on the same random columns."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from gateway.protocol import rowenc
+from gateway.protocol.rowenc import RowEncoder
+from tests.protocol.test_rowenc_properties import COLUMNS, ZONES, nullable
+
+pytestmark = pytest.mark.skipif(rowenc._kernel() is None, reason="numba is not installed")
+
+
+def _both(batch: pa.RecordBatch, names: list[str], fmt: int, zone: str) -> tuple[bytes, bytes]:
+    cols = [COLUMNS[n][0] for n in names]
+    saved = rowenc.USE_KERNEL, rowenc.SMALL_BATCH_ROWS
+    try:
+        rowenc.SMALL_BATCH_ROWS = 0
+        rowenc.USE_KERNEL = True
+        compiled = RowEncoder(cols, [fmt], timezone=zone).encode(batch)
+        rowenc.USE_KERNEL = False
+        numpy_path = RowEncoder(cols, [fmt], timezone=zone).encode(batch)
+    finally:
+        rowenc.USE_KERNEL, rowenc.SMALL_BATCH_ROWS = saved
+    return compiled, numpy_path
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(st.data(), st.lists(st.sampled_from(sorted(COLUMNS)), min_size=1, max_size=6), st.integers(1, 300),
+       st.sampled_from([0, 1]), st.sampled_from(ZONES))
+def test_compiled_matches_numpy(data: st.DataObject, names: list[str], nrows: int, fmt: int, zone: str) -> None:
+    values = [data.draw(st.lists(nullable(COLUMNS[n][2]), min_size=nrows, max_size=nrows)) for n in names]
+    batch = pa.record_batch([pa.array(v, COLUMNS[n][1]) for v, n in zip(values, names, strict=True)],
+                            names=[f"c{i}" for i in range(len(names))])
+    compiled, numpy_path = _both(batch, names, fmt, zone)
+    assert compiled == numpy_path
+
+
+def test_chunks_share_one_buffer() -> None:
+    """Many chunks of very different widths (the output buffer grows when a later chunk needs more)."""
+    short = ["x"] * 3000
+    wide = ["y" * 200] * 3000
+    batch = pa.record_batch([pa.array(short + wide), pa.array(list(range(6000)), pa.int64())], names=["s", "i"])
+    saved = rowenc.CHUNK_ROWS
+    try:
+        rowenc.CHUNK_ROWS = 1000
+        compiled, numpy_path = _both(batch, ["text", "int8"], 0, "UTC")
+    finally:
+        rowenc.CHUNK_ROWS = saved
+    assert compiled == numpy_path
