@@ -1073,4 +1073,5 @@ class RowEncoder:
                 out = grown
             size = kern.encode_rows(*args, out, size)
         assert out is not None
-        return memoryview(out[:size])
+        view: memoryview = out[:size].data
+        return view
