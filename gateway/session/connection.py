@@ -26,6 +26,7 @@ from gateway.protocol.params import decode_param
 from gateway.protocol.rowenc import RowEncoder, describe_fields
 from gateway.router import Kind, Statement, split
 from gateway.session import commands
+from gateway.session.constant import constant_query
 from gateway.session.portals import BatchStream, Portal, Prepared
 from gateway.session.settings import REPORTED, SessionSettings
 from virtual_schema import errors as E
@@ -92,7 +93,7 @@ class Connection:
         self.writer = writer
         self.conn_id = next(_conn_ids)
         self.decoder = FrontendDecoder(max_message_size=app.settings.max_message_size)
-        self.out: list[bytes] = []
+        self.out: list[bytes | memoryview] = []
         self.out_size = 0
         self.settings = SessionSettings()
         self.tx = commands.Transaction()
@@ -125,7 +126,7 @@ class Connection:
         self.out.append(data)
         self.out_size += len(data)
 
-    def send_raw(self, data: bytes) -> None:
+    def send_raw(self, data: bytes | memoryview) -> None:
         self.out.append(data)
         self.out_size += len(data)
 
@@ -359,6 +360,20 @@ class Connection:
             raise ProtocolViolation(E.PROTOCOL_VIOLATION, f"expected password response, got {type(msg).__name__}")
         return msg
 
+    def session_value(self, name: str) -> object:
+        """A session function's value for the constant-query path (the catalog engine's own values)."""
+        if name == "version":
+            return str(self.catalog_session.version_text())
+        if name == "current_schema":
+            return self.catalog_session.current_schema()
+        if name == "current_database":
+            return self.database
+        if name == "pg_backend_pid":
+            return self.pid
+        if name in ("current_user", "session_user"):
+            return self.user
+        raise KeyError(name)
+
     def session_info(self) -> SessionInfo:
         return SessionInfo(
             pid=self.pid, user=self.user, database=self.database,
@@ -534,6 +549,10 @@ class Connection:
             p.compiled_sql = inner_sql
             return p
         if kind in (Kind.QUERY, Kind.EXPLAIN):
+            if not param_oids and not stmt.relations:
+                const = constant_query(stmt)
+                if const is not None:
+                    return Prepared(name, stmt, (), const.columns, "constant", constant=const)
             route = self.route_query(stmt)
             if route == "semantic":
                 layer = self.app.models.layer
@@ -610,6 +629,9 @@ class Connection:
             assert self.backend_session is not None and p.compiled_sql is not None
             params = tuple(portal.params[i] for i in p.param_order) if p.param_order else portal.params
             return self.backend_session.execute(p.compiled_sql, params)
+        if p.route == "constant":
+            assert p.constant is not None
+            return _iter_sync([p.constant.batch(self)])
         if p.route == "explain":
             lines = (p.compiled_sql or "").splitlines() or [""]
             return _iter_sync([pa.record_batch([pa.array(lines, pa.string())], names=["QUERY PLAN"])])
@@ -626,7 +648,9 @@ class Connection:
         self.state, self.query_text, self.query_start = "active", stmt.sql, time.time()
         outcome, sqlstate, rows = "ok", "00000", 0
         try:
-            if kind in (Kind.QUERY, Kind.EXPLAIN) or (kind is Kind.TEMP_DDL):
+            if portal.prepared.route == "constant":  # nothing to wait for: no task, no cancel point
+                rows = await self.stream_rows(portal, max_rows)
+            elif kind in (Kind.QUERY, Kind.EXPLAIN) or (kind is Kind.TEMP_DDL):
                 rows = await self.guarded(self.stream_rows(portal, max_rows))
             elif kind is Kind.FETCH:
                 rows = await self.guarded(self.fetch(stmt, send_description))
@@ -657,7 +681,7 @@ class Connection:
             if encoder is not None:
                 # Rows join the reply buffer: a small result leaves in one write together with its
                 # CommandComplete and ReadyForQuery; a large one is written (and drained) batch by batch.
-                self.send_raw(encoder.encode(batch))
+                self.send_raw(encoder.encode_view(batch))
                 if self.out_size >= _WRITE_FLUSH_BYTES:
                     await self.flush()
             sent += batch.num_rows
@@ -830,7 +854,7 @@ class Connection:
             async for batch in cursor.next_rows(limit):
                 count += batch.num_rows
                 if encoder is not None:
-                    self.send_raw(encoder.encode(batch))
+                    self.send_raw(encoder.encode_view(batch))
                     await self.maybe_flush()
         self.send(m.CommandComplete(f"{'MOVE' if is_move else 'FETCH'} {count}"))
         return count

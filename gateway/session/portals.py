@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import pyarrow as pa
 
 from gateway.router import Statement
+from gateway.session.constant import ConstantQuery
 from virtual_schema.pgtypes import PgColumnType
 from virtual_schema.schema import ResultColumn
 
@@ -27,10 +28,11 @@ class Prepared:
     statement: Statement
     param_types: tuple[PgColumnType, ...]
     columns: tuple[ResultColumn, ...] | None  # None: the statement returns no rows (NoData)
-    route: str  # "semantic" | "catalog" | "session"
+    route: str  # "semantic" | "catalog" | "session" | "constant"
     compiled_sql: str | None = None  # semantic: warehouse SQL
     empty: bool = False  # known to return no rows without running
     param_order: tuple[int, ...] = ()  # `?`-marker dialects: client parameter index per marker
+    constant: ConstantQuery | None = None  # route "constant": evaluated in the gateway
 
 
 @dataclass(slots=True)
