@@ -30,13 +30,13 @@ from virtual_schema.catalog import functions
 from virtual_schema.catalog.api import SessionInfo
 from virtual_schema.catalog.context import DUCK_DB, SCHEMA_ALIAS, CatalogVersion
 from virtual_schema.catalog.pgdata import SystemRelation, arrow_type, duck_type, load_snapshot
-from virtual_schema.catalog.populate import build_rows, role_oid
+from virtual_schema.catalog.populate import build_rows, role_oid, temp_information_schema_rows
 from virtual_schema.catalog.results import result_columns
 from virtual_schema.catalog.sessioncmds import SessionCommands
 from virtual_schema.catalog.translate import Plan, Translator, parse
 from virtual_schema.errors import PgError
 from virtual_schema.pgtypes import PgColumnType, pg_type_for_arrow
-from virtual_schema.schema import ResultColumn, VirtualSchema, stable_oid
+from virtual_schema.schema import ColumnKind, ResultColumn, VirtualColumn, VirtualSchema, VirtualTable, stable_oid
 
 _sids = itertools.count(1)
 
@@ -345,7 +345,8 @@ class CatalogSession:
         self.local_settings: dict[str, str] = {}
         self._reg_seen: dict[tuple[int, str], int] = {}  # (reg* type, name sent) -> oid
         self.temp_tables: set[str] = set()
-        self._temp_lower: set[str] = set()
+        # declared PostgreSQL column types of this session's temp tables (varchar(10) stays varchar(10))
+        self.temp_columns: dict[str, tuple[tuple[str, PgColumnType], ...]] = {}
         self._plans: dict[tuple[str, int, tuple[str, ...]], Plan] = {}
         self._described: dict[tuple[str, int, tuple[str, ...], tuple[int, ...]], CatalogDescription] = {}
         self.commands = SessionCommands(self)
@@ -465,21 +466,21 @@ class CatalogSession:
             # with temp tables, pg_class & co. are read through this session's overlay views
             plan = self._plans.get(key)
             if plan is None:
-                plan = Translator(cat, sp, _OVERLAY).translate(sql)
+                plan = Translator(cat, sp, _OVERLAY, self.temp_columns).translate(sql)
                 if len(self._plans) > 4000:
                     self._plans.clear()
                 self._plans[key] = plan
         else:
             plan = self._plans.get(key) or self.engine.shared_plans.get(key)
         if plan is None:
-            plan = Translator(cat, sp).translate(sql)
+            plan = Translator(cat, sp, temp_columns=self.temp_columns).translate(sql)
             # Plans that read only catalog relations are the same for every session: share them.
             cache = self._plans if plan.unknown else self.engine.shared_plans
             if len(cache) > 4000:
                 cache.clear()
             cache[key] = plan
         for name, pos in plan.unknown:
-            if name not in self.temp_tables and name.lower() not in self._temp_lower:
+            if name not in self.temp_tables:  # exact: "FooBar" is not foobar
                 raise PgError(E.UNDEFINED_TABLE, f'relation "{name}" does not exist', position=pos)
         self._ensure_macros(plan.duck_sql)
         return plan
@@ -556,7 +557,7 @@ class CatalogSession:
                     n = int(res[0][0]) if res else 0
                     return CatalogResult((), [], f"INSERT 0 {n}", n)
                 if plan.tag == "SELECT":
-                    n = self._last_created_count(sql)
+                    n = self._last_created_count(plan)
                     return CatalogResult((), [], f"SELECT {n}", n)
                 return CatalogResult((), [], plan.tag)
         except duckdb.Error as e:
@@ -614,11 +615,26 @@ class CatalogSession:
     def _after_ddl(self, plan: Plan, sql: str) -> None:
         rows = self.cur.execute("SELECT table_name FROM duckdb_tables() WHERE temporary").fetchall()
         self.temp_tables = {r[0] for r in rows if not r[0].startswith("__")}
-        self._temp_lower = {t.lower() for t in self.temp_tables}
+        self._record_temp_columns(plan)
         self._plans.clear()
         self._described.clear()
         if self.temp_tables:
             self._build_overlay()
+
+    def _record_temp_columns(self, plan: Plan) -> None:
+        """Keep the PostgreSQL types a temp table was declared with; DuckDB's own types fill the gaps."""
+        for gone in set(self.temp_columns) - self.temp_tables:
+            del self.temp_columns[gone]
+        name = plan.created
+        if name is None or name not in self.temp_tables or name in self.temp_columns:
+            return  # not created by this statement (CREATE ... IF NOT EXISTS of an existing table)
+        schema = self.cur.sql(f"SELECT * FROM temp.main.{_ident(name)} LIMIT 0").to_arrow_table().schema
+        declared = plan.created_types if len(plan.created_types) == len(schema) else []
+        cols = []
+        for i, f in enumerate(schema):
+            t = declared[i][1] if declared else None
+            cols.append((f.name, t if t is not None else pg_type_for_arrow(f.type)))
+        self.temp_columns[name] = tuple(cols)
 
     def _build_overlay(self) -> None:
         """pg_namespace/pg_class/pg_attribute rows for this session's temp tables (schema pg_temp_N, relpersistence
@@ -669,8 +685,9 @@ class CatalogSession:
                     relacl=None,
                 )
             )
+            declared = dict(self.temp_columns.get(name, ()))
             for i, f in enumerate(schema, start=1):
-                t = pg_type_for_arrow(f.type)
+                t = declared.get(f.name) or pg_type_for_arrow(f.type)
                 new["pg_attribute"].append(
                     row(
                         "pg_attribute",
@@ -686,26 +703,41 @@ class CatalogSession:
                         attisdropped=False,
                     )
                 )
-        for rel, rows in new.items():
-            relation = snap.relations[("pg_catalog", rel)]
+        temp_tables = [
+            VirtualTable(
+                name,
+                tuple(VirtualColumn(c, t, ColumnKind.DIMENSION, None, True) for c, t in self.temp_columns[name]),
+                schema=f"pg_temp_{self.sid}",
+            )
+            for name in sorted(self.temp_tables)
+            if name in self.temp_columns
+        ]
+        info = temp_information_schema_rows(
+            snap, temp_tables, database=self.info.database or cat.database, users=cat.users,
+            type_names=cat.rows.type_names,
+        )
+        overlay = [("pg_catalog", rel, rows) for rel, rows in new.items()]
+        overlay += [("information_schema", rel, rows) for rel, rows in info.items()]
+        for nsp, rel, rows in overlay:
+            relation = snap.relations[(nsp, rel)]
             self.cur.register("__ovrows", arrow_table(relation, rows))
             cols = ", ".join(
                 f"CAST({_ident(c.name)} AS {duck_type(c.type_oid, c.typname)}) AS {_ident(c.name)}"
                 for c in relation.columns
             )
-            self.cur.execute(f"CREATE OR REPLACE TEMP TABLE {_ident('__tmp_' + rel)} AS SELECT {cols} FROM __ovrows")
+            short = f"{SCHEMA_ALIAS[nsp]}_{rel}"
+            self.cur.execute(f"CREATE OR REPLACE TEMP TABLE {_ident('__tmp_' + short)} AS SELECT {cols} FROM __ovrows")
             self.cur.unregister("__ovrows")
+            base = f"{DUCK_DB}.{SCHEMA_ALIAS[nsp]}.{_ident(rel)}"
             self.cur.execute(
-                f"CREATE OR REPLACE TEMP VIEW {_ident('__ov_' + rel)} AS SELECT * FROM {DUCK_DB}.pgc.{_ident(rel)} "
-                f"UNION ALL SELECT * FROM temp.main.{_ident('__tmp_' + rel)}"
+                f"CREATE OR REPLACE TEMP VIEW {_ident('__ov_' + short)} AS SELECT * FROM {base} "
+                f"UNION ALL SELECT * FROM temp.main.{_ident('__tmp_' + short)}"
             )
 
-    def _last_created_count(self, sql: str) -> int:
-        tree = parse(sql)[0]
-        into = tree.args.get("into")
-        if into is None:
+    def _last_created_count(self, plan: Plan) -> int:
+        name = plan.created
+        if name is None:
             return 0
-        name = into.this.name
         try:
             got = self.cur.execute(f"SELECT count(*) FROM temp.main.{_ident(name)}").fetchall()[0]
         except duckdb.Error:
@@ -793,7 +825,15 @@ def _param(v: object) -> object:
     return v
 
 
-_OVERLAY = frozenset({("pg_catalog", "pg_namespace"), ("pg_catalog", "pg_class"), ("pg_catalog", "pg_attribute")})
+_OVERLAY = frozenset(
+    {
+        ("pg_catalog", "pg_namespace"),
+        ("pg_catalog", "pg_class"),
+        ("pg_catalog", "pg_attribute"),
+        ("information_schema", "tables"),
+        ("information_schema", "columns"),
+    }
+)
 _ARROW_INTS = {21: pa.int16(), 23: pa.int32(), 20: pa.int64(), 26: pa.uint32()}
 
 
@@ -846,7 +886,8 @@ def _pg_error(e: duckdb.Error, sql: str) -> PgError:
     if isinstance(e, duckdb.ConversionException):
         return PgError(E.INVALID_TEXT_REPRESENTATION, msg)
     if isinstance(e, duckdb.CatalogException) and "already exists" in low:
-        return PgError(E.DUPLICATE_TABLE, msg)
+        m = re.search(r'with name "?([^"]+?)"? already exists', msg)
+        return PgError(E.DUPLICATE_TABLE, f'relation "{m.group(1)}" already exists' if m else msg)
     if "division by zero" in low:
         return PgError(E.DIVISION_BY_ZERO, "division by zero")
     if isinstance(e, duckdb.BinderException):

@@ -1008,3 +1008,30 @@ def table_of(schema: VirtualSchema, nsp: str, name: str) -> VirtualTable | None:
 
 
 __all__ = ["INFORMATION_SCHEMA_OID", "PG_CATALOG_OID", "PUBLIC_OID", "CatalogRows", "build_rows", "role_oid"]
+
+
+def temp_information_schema_rows(
+    snap: Snapshot,
+    tables: Sequence[VirtualTable],
+    *,
+    database: str,
+    users: Sequence[str],
+    type_names: dict[int, tuple[str, int, str]],
+) -> dict[str, list[list[Any]]]:
+    """information_schema.tables / columns rows of a session's temp tables (table_type LOCAL TEMPORARY)."""
+    T = {f"{nsp}.{n}": _Table(rel) for (nsp, n), rel in snap.relations.items() if nsp == "information_schema"}
+    rows: dict[str, list[list[Any]]] = {k: [] for k in T}
+    _information_schema(T, rows, snap.relations, VirtualSchema(tuple(tables)), database, users, type_names, {})
+    names = {(t.schema, t.name) for t in tables}
+    tt = T["information_schema.tables"]
+    out_tables = []
+    for r in rows["information_schema.tables"]:
+        if (tt.get(r, "table_schema"), tt.get(r, "table_name")) in names:
+            r[tt.index["table_type"]] = "LOCAL TEMPORARY"
+            out_tables.append(r)
+    ct = T["information_schema.columns"]
+    out_columns = [
+        r for r in rows["information_schema.columns"]
+        if (ct.get(r, "table_schema"), ct.get(r, "table_name")) in names
+    ]
+    return {"tables": out_tables, "columns": out_columns}

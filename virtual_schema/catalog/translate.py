@@ -263,6 +263,8 @@ class Plan:
     name_types: dict[str, PgColumnType] = field(default_factory=dict)  # unambiguous catalog column types
     out_types: list[PgColumnType | None] | None = None  # per output column when stars could be expanded
     overlay: bool = False  # reads a session's temp-table overlay: never shared between sessions
+    created: str | None = None  # temp table a CREATE / SELECT INTO makes (name as PostgreSQL folds it)
+    created_types: list[tuple[str, PgColumnType | None]] = field(default_factory=list)  # its declared columns
 
 
 def _lower_name(ident: exp.Identifier | None) -> str | None:
@@ -278,9 +280,10 @@ def _position(sql: str, name: str) -> int | None:
 
 def parse(sql: str) -> list[exp.Expr]:
     """Parse PostgreSQL SQL with sqlglot; syntax errors become 42601."""
-    cleaned = re.sub(r"\bLOCAL\s+(TEMP|TEMPORARY)\b", r"\1", sql, flags=re.IGNORECASE)
-    cleaned = re.sub(r"\bGLOBAL\s+(TEMP|TEMPORARY)\b", r"\1", cleaned, flags=re.IGNORECASE)
-    cleaned = re.sub(r"\bON\s+COMMIT\s+(PRESERVE|DELETE)\s+ROWS\b", "", cleaned, flags=re.IGNORECASE)
+    cleaned = sql
+    if re.match(r"\s*CREATE\b", sql, flags=re.IGNORECASE):  # not inside 'LOCAL TEMPORARY' literals of queries
+        cleaned = re.sub(r"^(\s*CREATE\s+)(?:LOCAL|GLOBAL)\s+(TEMP|TEMPORARY)\b", r"\1\2", cleaned, flags=re.IGNORECASE)
+        cleaned = re.sub(r"\bON\s+COMMIT\s+(PRESERVE|DELETE)\s+ROWS\b", "", cleaned, flags=re.IGNORECASE)
     cleaned = re.sub(
         r"(?<=::)\s*(?:pg_catalog\.)?(oid|regtype|regclass|regproc|name|regnamespace)\s*\[\]",
         r"_\1",
@@ -328,9 +331,12 @@ class Translator:
         cat: CatalogVersion,
         search_path: tuple[str, ...],
         overlay: frozenset[tuple[str, str]] = frozenset(),
+        temp_columns: dict[str, tuple[tuple[str, PgColumnType], ...]] | None = None,
     ) -> None:
         self.cat = cat
         self.search_path = search_path
+        # this session's temp tables: name -> (column, PostgreSQL type) as declared
+        self.temp_columns = temp_columns or {}
         # relations read through a session's temp view "__ov_<rel>" (catalog rows + its temp tables)
         self.overlay = overlay
 
@@ -349,6 +355,7 @@ class Translator:
             into = tree.args["into"]
             tree.set("into", None)
             target = into.this
+            _fold_identifiers(tree)
             _fold_identifiers(target)
             tree = exp.Create(
                 this=target,
@@ -363,11 +370,15 @@ class Translator:
             is_temp = props is not None and any(isinstance(p, exp.TemporaryProperty) for p in props.expressions)
             if not is_temp or tree.kind != "TABLE":
                 raise PgError(E.READ_ONLY_SQL_TRANSACTION, "cannot execute CREATE in a read-only transaction")
-            _fold_identifiers(tree.this)
+            _fold_identifiers(tree)
+            if tree.expression is not None:
+                plan.tag = "SELECT"  # CREATE TABLE AS reports the rows it stored, as SELECT INTO does
         elif isinstance(tree, exp.Insert):
             plan.kind, plan.tag = "insert", "INSERT"
+            _fold_identifiers(tree)
         elif isinstance(tree, exp.Drop):
             plan.kind, plan.tag = "drop", "DROP TABLE"
+            _fold_identifiers(tree)
         elif not isinstance(tree, exp.Query):
             raise PgError(E.FEATURE_NOT_SUPPORTED, f"statement not supported by the catalog: {sql.strip()[:60]}")
 
@@ -380,14 +391,70 @@ class Translator:
         self._func_aliases: set[str] = set()
         self._derived: dict[str, exp.Expr] = {}
         self._rewrite_tables(tree)
+        self._check_temp_columns(tree)
         if isinstance(tree, exp.Query):
             self._projections(tree)
             self._name_types()
+        elif isinstance(tree, exp.Create):
+            self._created(tree)
         self._params(tree)
         tree = self._rewrite_expressions(tree)
         self._renumber_params(tree)
-        plan.duck_sql = tree.sql(dialect="duckdb")
+        if isinstance(tree, exp.Drop) and len(tree.args.get("tables") or []) > 1:
+            # DuckDB drops one table per statement; PostgreSQL's list becomes one statement per table
+            drops = []
+            for t in tree.args["tables"]:
+                one = tree.copy()
+                one.set("tables", [t.copy()])
+                drops.append(one.sql(dialect="duckdb"))
+            plan.duck_sql = "; ".join(drops)
+        else:
+            plan.duck_sql = tree.sql(dialect="duckdb")
         return plan
+
+    def _created(self, tree: exp.Create) -> None:
+        """Name and declared column types of the temp table a CREATE / SELECT INTO makes."""
+        target = tree.this
+        table = target.this if isinstance(target, exp.Schema) else target
+        if isinstance(table, exp.Table):
+            self._plan.created = _lower_name(table.this) if isinstance(table.this, exp.Identifier) else None
+        if isinstance(target, exp.Schema):
+            self._plan.created_types = [
+                (_lower_name(c.this) or "", self.cast_type(c.args["kind"]) if c.args.get("kind") else None)
+                for c in target.expressions
+                if isinstance(c, exp.ColumnDef)
+            ]
+        elif isinstance(tree.expression, exp.Query):
+            self._projections(tree.expression)
+            names, types = self._plan.names, self._plan.inferred
+            if not self._plan.has_star:
+                self._plan.created_types = [(n or "?column?", t) for n, t in zip(names, types, strict=False)]
+            elif self._plan.out_types is not None:
+                self._plan.created_types = [("", t) for t in self._plan.out_types]
+            self._plan.names, self._plan.inferred, self._plan.has_star = [], [], False
+            self._plan.out_types, self._plan.reg_outputs = None, {}
+
+    def _check_temp_columns(self, tree: exp.Expr) -> None:
+        """PostgreSQL matches column names exactly (after folding); DuckDB would accept "region" for "Region"."""
+        temps = {k: v for k, v in self._aliases.items() if v[0] == "pg_temp"}
+        if not temps:
+            return
+        exact: set[str] = set()
+        folded: dict[str, str] = {}
+        for _nsp, rel in temps.values():
+            for n, _t in self.temp_columns.get(rel, ()):
+                exact.add(n)
+                folded.setdefault(n.lower(), n)
+        for col in tree.find_all(exp.Column):
+            if not isinstance(col.this, exp.Identifier):
+                continue
+            name = _lower_name(col.this) or ""
+            if name in exact or name.lower() not in folded:
+                continue
+            qualifier = col.table
+            if qualifier and qualifier.lower() not in {k.lower() for k in temps}:
+                continue
+            raise PgError(E.UNDEFINED_COLUMN, f'column "{name}" does not exist', position=_position(self._sql, name))
 
     # ------------------------------------------------------------------ relations
     def _rewrite_tables(self, tree: exp.Expr) -> None:
@@ -418,6 +485,8 @@ class Translator:
                 self._plan.unknown.append((name, _position(self._sql, name)))
                 if db == "pg_temp":
                     table.set("db", None)
+                if name in self.temp_columns:
+                    self._aliases[alias_key] = ("pg_temp", name)
                 continue
             nsp, rel = target
             self._plan.relations.add(target)
@@ -425,7 +494,7 @@ class Translator:
             if target in self.overlay:
                 self._plan.overlay = True
                 new = exp.Table(
-                    this=exp.to_identifier(f"__ov_{rel}", quoted=True),
+                    this=exp.to_identifier(f"__ov_{SCHEMA_ALIAS[nsp]}_{rel}", quoted=True),
                     db=exp.to_identifier("main"),
                     catalog=exp.to_identifier("temp"),
                 )
@@ -621,7 +690,9 @@ class Translator:
             for alias, (kind, src) in self._sources(q):
                 if qual is not None and alias != qual:
                     continue
-                if kind == "rel":
+                if kind == "rel" and src[0] == "pg_temp":
+                    out.extend(self.temp_columns.get(src[1], ()))
+                elif kind == "rel":
                     rel = self.cat.system_relation(*src)
                     if rel is None:
                         return None
@@ -827,6 +898,8 @@ class Translator:
             if tkey in self._func_aliases:
                 return PgColumnType(23)
             target = self._aliases.get(tkey)
+            if target is not None and target[0] == "pg_temp":
+                return dict(self.temp_columns.get(target[1], ())).get(name)
             if target is not None:
                 c = self.cat.column_type(target[0], target[1], name)
                 return PgColumnType(c.type_oid, c.typmod) if c is not None else None
@@ -840,6 +913,10 @@ class Translator:
             c = self.cat.column_type(nsp, rel, name)
             if c is not None:
                 found.add(PgColumnType(c.type_oid, c.typmod))
+        for nsp, rel in self._aliases.values():
+            t = dict(self.temp_columns.get(rel, ())).get(name) if nsp == "pg_temp" else None
+            if t is not None:
+                found.add(t)
         if len(found) == 1:
             return found.pop()
         for derived in self._derived.values():

@@ -1,0 +1,127 @@
+"""Tableau-style temp tables, statement by statement, against the catalog engine and a real PostgreSQL 15.
+
+Quoted mixed-case names keep their case, unquoted names fold to lower case (so "FooBar" is not foobar, and
+"region" is not "Region"), SELECT … INTO TEMP and CREATE TEMP TABLE … AS report `SELECT n`, declared column
+types (varchar(10), numeric(10,2)) are what queries and the catalog describe, DROP takes a list.
+"""
+
+from __future__ import annotations
+
+import decimal
+from collections.abc import Iterator
+from typing import Any
+
+import psycopg
+import pyarrow as pa
+import pytest
+
+from tests.catalog import pgserver
+from tests.catalog.fixtures import fixture_schema
+from virtual_schema.catalog.api import SessionInfo
+from virtual_schema.catalog.engine import CatalogEngine, CatalogSession
+from virtual_schema.errors import PgError
+
+pytestmark = pytest.mark.skipif(not pgserver.available(), reason="PostgreSQL 15 binaries not installed")
+
+CONVERSATION = [
+    'CREATE LOCAL TEMPORARY TABLE "#Tableau_9_83C8_2_Connect_C" ("COL" INTEGER) ON COMMIT PRESERVE ROWS',
+    'SELECT * INTO TEMPORARY TABLE "#Tableau_9_83C8_1_Connect_C" FROM (SELECT 1 AS COL) AS CHECKTEMP LIMIT 1',
+    'SELECT * FROM "#Tableau_9_83C8_1_Connect_C"',
+    'INSERT INTO "#Tableau_9_83C8_2_Connect_C" ("COL") VALUES (1), (2), (3)',
+    'INSERT INTO "#Tableau_9_83C8_2_Connect_C" SELECT col + 10 FROM "#Tableau_9_83C8_1_Connect_C"',
+    'SELECT "COL" FROM "#Tableau_9_83C8_2_Connect_C" ORDER BY 1',
+    'SELECT col FROM "#Tableau_9_83C8_2_Connect_C"',
+    'DROP TABLE "#Tableau_9_83C8_1_Connect_C"',
+    'CREATE LOCAL TEMPORARY TABLE "#Tableau_5_Filter" ("Region" TEXT, "N" INTEGER) ON COMMIT PRESERVE ROWS',
+    """INSERT INTO "#Tableau_5_Filter" ("Region", "N") VALUES ('EMEA', 1), ('APAC', 2), ('LOCAL TEMPORARY', 3)""",
+    'SELECT "Region", "N" FROM "#Tableau_5_Filter" WHERE "N" > 1 ORDER BY 2',
+    'SELECT "region" FROM "#Tableau_5_Filter"',
+    'SELECT t.region FROM "#Tableau_5_Filter" t',
+    "CREATE TEMP TABLE FooBar (Id int, Name varchar(10), Amount numeric(10,2))",
+    "INSERT INTO foobar VALUES (1, 'x', 1.5)",
+    "INSERT INTO FOOBAR (ID, name) VALUES (2, 'y')",
+    "SELECT id, name, amount FROM FooBar ORDER BY id",
+    'SELECT * FROM "FooBar"',
+    "SELECT * FROM foobar ORDER BY 1",
+    "SELECT 1 AS A, 'x'::text AS b INTO TEMP tmp_into",
+    "SELECT a, b FROM tmp_into",
+    'SELECT * INTO TEMPORARY TABLE "Tmp2" FROM foobar WHERE id > 1',
+    'SELECT * FROM "Tmp2"',
+    "SELECT * FROM tmp2",
+    "CREATE TEMP TABLE t3 AS SELECT 1 AS x, 'y' AS y, 2.5 AS z",
+    "SELECT * FROM t3",
+    'SELECT f.id, t."N" FROM foobar f JOIN "#Tableau_5_Filter" t ON t."N" = f.id ORDER BY 1',
+    'SELECT f.name FROM foobar f WHERE f.id IN (SELECT "N" FROM "#Tableau_5_Filter") ORDER BY 1',
+    "SELECT relname, relkind, relpersistence FROM pg_class WHERE relpersistence = 't' AND relkind = 'r' ORDER BY 1",
+    "SELECT c.relname, a.attname, a.attnum, format_type(a.atttypid, a.atttypmod) FROM pg_attribute a "
+    "JOIN pg_class c ON c.oid = a.attrelid WHERE c.relpersistence = 't' AND c.relkind = 'r' AND a.attnum > 0 "
+    "ORDER BY 1, 3",
+    "SELECT table_name, table_type, commit_action FROM information_schema.tables "
+    "WHERE table_type = 'LOCAL TEMPORARY' ORDER BY 1",
+    "SELECT table_name, column_name, data_type, character_maximum_length, numeric_precision, numeric_scale "
+    "FROM information_schema.columns WHERE table_name IN ('foobar', 'Tmp2', '#Tableau_5_Filter') "
+    "ORDER BY 1, ordinal_position",
+    "CREATE TEMP TABLE foobar (x int)",
+    "CREATE TEMP TABLE IF NOT EXISTS foobar (x int)",
+    "SELECT * FROM foobar ORDER BY 1",
+    'DROP TABLE "Tmp2", tmp_into',
+    "DROP TABLE IF EXISTS t3",
+    "DROP TABLE foobar",
+    "SELECT relname FROM pg_class WHERE relpersistence = 't' AND relkind = 'r' ORDER BY 1",
+    "SELECT count(*) FROM information_schema.tables WHERE table_type = 'LOCAL TEMPORARY'",
+]
+
+
+@pytest.fixture(scope="module")
+def pg_conn() -> Iterator[psycopg.Connection[Any]]:
+    server = pgserver.start()
+    try:
+        with psycopg.connect(server.dsn(), autocommit=True) as conn:
+            yield conn
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def session() -> Iterator[CatalogSession]:
+    eng = CatalogEngine(fixture_schema(), database="postgres", users=("postgres",))
+    s = eng.open_session(SessionInfo(pid=1, user="postgres", database="postgres", settings={}))
+    yield s
+    eng.close()
+
+
+def _norm(v: Any) -> Any:
+    return float(v) if isinstance(v, decimal.Decimal) else v
+
+
+def _pg(conn: psycopg.Connection[Any], sql: str) -> tuple[Any, ...]:
+    try:
+        cur = conn.execute(sql)
+    except psycopg.Error as e:
+        return ("error", e.sqlstate)
+    cols = [(d.name, d.type_code) for d in cur.description or []]
+    rows = [tuple(_norm(v) for v in r) for r in cur.fetchall()] if cur.description else None
+    return (cur.statusmessage, cols, rows)
+
+
+def _ours(session: CatalogSession, sql: str) -> tuple[Any, ...]:
+    try:
+        res = session.execute(sql)
+    except PgError as e:
+        return ("error", e.sqlstate)
+    cols = [(c.name, c.type.oid) for c in res.columns]
+    if not cols:
+        return (res.command_tag, [], None)
+    batches = list(res.batches)
+    rows = [tuple(_norm(v) for v in r.values()) for r in pa.Table.from_batches(batches).to_pylist()] if batches \
+        else []
+    return (res.command_tag, cols, rows)
+
+
+def test_tableau_temp_table_conversation(pg_conn: psycopg.Connection[Any], session: CatalogSession) -> None:
+    differences = []
+    for sql in CONVERSATION:
+        want, got = _pg(pg_conn, sql), _ours(session, sql)
+        if want != got:
+            differences.append(f"{sql}\n  PostgreSQL: {want}\n  ours:       {got}")
+    assert not differences, "\n".join(differences)
