@@ -40,6 +40,9 @@ class Planner:
         self.builder = builder
         self.models = builder.models
         self.dialect = builder.dialect
+        # Memos of pure functions of the (immutable) models: concurrent first computations store equal values.
+        self._scopes: dict[tuple[str, str | None, str | None], ModelScope] = {}
+        self._leaf_aggs: dict[tuple[str, str], tuple[exp.Expression, exp.DataType]] = {}
 
     # -- expression translation -------------------------------------------------------------------
     def translate(self, e: exp.Expression, scope: ModelScope, needed: set[str], what: str) -> exp.Expression:
@@ -64,16 +67,26 @@ class Planner:
     def _scope(self, g: Group) -> ModelScope:
         # Without metric_time in the query, metric filters may still name it: bind the model's default.
         td = g.time_dim or self.models.model_by_name[g.model].defaults.agg_time_dimension
-        return self.builder.scope(g.model).with_metric_time(td, g.offset)
+        key = (g.model, td, g.offset)
+        got = self._scopes.get(key)
+        if got is None:
+            got = self._scopes[key] = self.builder.scope(g.model).with_metric_time(td, g.offset)
+        return got
 
     def _leaf_agg(self, leaf: Leaf, scope: ModelScope, needed: set[str]) -> tuple[exp.Expression, exp.DataType]:
-        model = self.models.model_by_name[leaf.model]
-        measure = model.measure(leaf.measure)
-        assert measure is not None
-        arg = qualify(parse_snippet(measure.sql, self.dialect), BASE)
-        arg_t = self.builder.expr_type(model, measure.sql)
-        p = measure.agg_params
-        return measure_agg(measure.agg, arg, arg_t, p.percentile if p else None, bool(p and p.use_discrete_percentile))
+        key = (leaf.model, leaf.measure)
+        got = self._leaf_aggs.get(key)
+        if got is None:
+            model = self.models.model_by_name[leaf.model]
+            measure = model.measure(leaf.measure)
+            assert measure is not None
+            arg = qualify(parse_snippet(measure.sql, self.dialect), BASE)
+            arg_t = self.builder.expr_type(model, measure.sql)
+            p = measure.agg_params
+            got = self._leaf_aggs[key] = measure_agg(
+                measure.agg, arg, arg_t, p.percentile if p else None, bool(p and p.use_discrete_percentile)
+            )
+        return got[0].copy(), got[1]
 
     # -- plan ---------------------------------------------------------------------------------------
     def plan(self, a: Analysis) -> tuple[exp.Select, dict[str, exp.DataType]]:
@@ -124,7 +137,7 @@ class Planner:
             sel = exp.Select()
             grain_sql = [self.translate(x, scope, needed, "query") for x in a.grain]
             for i, gx in enumerate(grain_sql):
-                sel = sel.select(exp.alias_(gx, f"__g{i}"), copy=False)
+                sel = sel.select(_as(gx, f"__g{i}"), copy=False)
             filled = []
             for name, _, _ in g.aggs:
                 leaf = next(lf for lf, n in leaf_cols.items() if n == name)
@@ -142,7 +155,7 @@ class Planner:
                 sub = self._cumulative(g, scope, grain_sql, a.where, conds, needed)
             else:
                 for name, agg, _ in g.aggs:
-                    sel = sel.select(exp.alias_(agg, name), copy=False)
+                    sel = sel.select(_as(agg, name), copy=False)
                 if a.where is not None:
                     conds.insert(0, self.translate(a.where, scope, needed, "query"))
                 sel = self._from(sel, scope, needed)
@@ -188,7 +201,7 @@ class Planner:
         raise PgError(FEATURE_NOT_SUPPORTED, "select at least one metric with metric_time, or dimensions of one model")
 
     def _from(self, sel: exp.Select, scope: ModelScope, needed: set[str]) -> exp.Select:
-        sel = sel.from_(exp.alias_(ty.table(scope.relation), BASE, table=True), copy=False)
+        sel = sel.from_(exp.alias_(ty.table(scope.relation), BASE, table=True, copy=False), copy=False)
         done: set[str] = set()
 
         def add(alias: str) -> None:
@@ -199,12 +212,9 @@ class Planner:
             if step.parent:
                 add(step.parent)
             done.add(alias)
-            sel = sel.join(
-                exp.alias_(ty.table(step.relation), alias, table=True),
-                on=exp.EQ(this=step.on_left.copy(), expression=step.on_right.copy()),
-                join_type="LEFT",
-                copy=False,
-            )
+            on = exp.EQ(this=step.on_left.copy(), expression=step.on_right.copy())
+            sel.append("joins", exp.Join(this=exp.alias_(ty.table(step.relation), alias, table=True, copy=False),
+                                         on=on, side="LEFT"))
 
         for alias in sorted(needed):
             add(alias)
@@ -217,7 +227,7 @@ class Planner:
         sel = exp.Select()
         for i in range(n_grain):
             keys = [exp.column(f"__g{i}", table=al) for al in aliases]
-            sel = sel.select(exp.alias_(exp.func("COALESCE", *keys), f"__g{i}"), copy=False)
+            sel = sel.select(_as(exp.func("COALESCE", *keys), f"__g{i}"), copy=False)
         for (_, g), al in zip(subs, aliases, strict=True):
             for name, _, _ in g.aggs:
                 sel = sel.select(exp.column(name, table=al), copy=False)
@@ -226,7 +236,7 @@ class Planner:
         for k in range(1, len(subs)):
             right = exp.Subquery(this=subs[k][0], alias=exp.TableAlias(this=exp.to_identifier(aliases[k])))
             if n_grain == 0:
-                sel = sel.join(right, join_type="CROSS", copy=False)
+                sel.append("joins", exp.Join(this=right, kind="CROSS"))
                 continue
             conds = []
             for i in range(n_grain):
@@ -236,7 +246,7 @@ class Planner:
                     else exp.column(f"__g{i}", table=aliases[0])
                 )
                 conds.append(exp.NullSafeEQ(this=left, expression=exp.column(f"__g{i}", table=aliases[k])))
-            sel = sel.join(right, on=exp.and_(*conds), join_type="FULL", copy=False)
+            sel.append("joins", exp.Join(this=right, on=exp.and_(*conds, copy=False), side="FULL"))
         return sel
 
     # -- cumulative ---------------------------------------------------------------------------------
@@ -326,7 +336,8 @@ class Planner:
         daily = daily.select(exp.alias_(ds.copy(), "__ds"), exp.alias_(agg, "__v"), copy=False)
         daily = daily.from_(spine_sub, copy=False)
         base = self._from(exp.Select(), scope, needed)
-        daily = daily.join(exp.alias_(ty.table(scope.relation), BASE, table=True), on=on, join_type="INNER", copy=False)
+        daily.append("joins", exp.Join(this=exp.alias_(ty.table(scope.relation), BASE, table=True, copy=False), on=on,
+                                       kind="INNER"))
         for j in base.args.get("joins") or []:
             daily.append("joins", j.copy())
         if where is not None or out_where is not None:
@@ -347,6 +358,11 @@ class Planner:
         out = out.select(exp.alias_(pagg, name), copy=False)
         out = out.from_(exp.Subquery(this=daily, alias=exp.TableAlias(this=exp.to_identifier("__daily"))), copy=False)
         return out.group_by(*[exp.column(f"__g{i}") for i in range(len(grain_sql))], copy=False)
+
+
+def _as(e: exp.Expr, name: str) -> exp.Alias:
+    """`e AS name` without copying e (the callers pass nodes built for this one place)."""
+    return exp.Alias(this=e, alias=exp.to_identifier(name))
 
 
 def _unique_listing(model: SemanticModel, scope: ModelScope, grain: list[exp.Expression]) -> bool:

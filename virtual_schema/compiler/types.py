@@ -69,7 +69,29 @@ def pg_type(dt: exp.DataType | None) -> PgColumnType:
         return _pg_for_sql("numeric(38,0)")
     if dt.this in (T.VARCHAR, T.CHAR, T.TEXT, T.NCHAR, T.NVARCHAR):
         return _pg_for_sql("text")
-    return _pg_for_sql(dt.sql("postgres"))
+    key = _plain_key(dt)
+    if key is None:
+        return _pg_for_sql(dt.sql("postgres"))
+    got = _PG_BY_KEY.get(key)
+    if got is None:  # rendering a type costs a generator; types with plain parameters are memoised by value
+        got = _PG_BY_KEY[key] = _pg_for_sql(dt.sql("postgres"))
+    return got
+
+
+_PG_BY_KEY: dict[tuple[object, tuple[str, ...]], PgColumnType] = {}
+
+
+def _plain_key(dt: exp.DataType) -> tuple[object, tuple[str, ...]] | None:
+    """(type, parameter texts) for a scalar type whose parameters are plain numbers or words, else None."""
+    if any(dt.args.get(k) for k in ("nested", "values", "kind", "nullable")):
+        return None
+    params: list[str] = []
+    for p in dt.expressions:
+        inner = p.this if isinstance(p, exp.DataTypeParam) else p
+        if not isinstance(inner, (exp.Literal, exp.Var)):
+            return None
+        params.append(inner.name)
+    return dt.this, tuple(params)
 
 
 def known(dt: exp.DataType | None) -> bool:
