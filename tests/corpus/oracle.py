@@ -20,6 +20,7 @@ from typing import Any
 
 import sqlglot
 from sqlglot import exp
+from sqlglot.optimizer.annotate_types import annotate_types
 
 
 class NoOracle(Exception):
@@ -80,6 +81,11 @@ def rewrite(sql: str, tables: dict[str, TableDef]) -> str:
     exact = dict(tables)
     for select in list(tree.find_all(exp.Select)):
         _rewrite_select(select, exact, lower)
+    # PostgreSQL's integer / integer truncates; DuckDB's "/" would divide as floats unless types are known
+    try:
+        tree = annotate_types(tree)
+    except Exception as e:
+        raise NoOracle(f"cannot type the plain SQL: {e}") from e
     out = re.sub(r"EXTRACT\(QTR\b", "EXTRACT(QUARTER", tree.sql(dialect="duckdb"), flags=re.I)
     return re.sub(r"DATE_TRUNC\('qtr'", "DATE_TRUNC('quarter'", out, flags=re.I)
 
@@ -131,8 +137,11 @@ def _rewrite_select(select: exp.Select, exact: dict[str, TableDef], lower: dict[
         if col.table and col.table not in names and col.table != alias:
             continue
         name = col.name
+        if not col.table and _output_alias_in_order_by(col, select):
+            continue  # ORDER BY status names the output column "status" first, as in PostgreSQL
         if name in tdef.dimensions:
-            col.replace(_parse_expr(tdef.dimensions[name], alias))
+            dim = _parse_expr(tdef.dimensions[name], alias)
+            col.replace(dim if isinstance(dim, exp.Column | exp.Func) else exp.Paren(this=dim))
         elif name in tdef.measures:
             agg = _parse_expr(tdef.measures[name], alias)
             parent = col.parent
@@ -163,6 +172,12 @@ def _rewrite_select(select: exp.Select, exact: dict[str, TableDef], lower: dict[
     elif select.args.get("group") is None and not any(_has_agg(e) for e in select.expressions):
         # dimensions only: the grain is one row per distinct combination (a model is not its base rows)
         select.set("distinct", exp.Distinct())
+
+
+def _output_alias_in_order_by(col: exp.Column, select: exp.Select) -> bool:
+    if not (isinstance(col.parent, exp.Ordered) and isinstance(col.parent.parent, exp.Order)):
+        return False
+    return any(isinstance(e, exp.Alias) and e.alias == col.name for e in select.expressions)
 
 
 def _has_agg(e: exp.Expression) -> bool:
