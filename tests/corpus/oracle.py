@@ -112,18 +112,25 @@ def _rewrite_select(select: exp.Select, exact: dict[str, TableDef], lower: dict[
     models = [(t, d) for t in sources if (d := _model_of(t, exact, lower)) is not None]
     if not models:
         return
-    if len(models) > 1:
-        raise NoOracle("join of two model tables")
-    table, tdef = models[0]
-    names = {table.name, table.name.lower()}
-    alias = table.alias_or_name
-    table.replace(exp.Table(this=exp.to_identifier(tdef.relation), alias=exp.TableAlias(
-        this=exp.to_identifier(alias, quoted=True))))
+    if len(models) > 1 and len(models) != n_sources:
+        raise NoOracle("join of model tables with other relations")
+    # a join of models on their __cubeJoinField entities is the join of their rows on those keys
+    by_qualifier: dict[str, tuple[TableDef, str]] = {}
+    stars: list[exp.Expression] = []
+    for table, tdef in models:
+        alias = table.alias_or_name
+        for q in (table.name, table.name.lower(), alias):
+            by_qualifier[q] = (tdef, alias)
+        table.replace(exp.Table(this=exp.to_identifier(tdef.relation), alias=exp.TableAlias(
+            this=exp.to_identifier(alias, quoted=True))))
+        stars += [exp.column(c, table=alias, quoted=True).as_(c, quoted=True) for c in tdef.order]
     # SELECT * / t.* : every column of the virtual table
     new_exprs: list[exp.Expression] = []
     for e in select.expressions:
         if isinstance(e, exp.Star) or (isinstance(e, exp.Column) and isinstance(e.this, exp.Star)):
-            new_exprs += [exp.column(c, table=alias, quoted=True).as_(c, quoted=True) for c in tdef.order]
+            if len(models) > 1:
+                raise NoOracle("star over a join of models")
+            new_exprs += stars
         else:
             new_exprs.append(e)
     # keep output names: a replaced column must still be called what the outer query reads
@@ -134,11 +141,18 @@ def _rewrite_select(select: exp.Select, exact: dict[str, TableDef], lower: dict[
     for col in list(select.find_all(exp.Column)):
         if not _own(col, select) or isinstance(col.this, exp.Star):
             continue
-        if col.table and col.table not in names and col.table != alias:
-            continue
         name = col.name
-        if not col.table and _output_alias_in_order_by(col, select):
-            continue  # ORDER BY status names the output column "status" first, as in PostgreSQL
+        if col.table:
+            if col.table not in by_qualifier:
+                continue
+            tdef, alias = by_qualifier[col.table]
+        else:
+            if _output_alias_in_order_by(col, select):
+                continue  # ORDER BY status names the output column "status" first, as in PostgreSQL
+            owners = {a: d for d, a in by_qualifier.values() if name in d.dimensions or name in d.measures}
+            if len(owners) > 1:
+                raise NoOracle(f"ambiguous column {name}")
+            alias, tdef = next(iter(owners.items())) if owners else (models[0][0].alias_or_name, models[0][1])
         if name in tdef.dimensions:
             dim = _parse_expr(tdef.dimensions[name], alias)
             col.replace(dim if isinstance(dim, exp.Column | exp.Func) else exp.Paren(this=dim))
