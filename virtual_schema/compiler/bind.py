@@ -418,7 +418,7 @@ def analyse(select: exp.Select, table: TableInfo, alias: str) -> Analysis:
     for n, e in out_items:
         r = _replace_grain(e, grain)
         _check_grouped(r)
-        outer = outer.select(exp.alias_(r, n, quoted=True), copy=False)
+        outer = outer.select(exp.alias_(r, n, quoted=True, copy=False), copy=False)
     outer.set("from_", exp.From(this=ty.table(SEM)))
     if having_p is not None:
         hr = _replace_grain(having_p, grain)

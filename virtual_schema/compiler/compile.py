@@ -367,10 +367,10 @@ class Compiler:
 
     # -- rendering -----------------------------------------------------------------------------------------
     def _prepare(self, tree: exp.Expression) -> exp.Expression:
-        """The tree as the dialect receives it: positional `?` markers where it has no `$n`."""
-        out = tree
+        """A private copy of the tree as the dialect receives it (positional `?` markers where it has no `$n`):
+        the generator may change nodes while rendering, and the tree can hold nodes shared with the models."""
+        out = tree.copy()
         if self.dialect != "duckdb":
-            out = tree.copy()
             for p in list(out.find_all(exp.Parameter, bfs=False)):
                 p.replace(exp.Placeholder())
         return out
@@ -378,7 +378,7 @@ class Compiler:
     def _render(self, tree: exp.Expression) -> str:
         out = self._prepare(tree)
         try:
-            return out.sql(dialect=target_dialect(self.dialect), unsupported_level=ErrorLevel.RAISE)
+            return out.sql(dialect=target_dialect(self.dialect), unsupported_level=ErrorLevel.RAISE, copy=False)
         except Exception as e:
             raise PgError(FEATURE_NOT_SUPPORTED, f"cannot render for {self.dialect}: {e}") from None
 

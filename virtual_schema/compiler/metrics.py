@@ -114,7 +114,7 @@ class MetricExpander:
             den = self._input(m.denominator, fs, offset)
             return exp.Div(
                 this=exp.Cast(this=num, to=ty.DOUBLE),
-                expression=exp.func("NULLIF", exp.Cast(this=den, to=ty.DOUBLE), exp.Literal.number(0)),
+                expression=exp.Nullif(this=exp.Cast(this=den, to=ty.DOUBLE), expression=exp.Literal.number(0)),
             )
         if m.type is MetricType.DERIVED:
             assert m.expr is not None

@@ -273,7 +273,8 @@ def render_template(
 ) -> ShapeTemplate | None:
     """Render the final tree once with a marker per tagged literal: the shape's template, whose `query.sql` is
     this statement's SQL. None when the rendering does not carry every lifted literal as a node of its own.
-    `prepare(tree)` gives the tree to render (the dialect's parameter markers); rendering errors propagate."""
+    `prepare(tree)` gives a private copy to render (the dialect's parameter markers); rendering errors
+    propagate."""
     tagged = [(n, n.meta[SLOT]) for n in tree.find_all(exp.Literal) if n._meta and n._meta.get(SLOT) is not None]
     saved = [(n, n.this) for n, _ in tagged]
     for n, slot in tagged:
@@ -282,7 +283,7 @@ def render_template(
     try:
         _, marked_cls = _generators(dialect)
         gen = marked_cls(dialect=Dialect.get_or_raise(target_dialect(dialect)), unsupported_level=ErrorLevel.RAISE)
-        marked = str(gen.generate(prepare(tree)))
+        marked = str(gen.generate(prepare(tree), copy=False))
     finally:
         for n, v in saved:
             n.set("this", v)

@@ -176,7 +176,7 @@ class Planner:
                 sub = sel
             subqueries.append((sub, g))
         combined = self._combine(subqueries, len(a.grain))
-        outer = a.outer.copy()
+        outer = a.outer  # built for this statement alone: completed in place
         for ph, e in metric_exprs.items():
             for col in list(outer.find_all(exp.Column)):
                 if col.table == SEM and col.name == ph:
@@ -227,7 +227,7 @@ class Planner:
         sel = exp.Select()
         for i in range(n_grain):
             keys = [exp.column(f"__g{i}", table=al) for al in aliases]
-            sel = sel.select(_as(exp.func("COALESCE", *keys), f"__g{i}"), copy=False)
+            sel = sel.select(_as(exp.Coalesce(this=keys[0], expressions=keys[1:]), f"__g{i}"), copy=False)
         for (_, g), al in zip(subs, aliases, strict=True):
             for name, _, _ in g.aggs:
                 sel = sel.select(exp.column(name, table=al), copy=False)
@@ -241,7 +241,8 @@ class Planner:
             conds = []
             for i in range(n_grain):
                 left = (
-                    exp.func("COALESCE", *[exp.column(f"__g{i}", table=aliases[j]) for j in range(k)])
+                    exp.Coalesce(this=exp.column(f"__g{i}", table=aliases[0]),
+                                 expressions=[exp.column(f"__g{i}", table=aliases[j]) for j in range(1, k)])
                     if k > 1
                     else exp.column(f"__g{i}", table=aliases[0])
                 )
