@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import threading
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -99,11 +101,53 @@ def _next_batch(reader: pa.RecordBatchReader) -> pa.RecordBatch | None:
         raise PgError(INTERNAL_ERROR, "warehouse error", detail=str(e)) from None
 
 
+_PLANS_PER_SESSION = 32
+_SEEN_PER_SESSION = 256
+
+
 class DuckDBSession:
     def __init__(self, backend: DuckDBBackend, cursor: duckdb.DuckDBPyConnection) -> None:
         self._backend = backend
         self._cursor = cursor
         self._running = threading.Event()
+        # Plan cache (never results): warehouse SQL this session ran before (False: not preparable) and
+        # the DuckDB prepared statements of SQL it ran again. Touched only inside a statement's hop.
+        self._seen: OrderedDict[str, bool] = OrderedDict()
+        self._plans: OrderedDict[str, str] = OrderedDict()
+        self._plan_ids = itertools.count(1)
+
+    def _statement(self, sql: str) -> str:
+        """What to submit for parameterless `sql`: the first time the SQL itself, from the second time on
+        `EXECUTE` of a DuckDB prepared statement, which skips binding and optimizing (about half of a
+        small query's cost; dashboards and pools repeat their statements). Still runs every time."""
+        cursor = self._cursor
+        name = self._plans.get(sql)
+        if name is not None:
+            self._plans.move_to_end(sql)
+            return f"EXECUTE {name}"
+        seen = self._seen.get(sql)
+        if seen is None:
+            self._seen[sql] = True
+            if len(self._seen) > _SEEN_PER_SESSION:
+                self._seen.popitem(last=False)
+            return sql
+        if not seen:
+            return sql
+        name = f"ssg_plan_{next(self._plan_ids)}"
+        try:
+            cursor.execute(f"PREPARE {name} AS {sql}")
+        except duckdb.InterruptException:
+            raise
+        except duckdb.Error:  # not preparable: run it as it is (its own error, if any, comes from there)
+            self._seen[sql] = False
+            return sql
+        del self._seen[sql]
+        self._plans[sql] = name
+        if len(self._plans) > _PLANS_PER_SESSION:
+            _, old = self._plans.popitem(last=False)
+            with contextlib.suppress(duckdb.Error):
+                cursor.execute(f"DEALLOCATE {old}")
+        return f"EXECUTE {name}"
 
     async def execute(self, sql: str, params: Sequence[object] = ()) -> AsyncIterator[pa.RecordBatch]:
         loop = asyncio.get_running_loop()
@@ -117,7 +161,8 @@ class DuckDBSession:
             a batch is read to its end here, so a small query costs one hop, not three."""
             self._running.set()
             try:
-                reader = _open_reader(cursor, sql, params, batch_rows)
+                text = self._statement(sql) if not params and _submit is not None else sql
+                reader = _open_reader(cursor, text, params, batch_rows)
             except duckdb.Error as e:
                 self._running.clear()
                 raise map_duckdb_error(e) from None

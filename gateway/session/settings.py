@@ -9,6 +9,7 @@ lasts until the end of the transaction.
 from __future__ import annotations
 
 import csv
+import functools
 import re
 import zoneinfo
 from collections.abc import Iterator
@@ -320,8 +321,13 @@ class SessionSettings:
 
     def timeout_ms(self) -> int:
         """statement_timeout in milliseconds (0 = none)."""
-        text = self.get("statement_timeout")
-        m = _NUM_UNIT.match(text)
-        if not m:
-            return 0
-        return int(float(m.group(1)) * _TIME_UNITS.get(m.group(2) or "ms", 1))
+        return _timeout_ms(self.get("statement_timeout"))
+
+
+@functools.lru_cache(maxsize=64)
+def _timeout_ms(text: str) -> int:
+    """Parsed once per distinct text: every statement asks for it."""
+    m = _NUM_UNIT.match(text)
+    if not m:
+        return 0
+    return int(float(m.group(1)) * _TIME_UNITS.get(m.group(2) or "ms", 1))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pytest
@@ -95,4 +96,42 @@ async def test_table_schema_without_reading_rows(db: Path) -> None:
     schema = await backend.table_schema("t")
     assert schema.names == ["id", "k", "s"]
     assert await backend.ready()
+    await backend.close()
+
+
+async def test_repeated_statements_run_every_time_from_cached_plans(db: Path) -> None:
+    """From the second run on, parameterless SQL runs from a DuckDB prepared statement: still executed
+    each time (a write in between shows), and more distinct statements than the cache holds still work."""
+    backend = DuckDBBackend(db, read_only=False)
+    reader = await backend.open_session(Credentials("demo", None))
+    writer = await backend.open_session(Credentials("demo", None))
+
+    async def count(sql: str = "SELECT count(*) AS n FROM t WHERE k = 3") -> int:
+        rows = [r for b in [b async for b in reader.execute(sql)] for r in b.column(0).to_pylist()]
+        return int(rows[0])
+
+    expected = len([i for i in range(300_000) if i % 7 == 3])
+    assert [await count() for _ in range(3)] == [expected] * 3
+    [b async for b in writer.execute("INSERT INTO t VALUES (1000000, 3, 'new')")]
+    assert [await count() for _ in range(2)] == [expected + 1] * 2
+    for _ in range(3):
+        for i in range(40):
+            assert await count(sql=f"SELECT count(*) FROM t WHERE id < {i}") == i
+    await backend.close()
+
+
+async def test_small_result_takes_one_worker_hop(db: Path) -> None:
+    backend = DuckDBBackend(db)
+    session = await backend.open_session(Credentials("demo", None))
+    submitted: list[object] = []
+    real_submit = backend.pool.submit
+
+    def counting_submit(fn: Any, /, *args: Any, **kwargs: Any) -> Any:
+        submitted.append(fn)
+        return real_submit(fn, *args, **kwargs)
+
+    backend.pool.submit = counting_submit  # type: ignore[method-assign]
+    got = [b async for b in session.execute("SELECT k, count(*) AS n FROM t GROUP BY k ORDER BY k")]
+    assert [r for b in got for r in b.column("n").to_pylist()] == [len(range(k, 300_000, 7)) for k in range(7)]
+    assert len(submitted) == 1
     await backend.close()
