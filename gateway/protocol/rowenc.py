@@ -753,7 +753,7 @@ def _plan_field(f: vf.Field) -> _Plan:
     """A numpy-rendered column as BYTES windows into its (contiguous) matrix."""
     n, w = f.mat.shape
     mat = f.mat if f.mat.flags.c_contiguous else np.ascontiguousarray(f.mat)
-    starts = np.arange(0, n * w, w, dtype=np.int64)
+    starts = np.arange(n, dtype=np.int64) * w  # w may be 0: every value empty or NULL
     if f.lo is not None:
         starts += f.lo
     hi = np.full(n, w, np.int64) if f.hi is None else f.hi.astype(np.int64, copy=False)

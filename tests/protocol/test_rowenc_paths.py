@@ -54,3 +54,28 @@ def test_chunks_share_one_buffer() -> None:
     finally:
         rowenc.CHUNK_ROWS = saved
     assert compiled == numpy_path
+
+
+@pytest.mark.parametrize("name", sorted(COLUMNS))
+@pytest.mark.parametrize("fmt", [0, 1])
+def test_all_null_columns(name: str, fmt: int) -> None:
+    """A column whose every value is NULL renders to zero-width fields (catalog answers have many)."""
+    batch = pa.record_batch([pa.nulls(2000, COLUMNS[name][1]), pa.array(list(range(2000)), pa.int64())],
+                            names=["n", "i"])
+    compiled, numpy_path = _both(batch, [name, "int8"], fmt, "UTC")
+    assert compiled == numpy_path
+
+
+@pytest.mark.parametrize("arrow_type", [pa.list_(pa.string()), pa.list_(pa.int64()), pa.string()])
+def test_all_null_array_column(arrow_type: pa.DataType) -> None:
+    """An array column that is NULL in every row (pg_type.typacl) renders as zero-width fields."""
+    from virtual_schema.pgtypes import ACLITEM_ARRAY, PgColumnType
+
+    batch = pa.record_batch([pa.nulls(3000, arrow_type), pa.array(list(range(3000)), pa.int64())], names=["a", "i"])
+    saved = rowenc.SMALL_BATCH_ROWS
+    try:
+        rowenc.SMALL_BATCH_ROWS = 0
+        out = RowEncoder([PgColumnType(ACLITEM_ARRAY), COLUMNS["int8"][0]], [0]).encode(batch)
+    finally:
+        rowenc.SMALL_BATCH_ROWS = saved
+    assert out.count(b"\xff\xff\xff\xff") == 3000  # every array value went out as NULL
