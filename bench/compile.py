@@ -119,6 +119,7 @@ def _physical() -> dict[str, Any]:
 
 
 def _gateway_times(cases: list[Any], runs: int, warm_reps: int) -> dict[str, list[float]]:
+    from virtual_schema.compiler.shape import literal_variants
     from virtual_schema.loader import load_models
     from virtual_schema.semantic_layer import build_semantic_layer
 
@@ -153,7 +154,7 @@ def _gateway_times(cases: list[Any], runs: int, warm_reps: int) -> dict[str, lis
             layer.compile(c.sql)
             reps.append(time.perf_counter() - t0)
         out["warm"].append(statistics.median(reps))
-        variants = _literal_variants(c.sql, min(warm_reps, 200))
+        variants = literal_variants(c.sql, min(warm_reps, 200))
         reps = []
         for v in variants:
             t0 = time.perf_counter()
@@ -161,30 +162,6 @@ def _gateway_times(cases: list[Any], runs: int, warm_reps: int) -> dict[str, lis
             reps.append(time.perf_counter() - t0)
         out["shape"].append(statistics.median(reps) if reps else -1.0)
     return out
-
-
-def _literal_variants(sql: str, n: int) -> list[str]:
-    """Up to n distinct texts of the statement's shape: other values for its lifted literals."""
-    from virtual_schema.compiler.shape import lift
-
-    shape = lift(sql)
-    if shape is None:
-        return []
-    out: dict[str, None] = {}
-    for k in range(1, n + 1):
-        pieces, pos = [], 0
-        for c in shape.constants:
-            if c.kind == "s":
-                value = c.value[:-1] + "abcdefghijklmnopqrstuvwxyz"[k % 26] + "x" * (k // 26) if c.value else "x" * k
-                text = "'" + value.replace("'", "''") + "'"
-            else:
-                text = c.value[:-1] + str((int(c.value[-1]) + k) % 10)
-            pieces += [sql[pos:c.start], text]
-            pos = c.end + 1
-        variant = "".join([*pieces, sql[pos:]])
-        if variant != sql:
-            out[variant] = None
-    return list(out)
 
 
 def _metricflow_times(cases: list[Any], runs: int, warmup: int) -> dict[str, list[float]]:

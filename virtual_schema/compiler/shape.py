@@ -119,6 +119,30 @@ def lift(sql: str) -> Shape | None:
     return Shape(("".join(pieces), classes), tuple(consts))
 
 
+def literal_variants(sql: str, n: int) -> list[str]:
+    """Up to n distinct texts of the statement's shape with other values for its lifted literals (each string's
+    last character and each number's last digit changed, equal values alike): for benchmarks and tests."""
+    shape = lift(sql)
+    if shape is None:
+        return []
+    out: dict[str, None] = {}
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    for k in range(1, n + 1):
+        pieces, pos = [], 0
+        for c in shape.constants:
+            if c.kind == "s":
+                value = c.value[:-1] + letters[k % 26] + "x" * (k // 26) if c.value else "x" * k
+                text = "'" + value.replace("'", "''") + "'"
+            else:
+                text = c.value[:-1] + str((int(c.value[-1]) + k) % 10)
+            pieces += [sql[pos : c.start], text]
+            pos = c.end + 1
+        variant = "".join([*pieces, sql[pos:]])
+        if variant != sql:
+            out[variant] = None
+    return list(out)
+
+
 def _byte_to_char(sql: str) -> Any:
     """pglast's parse tree locations are UTF-8 byte offsets, its scanner's are character offsets."""
     if sql.isascii():
@@ -299,4 +323,4 @@ def render_template(
     return ShapeTemplate(parts, slots, q, dialect)
 
 
-__all__ = ["Constant", "Shape", "ShapeTemplate", "lift", "render_literal", "render_template", "tag"]
+__all__ = ["Constant", "Shape", "ShapeTemplate", "lift", "literal_variants", "render_literal", "render_template", "tag"]
