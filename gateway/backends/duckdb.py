@@ -224,7 +224,7 @@ class DuckDBSession:
 class DuckDBBackend:
     dialect = "duckdb"
 
-    def __init__(self, path: Path, *, threads: int = 8, batch_rows: int = 65536, read_only: bool = True) -> None:
+    def __init__(self, path: Path, *, threads: int = 8, batch_rows: int = 16384, read_only: bool = True) -> None:
         self.path = path
         self.batch_rows = batch_rows
         self._con = duckdb.connect(str(path), read_only=read_only)
