@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import struct
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from types import ModuleType
@@ -717,14 +718,55 @@ def _small_values(arr: pa.Array) -> list[Any]:
 USE_KERNEL = True  # tests switch it off to compare with the numpy assembler
 
 
-@functools.cache
-def _kernel() -> ModuleType | None:
-    """rowkern.py (numba) when it imports; None keeps the numpy assembler."""
-    try:
-        from gateway.protocol import rowkern
-    except ImportError:
-        return None
-    return rowkern
+class _KernelLoader:
+    """rowkern.py (numba) is imported and its functions compiled (or loaded from numba's cache) in a
+    background thread the first time a large batch asks for them: importing numba takes a fraction of a
+    second and a cold compile several seconds, which neither a process that never streams a large result
+    nor the first large result should wait for. Until it is ready the numpy assembler encodes."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._done = threading.Event()
+        self._module: ModuleType | None = None
+        self._started = False
+
+    def get(self, *, wait: bool = False) -> ModuleType | None:
+        if self._done.is_set():
+            return self._module
+        with self._lock:
+            if not self._started:
+                self._started = True
+                threading.Thread(target=self._load, name="rowkern-compile", daemon=True).start()
+        if wait:
+            self._done.wait()
+        return self._module
+
+    def _load(self) -> None:
+        try:
+            from gateway.protocol import rowkern
+
+            _warm(rowkern)
+            self._module = rowkern
+        except ImportError:
+            self._module = None
+        finally:
+            self._done.set()
+
+
+def _warm(kern: ModuleType) -> None:
+    """Compile (or load) the writer for the argument types encode_view passes."""
+    one = np.zeros((1, 1), np.int64)
+    kern.encode_rows(np.zeros(1, np.int64), np.zeros(1, np.int64), one, one.copy(), np.zeros((1, 1), np.uint8),
+                     np.zeros(8, np.uint8), _day_bytes(), np.zeros(64, np.uint8), 0)
+    kern.float_scales(np.zeros(1), np.zeros(1, np.uint8), 8, np.zeros(1, np.int64), np.zeros(1, np.int64))
+
+
+_LOADER = _KernelLoader()
+
+
+def _kernel(*, wait: bool = False) -> ModuleType | None:
+    """The compiled writer when it is ready (see _KernelLoader); None: use the numpy assembler."""
+    return _LOADER.get(wait=wait)
 
 
 @functools.cache

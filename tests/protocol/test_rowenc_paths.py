@@ -14,7 +14,7 @@ from gateway.protocol import rowenc
 from gateway.protocol.rowenc import RowEncoder
 from tests.protocol.test_rowenc_properties import COLUMNS, ZONES, nullable
 
-pytestmark = pytest.mark.skipif(rowenc._kernel() is None, reason="numba is not installed")
+pytestmark = pytest.mark.skipif(rowenc._kernel(wait=True) is None, reason="numba is not installed")
 
 
 def _both(batch: pa.RecordBatch, names: list[str], fmt: int, zone: str) -> tuple[bytes, bytes]:
