@@ -18,6 +18,7 @@ from collections.abc import Callable
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from gateway.protocol.textbinary import SENDERS
 from virtual_schema import pgtypes as t
 
 PG_EPOCH_DATE = dt.date(2000, 1, 1)
@@ -320,6 +321,8 @@ def _to_us(v: dt.timedelta) -> int:
 
 def binary_value(value: Any, oid: int, scale: int | None = None) -> bytes:
     """PostgreSQL's binary send format of one non-NULL value of type oid."""
+    if isinstance(value, str) and oid in SENDERS:
+        return SENDERS[oid](value)  # inet, timetz, bit, ... held as their output text
     pgt = t.TYPES_BY_OID.get(oid)
     if pgt is not None and pgt.element_oid:
         return _array_binary(value, pgt.element_oid)

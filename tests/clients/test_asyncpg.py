@@ -8,7 +8,7 @@ import asyncpg
 import pytest
 import pytest_asyncio
 
-from tests.clients.targets import Target
+from tests.clients.targets import Endpoint, Target
 from virtual_schema.pgtypes import TYPES_BY_OID
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")  # the same loop as the session-scoped async fixtures
@@ -80,3 +80,32 @@ async def test_cursors(target: Target, conn: asyncpg.Connection) -> None:
         assert await cur.fetch(5) == expected[:5]
         await cur.forward(2)
         assert await cur.fetchrow() == (expected[7] if len(expected) > 7 else None)
+
+
+# Constants of every built-in type a client may cast to; asyncpg reads each in binary with its own codec.
+CASTS = [
+    "'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11'::uuid", "'192.168.0.1'::inet", "'10.1.2.3/8'::inet", "'::1'::inet",
+    "'192.168.0.0/24'::cidr", "'08:00:2b:01:02:03'::macaddr", "'12:34:56+02'::timetz", "'12:34:56.5-03:30'::timetz",
+    "'101'::bit(3)", "'1101'::varbit", "B'1'", "'(1.5,-2)'::point", "'[1,5]'::int4range", "'(,5)'::int8range",
+    "'empty'::int4range", "'0/16B6C50'::pg_lsn", "'12.5'::money", """'{"b": [1, 2], "a": null}'::jsonb""",
+    """'{"a": 1}'::json""", "'<a>x</a>'::xml", "'1 day 02:00:00'::interval", "'12:34:56'::time",
+    "'12.345'::numeric(10,2)", "1.5::numeric", "'abc'::varchar(2)", "'abc'::char(5)", "'x'::\"char\"",
+    "'abc'::name", "'{1,2}'::int2[]", "'{1.5,2}'::numeric[]", "'{a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11}'::uuid[]",
+    "'1 2'::int2vector", "'23 25'::oidvector", "'\\x0102'::bytea", "'2024-02-29 12:34:56+00'::timestamptz",
+]
+
+
+async def test_constant_casts_decode_as_on_postgres(target: Target, conn: asyncpg.Connection,
+                                                    pg15: Endpoint) -> None:
+    reference = await asyncpg.connect(host=pg15.host, port=pg15.port, user="demo", password="demo",
+                                      database="semantic", ssl=False)
+    try:
+        differences = []
+        for expr in CASTS:
+            want = await reference.fetchrow(f"SELECT {expr}")
+            got = await conn.fetchrow(f"SELECT {expr}")
+            if (list(got.keys()), list(got.values())) != (list(want.keys()), list(want.values())):
+                differences.append((expr, dict(got), dict(want)))
+        assert not differences
+    finally:
+        await reference.close()

@@ -80,7 +80,13 @@ def test_binary_parameters(target: Target) -> None:
             assert cur.fetchall() == [(value, everything[value])]
 
 
-@pytest.mark.parametrize("literal", ["12.5::numeric", "7::int8", "'x'::text", "true", "DATE '2024-02-29'"])
+@pytest.mark.parametrize("literal", [
+    "12.5::numeric", "7::int8", "'x'::text", "true", "DATE '2024-02-29'",
+    "'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11'::uuid", "'192.168.0.1'::inet", "'10.0.0.0/8'::cidr",
+    "'12:34:56+02'::timetz", "'1 day 02:00:00'::interval", "'[1,5]'::int4range", "'(,5)'::int8range",
+    """'{"b": [1, 2], "a": null}'::jsonb""", "'12.345'::numeric(10,2)", "'abc'::char(5)", "'abc'::varchar(2)",
+    "'{1.5,2}'::numeric[]", "'{a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11}'::uuid[]", "'12:34:56'::time",
+])
 def test_binary_scalars(target: Target, literal: str) -> None:
     with psycopg.connect(target.dsn(), autocommit=True) as conn:
         text = conn.execute(f"SELECT {literal}").fetchone()  # type: ignore[call-overload]

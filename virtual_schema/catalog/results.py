@@ -35,7 +35,9 @@ def _physical_ok(t: PgColumnType, a: pa.DataType) -> bool:
     if pt is not None and pt.element_oid:
         return bool(pa.types.is_list(a) or pa.types.is_null(a))
     if oid in (1184, 1114, 13232):
-        return bool(pa.types.is_timestamp(a))
+        return bool(pa.types.is_timestamp(a) or pa.types.is_string(a))  # strings: 'infinity'
+    if oid == 1082 and pa.types.is_string(a):
+        return True
     if oid in TEXT_CARRIED or oid == 2950:
         return bool(pa.types.is_string(a) or pa.types.is_large_string(a) or pa.types.is_null(a))
     if oid == 1082:

@@ -1284,6 +1284,11 @@ class Translator:
             return node
         oid = target.oid
         lit = inner.this if isinstance(inner, exp.Literal) and inner.is_string else None
+        if oid in (1082, 1114, 1184) and lit is not None and lit.strip().lower() in _INFINITIES:
+            # DuckDB holds infinite dates but Arrow cannot: carry PostgreSQL's text
+            out = _cast(exp.Literal.string(_INFINITIES[lit.strip().lower()]), "VARCHAR")
+            out.meta["pg_type"], out.meta["pg_typmod"] = oid, target.typmod
+            return out
         if oid in TEXT_CARRIED:
             text = literal_text(oid, target.typmod, lit) if lit is not None else None
             out = _cast(exp.Literal.string(text) if text is not None else inner, "VARCHAR")
@@ -1445,6 +1450,7 @@ class Translator:
         return 0
 
 
+_INFINITIES = {"infinity": "infinity", "+infinity": "infinity", "-infinity": "-infinity"}
 _ARRAY_ELEMENTS = frozenset({"BOOLEAN", "SMALLINT", "INTEGER", "BIGINT", "UINTEGER", "FLOAT", "DOUBLE", "DATE"})
 
 # format_type spellings that are not pg_type names
