@@ -3,7 +3,10 @@
 The reader is the raw libpq client in single-row mode sleeping after every 1,000 rows, so it drains
 far slower than DuckDB produces: a server without backpressure would buffer the whole result
 (≈ 1.1 GB of DataRows for 10 M rows x 8 columns). RSS is sampled from /proc every 50 ms; the figure
-is peak RSS during the stream minus RSS just before it (after a warm-up query on the same table).
+is peak RSS during the stream minus RSS just before it (after a warm-up query on the same table). The
+stream then runs a second time: DuckDB's block cache of the table is warm by then, so that growth is
+what the statement and the result pipeline hold, apart from the cache (which DuckDB bounds by its
+memory_limit, not by the result).
 
     .venv/bin/python -m bench.memory [--quick] [--rows 10000000] [--sleep-us 2000]
 """
@@ -39,6 +42,8 @@ class MemoryBench:
         p.add_argument("--big-rows", type=int, help="rows streamed (default 10,000,000; --quick: 20,000)")
         p.add_argument("--sleep-us", type=int,
                        help="reader sleep after every 1,000 rows, µs (default 2000: ≤ 0.5 M rows/s; --quick: 100)")
+        p.add_argument("--batch-rows", type=int, default=16384,
+                       help="Arrow batch size of the DuckDB-alone run (the gateway's default batch_rows)")
 
     def _rows(self, opts: argparse.Namespace) -> int:
         return int(opts.big_rows or (20_000 if opts.quick else 10_000_000))
@@ -69,13 +74,19 @@ class MemoryBench:
         secs = time.perf_counter() - t0
         time.sleep(0.5)
         after = process_rss(env.gw.pid)
+        with sampling_rss(env.gw.pid) as samples2:
+            again = subprocess.run([client, env.gw.conninfo(), sql, "1", "single", str(sleep_us)],
+                                   capture_output=True, text=True, check=False)
+        peak2 = max([rss for _t, rss in samples2] + [after])
         alone = subprocess.run([sys.executable, "-m", "bench.clients.duckdb_rss", str(env.duckdb_path),
-                                str(env.models_dir), sql, "65536"], capture_output=True, text=True, check=False,
-                               cwd=ROOT)
+                                str(env.models_dir), sql, str(opts.batch_rows)], capture_output=True, text=True,
+                               check=False, cwd=ROOT)
         duck_growth: float | None = None
+        duck_growth2: float | None = None
         parts = alone.stdout.split()
-        if alone.returncode == 0 and len(parts) == 3:
+        if alone.returncode == 0 and len(parts) == 4:
             duck_growth = (int(parts[2]) - int(parts[1])) / MB
+            duck_growth2 = int(parts[3]) / MB
         got = parse_run_lines(done.stdout)
         received = got[0][0] if got else 0
         peak = max([rss for _t, rss in samples] + [before])
@@ -86,16 +97,19 @@ class MemoryBench:
                       postgres=duck_growth,
                       error=None if duck_growth is not None else f"DuckDB-alone run failed: {alone.stderr[-200:]}"),
             ResultRow("gateway RSS after the stream", "MB", "lower", gateway=after / MB),
+            ResultRow("RSS growth, second stream (block cache warm)", "MB", "lower", gateway=(peak2 - after) / MB,
+                      postgres=duck_growth2,
+                      error=None if again.returncode == 0 else again.stderr.strip()[-200:]),
             ResultRow("rows received by the slow reader", "rows", "higher", gateway=float(received)),
             ResultRow("slow reader rate", "rows/s", "higher", gateway=received / secs if secs else None),
         ]
         if done.returncode != 0 or received != ds.rows:
-            rows[4].error = (done.stderr.strip() or f"received {received} of {ds.rows}")[:300]
+            rows[5].error = (done.stderr.strip() or f"received {received} of {ds.rows}")[:300]
         print(f"[memory] before {before / MB:.1f} MB, peak {peak / MB:.1f} MB, growth {(peak - before) / MB:.1f} MB, "
-              f"{received} rows in {secs:.1f} s", flush=True)
+              f"{received} rows in {secs:.1f} s; second stream growth {(peak2 - after) / MB:.1f} MB", flush=True)
         return Report(NAME, "memory: gateway RSS, slow reader", rows,
                       params={"rows": ds.rows, "columns": ds.width, "reader_sleep_us_per_1000_rows": sleep_us,
-                              "samples": len(samples)},
+                              "samples": len(samples) + len(samples2)},
                       notes=["first column: a fresh process running the same warehouse SQL (compiled by the "
                              "gateway's compiler) straight in DuckDB and reading every batch, i.e. the warehouse's "
                              "own memory for this statement (a DISTINCT/GROUP BY hash table, buffers); the gateway's "
