@@ -214,6 +214,7 @@ class Compiler:
             if not (isinstance(body, exp.Cast) and body.to == t):
                 item.set("this", exp.Cast(this=body, to=t))
         types.update(inner_types)
+        outer.meta[_SEMANTIC_OUTPUT] = True
         if sel.args.get("with_") is not None:
             outer.set("with_", sel.args["with_"])
         if sel.parent is not None:
@@ -339,7 +340,8 @@ class Compiler:
         """Types of the top-level columns of ordinary SQL around semantic subqueries (whose columns are cast)."""
         try:
             q = qualify(
-                tree.copy(), dialect="duckdb", validate_qualify_columns=False, quote_identifiers=False, identify=False
+                _light_copy(tree), dialect="duckdb", validate_qualify_columns=False, quote_identifiers=False,
+                identify=False,
             )
             a = annotate_types(q, dialect="duckdb")
         except Exception:
@@ -442,13 +444,45 @@ def _annotate_one(e: exp.Expression, schema: dict[str, exp.DataType], table: str
     return t if t is not None and ty.known(t) else ty.TEXT
 
 
+_SEMANTIC_OUTPUT = "semantic_output"  # meta flag of a rewritten semantic SELECT (every column cast to its type)
+
+
+def _light_copy(tree: exp.Expression) -> exp.Expression:
+    """A copy of `tree` for qualify/annotate: each semantic SELECT below the root stands in as
+    `SELECT CAST(NULL AS t) AS name, …`. Its columns are all it shows the SQL around it, and the optimizer then
+    never walks (or copies) the plan underneath, which is most of a BI tool's wrapped statement."""
+    swaps: list[tuple[exp.Expression, exp.Expression]] = []
+    for node in list(tree.find_all(exp.Select)):
+        if node is tree or not (node._meta and node._meta.get(_SEMANTIC_OUTPUT)):
+            continue
+        if not all(isinstance(i, exp.Alias) and isinstance(i.this, exp.Cast) for i in node.expressions):
+            continue
+        parent, inside = node.parent, False
+        while parent is not None and not inside:
+            inside = any(parent is done for _, done in swaps)
+            parent = parent.parent
+        if inside:
+            continue
+        stub = exp.Select(expressions=[
+            exp.Alias(this=exp.Cast(this=exp.Null(), to=i.this.to.copy()), alias=i.args["alias"].copy())
+            for i in node.expressions
+        ])
+        node.replace(stub)
+        swaps.append((stub, node))
+    try:
+        return tree.copy()
+    finally:
+        for stub, node in reversed(swaps):
+            stub.replace(node)
+
+
 def _expand_stars(sel: exp.Select) -> None:
     """`*` / `t.*` over derived tables: spelled out, so each column is announced (the warehouse answers them all)."""
     if not any(isinstance(e, exp.Star) or (isinstance(e, exp.Column) and isinstance(e.this, exp.Star))
                for e in sel.expressions):
         return
     try:
-        q = qualify(sel.copy(), dialect="duckdb", validate_qualify_columns=False, quote_identifiers=True,
+        q = qualify(_light_copy(sel), dialect="duckdb", validate_qualify_columns=False, quote_identifiers=True,
                     identify=True)
     except Exception:
         return
