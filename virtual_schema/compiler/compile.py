@@ -472,8 +472,8 @@ def _light_copy(tree: exp.Expression) -> exp.Expression:
     try:
         return tree.copy()
     finally:
-        for stub, original in reversed(swaps):
-            stub.replace(original)
+        for standin, original in reversed(swaps):
+            standin.replace(original)
 
 
 def _expand_stars(sel: exp.Select) -> None:
