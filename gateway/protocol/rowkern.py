@@ -34,6 +34,7 @@ BYTES, INT, DEC, DATE, TS, BOOL, BE, FLT, NUMB = range(9)
 MAX_WIDTH = {INT: 20, DATE: 10, TS: 26, BOOL: 1}
 
 _D2 = np.frombuffer(b"".join(b"%02d" % i for i in range(100)), np.uint8).copy()
+_D4 = np.frombuffer(b"".join(b"%04d" % i for i in range(10000)), np.uint8).copy()
 _P10 = np.array([10**i for i in range(19)], np.int64)
 _MIN_INT64 = np.frombuffer(b"-9223372036854775808", np.uint8).copy()
 _US_PER_DAY = 86_400_000_000
@@ -43,7 +44,15 @@ TABLE_FIRST_DAY = -25567  # 1900-01-01: the caller's day table holds 'YYYY-MM-DD
 
 @njit(cache=True, nogil=True, boundscheck=False, inline="always")
 def _ndigits(u: int) -> int:
-    nd = 1
+    if u < 10000:
+        if u < 100:
+            return 1 if u < 10 else 2
+        return 3 if u < 1000 else 4
+    if u < 100000000:
+        if u < 1000000:
+            return 5 if u < 100000 else 6
+        return 7 if u < 10000000 else 8
+    nd = 9
     while nd < 19 and u >= _P10[nd]:
         nd += 1
     return nd
@@ -54,14 +63,21 @@ def _digits(out: np.ndarray, end: int, u: int, nd: int) -> None:
     """The nd lowest decimal digits of u (>= 0), zero-padded, ending just before out[end]."""
     q = end
     start = end - nd
-    while q - start >= 2:
-        r = u % 100
-        u //= 100
-        q -= 2
-        out[q] = _D2[2 * r]
-        out[q + 1] = _D2[2 * r + 1]
-    if q > start:
-        out[q - 1] = 48 + u % 10
+    x = np.uint64(u)
+    while q - start >= 4:
+        nx = x // np.uint64(10000)
+        r = np.int64(x - nx * np.uint64(10000)) * 4
+        x = nx
+        q -= 4
+        out[q] = _D4[r]
+        out[q + 1] = _D4[r + 1]
+        out[q + 2] = _D4[r + 2]
+        out[q + 3] = _D4[r + 3]
+    left = q - start
+    if left:
+        r = np.int64(x) * 4 + 4 - left
+        for j in range(left):
+            out[start + j] = _D4[r + j]
 
 
 @njit(cache=True, nogil=True, boundscheck=False, inline="always")
