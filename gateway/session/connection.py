@@ -44,6 +44,7 @@ _conn_ids = itertools.count(1)
 _REG_TYPES = frozenset({24, 2202, 2203, 2204, 2205, 2206, 4089, 4096})
 _query_ids = itertools.count(1)
 _WRITE_FLUSH_BYTES = 256 * 1024
+_ENCODERS_PER_SESSION = 64
 _SSL_REQUEST_N = b"N"
 
 
@@ -101,6 +102,7 @@ class Connection:
         self.portals: dict[str, Portal] = {}
         self.cursors: dict[str, Portal] = {}
         self.temp_tables: set[str] = set()
+        self.encoders: dict[tuple[tuple[PgColumnType, ...], tuple[int, ...], str], RowEncoder] = {}
         self.skip_until_sync = False
         self.user = ""
         self.database = ""
@@ -735,8 +737,14 @@ class Connection:
         if isinstance(enc, RowEncoder):
             return enc
         assert portal.prepared.columns is not None
-        enc = RowEncoder([c.type for c in portal.prepared.columns], portal.formats,
-                         timezone=self.settings.get("TimeZone"))
+        types = tuple(c.type for c in portal.prepared.columns)
+        tz = self.settings.get("TimeZone")
+        key = (types, portal.formats, tz)
+        enc = self.encoders.get(key)
+        if enc is None:  # encoders only memoise per-column work: one serves every result of that shape
+            if len(self.encoders) >= _ENCODERS_PER_SESSION:
+                self.encoders.clear()
+            enc = self.encoders[key] = RowEncoder(types, portal.formats, timezone=tz)
         portal.extra["encoder"] = enc
         return enc
 

@@ -38,11 +38,17 @@ Getter = Callable[[SessionValues], object]
 class ConstantQuery:
     columns: tuple[ResultColumn, ...]
     getters: tuple[Getter, ...]
+    literal_batch: pa.RecordBatch | None = None  # the row when every item is a literal (it is the SQL text)
 
     def batch(self, session: SessionValues) -> pa.RecordBatch:
-        arrays = [pa.array([get(session)], _ARROW[c.type.oid]) for c, get in zip(self.columns, self.getters,
-                                                                                  strict=True)]
-        return pa.record_batch(arrays, names=[c.name for c in self.columns])
+        if self.literal_batch is not None:
+            return self.literal_batch
+        return _batch(self.columns, [get(session) for get in self.getters])
+
+
+def _batch(columns: tuple[ResultColumn, ...], values: list[object]) -> pa.RecordBatch:
+    arrays = [pa.array([v], _ARROW[c.type.oid]) for c, v in zip(columns, values, strict=True)]
+    return pa.record_batch(arrays, names=[c.name for c in columns])
 
 
 # function name -> (PostgreSQL result type, session value it reads)
@@ -67,6 +73,7 @@ def constant_query(stmt: Statement) -> ConstantQuery | None:
         return None
     columns: list[ResultColumn] = []
     getters: list[Getter] = []
+    literals: list[object] = []
     for item in node.get("targetList", ()):
         target = item.get("ResTarget") if isinstance(item, dict) else None
         if not isinstance(target, dict) or set(target) - {"name", "val", "location"}:
@@ -74,15 +81,21 @@ def constant_query(stmt: Statement) -> ConstantQuery | None:
         got = _expression(target.get("val"))
         if got is None:
             return None
-        name, oid, getter = got
+        name, oid, getter, literal = got
         columns.append(ResultColumn(str(target.get("name", name)), PgColumnType(oid)))
         getters.append(getter)
+        literals.append(literal)
     if not columns:
         return None
-    return ConstantQuery(tuple(columns), tuple(getters))
+    cols = tuple(columns)
+    literal_batch = _batch(cols, literals) if all(v is not _SESSION for v in literals) else None
+    return ConstantQuery(cols, tuple(getters), literal_batch)
 
 
-def _expression(val: Any) -> tuple[str, int, Getter] | None:
+_SESSION = object()  # marks an item that reads the session (evaluated at every execution)
+
+
+def _expression(val: Any) -> tuple[str, int, Getter, object] | None:
     if not isinstance(val, dict) or len(val) != 1:
         return None
     ((node_type, node),) = val.items()
@@ -97,22 +110,22 @@ def _expression(val: Any) -> tuple[str, int, Getter] | None:
         if len(parts) != 1 or parts[0] not in _FUNCTIONS:
             return None
         fname = str(parts[0])
-        return fname, _FUNCTIONS[fname], lambda s: s.session_value(fname)
+        return fname, _FUNCTIONS[fname], lambda s: s.session_value(fname), _SESSION
     if node_type == "SQLValueFunction":
         svf = _SQL_VALUE_FUNCTIONS.get(node.get("op", ""))
         if svf is None or node.get("typmod", -1) != -1:
             return None
-        return svf, NAME, lambda s: s.session_value(svf)
+        return svf, NAME, lambda s: s.session_value(svf), _SESSION
     return None
 
 
-def _literal(node: dict[str, Any]) -> tuple[str, int, Getter] | None:
+def _literal(node: dict[str, Any]) -> tuple[str, int, Getter, object] | None:
     if "ival" in node:
         ival = int(node["ival"].get("ival", 0))  # pglast leaves the field out for 0
         if -_INT4_MAX - 1 <= ival <= _INT4_MAX:
-            return "?column?", INT4, lambda _s: ival
+            return "?column?", INT4, lambda _s: ival, ival
         return None
     if "sval" in node:
         sval = str(node["sval"].get("sval", ""))
-        return "?column?", TEXT, lambda _s: sval
+        return "?column?", TEXT, lambda _s: sval, sval
     return None  # booleans, floats, NULL: the catalog engine types and names them
