@@ -331,6 +331,7 @@ def _no_metrics_in_where(b: Binder, where: exp.Expression) -> None:
 
 
 def analyse(select: exp.Select, table: TableInfo, alias: str) -> Analysis:
+    """Takes `select` apart: its expressions move into the analysis (the caller replaces the SELECT)."""
     b = Binder(table, alias)
     items: list[exp.Expression] = []
     for item in select.expressions:
@@ -344,19 +345,19 @@ def analyse(select: exp.Select, table: TableInfo, alias: str) -> Analysis:
     for item in items:
         name = _figure_name(item)
         body = item.this if isinstance(item, exp.Alias) else item
-        named.append((name, b.normalise(body.copy())))
+        named.append((name, b.normalise(body)))
     where = select.args.get("where")
-    where_e = b.normalise(where.this.copy()) if where is not None else None
+    where_e = b.normalise(where.this) if where is not None else None
     if where_e is not None:
         _no_metrics_in_where(b, where_e)
     having = select.args.get("having")
-    having_e = b.normalise(having.this.copy()) if having is not None else None
+    having_e = b.normalise(having.this) if having is not None else None
     order = select.args.get("order")
     # Grain: GROUP BY (positions and aliases resolved) or the non-aggregate select items.
     aliases = {n: e for n, e in named}
     order_e = None
     if order is not None:
-        order_e = order.copy()
+        order_e = order
         for o in order_e.expressions:
             inner = o.this
             is_alias = (
