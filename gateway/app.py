@@ -76,8 +76,10 @@ class GatewayApp:
         return [c.activity_row() for c in self.sessions.values()]
 
     def spawn_close(self, portal: Portal) -> None:
-        """Close a portal's warehouse stream in the background (statement boundaries must not wait)."""
-        self._spawn(portal.close())
+        """Close a portal's warehouse stream in the background (statement boundaries must not wait);
+        a portal whose stream ended (the usual case) has nothing to finalise and closes right here."""
+        if not portal.close_finished():
+            self._spawn(portal.close())
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.ensure_future(coro)

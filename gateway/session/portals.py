@@ -84,6 +84,15 @@ class Portal:
         # Stopped at the limit: find out whether anything is left so the caller can tell
         # PortalSuspended from CommandComplete the way PostgreSQL does (it suspends either way).
 
+    def close_finished(self) -> bool:
+        """Close now if the stream never started or ran to its end (no generator left to finalise)."""
+        if self.stream is not None and not self.done:
+            return False
+        self.stream = None
+        self.leftover = None
+        self.done = True
+        return True
+
     async def close(self) -> None:
         stream, self.stream = self.stream, None
         self.leftover = None
