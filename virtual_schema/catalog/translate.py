@@ -18,6 +18,7 @@ from sqlglot import exp
 from sqlglot.errors import ParseError, TokenError
 
 from virtual_schema import errors as E
+from virtual_schema.catalog.colnames import target_names
 from virtual_schema.catalog.context import DUCK_DB, SCHEMA_ALIAS, SESSION_RELATIONS, CatalogVersion
 from virtual_schema.catalog.formatting import format_type
 from virtual_schema.catalog.textvalues import literal_text
@@ -139,6 +140,21 @@ FUNC_TYPES: dict[str, int] = {
     "pg_get_keywords": 2249,
     "pg_get_function_sqlbody": 25,
     "regexp_instr": 23,
+    "length": 23,
+    "char_length": 23,
+    "character_length": 23,
+    "octet_length": 23,
+    "bit_length": 23,
+    "str_position": 23,
+    "strpos": 23,
+    "ascii": 23,
+    "quote_literal": 25,
+    "quote_nullable": 25,
+    "every": 16,
+    "bool_and": 16,
+    "bool_or": 16,
+    "logical_and": 16,
+    "logical_or": 16,
     "json_build_object": 114,
     "json_object": 114,
     "array_upper": 23,
@@ -617,7 +633,11 @@ class Translator:
             return
         names: list[str | None] = []
         types: list[PgColumnType | None] = []
-        for proj in select.expressions:
+        # PostgreSQL's own parser names the columns (sqlglot renames functions: substr -> SUBSTRING)
+        pg_names = target_names(self._sql)
+        if pg_names is not None and len(pg_names) != len(select.expressions):
+            pg_names = None
+        for i, proj in enumerate(select.expressions):
             if isinstance(proj, exp.Star) or (isinstance(proj, exp.Column) and isinstance(proj.this, exp.Star)):
                 self._plan.has_star = True
                 names.append(None)
@@ -629,6 +649,8 @@ class Translator:
             else:
                 name = pg_colname(proj)
                 inner = proj
+            if pg_names is not None and pg_names[i] is not None:
+                name = pg_names[i]
             names.append(name)
             types.append(self.infer(inner, 0))
         self._plan.names = names
@@ -731,6 +753,8 @@ class Translator:
             return self.cast_type(e.args["to"])
         if isinstance(e, exp.Interval):
             return PgColumnType(1186)
+        if isinstance(e, exp.Neg):
+            return self.infer(e.this, depth + 1)
         if isinstance(e, exp.BitString):
             return PgColumnType(1560)
         if isinstance(e, (exp.JSONExtract, exp.JSONBExtract)):
@@ -794,8 +818,12 @@ class Translator:
             lt, rt = self.infer(e.this, depth + 1), self.infer(e.expression, depth + 1)
             if lt is None or rt is None:
                 return None
+            if isinstance(e, exp.Sub) and lt.oid == 1082 and rt.oid == 1082:
+                return PgColumnType(23)  # date - date: days
             order = [21, 23, 20, 1700, 700, 701]
             if lt.oid in order and rt.oid in order:
+                if 700 in (lt.oid, rt.oid) and lt.oid != rt.oid:
+                    return PgColumnType(701)  # float4 with anything else resolves to float48 operators
                 return PgColumnType(max(lt.oid, rt.oid, key=order.index))
             return None
         if (
@@ -811,6 +839,10 @@ class Translator:
                 if pt is not None and pt.array_oid:
                     return PgColumnType(pt.array_oid)
             return None
+        if isinstance(e, exp.Array) and e.expressions and not isinstance(e.expressions[0], (exp.Select, exp.Subquery)):
+            elem = self._common_type(list(e.expressions), depth)
+            pt = TYPES_BY_OID.get(elem.oid) if elem is not None else None
+            return PgColumnType(pt.array_oid) if pt is not None and pt.array_oid else None
         if isinstance(e, exp.Subquery) and isinstance(e.this, exp.Select) and e.this.expressions:
             return self.infer(e.this.expressions[0], depth + 1)
         if isinstance(e, exp.Dot):
@@ -857,7 +889,29 @@ class Translator:
             ):
                 return PgColumnType(25)
             if name in ("max", "min") and e.this is not None:
-                return self.infer(e.this, depth + 1)
+                arg = self.infer(e.this, depth + 1)
+                # there is no max(varchar) / max(name): PostgreSQL takes max(text)
+                return PgColumnType(25) if arg is not None and arg.oid in (1043, 19) else arg
+            if name in ("sum", "avg") and e.this is not None:
+                arg = self.infer(e.this, depth + 1)
+                if arg is None:
+                    return None
+                if arg.oid in (700, 701):
+                    return PgColumnType(arg.oid if name == "sum" else 701)
+                if name == "sum" and arg.oid in (21, 23):
+                    return PgColumnType(20)
+                if arg.oid in (20, 21, 23, 1700):
+                    return PgColumnType(1700)
+                return None
+            if name in ("round", "abs", "ceil", "ceiling", "floor", "trunc", "sign") and e.this is not None:
+                arg = self.infer(e.this, depth + 1)
+                if arg is not None and arg.oid == 1700:
+                    return PgColumnType(1700)  # a computed numeric has no typmod
+                if arg is not None and arg.oid in (700, 701):
+                    return PgColumnType(701)
+                if arg is not None and name in ("abs", "sign") and arg.oid in (21, 23, 20):
+                    return PgColumnType(arg.oid)
+                return None
             if name in ("count",):
                 return PgColumnType(20)
             if name in ("row_number", "rank", "dense_rank"):
@@ -1191,6 +1245,30 @@ class Translator:
         args = list(node.expressions) if isinstance(node, exp.Anonymous) else _func_args(node)
         if (name.startswith("has_") and name.endswith("_privilege")) or name == "pg_has_role":
             return exp.true()
+        if name == "sum" and len(args) == 1 and not isinstance(node.parent, exp.Window):
+            arg_t = self.infer(args[0], 0)
+            if arg_t is not None and arg_t.oid in (21, 23):
+                return _cast(node.copy(), "BIGINT")  # DuckDB sums integers into HUGEINT; PostgreSQL into int8
+        if name == "octet_length" and len(args) == 1:
+            arg_t = self.infer(args[0], 0)
+            if arg_t is None or arg_t.oid != 17:
+                return exp.Anonymous(this="strlen", expressions=[_cast(args[0], "VARCHAR")])
+        if name == "every":
+            return exp.Anonymous(this="bool_and", expressions=args)
+        if name in ("quote_literal", "quote_nullable") and len(args) == 1:
+            text = _cast(args[0], "VARCHAR")
+            quoted = exp.DPipe(
+                this=exp.DPipe(
+                    this=exp.Literal.string("'"),
+                    expression=exp.Anonymous(
+                        this="replace", expressions=[text, exp.Literal.string("'"), exp.Literal.string("''")]
+                    ),
+                ),
+                expression=exp.Literal.string("'"),
+            )
+            if name == "quote_nullable":
+                return exp.Coalesce(this=quoted, expressions=[exp.Literal.string("NULL")])
+            return quoted
         if name == "length" and len(args) == 1:
             arg_type = self.infer(args[0], 0)
             if arg_type is not None and arg_type.oid == 17:
