@@ -220,6 +220,24 @@ FUNCTIONS = [
     'bool_and(true)',
     'every(true)',
 ]
+# set operations: each UNION / INTERSECT / EXCEPT resolves its two inputs' column types (unknown literals give way)
+SETOPS = [
+    '1 UNION SELECT 2::int8',
+    "'a' UNION SELECT 'b'::varchar",
+    "'a'::varchar UNION SELECT 'b'",
+    "'a'::varchar(3) UNION ALL SELECT 'b'::varchar(3)",
+    "'a'::varchar(3) UNION ALL SELECT 'b'::varchar(4)",
+    '1::int2 UNION SELECT 1 UNION SELECT 2::int8',
+    "'x' UNION SELECT relname FROM pg_class WHERE false",
+    "relname FROM pg_class WHERE false UNION SELECT 'x'",
+    'relname FROM pg_class WHERE false UNION SELECT nspname::text FROM pg_namespace WHERE false',
+    "table_name FROM information_schema.tables WHERE false UNION SELECT 'x'",
+    "table_type FROM information_schema.tables WHERE false UNION SELECT 'x'::text",
+    "1, 'a' UNION SELECT 2::int8, 'b'::name",
+    '(SELECT 1 UNION SELECT 2) ORDER BY 1',
+    '1 INTERSECT SELECT 1::int8',
+    '1 EXCEPT SELECT 2::numeric',
+]
 # information_schema's domains (sql_identifier = name, character_data = varchar, cardinal_number = int4,
 # yes_or_no = varchar(3), time_stamp = timestamptz(2)) in CASE / COALESCE with other expressions
 DOMAIN_QUERIES = [
@@ -310,6 +328,20 @@ def _ours(session: CatalogSession, sql: str) -> tuple[Shape, list[list[str | Non
 def test_expression_type_and_text(expr: str, pg_conn: psycopg.Connection[Any], session: CatalogSession) -> None:
     sql = f"SELECT {expr}"
     assert _ours(session, sql) == _pg(pg_conn, sql)
+
+
+@pytest.mark.parametrize("expr", SETOPS)
+def test_set_operation_types(expr: str, pg_conn: psycopg.Connection[Any], session: CatalogSession) -> None:
+    sql = f"SELECT {expr}"
+    try:
+        want = _pg(pg_conn, sql)
+    except psycopg.Error as e:
+        with pytest.raises(PgError) as ours:
+            session.execute(sql)
+        assert ours.value.sqlstate == e.sqlstate
+        return
+    got = _ours(session, sql)
+    assert (got[0], sorted(got[1], key=repr)) == (want[0], sorted(want[1], key=repr))
 
 
 @pytest.mark.parametrize("sql", DOMAIN_QUERIES)

@@ -888,6 +888,8 @@ def _pg_error(e: duckdb.Error, sql: str) -> PgError:
     if isinstance(e, duckdb.CatalogException) and "already exists" in low:
         m = re.search(r'with name "?([^"]+?)"? already exists', msg)
         return PgError(E.DUPLICATE_TABLE, f'relation "{m.group(1)}" already exists' if m else msg)
+    if "more than one row returned by a subquery" in low:
+        return PgError("21000", "more than one row returned by a subquery used as an expression")
     if "division by zero" in low:
         return PgError(E.DIVISION_BY_ZERO, "division by zero")
     if isinstance(e, duckdb.BinderException):

@@ -653,6 +653,10 @@ class Translator:
                 name = pg_names[i]
             names.append(name)
             types.append(self.infer(inner, 0))
+        if isinstance(_unwrap(tree), exp.SetOperation):
+            resolved = self._setop_types(tree, 0)
+            if resolved is not None and len(resolved) == len(types):
+                types = [t if r is _UNTYPED else r for t, r in zip(types, resolved, strict=True)]
         self._plan.names = names
         self._plan.inferred = types
         if self._plan.has_star:
@@ -670,6 +674,36 @@ class Translator:
                     proj.set("alias", exp.to_identifier(names[i], quoted=True))
                 else:
                     proj.replace(exp.alias_(proj.copy(), exp.to_identifier(names[i], quoted=True)))
+
+    def _setop_types(self, q: exp.Expr, depth: int) -> list[PgColumnType | None] | None:
+        """UNION / INTERSECT / EXCEPT column types as transformSetOperationTree resolves them: each set
+        operation takes select_common_type of its two inputs, unknown literals ('x', NULL) giving way
+        (None here); a column some branch cannot type is _UNTYPED; None when the shape is unknown (stars)."""
+        q = _unwrap(q)
+        if depth > 16:
+            return None
+        if isinstance(q, exp.SetOperation):
+            left, right = self._setop_types(q.this, depth + 1), self._setop_types(q.expression, depth + 1)
+            if left is None or right is None or len(left) != len(right):
+                return None
+            rules = type_rules()
+            return [
+                _UNTYPED if a is _UNTYPED or b is _UNTYPED else rules.common([a, b])
+                for a, b in zip(left, right, strict=True)
+            ]
+        if not isinstance(q, exp.Select):
+            return None
+        out: list[PgColumnType | None] = []
+        for p in q.expressions:
+            inner = p.this if isinstance(p, exp.Alias) else p
+            if isinstance(inner, exp.Star) or (isinstance(inner, exp.Column) and isinstance(inner.this, exp.Star)):
+                return None
+            if isinstance(inner, exp.Null) or (isinstance(inner, exp.Literal) and inner.is_string):
+                out.append(None)
+                continue
+            t = self.infer(inner, depth + 1)
+            out.append(_UNTYPED if t is None else t)
+        return out
 
     def _sources(self, select: exp.Select) -> list[tuple[str, Any]]:
         """(alias, source) per FROM item: ('rel', (nsp, name)) or ('derived', query) or ('?', None)."""
@@ -818,6 +852,7 @@ class Translator:
             lt, rt = self.infer(e.this, depth + 1), self.infer(e.expression, depth + 1)
             if lt is None or rt is None:
                 return None
+            lt, rt = type_rules().base(lt), type_rules().base(rt)  # cardinal_number is an int4
             if isinstance(e, exp.Sub) and lt.oid == 1082 and rt.oid == 1082:
                 return PgColumnType(23)  # date - date: days
             order = [21, 23, 20, 1700, 700, 701]
@@ -1588,6 +1623,15 @@ def bytea_input(text: str) -> bytes:
 def _cast(e: exp.Expr, to: str | exp.DataType) -> exp.Cast:
     dt = to if isinstance(to, exp.DataType) else exp.DataType.build(to, dialect="duckdb")
     return exp.Cast(this=e, to=dt)
+
+
+_UNTYPED = PgColumnType(-1)  # a set-operation column some branch cannot type
+
+
+def _unwrap(q: exp.Expr) -> exp.Expr:
+    while isinstance(q, (exp.Subquery, exp.Paren)) and q.this is not None:
+        q = q.this
+    return q
 
 
 def _leftmost(q: exp.Expr | None) -> exp.Expr | None:
