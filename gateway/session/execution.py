@@ -1,0 +1,176 @@
+"""Running statements: the simple Query protocol, portal execution with its statement log line, row
+streaming with drain-based backpressure, and the session commands answered in the gateway.
+"""
+
+from __future__ import annotations
+
+import time
+
+import structlog
+
+from gateway.protocol import messages as m
+from gateway.protocol.codec import error_response
+from gateway.protocol.rowenc import RowEncoder, describe_fields
+from gateway.router import Kind, split
+from gateway.session import commands
+from gateway.session.core import WRITE_FLUSH_BYTES, log, query_ids
+from gateway.session.cursors import Cursors
+from gateway.session.portals import Portal
+from virtual_schema import errors as E
+from virtual_schema.errors import PgError
+
+
+class Execution(Cursors):
+    """simple_query / run_portal / stream_rows / session_command."""
+
+    async def simple_query(self, sql: str) -> None:
+        self.query_text = sql
+        try:
+            stmts = split(sql)
+        except PgError as err:
+            self.fail(err)
+            self.send(m.ReadyForQuery(self.tx.status))
+            return
+        if not stmts:
+            self.send(m.EmptyQueryResponse())
+            self.send(m.ReadyForQuery(self.tx.status))
+            return
+        implicit_block = len(stmts) > 1 and self.tx.status == "I"
+        for stmt in stmts:
+            self.query_text = stmt.sql
+            portal: Portal | None = None
+            try:
+                prepared = self.prepare("", stmt, ())
+                portal = self.make_portal("", prepared, (), ())
+                is_fetch = prepared.statement.kind is Kind.FETCH
+                if prepared.columns is not None and not is_fetch:
+                    self.send(describe_fields(prepared.columns, portal.formats))
+                await self.run_portal(portal, None, send_description=is_fetch)
+            except PgError as err:
+                self.fail(err)
+                if implicit_block and self.tx.status == "E":
+                    self.tx.status = "I"
+                break
+            finally:
+                if portal is not None:
+                    await portal.close()
+        self.send(m.ReadyForQuery(self.tx.status))
+
+    async def run_portal(self, portal: Portal, max_rows: int | None, *, send_description: bool = False) -> None:
+        stmt = portal.prepared.statement
+        kind = stmt.kind
+        qid = next(query_ids)
+        started = time.perf_counter()
+        self.state, self.query_text, self.query_start = "active", stmt.sql, time.time()
+        outcome, sqlstate, rows = "ok", "00000", 0
+        try:
+            if portal.prepared.route == "constant":  # nothing to wait for: no task, no cancel point
+                rows = await self.stream_rows(portal, max_rows)
+            elif kind in (Kind.QUERY, Kind.EXPLAIN) or (kind is Kind.TEMP_DDL):
+                rows = await self.guarded(self.stream_rows(portal, max_rows))
+            elif kind is Kind.FETCH:
+                rows = await self.guarded(self.fetch(stmt, send_description))
+            else:
+                self.session_command(portal)
+        except PgError as e:
+            outcome, sqlstate = "error", e.sqlstate
+            e.logged = True  # type: ignore[attr-defined]
+            raise
+        finally:
+            self.state = "idle"
+            if kind not in (Kind.SET, Kind.SHOW, Kind.TRANSACTION) or outcome != "ok":
+                log.info("statement", query_id=qid, route=portal.prepared.route, kind=kind.value,
+                         duration_ms=round((time.perf_counter() - started) * 1000, 3), rows=rows,
+                         outcome=outcome, sqlstate=sqlstate, sql=stmt.sql[:2000])
+
+    async def stream_rows(self, portal: Portal, max_rows: int | None) -> int:
+        """Send rows of a portal; PortalSuspended when max_rows stopped it, else CommandComplete."""
+        p = portal.prepared
+        if portal.start is None:
+            portal.start = lambda: self.start_stream(portal)
+        encoder = self.encoder_for(portal) if p.columns is not None else None
+        sent = 0
+        reg_binary = self.reg_binary_columns(portal)
+        async for batch in portal.next_rows(max_rows):
+            if reg_binary:
+                batch = self.reg_names_to_oids(batch, reg_binary)
+            if encoder is not None:
+                # Rows join the reply buffer: a small result leaves in one write together with its
+                # CommandComplete and ReadyForQuery; a large one is written (and drained) batch by batch.
+                self.send_raw(encoder.encode_view(batch))
+                if self.out_size >= WRITE_FLUSH_BYTES:
+                    await self.flush()
+            sent += batch.num_rows
+        if max_rows and not portal.done and portal.rows > 0:
+            self.send(m.PortalSuspended())
+            return sent
+        self.after_temp_ddl(portal)
+        self.send(m.CommandComplete(self.command_tag(portal)))
+        return sent
+
+    def session_command(self, portal: Portal) -> None:
+        stmt = portal.prepared.statement
+        node = stmt.node
+        notices = commands.Notices()
+        kind = stmt.kind
+        if kind is Kind.SET:
+            changed = commands.apply_set(self.settings, node, self.tx.status != "I", notices)
+            for name in changed:
+                value = self.reported_value(name)
+                self.send(m.ParameterStatus(name, value))
+                if name == "application_name":
+                    self.application_name = value
+                    structlog.contextvars.bind_contextvars(application_name=value)
+            tag = "RESET" if node.get("kind") in ("VAR_RESET", "VAR_RESET_ALL") else "SET"
+        elif kind is Kind.SHOW:
+            cols, batch = commands.show(self.settings, node.get("name", ""))
+            enc = RowEncoder([c.type for c in cols], portal.formats or (0,) * len(cols))
+            self.send_raw(enc.encode(batch))
+            tag = "SHOW"
+            self.send(m.CommandComplete(tag))
+            return
+        elif kind is Kind.TRANSACTION:
+            before = self.tx.status
+            tag = self.tx.command(node, self.settings, notices)
+            if before != "I" and self.tx.status == "I":
+                self.end_transaction()
+        elif kind is Kind.DISCARD:
+            if self.tx.status != "I":
+                raise PgError(E.ACTIVE_SQL_TRANSACTION, "DISCARD ALL cannot run inside a transaction block")
+            target = node.get("target", "DISCARD_ALL")
+            if target == "DISCARD_ALL":
+                self.settings.reset_all()
+                self.prepared.clear()
+                self.drop_cursors(all_=True)
+            tag = {"DISCARD_ALL": "DISCARD ALL", "DISCARD_PLANS": "DISCARD PLANS",
+                   "DISCARD_SEQUENCES": "DISCARD SEQUENCES", "DISCARD_TEMP": "DISCARD TEMP"}[target]
+        elif kind is Kind.DEALLOCATE:
+            if node.get("isall") or not node.get("name"):
+                self.prepared.clear()
+                tag = "DEALLOCATE ALL"
+            else:
+                if self.prepared.pop(node["name"], None) is None:
+                    raise PgError(E.INVALID_SQL_STATEMENT_NAME, f'prepared statement "{node["name"]}" does not exist')
+                tag = "DEALLOCATE"
+        elif kind is Kind.DECLARE:
+            self.declare(portal)
+            tag = "DECLARE CURSOR"
+        elif kind is Kind.CLOSE:
+            cursor_name: str | None = node.get("portalname")
+            if cursor_name is None:
+                self.drop_cursors(all_=True)
+                tag = "CLOSE CURSOR ALL"
+            else:
+                cur = self.cursors.pop(cursor_name, None)
+                if cur is None:
+                    raise PgError(E.INVALID_CURSOR_NAME, f'cursor "{cursor_name}" does not exist')
+                self.app.spawn_close(cur)
+                tag = "CLOSE CURSOR"
+        elif kind is Kind.EMPTY:
+            self.send(m.EmptyQueryResponse())
+            return
+        else:
+            raise PgError(E.FEATURE_NOT_SUPPORTED, f"{stmt.node_type} is not supported")
+        for n in notices.items:
+            self.send(error_response(n, notice=True))
+        self.send(m.CommandComplete(tag))

@@ -1,0 +1,151 @@
+"""Planning a statement (Parse, or the implicit one of a simple Query): route it and learn its result
+shape without running it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from gateway.router import Kind, Statement, split
+from gateway.session import commands
+from gateway.session.constant import constant_query
+from gateway.session.core import ConnectionCore
+from gateway.session.portals import Portal, Prepared
+from virtual_schema import errors as E
+from virtual_schema.errors import PgError
+from virtual_schema.pgtypes import TEXT, PgColumnType
+from virtual_schema.schema import ResultColumn
+
+
+def allowed_in_failed(stmt: Statement) -> bool:
+    if stmt.kind is not Kind.TRANSACTION:
+        return False
+    return stmt.node.get("kind") in ("TRANS_STMT_COMMIT", "TRANS_STMT_ROLLBACK", "TRANS_STMT_ROLLBACK_TO")
+
+
+def _declare_query_text(stmt: Statement) -> str:
+    """The query of DECLARE … CURSOR … FOR <query>, cut from the statement's own text."""
+    text = stmt.sql
+    upper = text.upper()
+    idx = upper.find(" FOR ")
+    while idx != -1:
+        candidate = text[idx + 5:].strip()
+        try:
+            if split(candidate):
+                return candidate
+        except PgError:
+            pass
+        idx = upper.find(" FOR ", idx + 1)
+    raise PgError(E.SYNTAX_ERROR, "could not find the query of DECLARE CURSOR")
+
+
+def _explain_inner(stmt: Statement) -> str:
+    text = stmt.sql
+    upper = text.upper()
+    for kw in ("SELECT", "WITH", "VALUES", "(", "TABLE"):
+        i = upper.find(kw, 7)
+        if i != -1:
+            return text[i:]
+    raise PgError(E.SYNTAX_ERROR, "EXPLAIN needs a query")
+
+
+class Planning(ConnectionCore):
+    """prepare / route / make_portal: nothing here runs a query."""
+
+    def prepare(self, name: str, stmt: Statement, param_oids: Sequence[int]) -> Prepared:
+        """Plan a statement: route it and learn its result shape without running it."""
+        if self.tx.status == "E" and not allowed_in_failed(stmt):
+            raise PgError(E.IN_FAILED_SQL_TRANSACTION,
+                          "current transaction is aborted, commands ignored until end of transaction block")
+        given = tuple(PgColumnType(o) for o in param_oids)
+        kind = stmt.kind
+        if kind is Kind.REJECTED:
+            assert stmt.error is not None
+            raise stmt.error
+        if kind is Kind.EMPTY:
+            return Prepared(name, stmt, given, None, "session")
+        if kind is Kind.SHOW:
+            return Prepared(name, stmt, given, commands.show_columns(stmt.node.get("name", "")), "session")
+        if kind is Kind.FETCH:
+            name_ = stmt.node.get("portalname", "")
+            cursor = self.cursors.get(name_) or self.portals.get(name_)
+            cols = cursor.prepared.columns if cursor is not None and not stmt.node.get("ismove") else None
+            return Prepared(name, stmt, given, cols, "session")
+        if kind is Kind.DECLARE:
+            inner_sql = _declare_query_text(stmt)
+            inner = split(inner_sql)[0]
+            inner_prepared = self.prepare("", inner, param_oids)
+            p = Prepared(name, stmt, inner_prepared.param_types, None, "session")
+            p.compiled_sql = inner_sql
+            return p
+        if kind in (Kind.QUERY, Kind.EXPLAIN):
+            if not param_oids and not stmt.relations:
+                const = constant_query(stmt)
+                if const is not None:
+                    return Prepared(name, stmt, (), const.columns, "constant", constant=const)
+            route = self.route_query(stmt)
+            if route == "semantic":
+                layer = self.app.models.layer
+                sql = stmt.sql
+                if kind is Kind.EXPLAIN:
+                    sql = _explain_inner(stmt)
+                compiled = layer.compile(sql, tuple(param_oids))
+                if kind is Kind.EXPLAIN:
+                    return Prepared(name, stmt, compiled.param_types,
+                                    (ResultColumn("QUERY PLAN", PgColumnType(TEXT)),), "explain",
+                                    compiled_sql=compiled.sql)
+                return Prepared(name, stmt, compiled.param_types, compiled.columns, "semantic",
+                                compiled_sql=compiled.sql, empty=compiled.empty,
+                                param_order=compiled.param_order)
+            desc = self.catalog_session.describe(stmt.sql, tuple(param_oids))
+            return Prepared(name, stmt, desc.param_types, desc.columns or None, "catalog")
+        if kind is Kind.TEMP_DDL:
+            self.check_temp_ddl(stmt)
+            desc = self.catalog_session.describe(stmt.sql, tuple(param_oids)) if stmt.node_type == "InsertStmt" \
+                else None
+            return Prepared(name, stmt, desc.param_types if desc else given, None, "catalog")
+        return Prepared(name, stmt, given, None, "session")
+
+    def route_query(self, stmt: Statement) -> str:
+        models = self.app.models
+        semantic = catalog = False
+        for sch, rel in stmt.relations:
+            if sch is None and rel in self.temp_tables:
+                catalog = True
+            elif sch in (None, "public") and models.is_semantic_table(rel):
+                semantic = True
+            else:
+                catalog = True
+        if semantic and catalog:
+            raise PgError(E.FEATURE_NOT_SUPPORTED,
+                          "a statement cannot combine semantic tables with catalog or temporary tables")
+        return "semantic" if semantic else "catalog"
+
+    def check_temp_ddl(self, stmt: Statement) -> None:
+        if stmt.node_type == "InsertStmt":
+            target = stmt.relations[0]
+            if target[1] not in self.temp_tables:
+                raise PgError(E.READ_ONLY_SQL_TRANSACTION, "cannot execute INSERT in a read-only transaction")
+        if stmt.node_type == "DropStmt":
+            missing_ok = bool(stmt.node.get("missing_ok"))
+            for t in stmt.dropped:
+                if t not in self.temp_tables:
+                    if self.app.models.is_semantic_table(t):
+                        raise PgError(E.READ_ONLY_SQL_TRANSACTION,
+                                      "cannot execute DROP TABLE in a read-only transaction")
+                    if not missing_ok:
+                        raise PgError(E.UNDEFINED_TABLE, f'table "{t}" does not exist')
+
+    def make_portal(self, name: str, prepared: Prepared, params: tuple[object, ...],
+                    formats: Sequence[int]) -> Portal:
+        ncols = len(prepared.columns) if prepared.columns is not None else 0
+        if not formats:
+            fmts = (0,) * ncols
+        elif len(formats) == 1:
+            fmts = (formats[0],) * ncols
+        elif len(formats) == ncols:
+            fmts = tuple(formats)
+        else:
+            raise PgError(E.PROTOCOL_VIOLATION,
+                          f"bind message has {len(formats)} result formats but query has {ncols} columns")
+        return Portal(name, prepared, params, fmts)

@@ -1,0 +1,136 @@
+"""Where a portal's rows come from (warehouse, catalog engine, constant, EXPLAIN text) and how they
+are encoded and tagged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pyarrow as pa
+
+from gateway.protocol.rowenc import RowEncoder
+from gateway.router import Kind
+from gateway.session.planning import Planning
+from gateway.session.portals import BatchStream, Portal
+
+_REG_TYPES = frozenset({24, 2202, 2203, 2204, 2205, 2206, 4089, 4096})
+_ENCODERS_PER_SESSION = 64
+
+
+async def _empty_stream() -> AsyncIterator[pa.RecordBatch]:
+    return
+    yield  # pragma: no cover
+
+
+async def _iter_sync(batches: Any) -> AsyncIterator[pa.RecordBatch]:
+    for b in batches:
+        yield b
+
+
+async def _in_thread(fn: Any, *args: Any, interrupt: Any = None) -> Any:
+    """Run blocking catalog work in a thread; if cancelled, interrupt it and wait until the thread is
+    done, so the next statement never finds the catalog session still busy."""
+    fut = asyncio.get_running_loop().run_in_executor(None, fn, *args)
+    try:
+        return await asyncio.shield(fut)
+    except asyncio.CancelledError:
+        if interrupt is not None:
+            interrupt()
+        with contextlib.suppress(BaseException):
+            await fut
+        raise
+
+
+async def _iter_in_thread(batches: Any, interrupt: Any = None) -> AsyncIterator[pa.RecordBatch]:
+    """Pull a lazy catalog result in a worker thread so a long catalog query never blocks the loop."""
+    if isinstance(batches, (list, tuple)):
+        for b in batches:
+            yield b
+        return
+    it = iter(batches)
+    sentinel = object()
+    while True:
+        b = await _in_thread(next, it, sentinel, interrupt=interrupt)
+        if b is sentinel:
+            return
+        yield b
+
+
+class Results(Planning):
+    """Result streams, row encoders and command tags of portals."""
+
+    async def start_stream(self, portal: Portal) -> BatchStream:
+        p = portal.prepared
+        if p.route == "semantic":
+            if p.empty:
+                return _empty_stream()
+            assert self.backend_session is not None and p.compiled_sql is not None
+            params = tuple(portal.params[i] for i in p.param_order) if p.param_order else portal.params
+            return self.backend_session.execute(p.compiled_sql, params)
+        if p.route == "constant":
+            assert p.constant is not None
+            return _iter_sync([p.constant.batch(self)])
+        if p.route == "explain":
+            lines = (p.compiled_sql or "").splitlines() or [""]
+            return _iter_sync([pa.record_batch([pa.array(lines, pa.string())], names=["QUERY PLAN"])])
+        interrupt = getattr(self.catalog_session, "interrupt", None)
+        result = await _in_thread(self.catalog_session.execute, p.statement.sql, portal.params, interrupt=interrupt)
+        portal.extra["tag"] = result.command_tag
+        return _iter_in_thread(result.batches, interrupt)
+
+    def encoder_for(self, portal: Portal) -> RowEncoder:
+        enc = portal.extra.get("encoder")
+        if isinstance(enc, RowEncoder):
+            return enc
+        assert portal.prepared.columns is not None
+        types = tuple(c.type for c in portal.prepared.columns)
+        tz = self.settings.get("TimeZone")
+        key = (types, portal.formats, tz)
+        enc = self.encoders.get(key)
+        if enc is None:  # encoders only memoise per-column work: one serves every result of that shape
+            if len(self.encoders) >= _ENCODERS_PER_SESSION:
+                self.encoders.clear()
+            enc = self.encoders[key] = RowEncoder(types, portal.formats, timezone=tz)
+        portal.extra["encoder"] = enc
+        return enc
+
+    def reg_binary_columns(self, portal: Portal) -> list[tuple[int, int]]:
+        """Catalog columns of reg* types that the client wants in binary: the catalog sends their names
+        (PostgreSQL's text output), binary output is the OID."""
+        p = portal.prepared
+        if p.route != "catalog" or p.columns is None or 1 not in portal.formats:
+            return []
+        return [(i, c.type.oid) for i, c in enumerate(p.columns)
+                if c.type.oid in _REG_TYPES and portal.formats[i] == 1]
+
+    def reg_names_to_oids(self, batch: pa.RecordBatch, cols: list[tuple[int, int]]) -> pa.RecordBatch:
+        reg_oid = self.catalog_session.reg_oid
+        arrays = list(batch.columns)
+        for i, kind in cols:
+            arr = arrays[i]
+            if pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type):
+                arrays[i] = pa.array([None if v is None else reg_oid(kind, v) for v in arr.to_pylist()],
+                                     pa.uint32())
+        return pa.record_batch(arrays, schema=pa.schema([pa.field(f.name, a.type) for f, a in
+                                                         zip(batch.schema, arrays, strict=True)]))
+
+    def after_temp_ddl(self, portal: Portal) -> None:
+        stmt = portal.prepared.statement
+        if stmt.kind is not Kind.TEMP_DDL:
+            return
+        if stmt.created_temp:
+            self.temp_tables.add(stmt.created_temp)
+        for t in stmt.dropped:
+            self.temp_tables.discard(t)
+
+    def command_tag(self, portal: Portal) -> str:
+        tag = portal.extra.get("tag")
+        stmt = portal.prepared.statement
+        if isinstance(tag, str) and tag and stmt.kind is not Kind.QUERY:
+            return tag
+        if stmt.kind is Kind.EXPLAIN:
+            return "EXPLAIN"
+        return f"SELECT {portal.rows}"
