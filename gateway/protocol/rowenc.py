@@ -36,6 +36,7 @@ from virtual_schema.schema import ResultColumn
 __all__ = ["RowEncoder", "describe_fields", "result_formats"]
 
 CHUNK_ROWS = 65536
+KERNEL_LOAD_ROWS = 8192  # a batch at least this large starts loading the compiled writer
 KERNEL_CHUNK_CELLS = 1 << 19  # compiled path: rows per chunk x columns (its per-cell inputs take 17 bytes a cell)
 _MAX_PAD_WIDTH = 256  # wider strings go through the per-row path instead of a padded matrix
 
@@ -730,8 +731,8 @@ class _KernelLoader:
         self._module: ModuleType | None = None
         self._started = False
 
-    def get(self, *, wait: bool = False) -> ModuleType | None:
-        if self._done.is_set():
+    def get(self, *, wait: bool = False, load: bool = True) -> ModuleType | None:
+        if self._done.is_set() or not (load or wait):
             return self._module
         with self._lock:
             if not self._started:
@@ -764,9 +765,10 @@ def _warm(kern: ModuleType) -> None:
 _LOADER = _KernelLoader()
 
 
-def _kernel(*, wait: bool = False) -> ModuleType | None:
-    """The compiled writer when it is ready (see _KernelLoader); None: use the numpy assembler."""
-    return _LOADER.get(wait=wait)
+def _kernel(*, wait: bool = False, load: bool = True) -> ModuleType | None:
+    """The compiled writer when it is ready (see _KernelLoader); None: use the numpy assembler. With
+    load=False an absent writer is not asked for."""
+    return _LOADER.get(wait=wait, load=load)
 
 
 @functools.cache
@@ -1083,7 +1085,9 @@ class RowEncoder:
             return b"D\x00\x00\x00\x06\x00\x00" * n
         if n < SMALL_BATCH_ROWS:
             return self._encode_small(batch)
-        kern = _kernel() if USE_KERNEL else None
+        # Loading numba costs seconds of CPU once per process: only a large result (a batch this big) asks
+        # for it; catalog answers and small results stay on numpy until then.
+        kern = _kernel(load=n >= KERNEL_LOAD_ROWS) if USE_KERNEL else None
         if kern is not None:
             return self._encode_compiled(kern, batch)
         parts: list[Any] = []
