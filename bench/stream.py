@@ -17,6 +17,7 @@ import shutil
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 from bench.common import (
     BUILD_DIR,
@@ -80,19 +81,27 @@ class StreamBench:
         rows: list[ResultRow] = []
         notes: list[str] = []
         profile_text: list[str] = []
+        cpu_rows: list[ResultRow] = []
+        if env.gw is not None and not opts.quick:
+            notes.append(prime_gateway(env.gw.pid, env.gw.conninfo(), self.datasets(opts)[0].select_sql()))
         for ds in self.datasets(opts):
             for client in clients:
                 if opts.quick and ds.width == 32 and client not in QUICK_32:
                     continue  # --quick proves every client on 8 columns and the wide path on two
                 row = ResultRow(f"{CLIENT_LABELS[client]}, {ds.width} cols", "rows/s", "higher",
                                 extra={"rows": ds.rows, "client": client, "columns": ds.width})
+                cpu_row = ResultRow(f"{CLIENT_LABELS[client]}, {ds.width} cols: server CPU per row", "µs", "lower",
+                                    extra={"rows": ds.rows, "client": client, "columns": ds.width})
                 for ep in env.endpoints():
                     profiling = opts.profile and ep.name == "gateway" and client == "libpq" and ds.width == 8
                     try:
                         spy = py_spy(ep.pid, BUILD_DIR / "stream-profile.txt", profile_text,
                                      "the raw-libpq 8-column runs")
+                        cpu0 = server_cpu_seconds(ep)
                         with spy if profiling else contextlib.nullcontext():
                             secs = run_client(client, ep, ds.select_sql(), opts.runs + opts.warmup, ds.rows)
+                        time.sleep(0.2)  # the PostgreSQL backend exits after its client: let the postmaster reap it
+                        cpu_us = (server_cpu_seconds(ep) - cpu0) / (ds.rows * (opts.runs + opts.warmup)) * 1e6
                     except ClientFailed as e:
                         row.error = f"{ep.name}: {e}"[:300]
                         print(f"[stream] {row.label} on {ep.name} failed: {e}", file=sys.stderr)
@@ -101,14 +110,21 @@ class StreamBench:
                     row.samples[ep.name] = measured
                     value = ds.rows / median(measured)
                     setattr(row, "postgres" if ep.name == "postgres" else "gateway", value)
+                    setattr(cpu_row, "postgres" if ep.name == "postgres" else "gateway", cpu_us)
+                    cpu_row.samples[ep.name] = [cpu_us]
                     print(f"[stream] {row.label} {ep.name}: {value / 1e6:.3f} M rows/s "
                           f"(runs {[round(s, 3) for s in measured]})", flush=True)
                 rows.append(row)
+                cpu_rows.append(cpu_row)
+        rows += cpu_rows
         missing = [c for c in (opts.clients.split(",") if opts.clients else CLIENTS) if not available(c)]
         if missing:
             notes.append(f"skipped (not installed here): {', '.join(missing)}")
         notes.append("client and server share the machine's cores: every figure is a pair from this run; "
                      "the machine is shared with other work, so figures are noisy")
+        notes.append("server CPU per row: user+system CPU of the whole gateway process (event loop, DuckDB's "
+                     "threads) or of PostgreSQL's backends (the postmaster's children, live and reaped) over a "
+                     "client's runs, per row received; it hardly depends on the machine's load, unlike rows/s")
         notes += profile_text
         r8, r32 = self._rows(opts)
         return Report(NAME, "stream: rows/s received, full listing", rows,
@@ -118,6 +134,49 @@ class StreamBench:
 
 class ClientFailed(Exception):
     pass
+
+
+def _cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def server_cpu_seconds(ep: Endpoint) -> float:
+    """CPU the server spent so far: the gateway process, or PostgreSQL's postmaster children (a backend's
+    CPU moves into the postmaster's reaped-children counters when it exits)."""
+    if ep.name != "postgres":
+        return _cpu_seconds(ep.pid)
+    tick = os.sysconf("SC_CLK_TCK")
+    fields = Path(f"/proc/{ep.pid}/stat").read_text().rsplit(")", 1)[1].split()
+    total = (int(fields[13]) + int(fields[14])) / tick
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(stat[1]) == ep.pid:
+            total += (int(stat[11]) + int(stat[12])) / tick
+    return total
+
+
+def prime_gateway(pid: int, conninfo: str, sql: str, timeout: float = 60) -> str:
+    """One large result first, then wait until the gateway is idle: the first large result loads the
+    compiled row writer (numba) in a background thread, seconds of CPU once per process that a gateway
+    which has been serving for a while no longer pays, and which should not land in the first client's
+    measured runs."""
+    t0 = time.monotonic()
+    subprocess.run([str(compile_c_client()), conninfo, sql + " LIMIT 100000", "1", "exec"],
+                   capture_output=True, check=False)
+    last = _cpu_seconds(pid)
+    while time.monotonic() - t0 < timeout:
+        time.sleep(1.0)
+        now = _cpu_seconds(pid)
+        if now - last < 0.05:
+            break
+        last = now
+    return f"gateway primed with one 100,000-row result, idle after {time.monotonic() - t0:.1f} s"
 
 
 def available(client: str) -> bool:
