@@ -11,6 +11,7 @@ import pytest
 from tests.catalog.fixtures import fixture_schema
 from virtual_schema.catalog.api import SessionInfo
 from virtual_schema.catalog.engine import CatalogEngine, CatalogSession
+from virtual_schema.errors import PgError
 
 
 @pytest.fixture(scope="module")
@@ -91,3 +92,20 @@ def test_session_functions_created_on_first_use(engine: CatalogEngine) -> None:
     finally:
         a.close()
         b.close()
+
+
+def test_drop_temp_tables_forgets_them(engine: CatalogEngine) -> None:
+    """What DISCARD TEMP / DISCARD ALL do in PostgreSQL: the session's temp tables are gone, also from pg_class."""
+    s = _open(engine)
+    try:
+        s.execute('CREATE TEMP TABLE "#Tableau_1" (x int)')
+        s.execute("SELECT 1 AS y INTO TEMP t2")
+        assert s.drop_temp_tables() == ("#Tableau_1", "t2")
+        assert _rows(s, "SELECT count(*) AS n FROM pg_class WHERE relpersistence = 't'") == [{"n": 0}]
+        with pytest.raises(PgError) as err:
+            s.execute("SELECT * FROM t2")
+        assert err.value.sqlstate == "42P01"
+        s.execute("CREATE TEMP TABLE t2 (z text)")  # the name is free again
+        assert _rows(s, "SELECT count(*) AS n FROM t2") == [{"n": 0}]
+    finally:
+        s.close()

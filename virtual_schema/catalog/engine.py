@@ -621,6 +621,20 @@ class CatalogSession:
         if self.temp_tables:
             self._build_overlay()
 
+    def drop_temp_tables(self) -> tuple[str, ...]:
+        """DISCARD TEMP / DISCARD ALL: drop every temp table of this session; returns their names."""
+        names = tuple(sorted(self.temp_tables))
+        try:
+            for name in names:
+                self.cur.execute(f"DROP TABLE IF EXISTS temp.main.{_ident(name)}")
+        except duckdb.Error as e:
+            raise _pg_error(e, "DISCARD TEMP") from None
+        self.temp_tables = set()
+        self.temp_columns.clear()
+        self._plans.clear()
+        self._described.clear()
+        return names
+
     def _record_temp_columns(self, plan: Plan) -> None:
         """Keep the PostgreSQL types a temp table was declared with; DuckDB's own types fill the gaps."""
         for gone in set(self.temp_columns) - self.temp_tables:
