@@ -20,7 +20,7 @@ import structlog
 from gateway.backends.base import Credentials
 from gateway.protocol import messages as m
 from gateway.protocol.codec import FrontendDecoder, ProtocolViolation, encode_backend, error_response
-from gateway.session.core import log
+from gateway.session.core import log, statement_error
 from gateway.session.extended import ExtendedProtocol
 from gateway.session.settings import REPORTED
 from gateway.session.startup import LiveSettings, parse_options
@@ -293,9 +293,11 @@ class Connection(ExtendedProtocol):
                     pass  # PostgreSQL ignores stray COPY messages outside COPY mode
                 case _:
                     raise ProtocolViolation(E.PROTOCOL_VIOLATION, f"unexpected message {type(msg).__name__}")
-        except PgError as err:
-            if isinstance(err, ProtocolViolation):
+        except Exception as exc:
+            if isinstance(exc, ProtocolViolation):
                 raise
-            self.fail(err)
-            if not isinstance(msg, m.Query):
+            self.fail(statement_error(exc))
+            if isinstance(msg, m.Query):  # simple_query answers every error it catches with ReadyForQuery itself
+                self.send(m.ReadyForQuery(self.tx.status))
+            else:
                 self.skip_until_sync = True

@@ -28,6 +28,18 @@ if TYPE_CHECKING:
 
 log = structlog.get_logger("gateway.session")
 
+
+def statement_error(exc: Exception) -> PgError:
+    """The error a failed statement reports: a PgError as it is; anything else is a gateway bug, logged
+    with its traceback and reported as XX000 so only this statement fails and the session stays usable
+    (a lost socket is not a statement error: it propagates and ends the connection)."""
+    if isinstance(exc, PgError):
+        return exc
+    if isinstance(exc, (ConnectionError, asyncio.IncompleteReadError, OSError)):
+        raise exc
+    log.exception("statement.internal_error")
+    return PgError(E.INTERNAL_ERROR, "internal error in the gateway", detail=f"{type(exc).__name__}: {exc}")
+
 _conn_ids = itertools.count(1)
 query_ids = itertools.count(1)
 WRITE_FLUSH_BYTES = 256 * 1024

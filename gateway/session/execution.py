@@ -13,7 +13,7 @@ from gateway.protocol.codec import error_response
 from gateway.protocol.rowenc import RowEncoder, describe_fields
 from gateway.router import Kind, split
 from gateway.session import commands
-from gateway.session.core import WRITE_FLUSH_BYTES, log, query_ids
+from gateway.session.core import WRITE_FLUSH_BYTES, log, query_ids, statement_error
 from gateway.session.cursors import Cursors
 from gateway.session.portals import Portal
 from virtual_schema import errors as E
@@ -46,8 +46,8 @@ class Execution(Cursors):
                 if prepared.columns is not None and not is_fetch:
                     self.send(describe_fields(prepared.columns, portal.formats))
                 await self.run_portal(portal, None, send_description=is_fetch)
-            except PgError as err:
-                self.fail(err)
+            except Exception as exc:
+                self.fail(statement_error(exc))
                 if implicit_block and self.tx.status == "E":
                     self.tx.status = "I"
                 break
@@ -72,10 +72,13 @@ class Execution(Cursors):
                 rows = await self.guarded(self.fetch(stmt, send_description))
             else:
                 self.session_command(portal)
-        except PgError as e:
+        except Exception as exc:
+            e = statement_error(exc)
             outcome, sqlstate = "error", e.sqlstate
             e.logged = True  # type: ignore[attr-defined]
-            raise
+            if e is exc:
+                raise
+            raise e from exc
         finally:
             self.state = "idle"
             if kind not in (Kind.SET, Kind.SHOW, Kind.TRANSACTION) or outcome != "ok":
