@@ -138,13 +138,16 @@ class Execution(Cursors):
             if before != "I" and self.tx.status == "I":
                 self.end_transaction()
         elif kind is Kind.DISCARD:
-            if self.tx.status != "I":
-                raise PgError(E.ACTIVE_SQL_TRANSACTION, "DISCARD ALL cannot run inside a transaction block")
             target = node.get("target", "DISCARD_ALL")
+            if target == "DISCARD_ALL" and self.tx.status != "I":
+                raise PgError(E.ACTIVE_SQL_TRANSACTION, "DISCARD ALL cannot run inside a transaction block")
             if target == "DISCARD_ALL":
                 self.settings.reset_all()
                 self.prepared.clear()
                 self.drop_cursors(all_=True)
+            if target in ("DISCARD_ALL", "DISCARD_TEMP") and self.temp_tables:
+                self.catalog_session.drop_temp_tables()
+                self.temp_tables.clear()
             tag = {"DISCARD_ALL": "DISCARD ALL", "DISCARD_PLANS": "DISCARD PLANS",
                    "DISCARD_SEQUENCES": "DISCARD SEQUENCES", "DISCARD_TEMP": "DISCARD TEMP"}[target]
         elif kind is Kind.DEALLOCATE:

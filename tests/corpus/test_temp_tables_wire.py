@@ -35,3 +35,35 @@ def test_tableau_temp_tables_over_the_wire(bi_gateway: GatewayProcess, bi_pg: Pg
             if want != got:
                 differences.append(f"{sql}\n  PostgreSQL: {want}\n  gateway:    {got}")
         assert not differences, "\n".join(differences)
+
+
+DISCARD_CONVERSATION = [
+    "CREATE TEMP TABLE d1 (a int)",
+    "INSERT INTO d1 VALUES (1)",
+    "DISCARD TEMP",
+    "SELECT * FROM d1",
+    "CREATE TEMP TABLE d1 (b text)",  # the name is free again
+    "SELECT * FROM d1",
+    "BEGIN",
+    "DISCARD TEMP",  # allowed in a transaction block, unlike DISCARD ALL
+    "DISCARD PLANS",
+    "COMMIT",
+    "SELECT * FROM d1",
+    "CREATE TEMP TABLE d3 (a int)",
+    "BEGIN",
+    "DISCARD ALL",
+    "ROLLBACK",
+    "SELECT count(*) FROM d3",
+    "DISCARD ALL",
+    "SELECT count(*) FROM d3",
+]
+
+
+def test_discard_drops_temp_tables_as_postgresql(bi_gateway: GatewayProcess, bi_pg: PgServer) -> None:
+    with psycopg.connect(bi_gateway.dsn(), autocommit=True) as gw, psycopg.connect(bi_pg.dsn(), autocommit=True) as pg:
+        differences = []
+        for sql in DISCARD_CONVERSATION:
+            want, got = _run(pg, sql), _run(gw, sql)
+            if want != got:
+                differences.append(f"{sql}\n  PostgreSQL: {want}\n  gateway:    {got}")
+        assert not differences, "\n".join(differences)
