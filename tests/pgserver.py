@@ -1,4 +1,8 @@
-"""A throwaway PostgreSQL 15 server for tests that compare the gateway with the real thing.
+"""Throwaway PostgreSQL 15 servers for tests that compare the gateway with the real thing.
+
+The helpers every throwaway server uses live here (binaries, free port, running as `postgres` when
+root); tests/clients/pg.py (SCRAM user demo) and tests/catalog/pgserver.py (DDL mirroring a virtual
+schema) build on them. This module's own server:
 
     port, stop = start_postgres(tmpdir)
 
@@ -25,13 +29,14 @@ def postgres_available() -> bool:
     return (PG_BIN / "initdb").exists() and (os.geteuid() != 0 or shutil.which("runuser") is not None)
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
 
 
-def _as_postgres(cmd: list[str]) -> list[str]:
+def as_postgres(cmd: list[str]) -> list[str]:
+    """initdb and postgres refuse to run as root: run them as the `postgres` OS user then."""
     return ["runuser", "-u", "postgres", "--", *cmd] if os.geteuid() == 0 else cmd
 
 
@@ -51,13 +56,13 @@ def start_postgres(tmpdir: str | Path) -> tuple[int, Callable[[], None]]:
         root = Path(tempfile.mkdtemp(prefix="pg15-"))
     os.chmod(root, 0o777)
     data = root / "data"
-    subprocess.run(_as_postgres([str(PG_BIN / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres",
+    subprocess.run(as_postgres([str(PG_BIN / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres",
                                  "--no-sync", "-E", "UTF8", "--locale=C.UTF-8"]),
                    check=True, capture_output=True)
-    port = _free_port()
+    port = free_port()
     opts = (f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off "
             "-c full_page_writes=off -c shared_buffers=32MB")
-    subprocess.run(_as_postgres([str(PG_BIN / "pg_ctl"), "-D", str(data), "-o", opts, "-l", str(root / "log"),
+    subprocess.run(as_postgres([str(PG_BIN / "pg_ctl"), "-D", str(data), "-o", opts, "-l", str(root / "log"),
                                  "-w", "-t", "60", "start"]), check=True, capture_output=True)
     deadline = time.monotonic() + 30
     while True:
@@ -70,7 +75,7 @@ def start_postgres(tmpdir: str | Path) -> tuple[int, Callable[[], None]]:
             time.sleep(0.05)
 
     def stop() -> None:
-        subprocess.run(_as_postgres([str(PG_BIN / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop"]),
+        subprocess.run(as_postgres([str(PG_BIN / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop"]),
                        capture_output=True, check=False)
         if own_root:
             shutil.rmtree(root, ignore_errors=True)

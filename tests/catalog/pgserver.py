@@ -11,25 +11,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from tests.pgserver import PG_BIN, as_postgres, free_port
 from virtual_schema.catalog.formatting import format_type
 from virtual_schema.catalog.pgdata import load_snapshot
 from virtual_schema.schema import VirtualSchema
-
-PG_BIN = Path("/usr/lib/postgresql/15/bin")
-
-
-def available() -> bool:
-    return (PG_BIN / "initdb").exists() and (os.geteuid() != 0 or shutil.which("runuser") is not None)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _as_pg(cmd: list[str]) -> list[str]:
-    return ["runuser", "-u", "postgres", "--", *cmd] if os.geteuid() == 0 else cmd
 
 
 @dataclass
@@ -42,7 +27,7 @@ class PgServer:
 
     def stop(self) -> None:
         subprocess.run(
-            _as_pg([str(PG_BIN / "pg_ctl"), "-D", str(self.root / "data"), "-m", "immediate", "stop"]),
+            as_postgres([str(PG_BIN / "pg_ctl"), "-D", str(self.root / "data"), "-m", "immediate", "stop"]),
             capture_output=True,
             check=False,
         )
@@ -52,9 +37,9 @@ class PgServer:
 def start(log_statements: bool = False) -> PgServer:
     root = Path(tempfile.mkdtemp(prefix="pg15-"))
     os.chmod(root, 0o777)
-    port = _free_port()
+    port = free_port()
     subprocess.run(
-        _as_pg(
+        as_postgres(
             [
                 str(PG_BIN / "initdb"),
                 "-D",
@@ -76,7 +61,8 @@ def start(log_statements: bool = False) -> PgServer:
     if log_statements:
         opts += " -c log_statement=all -c log_min_messages=info"
     subprocess.run(
-        _as_pg([str(PG_BIN / "pg_ctl"), "-D", str(root / "data"), "-o", opts, "-l", str(root / "log"), "-w", "start"]),
+        as_postgres([str(PG_BIN / "pg_ctl"), "-D", str(root / "data"), "-o", opts, "-l", str(root / "log"), "-w",
+                     "start"]),
         check=True,
         capture_output=True,
     )

@@ -23,8 +23,6 @@ from tests.catalog.fixtures import fixture_schema
 from virtual_schema.catalog.api import SessionInfo
 from virtual_schema.catalog.engine import CatalogEngine, CatalogSession
 
-pytestmark = pytest.mark.skipif(not pgserver.available(), reason="PostgreSQL 15 binaries not installed")
-
 HERE = Path(__file__).parent
 CORPUS = Path(__file__).resolve().parents[3] / "shared" / "bi-corpus"
 

@@ -21,8 +21,6 @@ from virtual_schema.catalog.api import SessionInfo
 from virtual_schema.catalog.engine import CatalogEngine, CatalogSession
 from virtual_schema.errors import PgError
 
-pytestmark = pytest.mark.skipif(not pgserver.available(), reason="PostgreSQL 15 binaries not installed")
-
 CASTS = [
     "'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11'::uuid",
     "'A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11'::uuid",

@@ -21,8 +21,6 @@ from virtual_schema.catalog.api import SessionInfo
 from virtual_schema.catalog.engine import CatalogEngine, CatalogSession
 from virtual_schema.errors import PgError
 
-pytestmark = pytest.mark.skipif(not pgserver.available(), reason="PostgreSQL 15 binaries not installed")
-
 CONVERSATION = [
     'CREATE LOCAL TEMPORARY TABLE "#Tableau_9_83C8_2_Connect_C" ("COL" INTEGER) ON COMMIT PRESERVE ROWS',
     'SELECT * INTO TEMPORARY TABLE "#Tableau_9_83C8_1_Connect_C" FROM (SELECT 1 AS COL) AS CHECKTEMP LIMIT 1',

@@ -10,27 +10,13 @@ from __future__ import annotations
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-PG_BIN = Path(os.environ.get("PG15_BIN", "/usr/lib/postgresql/15/bin"))
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _as_owner(cmd: list[str]) -> list[str]:
-    """initdb/postgres refuse to run as root: run them as the `postgres` user then."""
-    if os.geteuid() != 0:
-        return cmd
-    return ["runuser", "-u", "postgres", "--", *cmd]
+from tests.pgserver import PG_BIN, as_postgres, free_port
 
 
 @dataclass
@@ -73,7 +59,7 @@ def start_postgres(database: str = "semantic", timeout: float = 60) -> PgServer:
         pw = pwd.getpwnam("postgres")
         for p in (root, pwfile):
             os.chown(p, pw.pw_uid, pw.pw_gid)
-    subprocess.run(_as_owner([str(PG_BIN / "initdb"), "-D", str(datadir), "-U", "demo", "--pwfile", str(pwfile),
+    subprocess.run(as_postgres([str(PG_BIN / "initdb"), "-D", str(datadir), "-U", "demo", "--pwfile", str(pwfile),
                               "--auth=scram-sha-256", "-E", "UTF8", "--locale=C.UTF-8", "--no-sync"]),
                    check=True, capture_output=True)
     port = free_port()
@@ -81,7 +67,7 @@ def start_postgres(database: str = "semantic", timeout: float = 60) -> PgServer:
             "-c", "fsync=off", "-c", "full_page_writes=off", "-c", "synchronous_commit=off",
             "-c", "shared_buffers=16MB", "-c", "max_connections=40", "-c", "logging_collector=off"]
     log = open(root / "postgres.log", "wb")  # noqa: SIM115 - the server process owns it
-    proc = subprocess.Popen(_as_owner([str(PG_BIN / "postgres"), "-D", str(datadir), *opts]),
+    proc = subprocess.Popen(as_postgres([str(PG_BIN / "postgres"), "-D", str(datadir), *opts]),
                             stdout=log, stderr=subprocess.STDOUT)
     log.close()
     server = PgServer(root, "127.0.0.1", port, proc, database)

@@ -10,7 +10,7 @@ import pytest
 
 from gateway.protocol import messages as m
 from gateway.protocol.codec import BackendDecoder, encode_frontend
-from tests.pgserver import postgres_available, start_postgres
+from tests.pgserver import start_postgres
 
 
 @dataclass
@@ -69,8 +69,6 @@ class RawPg:
 
 @pytest.fixture(scope="session")
 def pg_port(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
-    if not postgres_available():
-        pytest.skip("PostgreSQL 15 binaries are not installed")
     port, stop = start_postgres(tmp_path_factory.mktemp("pg15"))
     yield port
     stop()
