@@ -30,6 +30,7 @@ from bench.common import (
     process_rss,
     sampling_rss,
 )
+from bench.stream import wait_idle
 
 NAME = "memory"
 MB = 1024 * 1024
@@ -65,6 +66,7 @@ class MemoryBench:
                               capture_output=True, text=True, check=False)
         if warm.returncode != 0:
             raise RuntimeError(f"warm-up query failed: {warm.stderr}")
+        wait_idle(env.gw.pid)  # the first large result loads the compiled row writer (once per process)
         time.sleep(0.5)
         before = process_rss(env.gw.pid)
         t0 = time.perf_counter()

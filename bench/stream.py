@@ -169,14 +169,20 @@ def prime_gateway(pid: int, conninfo: str, sql: str, timeout: float = 60) -> str
     t0 = time.monotonic()
     subprocess.run([str(compile_c_client()), conninfo, sql + " LIMIT 100000", "1", "exec"],
                    capture_output=True, check=False)
+    wait_idle(pid, timeout)
+    return f"gateway primed with one 100,000-row result, idle after {time.monotonic() - t0:.1f} s"
+
+
+def wait_idle(pid: int, timeout: float = 60) -> None:
+    """Until the process used under 5% of a core over a second (or the timeout passed)."""
+    t0 = time.monotonic()
     last = _cpu_seconds(pid)
     while time.monotonic() - t0 < timeout:
         time.sleep(1.0)
         now = _cpu_seconds(pid)
         if now - last < 0.05:
-            break
+            return
         last = now
-    return f"gateway primed with one 100,000-row result, idle after {time.monotonic() - t0:.1f} s"
 
 
 def available(client: str) -> bool:
