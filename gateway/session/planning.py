@@ -6,6 +6,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import sqlglot
+from pglast.parser import scan
+
 from gateway.router import Kind, Statement, split
 from gateway.session import commands
 from gateway.session.constant import constant_query
@@ -39,14 +42,40 @@ def _declare_query_text(stmt: Statement) -> str:
     raise PgError(E.SYNTAX_ERROR, "could not find the query of DECLARE CURSOR")
 
 
-def _explain_inner(stmt: Statement) -> str:
-    text = stmt.sql
-    upper = text.upper()
-    for kw in ("SELECT", "WITH", "VALUES", "(", "TABLE"):
-        i = upper.find(kw, 7)
-        if i != -1:
-            return text[i:]
-    raise PgError(E.SYNTAX_ERROR, "EXPLAIN needs a query")
+def _explain_inner(stmt: Statement) -> tuple[str, int]:
+    """The query text of EXPLAIN [ANALYZE] [VERBOSE] | EXPLAIN (options) <query>, found with PostgreSQL's own
+    scanner so keywords inside the query (a CTE's SELECT) or in string literals are never mistaken for its start.
+    Returns the query and how many characters precede it (error positions point into the whole statement)."""
+    tokens = scan(stmt.sql)
+    i = 1  # past EXPLAIN
+    if i < len(tokens) and tokens[i].name == "ASCII_40":  # the parenthesised option list
+        depth = 0
+        while i < len(tokens):
+            depth += {"ASCII_40": 1, "ASCII_41": -1}.get(tokens[i].name, 0)
+            i += 1
+            if depth == 0:
+                break
+    else:
+        while i < len(tokens) and tokens[i].name in ("ANALYZE", "ANALYSE", "VERBOSE"):
+            i += 1
+    if i >= len(tokens):
+        raise PgError(E.SYNTAX_ERROR, "EXPLAIN needs a query")
+    offset = len(stmt.sql.encode()[:tokens[i].start].decode())  # the scanner counts bytes
+    return stmt.sql[offset:], offset
+
+
+def _shifted(err: PgError, offset: int) -> PgError:
+    if err.position is not None:
+        err.position += offset
+    return err
+
+
+def _pretty(sql: str, dialect: str) -> str:
+    """Warehouse SQL laid out one clause per line, as a plan is read."""
+    try:
+        return sqlglot.parse_one(sql, read=dialect).sql(dialect=dialect, pretty=True)
+    except sqlglot.errors.SqlglotError:
+        return sql
 
 
 class Planning(ConnectionCore):
@@ -86,17 +115,28 @@ class Planning(ConnectionCore):
             route = self.route_query(stmt)
             if route == "semantic":
                 layer = self.app.models.layer
-                sql = stmt.sql
-                if kind is Kind.EXPLAIN:
-                    sql = _explain_inner(stmt)
-                compiled = layer.compile(sql, tuple(param_oids))
+                sql, offset = _explain_inner(stmt) if kind is Kind.EXPLAIN else (stmt.sql, 0)
+                try:
+                    compiled = layer.compile(sql, tuple(param_oids))
+                except PgError as err:
+                    raise _shifted(err, offset) from None
                 if kind is Kind.EXPLAIN:
                     return Prepared(name, stmt, compiled.param_types,
                                     (ResultColumn("QUERY PLAN", PgColumnType(TEXT)),), "explain",
-                                    compiled_sql=compiled.sql)
+                                    compiled_sql=_pretty(compiled.sql, layer.dialect))
                 return Prepared(name, stmt, compiled.param_types, compiled.columns, "semantic",
                                 compiled_sql=compiled.sql, empty=compiled.empty,
                                 param_order=compiled.param_order)
+            if kind is Kind.EXPLAIN:  # the plan of a statement that never reaches the warehouse
+                query, offset = _explain_inner(stmt)
+                try:
+                    desc = self.catalog_session.describe(query, tuple(param_oids))
+                except PgError as err:
+                    raise _shifted(err, offset) from None
+                return Prepared(name, stmt, desc.param_types, (ResultColumn("QUERY PLAN", PgColumnType(TEXT)),),
+                                "explain", compiled_sql="Answered by the gateway's catalog engine "
+                                "(pg_catalog, information_schema, constants, temporary tables); "
+                                "the warehouse is not queried")
             desc = self.catalog_session.describe(stmt.sql, tuple(param_oids))
             return Prepared(name, stmt, desc.param_types, desc.columns or None, "catalog")
         if kind is Kind.TEMP_DDL:
