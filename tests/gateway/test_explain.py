@@ -24,7 +24,8 @@ def _plan(conn: psycopg.Connection[Any], sql: str) -> str:
     return "\n".join(r[0] for r in cur.fetchall())
 
 
-@pytest.mark.parametrize("prefix", ["EXPLAIN", "EXPLAIN VERBOSE", "EXPLAIN (COSTS OFF, FORMAT TEXT)", "explain analyze"])
+@pytest.mark.parametrize("prefix", ["EXPLAIN", "EXPLAIN VERBOSE", "EXPLAIN (COSTS OFF, FORMAT TEXT)",
+                                    "explain analyze"])
 def test_plan_is_the_warehouse_sql(gateway: GatewayProcess, demo_duckdb: Path, prefix: str) -> None:
     with psycopg.connect(gateway.dsn(), autocommit=True) as conn:
         plan = _plan(conn, f"{prefix} {QUERY}")
