@@ -748,7 +748,7 @@ class _KernelLoader:
 
             _warm(rowkern)
             self._module = rowkern
-        except ImportError:
+        except (ImportError, RuntimeError, OSError):  # no numba, or no usable cache directory: numpy it is
             self._module = None
         finally:
             self._done.set()
