@@ -121,9 +121,11 @@ class DatabricksSession:
         return batches
 
     def _cancel_in_thread(self, run: _Run) -> None:
-        # The connector learns the statement's handle only once ExecuteStatement answered; a cancel
-        # that arrives before that is repeated briefly until there is something to cancel.
-        deadline = time.monotonic() + 5.0
+        # The connector learns the statement's handle only once ExecuteStatement answered, and that
+        # call can take seconds (a busy or starting warehouse); a cancel that arrives before waits for
+        # the handle as long as the call can last (the socket timeout), not a fixed few seconds after
+        # which the statement would run on unstopped.
+        deadline = time.monotonic() + self._backend.settings.connect_timeout_seconds + 5.0
         while not run.finished.is_set():
             if run.cursor.active_command_id is not None:
                 with contextlib.suppress(Exception):

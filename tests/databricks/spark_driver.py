@@ -1,10 +1,11 @@
-"""Runs inside a private network namespace: Spark Thrift Server + adapter proxy + DatabricksBackend checks.
+"""Runs inside a private network namespace: Spark + Thrift Server + adapter proxy + DatabricksBackend checks.
 
 `python -m tests.databricks.spark_driver OUT.json [SECTION ...]` starts HiveThriftServer2 (HTTP
 transport) and the test-only ThriftProxy, drives the real DatabricksBackend (real
-databricks-sql-connector) through them, and writes what it observed to OUT.json. It records
-observations, not verdicts: the pytest side (test_spark_thrift.py) makes the assertions.
-Each section reports its own error so one failure does not hide the others.
+databricks-sql-connector) through them, runs the dialect-parity cases on a local SparkSession over
+the same Parquet files, and writes what it observed to OUT.json. It records observations, not verdicts: the
+pytest side (test_spark_thrift.py) makes the assertions. Each section reports its own error so one
+failure does not hide the others. SPARK_PARITY=0 leaves out the parity cases (deliberately only).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from typing import Any
 
 from gateway.backends.base import Credentials
 from gateway.backends.databricks import DatabricksBackend, DatabricksSettings
-from tests.databricks.spark_server import SparkThriftServer, start_thrift_server
+from tests.databricks.spark_server import SparkThriftServer, start_local_session, start_thrift_server
 from tests.databricks.thrift_proxy import ThriftProxy
 from virtual_schema.errors import PgError
 
@@ -240,17 +241,32 @@ async def section_warehouse(backend: DatabricksBackend, proxy: ThriftProxy) -> d
     finally:
         await s.close()
     STATE["duckdb_path"] = path
+    STATE["tables"] = tables
     return {"tables": sorted(tables), "counts": counts}
 
 
+def local_spark() -> Any:
+    """The local SparkSession over the warehouse section's Parquet files (started on first use)."""
+    if "spark" not in STATE:
+        spark = start_local_session(Path(tempfile.mkdtemp(prefix="spark-local-")))
+        for name, location in STATE.get("tables", {}).items():
+            spark.sql(f"CREATE TABLE {name} USING parquet LOCATION '{location}'")
+        STATE["spark"] = spark
+    return STATE["spark"]
+
+
 async def section_parity(backend: DatabricksBackend, proxy: ThriftProxy) -> dict[str, Any]:
+    """Every differential case on the SparkSession the warehouse section loaded through the connector."""
     from tests.databricks.spark_parity import run_parity
 
-    s = await backend.open_session(Credentials("analyst", "tok-analyst"))
-    try:
-        return {"cases": await run_parity(s, STATE["duckdb_path"])}
-    finally:
-        await s.close()
+    return {"cases": run_parity(local_spark(), STATE["duckdb_path"])}
+
+
+async def section_extract(backend: DatabricksBackend, proxy: ThriftProxy) -> dict[str, Any]:
+    """EXTRACT/date_part fields as rendered for Databricks, answered by Spark (pytest compares with PostgreSQL)."""
+    from tests.databricks.spark_parity import run_extract_fields
+
+    return {"statements": run_extract_fields(local_spark())}
 
 
 async def section_gateway(backend: DatabricksBackend, proxy: ThriftProxy) -> dict[str, Any]:
@@ -273,6 +289,8 @@ async def section_gateway(backend: DatabricksBackend, proxy: ThriftProxy) -> dic
         # metadata (DESCRIBE at model load) reads with a service identity from databricks-sdk's unified auth
         "service_auth": {"token": "tok-service", "retry_timeout_seconds": 1, "http_timeout_seconds": 1},
         "connect_kwargs": {"_connection_uri": proxy.uri, "enable_telemetry": False},
+        "batch_rows": GATEWAY_BATCH_ROWS,
+        "retry": {"attempts": 3, "initial_backoff_seconds": 0.2, "max_backoff_seconds": 0.5},
     }}))
     gw = start_gateway(["--backend", "databricks", "--config", str(cfg), "--models", str(MODELS_DIR),
                         "--log-level", "warning"], timeout=240)
@@ -292,6 +310,8 @@ async def section_gateway(backend: DatabricksBackend, proxy: ThriftProxy) -> dic
                 except Exception as e:  # reported per case
                     checks[case.name] = {"ok": False, "why": f"{type(e).__name__}: {e}"}
         out["psycopg"] = checks
+        with psycopg.connect(gw.dsn(user="carol", password="tok-carol-gw"), autocommit=True) as conn:
+            out["session_paths"] = _gateway_session_paths(conn, proxy, con, duck_layer)
         try:
             psycopg.connect(gw.dsn(user="mallory", password=REJECTED_TOKEN)).close()
             out["wrong_token"] = None
@@ -315,6 +335,65 @@ async def section_gateway(backend: DatabricksBackend, proxy: ThriftProxy) -> dic
     return out
 
 
+GATEWAY_BATCH_ROWS = 500
+LISTING = "SELECT customer_id, order_count FROM orders"  # one row per customer: many batches of 500
+SLOW = "SELECT ordered_at__day, revenue_to_date FROM orders"  # cumulative over a date spine: seconds on Spark
+
+
+def _gateway_session_paths(conn: Any, proxy: ThriftProxy, con: Any, duck_layer: Any) -> dict[str, Any]:
+    """Through the gateway with a real client: a result of many batches, the starting-warehouse NOTICE
+    with a retry before the first row, statement_timeout and CancelRequest reaching the warehouse."""
+    import threading
+
+    import psycopg
+
+    from tests.semantic.oracle import rows_equal
+
+    def fetches() -> int:
+        return sum(1 for r in proxy.log.snapshot() if r.method == "FetchResults" and r.token == "tok-carol-gw")
+
+    def cancels() -> int:
+        return sum(1 for r in proxy.log.snapshot() if r.method == "CancelOperation" and r.token == "tok-carol-gw")
+
+    out: dict[str, Any] = {}
+    expected = [tuple(r) for r in con.execute(duck_layer.compile(LISTING).sql).fetchall()]
+    before = fetches()
+    got = [tuple(r) for r in conn.execute(LISTING).fetchall()]
+    out["stream"] = {"ok": rows_equal(got, expected)[0], "rows": len(got), "fetches": fetches() - before,
+                     "batch_rows": GATEWAY_BATCH_ROWS}
+
+    notices: list[str] = []
+    conn.add_notice_handler(lambda d: notices.append(d.message_primary or ""))
+    proxy.fail_executes = 1
+    try:
+        got = [tuple(r) for r in conn.execute(LISTING).fetchall()]
+    finally:
+        proxy.fail_executes = 0
+    out["starting"] = {"ok": rows_equal(got, expected)[0], "notices": notices}
+
+    def stopped(setup: Callable[[], None]) -> dict[str, Any]:
+        before = cancels()
+        seen = len(proxy.log.snapshot())
+        try:
+            setup()
+            conn.execute(SLOW).fetchall()
+            result: dict[str, Any] = {"sqlstate": None}
+        except psycopg.Error as e:
+            result = {"sqlstate": e.sqlstate, "message": str(e)}
+        conn.execute("SET statement_timeout = 0")
+        time.sleep(1.0)  # CancelOperation goes out from a worker thread
+        result["cancel_operations"] = cancels() - before
+        result["wire"] = [r.method for r in proxy.log.snapshot()[seen:] if r.token == "tok-carol-gw"]
+        result["after"] = len(conn.execute(LISTING).fetchall())
+        return result
+
+    out["statement_timeout"] = stopped(lambda: conn.execute("SET statement_timeout = 1500"))
+    timer = threading.Timer(1.5, conn.cancel)
+    out["cancel_request"] = stopped(timer.start)
+    timer.cancel()
+    return out
+
+
 SECTIONS: dict[str, Callable[[DatabricksBackend, ThriftProxy], Awaitable[dict[str, Any]]]] = {
     "stream": section_stream,
     "errors": section_errors,
@@ -325,6 +404,7 @@ SECTIONS: dict[str, Callable[[DatabricksBackend, ThriftProxy], Awaitable[dict[st
     "ready": section_ready,
     "warehouse": section_warehouse,
     "parity": section_parity,
+    "extract": section_extract,
     "gateway": section_gateway,
 }
 
@@ -340,12 +420,13 @@ async def run_sections(names: list[str], proxy: ThriftProxy, out: dict[str, Any]
             out[name] = {"error": f"{type(e).__name__}: {e} ({detail})", "traceback": traceback.format_exc()}
         finally:
             out.setdefault("timings", {})[name] = round(time.monotonic() - t0, 2)
+            print(f"spark driver: section {name} took {out['timings'][name]} s", file=sys.stderr, flush=True)
             await backend.close()
 
 
 def main() -> int:
     out_path = Path(sys.argv[1])
-    default = [n for n in SECTIONS if n != "parity" or os.environ.get("SPARK_PARITY") == "1"]
+    default = [n for n in SECTIONS if n != "parity" or os.environ.get("SPARK_PARITY") != "0"]
     names = sys.argv[2:] or default
     out: dict[str, Any] = {}
     workdir = Path(tempfile.mkdtemp(prefix="spark-thrift-"))
@@ -367,9 +448,12 @@ def main() -> int:
     finally:
         if proxy is not None:
             proxy.stop()
+        if "spark" in STATE:
+            STATE.pop("spark").stop()
         if server is not None:
             server.stop()
             out["server_log_tail"] = server.log_tail(3000)
+        out["total_seconds"] = round(time.monotonic() - t0, 2)
     out_path.write_text(json.dumps(out, default=str))
     return 0
 

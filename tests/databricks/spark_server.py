@@ -1,7 +1,10 @@
-"""Start the Spark Thrift Server shipped in the pyspark wheel (HTTP transport, path `cliservice`).
+"""Spark for the Databricks tests: the Thrift Server shipped in the pyspark wheel, and a local SparkSession.
 
-In HTTP mode HiveThriftServer2 ignores its bind-host setting and listens on every interface, so
-callers must run this only inside a private network namespace (see run_in_netns.py).
+The Thrift Server (HTTP transport, path `cliservice`) carries the connector path. In HTTP mode
+HiveThriftServer2 ignores its bind-host setting and listens on every interface, so callers must run
+this only inside a private network namespace (see test_spark_thrift.py). The dialect-parity cases run
+on a local SparkSession instead (`start_local_session`): no Thrift polling or row-by-row result
+conversion per statement, and an in-memory catalog. Both are sized for 2 cores and small data.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pyspark
 
@@ -59,7 +63,7 @@ def start_thrift_server(workdir: Path, *, timeout: float = 180) -> SparkThriftSe
         "--master", "local[2]", "--driver-memory", "1g",
         "--conf", "spark.ui.enabled=false",
         "--conf", "spark.driver.host=127.0.0.1", "--conf", "spark.driver.bindAddress=127.0.0.1",
-        "--conf", "spark.sql.shuffle.partitions=4",
+        "--conf", "spark.sql.shuffle.partitions=2", "--conf", "spark.default.parallelism=2",
         "--conf", "spark.sql.session.timeZone=UTC",
         "--conf", f"spark.sql.warehouse.dir={workdir / 'warehouse'}",
         "--conf", f"spark.hadoop.javax.jdo.option.ConnectionURL=jdbc:derby:;databaseName={workdir / 'metastore_db'};"
@@ -86,3 +90,35 @@ def start_thrift_server(workdir: Path, *, timeout: float = 180) -> SparkThriftSe
             time.sleep(0.5)
     server.stop()
     raise RuntimeError("Spark Thrift Server did not start:\n" + server.log_tail())
+
+
+def local_session_conf(workdir: Path) -> dict[str, str]:
+    """Few partitions (the demo tables are a few MB), scans split so both cores work, no UI."""
+    return {
+        "spark.master": "local[2]",
+        "spark.driver.memory": "1g",
+        "spark.ui.enabled": "false",
+        "spark.ui.showConsoleProgress": "false",
+        "spark.driver.host": "127.0.0.1",
+        "spark.driver.bindAddress": "127.0.0.1",
+        "spark.sql.shuffle.partitions": "2",
+        "spark.default.parallelism": "2",
+        "spark.sql.files.maxPartitionBytes": str(1 << 20),
+        "spark.sql.session.timeZone": "UTC",
+        "spark.sql.warehouse.dir": str(workdir / "warehouse"),
+        "spark.driver.extraJavaOptions": f"-Djava.io.tmpdir={workdir}",
+    }
+
+
+def start_local_session(workdir: Path) -> Any:
+    """A local SparkSession (pyspark.sql.SparkSession) bound to 127.0.0.1."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    java_home = os.environ.get("JAVA_HOME") or str(Path(shutil.which("java") or "/usr/bin/java").resolve().parents[1])
+    os.environ.update({"SPARK_HOME": str(SPARK_HOME), "JAVA_HOME": java_home, "SPARK_LOCAL_IP": "127.0.0.1",
+                       "SPARK_LOCAL_HOSTNAME": "localhost"})
+    from pyspark.sql import SparkSession
+
+    builder = SparkSession.builder.appName("ssg-dialect-parity")
+    for key, value in local_session_conf(workdir).items():
+        builder = builder.config(key, value)
+    return builder.getOrCreate()
