@@ -24,6 +24,7 @@ from virtual_schema.compiler import types as ty
 from virtual_schema.compiler.api import CompiledQuery
 from virtual_schema.compiler.bind import SEM, TableInfo, _figure_name, ambiguous, analyse, parse, position
 from virtual_schema.compiler.dialect import target_dialect
+from virtual_schema.compiler.pgarith import float_text, integer_division
 from virtual_schema.compiler.shape import Shape, ShapeTemplate, render_template, tag
 from virtual_schema.compiler.to_sql import Planner
 from virtual_schema.errors import FEATURE_NOT_SUPPORTED, UNDEFINED_TABLE, PgError
@@ -195,6 +196,8 @@ class Compiler:
         return None
 
     def _semantic(self, sel: exp.Select, info: TableInfo, alias: str, types: dict[str, exp.DataType]) -> exp.Select:
+        integer_division(sel, info.types)
+        float_text(sel, lambda e: _annotate_one(e, info.types, None))
         analysis = analyse(sel, info, alias)
         # Types at the virtual level: grain expressions over the table's columns, placeholders by what they are.
         vt = info.types
@@ -506,15 +509,20 @@ def _pg_date_arithmetic(root: exp.Expr) -> None:
                 and node.this.type.this in ty.INTEGER_TYPES | ty.FLOAT_TYPES | {T.DECIMAL}:
             node.type = node.this.type
             continue
-        if not isinstance(node, (exp.Add, exp.Sub, exp.Mul, exp.Div, exp.Mod)):
+        if not isinstance(node, (exp.Add, exp.Sub, exp.Mul, exp.Div, exp.Mod, exp.IntDiv)):
             continue
         lk, rk = (side.type.this if side.type is not None else None for side in (node.left, node.right))
         numbers = ty.INTEGER_TYPES | ty.FLOAT_TYPES | {T.DECIMAL}
-        if isinstance(node, exp.Mul) and T.INTERVAL in (lk, rk):
+        if isinstance(node, exp.IntDiv):  # only pgarith.integer_division makes one: integer operands
+            node.type = ty.BIGINT if T.BIGINT in (lk, rk) else exp.DataType.build("SMALLINT" if lk is rk is T.SMALLINT
+                                                                                  else "INT")
+        elif isinstance(node, exp.Mul) and T.INTERVAL in (lk, rk):
             node.type = exp.DataType.build("INTERVAL")
         elif isinstance(node, (exp.Div, exp.Mul, exp.Mod)):
             if lk in numbers and rk in numbers and node.type is not None and node.type.this not in numbers:
                 node.type = ty.DOUBLE
+            elif isinstance(node, exp.Div) and node.type is not None and node.type.this in ty.INTEGER_TYPES:
+                node.type = ty.DOUBLE  # `/` left after pgarith.integer_division is never integer division
         elif isinstance(node, exp.Sub) and lk is T.DATE and rk is T.DATE:
             node.type = exp.DataType.build("INT")
         elif T.INTERVAL in (lk, rk) and {T.DATE, T.TIMESTAMP, T.TIMESTAMPNTZ} & {lk, rk}:

@@ -1,0 +1,105 @@
+"""PostgreSQL arithmetic over virtual columns: integer `/`, `%`, float text in `||`, division by zero.
+
+Each query is compiled for DuckDB and run on the fixture warehouse; the same statement runs as plain SQL on a
+real PostgreSQL 15 over a copy of the same rows with the types the virtual table announces. Answers must be equal.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from decimal import Decimal
+from typing import Any
+
+import duckdb
+import psycopg
+import pytest
+
+from gateway.backends.duckdb import map_duckdb_error
+from tests.clients.pg import PgServer, start_postgres
+from tests.golden import assert_golden
+
+# The virtual `orders` table as PostgreSQL sees it: the columns these queries use, typed as announced.
+_PG_ORDERS = "create table orders (order_id bigint, customer_id bigint, ordered_at timestamp, status text)"
+_ROWS = "select order_id, customer_id, date_trunc('day', order_ts) as ordered_at, status from orders order by 1"
+
+
+@pytest.fixture(scope="module")
+def pg(con: duckdb.DuckDBPyConnection) -> Iterator[psycopg.Connection[Any]]:
+    server: PgServer = start_postgres()
+    try:
+        with psycopg.connect(server.dsn(), autocommit=True) as c:
+            c.execute("SET TimeZone = 'UTC'")
+            c.execute(_PG_ORDERS)
+            with c.cursor() as cur:
+                cur.executemany("insert into orders values (%s, %s, %s, %s)", con.execute(_ROWS).fetchall())
+            yield c
+    finally:
+        server.stop()
+
+
+def _norm(rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    out = []
+    for r in rows:
+        out.append(tuple(float(v) if isinstance(v, Decimal) else v for v in r))
+    return sorted(out, key=repr)
+
+
+QUERIES = {
+    # integers divide as integers, truncating toward zero (negative dividends and divisors)
+    "int_div": "SELECT order_id, (order_id - 40) / 7 AS q, (order_id - 40) / -3 AS q2, "
+               "(order_id - 40) % 7 AS r, (order_id - 40) % -3 AS r2 FROM orders",
+    # Tableau's ISO quarter: CAST(... AS BIGINT) / 13 is integer division
+    "tableau_iso_quarter": "SELECT (LEAST(CAST((EXTRACT(WEEK FROM ordered_at) - 1) AS BIGINT) / 13, 3) + 1) AS q, "
+                           "COUNT(*) AS n FROM orders GROUP BY 1",
+    # integer operands through CASE, COALESCE, date - date, nested divisions
+    "int_div_nested": "SELECT order_id, COALESCE(order_id, 0) / 3 / 2 AS a, "
+                      "CASE WHEN order_id > 40 THEN order_id ELSE -order_id END / 9 AS b, "
+                      "(CAST(ordered_at AS DATE) - DATE '2024-01-01') / 7 AS c FROM orders",
+    # numeric operands keep exact division: EXTRACT is numeric in PostgreSQL, 2.0 is numeric
+    "numeric_div": "SELECT order_id, EXTRACT(DAY FROM ordered_at) / 4 AS e, order_id / 8.0 AS f FROM orders",
+    # ThoughtSpot's quarter start: FLOOR(numeric) and float8 concatenate without a fraction
+    "thoughtspot_quarter": "SELECT CAST(EXTRACT(YEAR FROM ordered_at) || '-' || "
+                           "((FLOOR(((EXTRACT(MONTH FROM ordered_at) - 1) / NULLIF(3,0))) * 3) + 1) || '-01' AS DATE)"
+                           " AS d, COUNT(*) AS n FROM orders GROUP BY 1",
+    "float_text": "SELECT order_id, CAST(order_id AS DOUBLE PRECISION) / 4 || '' AS t, "
+                  "CAST(CAST(order_id AS DOUBLE PRECISION) * 1000 AS TEXT) AS u FROM orders",
+}
+
+
+@pytest.mark.parametrize("name", list(QUERIES))
+def test_answers_as_postgresql(name: str, con: duckdb.DuckDBPyConnection, layer: Any,
+                               pg: psycopg.Connection[Any]) -> None:
+    sql = QUERIES[name]
+    got = con.execute(layer.compile(sql).sql).fetchall()
+    want = pg.execute(sql).fetchall()  # type: ignore[arg-type]
+    assert len(got) == len(want) > 1
+    assert _norm(got) == _norm(want)
+
+
+def test_integer_division_result_types(layer: Any) -> None:
+    q = layer.compile("SELECT (order_id - 40) / 7 AS a, CAST(order_id AS INT) / 2 AS b, "
+                      "EXTRACT(DAY FROM ordered_at) / 4 AS c FROM orders")
+    assert [c.type.oid for c in q.columns][:2] == [20, 23]  # int8 / int4 → int8; int4 / int4 → int4
+    assert q.columns[2].type.oid != 20  # an exact division is never announced as an integer
+
+
+@pytest.mark.parametrize("sql", [
+    "SELECT order_id, order_id / (customer_id - customer_id) AS q FROM orders",
+    "SELECT order_id, order_id % (customer_id - customer_id) AS q FROM orders",
+])
+def test_division_by_zero_is_22012(sql: str, con: duckdb.DuckDBPyConnection, layer: Any,
+                                   pg: psycopg.Connection[Any]) -> None:
+    with pytest.raises(duckdb.Error) as got:
+        con.execute(layer.compile(sql).sql).fetchall()
+    with pytest.raises(psycopg.Error) as want:
+        pg.execute(sql)  # type: ignore[arg-type]
+    assert map_duckdb_error(got.value).sqlstate == want.value.sqlstate == "22012"
+
+
+@pytest.mark.parametrize("name", ["int_div", "tableau_iso_quarter", "numeric_div", "thoughtspot_quarter"])
+def test_databricks_renders_truncating_div(name: str, dbx_layer: Any) -> None:
+    """Spark's `a DIV b` truncates toward zero (documented: the integral part of a / b) as PostgreSQL's
+    integer `/` does; `/` stays for exact division."""
+    sql = dbx_layer.compile(QUERIES[name]).sql
+    assert_golden(f"pg_arith_{name}", "databricks", sql)
+    assert (" DIV " in sql) == (name in ("int_div", "tableau_iso_quarter"))

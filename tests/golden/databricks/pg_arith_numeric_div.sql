@@ -1,0 +1,1 @@
+SELECT CAST(__sem.__g0 AS BIGINT) AS `order_id`, CAST(__sem.__g1 AS DOUBLE) AS `e`, CAST(__sem.__g2 AS DOUBLE) AS `f` FROM (SELECT __b.order_id AS __g0, EXTRACT(DAY FROM CAST(DATE_TRUNC('DAY', __b.order_ts) AS TIMESTAMP_NTZ)) / 4 AS __g1, __b.order_id / 8.0 AS __g2 FROM orders AS __b) AS __sem
