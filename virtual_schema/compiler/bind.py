@@ -330,6 +330,54 @@ def _no_metrics_in_where(b: Binder, where: exp.Expression) -> None:
         raise PgError(GROUPING_ERROR, "aggregate functions are not allowed in WHERE", position=position(agg))
 
 
+def _grouped_metrics(b: Binder, select: exp.Select, named: list[tuple[str, exp.Expression]]) -> set[str]:
+    """Metric columns the statement lists in GROUP BY itself (plainly, by position or by output name)."""
+    group = select.args.get("group")
+    out: set[str] = set()
+    if group is None:
+        return out
+    aliases = dict(named)
+    for g in group.expressions:
+        if isinstance(g, exp.Literal) and not g.is_string:
+            idx = int(g.this) - 1
+            ge = named[idx][1] if 0 <= idx < len(named) else None
+        elif isinstance(g, exp.Column) and not g.table and g.name in aliases and \
+                b.table.lookup(g.name, bool(g.this.quoted)) is None:
+            ge = aliases[g.name]
+        else:
+            ge = b.normalise(g.copy())
+        key = b._is_metric_col(ge) if ge is not None else None
+        if key is not None:
+            out.add(key)
+    return out
+
+
+def _split_grouped_metric_filters(
+    b: Binder, where: exp.Expression, grouped: set[str]
+) -> tuple[exp.Expression | None, exp.Expression | None]:
+    """(base-row filter, result-row filter): WHERE conjuncts over metrics that the statement also groups by.
+
+    QuickSight and other tools that take a measure for a dimension send `WHERE <test of m> … GROUP BY m`.
+    Grouping by a metric does not split its value (it is computed at the grain of the other keys, as Cube does),
+    so such a test reads the metric's value in each result row: it is a HAVING condition. A conjunct that mixes
+    a metric with a dimension, or names a metric not in GROUP BY, stays in WHERE and is refused there (42803)."""
+    if not grouped:
+        return where, None
+    conjuncts = [c for c in where.flatten() if isinstance(c, exp.Expression)] if isinstance(where, exp.And) \
+        else [where]
+    keep: list[exp.Expression] = []
+    moved: list[exp.Expression] = []
+    for c in conjuncts:
+        cols = _walk_columns(c)
+        on_result = bool(cols) and all(b._is_metric_col(col) in grouped for col in cols) and \
+            c.find(exp.AggFunc) is None
+        (moved if on_result else keep).append(c)
+    if not moved:
+        return where, None
+    rest = cast(exp.Expression, exp.and_(*keep, copy=False)) if keep else None
+    return rest, cast(exp.Expression, exp.and_(*moved, copy=False))
+
+
 def analyse(select: exp.Select, table: TableInfo, alias: str) -> Analysis:
     """Takes `select` apart: its expressions move into the analysis (the caller replaces the SELECT)."""
     b = Binder(table, alias)
@@ -348,10 +396,15 @@ def analyse(select: exp.Select, table: TableInfo, alias: str) -> Analysis:
         named.append((name, b.normalise(body)))
     where = select.args.get("where")
     where_e = b.normalise(where.this) if where is not None else None
-    if where_e is not None:
-        _no_metrics_in_where(b, where_e)
     having = select.args.get("having")
     having_e = b.normalise(having.this) if having is not None else None
+    if where_e is not None:
+        where_e, on_result = _split_grouped_metric_filters(b, where_e, _grouped_metrics(b, select, named))
+        if on_result is not None:
+            both = exp.and_(having_e, on_result, copy=False) if having_e is not None else on_result
+            having_e = cast(exp.Expression, both)
+    if where_e is not None:
+        _no_metrics_in_where(b, where_e)
     order = select.args.get("order")
     # Grain: GROUP BY (positions and aliases resolved) or the non-aggregate select items.
     aliases = {n: e for n, e in named}
