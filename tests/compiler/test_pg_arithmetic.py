@@ -103,3 +103,31 @@ def test_databricks_renders_truncating_div(name: str, dbx_layer: Any) -> None:
     sql = dbx_layer.compile(QUERIES[name]).sql
     assert_golden(f"pg_arith_{name}", "databricks", sql)
     assert (" DIV " in sql) == (name in ("int_div", "tableau_iso_quarter"))
+
+
+# Ordinary SQL around a semantic subquery: the wrapper's `/` divides as PostgreSQL divides the subquery's
+# announced column types. Each pair: (statement over the virtual table, the same over the plain table).
+WRAPPED = {
+    "wrapped_int_div": (
+        "SELECT status, n / 7 AS q, n % 7 AS r, n / 2.0 AS s FROM "
+        "(SELECT status, order_count - 40 AS n FROM orders) t",
+        "SELECT status, n / 7 AS q, n % 7 AS r, n / 2.0 AS s FROM "
+        "(SELECT status, COUNT(order_id) - 40 AS n FROM orders GROUP BY status) t",
+    ),
+    "wrapped_shadowed_name": (  # `n` is redefined by the middle SELECT as a float: stays exact division
+        "SELECT status, n / 4 AS q FROM (SELECT status, CAST(n AS DOUBLE PRECISION) AS n FROM "
+        "(SELECT status, order_count - 40 AS n FROM orders) a) b",
+        "SELECT status, n / 4 AS q FROM (SELECT status, CAST(n AS DOUBLE PRECISION) AS n FROM "
+        "(SELECT status, COUNT(order_id) - 40 AS n FROM orders GROUP BY status) a) b",
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(WRAPPED))
+def test_wrapper_answers_as_postgresql(name: str, con: duckdb.DuckDBPyConnection, layer: Any,
+                                       pg: psycopg.Connection[Any]) -> None:
+    semantic, plain = WRAPPED[name]
+    got = con.execute(layer.compile(semantic).sql).fetchall()
+    want = pg.execute(plain).fetchall()  # type: ignore[arg-type]
+    assert len(got) == len(want) > 1
+    assert _norm(got) == _norm(want)

@@ -24,7 +24,7 @@ from virtual_schema.compiler import types as ty
 from virtual_schema.compiler.api import CompiledQuery
 from virtual_schema.compiler.bind import SEM, TableInfo, _figure_name, ambiguous, analyse, parse, position
 from virtual_schema.compiler.dialect import target_dialect
-from virtual_schema.compiler.pgarith import float_text, integer_division
+from virtual_schema.compiler.pgarith import divide_integers, float_text, integer_division
 from virtual_schema.compiler.shape import Shape, ShapeTemplate, render_template, tag
 from virtual_schema.compiler.to_sql import Planner
 from virtual_schema.errors import FEATURE_NOT_SUPPORTED, UNDEFINED_TABLE, PgError
@@ -92,6 +92,8 @@ class Compiler:
             if fallback is None:
                 raise
             return fallback, None
+        if "/" in sql:
+            _wrapper_integer_division(tree)
         tree = self._unify_set_operation(tree)
         columns, params = self._types(tree, param_types, result_types, hints, has_params)
         order = self._param_order(tree) if has_params else ()
@@ -477,6 +479,32 @@ def _light_copy(tree: exp.Expression) -> exp.Expression:
     finally:
         for standin, original in reversed(swaps):
             standin.replace(original)
+
+
+def _wrapper_integer_division(tree: exp.Expression) -> None:
+    """`/` in ordinary SQL around semantic subqueries, divided as PostgreSQL would (pgarith): a column is known
+    by name from the semantic subqueries' output casts, unless two of them disagree on its type or a
+    wrapper SELECT defines a column of that name itself (then only casts and literals say it is an integer)."""
+    semantic = [s for s in tree.find_all(exp.Select) if s._meta and s._meta.get(_SEMANTIC_OUTPUT)]
+    if not semantic:
+        return
+    types: dict[str, exp.DataType] = {}
+    clash: set[str] = set()
+    for s in semantic:
+        for item in s.expressions:
+            if isinstance(item, exp.Alias) and isinstance(item.this, exp.Cast):
+                name, t = item.alias, item.this.to
+                if types.setdefault(name, t) != t:
+                    clash.add(name)
+    inside = {id(n) for s in semantic for n in s.walk()}
+    for s in tree.find_all(exp.Select):
+        if id(s) not in inside:
+            clash.update(i.alias_or_name for i in s.expressions)
+    for name in clash:
+        types.pop(name, None)
+    divs = [d for d in tree.find_all(exp.Div) if id(d) not in inside]
+    if divs:
+        divide_integers(divs, types)
 
 
 def _expand_stars(sel: exp.Select) -> None:

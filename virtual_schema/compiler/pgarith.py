@@ -69,10 +69,14 @@ def _all_integer(parts: list[exp.Expression], types: Mapping[str, exp.DataType])
 def integer_division(tree: exp.Expression, types: Mapping[str, exp.DataType]) -> None:
     """Rewrite in place every `/` of `tree` whose operands PostgreSQL types as integers into IntDiv
     (innermost first, so `a / b / c` over integers divides as integers twice)."""
-    for node in reversed(list(tree.find_all(exp.Div))):
+    divide_integers(list(tree.find_all(exp.Div)), types)
+
+
+def divide_integers(divs: list[exp.Div], types: Mapping[str, exp.DataType]) -> None:
+    """`divs` in tree order (outer before inner); each whose operands are integers becomes IntDiv."""
+    for node in reversed(divs):
         if is_integer(node.this, types) and is_integer(node.expression, types):
-            new = exp.IntDiv(this=node.this, expression=node.expression)
-            node.replace(new)
+            node.replace(exp.IntDiv(this=node.this, expression=node.expression))
 
 
 def float_text(tree: exp.Expression, type_of: Callable[[exp.Expression], exp.DataType]) -> None:
