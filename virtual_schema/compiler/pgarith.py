@@ -105,7 +105,7 @@ _TEXT_TYPES = set(exp.DataType.TEXT_TYPES)
 
 def _pg_float_text(x: exp.Expression) -> exp.Expression:
     integral = exp.and_(
-        exp.EQ(this=x.copy(), expression=exp.func("TRUNC", x.copy())),
+        exp.EQ(this=x.copy(), expression=exp.Round(this=x.copy())),  # ROUND: no bigint overflow in Spark
         exp.LT(this=exp.Abs(this=x.copy()), expression=exp.Literal.number("1e15")),
     )
     return exp.Case(
