@@ -92,7 +92,8 @@ def _norm(v: Any) -> Any:
     return float(v) if isinstance(v, decimal.Decimal) else v
 
 
-def _pg(conn: psycopg.Connection[Any], sql: str) -> tuple[Any, ...]:
+def answer(conn: psycopg.Connection[Any], sql: str) -> tuple[Any, ...]:
+    """What a psycopg connection says to one statement: tag, columns (name, type OID) and rows, or the SQLSTATE."""
     try:
         cur = conn.execute(sql)
     except psycopg.Error as e:
@@ -119,7 +120,7 @@ def _ours(session: CatalogSession, sql: str) -> tuple[Any, ...]:
 def test_tableau_temp_table_conversation(pg_conn: psycopg.Connection[Any], session: CatalogSession) -> None:
     differences = []
     for sql in CONVERSATION:
-        want, got = _pg(pg_conn, sql), _ours(session, sql)
+        want, got = answer(pg_conn, sql), _ours(session, sql)
         if want != got:
             differences.append(f"{sql}\n  PostgreSQL: {want}\n  ours:       {got}")
     assert not differences, "\n".join(differences)

@@ -3,37 +3,27 @@ real PostgreSQL 15 side by side: same command tags, columns, rows and SQLSTATEs,
 
 from __future__ import annotations
 
-import decimal
 from typing import Any
 
 import psycopg
 
-from tests.catalog.test_temp_tables_pg import CONVERSATION
+from tests.catalog.test_temp_tables_pg import CONVERSATION, answer
 from tests.clients.pg import PgServer
 from tests.server import GatewayProcess
 
 
-def _norm(v: Any) -> Any:
-    return float(v) if isinstance(v, decimal.Decimal) else v
-
-
-def _run(conn: psycopg.Connection[Any], sql: str) -> tuple[Any, ...]:
-    try:
-        cur = conn.execute(sql)
-    except psycopg.Error as e:
-        return ("error", e.sqlstate)
-    cols = [(d.name, d.type_code) for d in cur.description or []]
-    rows = [tuple(_norm(v) for v in r) for r in cur.fetchall()] if cur.description else None
-    return (cur.statusmessage, cols, rows)
+def _differences(gw: psycopg.Connection[Any], pg: psycopg.Connection[Any], statements: list[str]) -> list[str]:
+    out = []
+    for sql in statements:
+        want, got = answer(pg, sql), answer(gw, sql)
+        if want != got:
+            out.append(f"{sql}\n  PostgreSQL: {want}\n  gateway:    {got}")
+    return out
 
 
 def test_tableau_temp_tables_over_the_wire(bi_gateway: GatewayProcess, bi_pg: PgServer) -> None:
     with psycopg.connect(bi_gateway.dsn(), autocommit=True) as gw, psycopg.connect(bi_pg.dsn(), autocommit=True) as pg:
-        differences = []
-        for sql in CONVERSATION:
-            want, got = _run(pg, sql), _run(gw, sql)
-            if want != got:
-                differences.append(f"{sql}\n  PostgreSQL: {want}\n  gateway:    {got}")
+        differences = _differences(gw, pg, CONVERSATION)
         assert not differences, "\n".join(differences)
 
 
@@ -61,9 +51,5 @@ DISCARD_CONVERSATION = [
 
 def test_discard_drops_temp_tables_as_postgresql(bi_gateway: GatewayProcess, bi_pg: PgServer) -> None:
     with psycopg.connect(bi_gateway.dsn(), autocommit=True) as gw, psycopg.connect(bi_pg.dsn(), autocommit=True) as pg:
-        differences = []
-        for sql in DISCARD_CONVERSATION:
-            want, got = _run(pg, sql), _run(gw, sql)
-            if want != got:
-                differences.append(f"{sql}\n  PostgreSQL: {want}\n  gateway:    {got}")
+        differences = _differences(gw, pg, DISCARD_CONVERSATION)
         assert not differences, "\n".join(differences)
