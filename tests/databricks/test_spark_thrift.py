@@ -149,7 +149,9 @@ def test_demo_warehouse_loaded_into_spark(observed: dict[str, Any]) -> None:
     from virtual_schema.demo_warehouse import demo_table_counts
 
     w = section(observed, "warehouse")
-    expected = demo_table_counts()
+    from tests.databricks.spark_driver import PARITY_SCALE
+
+    expected = demo_table_counts(PARITY_SCALE)
     for table, n in w["counts"].items():
         if table in expected:
             assert n == expected[table], table
@@ -178,6 +180,8 @@ def test_dialect_parity_on_spark(observed: dict[str, Any]) -> None:
     assert set(cases) == {c.name for c in CASES}  # every case ran
     failing = {n: e["why"] for n, e in cases.items() if not e["ok"]}
     assert not failing, json.dumps(failing, indent=1)[:8000]
+    empty = [n for n, e in cases.items() if not e.get("rows")]
+    assert len(empty) <= len(cases) // 20, f"the scaled warehouse leaves too many cases without rows: {empty}"
 
 
 @pytest.fixture(scope="module")
