@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
 import subprocess
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+import psycopg
 
 from tests.pgserver import PG_BIN, as_postgres, free_port
 from virtual_schema.catalog.formatting import format_type
@@ -74,6 +79,17 @@ def start(log_statements: bool = False) -> PgServer:
         except OSError:
             time.sleep(0.1)
     return PgServer(root, port)
+
+
+@contextlib.contextmanager
+def connection() -> Iterator[psycopg.Connection[Any]]:
+    """An autocommit connection to a throwaway server of its own, stopped on exit."""
+    server = start()
+    try:
+        with psycopg.connect(server.dsn(), autocommit=True) as conn:
+            yield conn
+    finally:
+        server.stop()
 
 
 def ddl(schema: VirtualSchema) -> list[str]:

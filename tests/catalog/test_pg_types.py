@@ -265,13 +265,9 @@ DOMAIN_QUERIES = [
 
 @pytest.fixture(scope="module")
 def pg_conn() -> Iterator[psycopg.Connection[Any]]:
-    server = pgserver.start()
-    try:
-        with psycopg.connect(server.dsn(), autocommit=True) as conn:
-            conn.execute("SET TimeZone = 'UTC'")
-            yield conn
-    finally:
-        server.stop()
+    with pgserver.connection() as conn:
+        conn.execute("SET TimeZone = 'UTC'")
+        yield conn
 
 
 @pytest.fixture(scope="module")

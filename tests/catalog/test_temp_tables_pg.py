@@ -72,12 +72,8 @@ CONVERSATION = [
 
 @pytest.fixture(scope="module")
 def pg_conn() -> Iterator[psycopg.Connection[Any]]:
-    server = pgserver.start()
-    try:
-        with psycopg.connect(server.dsn(), autocommit=True) as conn:
-            yield conn
-    finally:
-        server.stop()
+    with pgserver.connection() as conn:
+        yield conn
 
 
 @pytest.fixture(scope="module")
