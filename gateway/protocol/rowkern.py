@@ -168,16 +168,18 @@ def _numeric_send(out: np.ndarray, p: int, v: int, scale: int, groups: np.ndarra
 
 @njit(cache=True, nogil=True, boundscheck=False)
 def encode_rows(kinds: np.ndarray, params: np.ndarray, vals: np.ndarray, lens: np.ndarray, nulls: np.ndarray,
-                buf: np.ndarray, table: np.ndarray, out: np.ndarray, start: int) -> int:
-    """DataRow messages for every row into `out` from offset `start`; returns the end offset.
+                buf: np.ndarray, table: np.ndarray, out: np.ndarray, start: int, cursor: np.ndarray,
+                lo: int, hi: int) -> int:
+    """DataRow messages for rows lo..hi-1 into `out` from offset `start`; returns the end offset.
 
-    `out` must hold the largest possible output plus 8 bytes of slack, `buf` 8 bytes past its last value
-    (BYTES values are copied in 8-byte steps)."""
-    n, ncols = vals.shape
-    cursor = params.copy()
+    `cursor` starts as a copy of `params` and carries the FLT columns' read positions in `buf` from one
+    row range to the next, so a chunk can be written in pieces. `out` must hold the largest possible
+    output plus 8 bytes of slack, `buf` 8 bytes past its last value (BYTES values are copied in 8-byte
+    steps)."""
+    ncols = vals.shape[1]
     groups = np.zeros(16, np.int64)
     p = start
-    for r in range(n):
+    for r in range(lo, hi):
         row = p
         out[p] = 68
         out[p + 5] = (ncols >> 8) & 255

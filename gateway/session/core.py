@@ -92,12 +92,16 @@ class ConnectionCore:
         self.out.append(data)
         self.out_size += len(data)
 
-    async def flush(self) -> None:
+    def write_out(self) -> None:
+        """Hand the reply buffer to the transport (it sends what the socket takes now, queues the rest)."""
         out = self.out
         if out:
             self.writer.write(out[0] if len(out) == 1 else b"".join(out))
             out.clear()
             self.out_size = 0
+
+    async def flush(self) -> None:
+        self.write_out()
         await self.writer.drain()
 
     async def maybe_flush(self) -> None:

@@ -19,6 +19,9 @@ from gateway.session.portals import Portal
 from virtual_schema import errors as E
 from virtual_schema.errors import PgError
 
+PIECE_ROWS = 1024  # rows per encoded piece of a large batch
+PIECE_BYTES = 64 * 1024  # buffered bytes that go to the socket without waiting for the batch's end
+
 
 class Execution(Cursors):
     """simple_query / run_portal / stream_rows / session_command."""
@@ -99,9 +102,14 @@ class Execution(Cursors):
                 batch = self.reg_names_to_oids(batch, reg_binary)
             if encoder is not None:
                 # Rows join the reply buffer: a small result leaves in one write together with its
-                # CommandComplete and ReadyForQuery; a large one is written (and drained) batch by batch.
-                self.send_raw(encoder.encode_view(batch))
-                if self.out_size >= WRITE_FLUSH_BYTES:
+                # CommandComplete and ReadyForQuery. A large batch is encoded piece by piece and each piece
+                # handed to the socket at once, so the client is parsing rows while the rest are encoded;
+                # the writer is drained once per batch (backpressure).
+                for piece in encoder.encode_pieces(batch, PIECE_ROWS):
+                    self.send_raw(piece)
+                    if self.out_size >= PIECE_BYTES:
+                        self.write_out()
+                if self.out_size >= WRITE_FLUSH_BYTES or self.writer.transport.get_write_buffer_size():
                     await self.flush()
             sent += batch.num_rows
         if max_rows and not portal.done and portal.rows > 0:

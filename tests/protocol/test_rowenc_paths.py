@@ -83,3 +83,35 @@ def test_all_null_array_column(arrow_type: pa.DataType) -> None:
     finally:
         rowenc.SMALL_BATCH_ROWS = saved
     assert out.count(b"\xff\xff\xff\xff") == 3000  # every array value went out as NULL
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(st.data(), st.lists(st.sampled_from(sorted(COLUMNS)), min_size=1, max_size=6), st.integers(2, 300),
+       st.integers(1, 40), st.sampled_from([0, 1]))
+def test_pieces_join_to_the_whole(data: st.DataObject, names: list[str], nrows: int, piece: int, fmt: int) -> None:
+    """encode_pieces resumes the compiled writer where the previous piece stopped (float text included):
+    the pieces joined are the batch's bytes, and each piece ends on a row boundary."""
+    assert rowenc._kernel(wait=True) is not None
+    values = [data.draw(st.lists(nullable(COLUMNS[n][2]), min_size=nrows, max_size=nrows)) for n in names]
+    batch = pa.record_batch([pa.array(v, COLUMNS[n][1]) for v, n in zip(values, names, strict=True)],
+                            names=[f"c{i}" for i in range(len(names))])
+    encoder = RowEncoder([COLUMNS[n][0] for n in names], [fmt])
+    saved = rowenc.CHUNK_ROWS
+    try:
+        rowenc.CHUNK_ROWS = 97  # several chunks, each in several pieces
+        pieces = [bytes(p) for p in encoder.encode_pieces(batch, piece)]
+    finally:
+        rowenc.CHUNK_ROWS = saved
+    assert b"".join(pieces) == encoder.encode(batch)
+    if piece < nrows:
+        assert len(pieces) == sum(-(-min(97, nrows - s) // piece) for s in range(0, nrows, 97))
+    assert all(p[:1] == b"D" and len(p) == sum(1 + int.from_bytes(p[i + 1:i + 5], "big") for i in _offsets(p))
+               for p in pieces)
+
+
+def _offsets(data: bytes) -> list[int]:
+    offsets, i = [], 0
+    while i < len(data):
+        offsets.append(i)
+        i += 1 + int.from_bytes(data[i + 1:i + 5], "big")
+    return offsets
