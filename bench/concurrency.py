@@ -17,13 +17,25 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import random
 import sys
 import time
 from dataclasses import dataclass, field
 
-from bench.common import BenchEnv, Dataset, Endpoint, Report, ResultRow, main_for, percentile, raise_fd_limit
+from bench.common import (
+    BUILD_DIR,
+    BenchEnv,
+    Dataset,
+    Endpoint,
+    Report,
+    ResultRow,
+    main_for,
+    percentile,
+    raise_fd_limit,
+)
 from bench.latency import QUERIES, SMALL
+from bench.profile import py_spy
 
 NAME = "concurrency"
 
@@ -37,6 +49,8 @@ class ConcurrencyBench:
         p.add_argument("--think-ms", type=float, help="mean think time in the paced phase (default 1000; --quick: 5)")
         p.add_argument("--pg-max-connections", type=int, default=600,
                        help="max_connections of the PostgreSQL started for the comparison (default 600)")
+        p.add_argument("--profile-saturated", action="store_true",
+                       help="py-spy the gateway during its saturated phase")
 
     def datasets(self, opts: argparse.Namespace) -> list[Dataset]:
         return [SMALL]
@@ -59,8 +73,13 @@ class ConcurrencyBench:
             "errors": ResultRow("errors (connect + query, both phases)", "count", "lower"),
             "connect": ResultRow(f"time to open {conns} sessions", "ms", "lower"),
         }
+        notes = ["one asyncpg client process drives all sessions; the machine has 2 cores shared with other work"]
         for ep in env.endpoints():
-            outcome = asyncio.run(hammer(ep, QUERIES["small semantic query"][ep.name], conns, per, think))
+            spy: contextlib.AbstractContextManager[None] = contextlib.nullcontext()
+            if opts.profile_saturated and ep.name == "gateway":
+                spy = py_spy(ep.pid, BUILD_DIR / "concurrency-profile.txt", notes,
+                             f"the saturated phase ({conns} sessions back to back)")
+            outcome = asyncio.run(hammer(ep, QUERIES["small semantic query"][ep.name], conns, per, think, spy))
             paced_ms = [x * 1e3 for x in outcome.paced]
             sat_ms = [x * 1e3 for x in outcome.saturated]
             values = {
@@ -81,8 +100,7 @@ class ConcurrencyBench:
         return Report(NAME, "concurrency: many sessions", list(rows.values()),
                       params={"connections": conns, "queries_per_connection_per_phase": per,
                               "think_ms_mean": think * 1e3},
-                      notes=["one asyncpg client process drives all sessions; the machine has 2 cores shared "
-                             "with other work"])
+                      notes=notes)
 
 
 @dataclass
@@ -95,7 +113,8 @@ class Outcome:
     saturated_seconds: float = 0.0
 
 
-async def hammer(ep: Endpoint, sql: str, conns: int, per: int, think: float) -> Outcome:
+async def hammer(ep: Endpoint, sql: str, conns: int, per: int, think: float,
+                 saturated_spy: contextlib.AbstractContextManager[None] | None = None) -> Outcome:
     import asyncpg  # type: ignore[import-untyped]
 
     out = Outcome()
@@ -141,7 +160,8 @@ async def hammer(ep: Endpoint, sql: str, conns: int, per: int, think: float) -> 
     for c in live[:1]:
         await c.fetch(sql)  # compile/plan caches warm before anything is timed
     out.paced_seconds = await phase(live, out.paced, paced=True)
-    out.saturated_seconds = await phase(live, out.saturated, paced=False)
+    with saturated_spy or contextlib.nullcontext():
+        out.saturated_seconds = await phase(live, out.saturated, paced=False)
     await asyncio.gather(*(c.close(timeout=10) for c in live), return_exceptions=True)
     return out
 
