@@ -1,8 +1,8 @@
 """The embedded DuckDB warehouse behind the Backend Protocol.
 
-DuckDB is not asyncio: statements run in a bounded thread pool, one DuckDB cursor (its own
-connection to the shared database) per client session so sessions never see each other's state
-and a CancelRequest can interrupt exactly one statement. Batches are pulled one ahead of the
+DuckDB is not asyncio: statements run in a bounded thread pool on pooled DuckDB connections (cursors of
+the shared database), one statement per connection at a time, so a CancelRequest interrupts exactly that
+statement and the plans DuckDB prepares serve every client session. Batches are pulled one ahead of the
 writer, so DuckDB produces the next batch while the previous one is being encoded and sent, and
 no more than about two batches per statement are ever held in memory. A small result costs one
 worker-thread hop: the statement runs and is read to its end in the same hop.
@@ -101,91 +101,125 @@ def _next_batch(reader: pa.RecordBatchReader) -> pa.RecordBatch | None:
         raise PgError(INTERNAL_ERROR, "warehouse error", detail=str(e)) from None
 
 
-_PLANS_PER_SESSION = 32
-_SEEN_PER_SESSION = 256
+_PLANS_PER_CONNECTION = 32
+_SEEN_PER_CONNECTION = 256
 
 
-class DuckDBSession:
-    def __init__(self, backend: DuckDBBackend, cursor: duckdb.DuckDBPyConnection) -> None:
-        self._backend = backend
-        self._cursor = cursor
-        self._running = threading.Event()
-        # Plan cache (never results): warehouse SQL this session ran before (False: not preparable) and
-        # the DuckDB prepared statements of SQL it ran again. Touched only inside a statement's hop.
-        self._seen: OrderedDict[str, bool] = OrderedDict()
-        self._plans: OrderedDict[str, str] = OrderedDict()
-        self._plan_ids = itertools.count(1)
+class _Connection:
+    """One pooled DuckDB connection and the plans made on it.
 
-    def _statement(self, sql: str) -> str:
+    DuckDB prepared statements belong to a connection. Connections are shared by all client sessions, one
+    statement at a time, so a statement is planned once per pooled connection (a handful), not once per
+    client session: 500 dashboard sessions running the same query no longer plan it 500 times."""
+
+    __slots__ = ("busy", "cursor", "interrupted", "plan_ids", "plans", "seen")
+
+    def __init__(self, cursor: duckdb.DuckDBPyConnection) -> None:
+        self.cursor = cursor
+        self.busy = False  # a worker thread is inside DuckDB on it (what a cancel may interrupt)
+        self.interrupted = False  # interrupted once: never handed to another statement
+        # Plan cache (never results): warehouse SQL run here before (False: not preparable) and the DuckDB
+        # prepared statements of SQL run again.
+        self.seen: OrderedDict[str, bool] = OrderedDict()
+        self.plans: OrderedDict[str, str] = OrderedDict()
+        self.plan_ids = itertools.count(1)
+
+    def statement(self, sql: str) -> str:
         """What to submit for parameterless `sql`: the first time the SQL itself, from the second time on
         `EXECUTE` of a DuckDB prepared statement, which skips binding and optimizing (about half of a
         small query's cost; dashboards and pools repeat their statements). Still runs every time."""
-        cursor = self._cursor
-        name = self._plans.get(sql)
+        cursor = self.cursor
+        name = self.plans.get(sql)
         if name is not None:
-            self._plans.move_to_end(sql)
+            self.plans.move_to_end(sql)
             return f"EXECUTE {name}"
-        seen = self._seen.get(sql)
+        seen = self.seen.get(sql)
         if seen is None:
-            self._seen[sql] = True
-            if len(self._seen) > _SEEN_PER_SESSION:
-                self._seen.popitem(last=False)
+            self.seen[sql] = True
+            if len(self.seen) > _SEEN_PER_CONNECTION:
+                self.seen.popitem(last=False)
             return sql
         if not seen:
             return sql
-        name = f"ssg_plan_{next(self._plan_ids)}"
+        name = f"ssg_plan_{next(self.plan_ids)}"
         try:
             cursor.execute(f"PREPARE {name} AS {sql}")
         except duckdb.InterruptException:
             raise
         except duckdb.Error:  # not preparable: run it as it is (its own error, if any, comes from there)
-            self._seen[sql] = False
+            self.seen[sql] = False
             return sql
-        del self._seen[sql]
-        self._plans[sql] = name
-        if len(self._plans) > _PLANS_PER_SESSION:
-            _, old = self._plans.popitem(last=False)
+        del self.seen[sql]
+        self.plans[sql] = name
+        if len(self.plans) > _PLANS_PER_CONNECTION:
+            _, old = self.plans.popitem(last=False)
             with contextlib.suppress(duckdb.Error):
                 cursor.execute(f"DEALLOCATE {old}")
         return f"EXECUTE {name}"
 
+
+class DuckDBSession:
+    """A client session's view of the warehouse: each statement borrows a pooled connection for as long as
+    its result is open (a suspended portal keeps its own), so a CancelRequest interrupts exactly this
+    session's statements."""
+
+    def __init__(self, backend: DuckDBBackend) -> None:
+        self._backend = backend
+        self._open: set[_Connection] = set()  # connections holding this session's open statements
+
     async def execute(self, sql: str, params: Sequence[object] = ()) -> AsyncIterator[pa.RecordBatch]:
         loop = asyncio.get_running_loop()
-        pool = self._backend.pool
-        cursor = self._cursor
-        batch_rows = self._backend.batch_rows
+        backend = self._backend
+        pool = backend.pool
+        batch_rows = backend.batch_rows
 
-        def start() -> tuple[pa.RecordBatchReader, list[pa.RecordBatch], bool]:
+        def start() -> tuple[_Connection, pa.RecordBatchReader, list[pa.RecordBatch], bool]:
             """Run the statement and read up to one batch worth of rows in the same worker-thread hop
             (DuckDB hands out partial batches, e.g. one per aggregation partition): a result smaller than
             a batch is read to its end here, so a small query costs one hop, not three."""
-            self._running.set()
+            conn = backend.acquire(self._open)
             try:
-                text = self._statement(sql) if not params and _submit is not None else sql
-                reader = _open_reader(cursor, text, params, batch_rows)
+                text = conn.statement(sql) if not params and _submit is not None else sql
+                reader = _open_reader(conn.cursor, text, params, batch_rows)
             except duckdb.Error as e:
-                self._running.clear()
+                backend.release(conn, self._open)
                 raise map_duckdb_error(e) from None
+            except BaseException:
+                backend.release(conn, self._open)
+                raise
             try:
                 head: list[pa.RecordBatch] = []
                 rows = 0
                 while rows < batch_rows:
                     batch = _next_batch(reader)
                     if batch is None:
-                        return reader, head, True
+                        return conn, reader, head, True
                     head.append(batch)
                     rows += batch.num_rows
-                return reader, head, False
+                conn.busy = False
+                return conn, reader, head, False
             except BaseException:
-                self._running.clear()
                 reader.close()
+                backend.release(conn, self._open)
                 raise
 
-        reader, head, done = await loop.run_in_executor(pool, start)
+        def next_batch(conn: _Connection, reader: pa.RecordBatchReader) -> pa.RecordBatch | None:
+            conn.busy = True
+            try:
+                return _next_batch(reader)
+            finally:
+                conn.busy = False
+
+        started = loop.run_in_executor(pool, start)
+        try:
+            conn, reader, head, done = await started
+        except asyncio.CancelledError:  # the thread still runs: whatever it opens is closed when it returns
+            started.add_done_callback(lambda f: self._abandon(f))
+            raise
         pending: asyncio.Future[pa.RecordBatch | None] | None = None
         try:
             if done:
-                self._running.clear()
+                backend.release(conn, self._open)
                 if not head:
                     yield pa.RecordBatch.from_pylist([], schema=reader.schema)
                 for batch in head:
@@ -195,30 +229,39 @@ class DuckDBSession:
             while head:
                 batch = head.pop(0)
                 if not head:
-                    pending = loop.run_in_executor(pool, _next_batch, reader)
+                    pending = loop.run_in_executor(pool, next_batch, conn, reader)
                 yield batch
             while pending is not None:
                 batch = await pending
                 pending = None
                 if batch is None:
                     return
-                pending = loop.run_in_executor(pool, _next_batch, reader)
+                pending = loop.run_in_executor(pool, next_batch, conn, reader)
                 yield batch
         finally:
             if pending is not None:
-                cursor.interrupt()
+                conn.interrupted = True
+                conn.cursor.interrupt()
                 with contextlib.suppress(PgError, duckdb.Error, pa.ArrowException, OSError):
                     await pending
-            self._running.clear()
             reader.close()
+            # A connection keeps its last result's state until its next statement: after a result of many
+            # batches that is megabytes, so this connection is closed rather than pooled.
+            backend.release(conn, self._open, discard=True)
+
+    def _abandon(self, started: asyncio.Future[Any]) -> None:
+        if started.cancelled() or started.exception() is not None:
+            return
+        conn, reader, _head, _done = started.result()
+        reader.close()
+        self._backend.release(conn, self._open)
 
     async def cancel(self) -> None:
-        if self._running.is_set():
-            self._cursor.interrupt()
+        self._backend.interrupt(self._open)
 
     async def close(self) -> None:
-        cursor = self._cursor
-        await asyncio.get_running_loop().run_in_executor(self._backend.pool, cursor.close)
+        for conn in list(self._open):  # statements still open when the client went away
+            self._backend.release(conn, self._open, discard=True)
 
 
 class DuckDBBackend:
@@ -230,10 +273,47 @@ class DuckDBBackend:
         self._con = duckdb.connect(str(path), read_only=read_only)
         self.pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="duckdb")
         self._schemas: dict[str, pa.Schema] = {}
+        self._lock = threading.Lock()
+        self._idle: list[_Connection] = []
+        self._max_idle = max(2 * threads, 8)
 
     async def open_session(self, credentials: Credentials) -> DuckDBSession:
         # Gateway users authenticate against the gateway's own SCRAM verifiers; DuckDB has no users.
-        return DuckDBSession(self, self._con.cursor())
+        return DuckDBSession(self)
+
+    def acquire(self, holder: set[_Connection]) -> _Connection:
+        """A connection for one statement (called in the worker thread that runs it)."""
+        with self._lock:
+            conn = self._idle.pop() if self._idle else None
+        if conn is None:
+            conn = _Connection(self._con.cursor())
+        conn.busy = True
+        with self._lock:
+            holder.add(conn)
+        return conn
+
+    def release(self, conn: _Connection, holder: set[_Connection], *, discard: bool = False) -> None:
+        """Back to the pool when its statement is over, unless a cancel interrupted it (DuckDB could still
+        hold the interrupt for the next statement, which would then belong to another session)."""
+        with self._lock:
+            if conn not in holder:
+                return
+            holder.discard(conn)
+            conn.busy = False
+            keep = not (discard or conn.interrupted) and len(self._idle) < self._max_idle
+            if keep:
+                self._idle.append(conn)
+        if not keep:
+            with contextlib.suppress(duckdb.Error):
+                conn.cursor.close()
+
+    def interrupt(self, holder: set[_Connection]) -> None:
+        """Interrupt whatever a worker thread is running for this holder (a CancelRequest)."""
+        with self._lock:
+            for conn in holder:
+                if conn.busy:
+                    conn.interrupted = True
+                    conn.cursor.interrupt()
 
     async def table_schema(self, relation: str) -> pa.Schema:
         cached = self._schemas.get(relation)
@@ -265,4 +345,9 @@ class DuckDBBackend:
 
     async def close(self) -> None:
         self.pool.shutdown(wait=False, cancel_futures=True)
+        with self._lock:
+            idle, self._idle = self._idle, []
+        for conn in idle:
+            with contextlib.suppress(duckdb.Error):
+                conn.cursor.close()
         self._con.close()

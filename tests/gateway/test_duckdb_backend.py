@@ -135,3 +135,63 @@ async def test_small_result_takes_one_worker_hop(db: Path) -> None:
     assert [r for b in got for r in b.column("n").to_pylist()] == [len(range(k, 300_000, 7)) for k in range(7)]
     assert len(submitted) == 1
     await backend.close()
+
+
+async def test_sessions_share_pooled_connections_and_their_plans(db: Path) -> None:
+    """A statement is prepared once per pooled connection, not once per client session: twenty sessions
+    taking turns with the same query leave one connection holding one plan."""
+    backend = DuckDBBackend(db)
+    sql = "SELECT k, count(*) AS n FROM t GROUP BY k ORDER BY k"
+    expected = [[k, len(range(k, 300_000, 7))] for k in range(7)]
+    for _ in range(20):
+        session = await backend.open_session(Credentials("demo", None))
+        for _ in range(2):
+            batches = [b async for b in session.execute(sql)]
+            rows = [list(r) for b in batches for r in zip(*b.to_pydict().values(), strict=True)]
+            assert rows == expected
+        await session.close()
+    assert len(backend._idle) == 1 and list(backend._idle[0].plans) == [sql]
+    await backend.close()
+
+
+async def test_cancel_reaches_only_its_own_session(db: Path) -> None:
+    """A cancel interrupts the canceled session's statement; another session's statement, running at the
+    same time, finishes, and the interrupted connection is never handed to another statement."""
+    backend = DuckDBBackend(db, threads=4)
+    victim = await backend.open_session(Credentials("demo", None))
+    bystander = await backend.open_session(Credentials("demo", None))
+
+    async def rows(session: Any, sql: str) -> int:
+        return sum([b.num_rows async for b in session.execute(sql)])
+
+    long = asyncio.ensure_future(rows(victim, "SELECT count(*) FROM range(100000000000) a"))
+    other = asyncio.ensure_future(rows(bystander, "SELECT * FROM t, range(20) r"))
+    await asyncio.sleep(0.3)
+    await victim.cancel()
+    with pytest.raises(PgError) as e:
+        await asyncio.wait_for(long, 20)
+    assert e.value.sqlstate == "57014"
+    assert await asyncio.wait_for(other, 60) == 6_000_000
+    assert all(not c.interrupted for c in backend._idle)
+    assert await rows(victim, "SELECT 1") == 1
+    await backend.close()
+
+
+async def test_one_session_streams_two_results_at_once(db: Path) -> None:
+    """Two open results of one session (two cursors fetched in turns) each keep their own connection."""
+    backend = DuckDBBackend(db, batch_rows=1000)
+    session = await backend.open_session(Credentials("demo", None))
+    first = session.execute("SELECT id FROM t ORDER BY id")
+    second = session.execute("SELECT id FROM t WHERE k = 0 ORDER BY id")
+    got: dict[str, list[int]] = {"first": [], "second": []}
+    streams = {"first": first, "second": second}
+    while streams:
+        for name, stream in list(streams.items()):
+            try:
+                got[name] += (await anext(stream)).column(0).to_pylist()
+            except StopAsyncIteration:
+                del streams[name]
+    assert got["first"] == list(range(300_000))
+    assert got["second"] == list(range(0, 300_000, 7))
+    await session.close()
+    await backend.close()

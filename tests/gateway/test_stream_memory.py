@@ -25,7 +25,7 @@ from gateway.protocol.codec import encode_frontend
 from tests.pgwire import RawClient
 from tests.server import GatewayProcess, start_gateway
 
-ROWS = 1_500_000
+ROWS = 2_500_000
 SQL = "SELECT id, qty, label FROM stream_rows"
 
 
