@@ -274,7 +274,7 @@ def numeric_binary(value: decimal.Decimal | int | float, scale: int | None = Non
     if scale is not None:
         d = d.quantize(decimal.Decimal(1).scaleb(-scale), context=_WIDE)
         if 0 <= scale <= 1000:
-            return _numeric_binary_scaled(int(d.scaleb(scale, context=_WIDE)), scale)
+            return numeric_binary_scaled(int(d.scaleb(scale, context=_WIDE)), scale)
     sign_bit, digits_t, exp = d.as_tuple()
     assert isinstance(exp, int)
     dscale = max(0, -exp)
@@ -302,7 +302,7 @@ def numeric_binary(value: decimal.Decimal | int | float, scale: int | None = Non
     return struct.pack(f"!hhHh{len(groups)}h", len(groups), weight, sign, dscale, *groups)
 
 
-def _numeric_binary_scaled(unscaled: int, scale: int) -> bytes:
+def numeric_binary_scaled(unscaled: int, scale: int) -> bytes:
     """numeric_send of unscaled / 10**scale with integer arithmetic: base-10000 digits straight from divmod
     (the string route above costs ~15 µs a value, which small binary results pay on the event loop)."""
     frac_groups = (scale + 3) // 4

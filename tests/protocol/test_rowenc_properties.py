@@ -41,6 +41,8 @@ floats = st.one_of(st.floats(allow_nan=True, allow_infinity=True),
                    st.integers(-(10**9), 10**9).map(lambda i: i / 1000),
                    st.integers(-(10**6), 10**6).map(lambda i: i / 100))
 decimals2 = st.integers(-(10**17), 10**17).map(lambda i: decimal.Decimal(i).scaleb(-2))
+# beyond int64 once unscaled; exact (the default context would round them to 28 digits)
+wide_decimals2 = st.integers(-(10**30), 10**30).map(lambda i: decimal.Decimal(i).scaleb(-2, decimal.Context(prec=40)))
 timestamps = st.datetimes(min_value=dt.datetime(1, 1, 2), max_value=dt.datetime(9999, 12, 30))
 micro_ts = st.one_of(timestamps, timestamps.map(lambda d: d.replace(microsecond=0)))
 
@@ -50,6 +52,10 @@ COLUMNS: dict[str, tuple[PgColumnType, pa.DataType, st.SearchStrategy[object]]] 
     "int2": (PgColumnType(t.INT2), pa.int16(), st.integers(-(2**15), 2**15 - 1)),
     "float8": (PgColumnType(t.FLOAT8), pa.float64(), floats),
     "numeric": (PgColumnType(t.NUMERIC, numeric_typmod(18, 2)), pa.decimal128(18, 2), decimals2),
+    # a semantic measure: numeric without typmod over DECIMAL(38, s), some values beyond int64
+    "numeric_sum": (PgColumnType(t.NUMERIC), pa.decimal128(38, 2), st.one_of(decimals2, wide_decimals2)),
+    "numeric_count": (PgColumnType(t.NUMERIC), pa.decimal128(38, 0),
+                      st.integers(-(10**20), 10**20).map(decimal.Decimal)),
     "date": (PgColumnType(t.DATE), pa.date32(), st.dates()),
     "timestamp": (PgColumnType(t.TIMESTAMP), pa.timestamp("us"), micro_ts),
     "timestamptz": (PgColumnType(t.TIMESTAMPTZ), pa.timestamp("us", tz="UTC"),
