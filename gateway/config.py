@@ -57,6 +57,8 @@ class GatewaySettings(BaseSettings):
     max_connections: int = Field(default=1000, ge=1)
     max_message_size: int = Field(default=64 * 1024 * 1024, ge=1024)
     backend_threads: int = Field(default=8, ge=1)
+    # Read-only DuckDB warehouse: identical statements running at the same time run once (see DuckDBBackend).
+    coalesce_identical: bool = True
     batch_rows: int = Field(default=16384, ge=1)  # rows per backend Arrow batch: bounds what a stream holds
     watch_models: bool = True
     health_port: int | None = None  # HTTP readiness endpoint (GET /healthz, /readyz); None disables it

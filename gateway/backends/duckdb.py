@@ -168,6 +168,37 @@ class DuckDBSession:
         self._open: set[_Connection] = set()  # connections holding this session's open statements
 
     async def execute(self, sql: str, params: Sequence[object] = ()) -> AsyncIterator[pa.RecordBatch]:
+        backend = self._backend
+        key = backend.flight_key(sql, params)
+        if key is None:
+            async for batch in self._run(sql, params, None):
+                yield batch
+            return
+        leader = backend.in_flight.get(key)
+        if leader is not None:
+            shared = await asyncio.shield(leader)
+            if shared is not None:
+                backend.coalesced += 1
+                for batch in shared:
+                    yield batch
+                return
+            async for batch in self._run(sql, params, None):  # the leader's result was large, or it failed
+                yield batch
+            return
+        flight: asyncio.Future[list[pa.RecordBatch] | None] = asyncio.get_running_loop().create_future()
+        backend.in_flight[key] = flight
+        try:
+            async for batch in self._run(sql, params, flight):
+                yield batch
+        finally:
+            if backend.in_flight.get(key) is flight:
+                del backend.in_flight[key]
+            if not flight.done():
+                flight.set_result(None)
+
+    async def _run(self, sql: str, params: Sequence[object],
+                   flight: asyncio.Future[list[pa.RecordBatch] | None] | None) -> AsyncIterator[pa.RecordBatch]:
+        """Run the statement; a small result is also handed to `flight` (the sessions waiting on it)."""
         loop = asyncio.get_running_loop()
         backend = self._backend
         pool = backend.pool
@@ -221,10 +252,14 @@ class DuckDBSession:
             if done:
                 backend.release(conn, self._open)
                 if not head:
-                    yield pa.RecordBatch.from_pylist([], schema=reader.schema)
+                    head = [pa.RecordBatch.from_pylist([], schema=reader.schema)]
+                if flight is not None:
+                    flight.set_result(head)
                 for batch in head:
                     yield batch
                 return
+            if flight is not None:
+                flight.set_result(None)  # too large to share: whoever waits runs it too
             # Pull one batch ahead of the writer: DuckDB produces the next batch while this one is sent.
             while head:
                 batch = head.pop(0)
@@ -267,7 +302,8 @@ class DuckDBSession:
 class DuckDBBackend:
     dialect = "duckdb"
 
-    def __init__(self, path: Path, *, threads: int = 8, batch_rows: int = 16384, read_only: bool = True) -> None:
+    def __init__(self, path: Path, *, threads: int = 8, batch_rows: int = 16384, read_only: bool = True,
+                 coalesce: bool = True) -> None:
         self.path = path
         self.batch_rows = batch_rows
         self._con = duckdb.connect(str(path), read_only=read_only)
@@ -276,6 +312,27 @@ class DuckDBBackend:
         self._lock = threading.Lock()
         self._idle: list[_Connection] = []
         self._max_idle = max(2 * threads, 8)
+        # Identical statements running at the same time run once (see flight_key).
+        self.coalesce = read_only and coalesce
+        self.coalesced = 0  # statements answered by an identical one's run
+        self.in_flight: dict[tuple[str, tuple[object, ...]], asyncio.Future[list[pa.RecordBatch] | None]] = {}
+
+    def flight_key(self, sql: str, params: Sequence[object]) -> tuple[str, tuple[object, ...]] | None:
+        """The key under which a statement joins an identical one already running, or None.
+
+        A read-only warehouse file cannot change while the gateway has it open (DuckDB's file lock keeps
+        writers out), so a statement that arrives while the same SQL with the same values is running gets
+        that run's rows, which are exactly what its own run would return. When many dashboard sessions ask
+        the same question at once (the load that queues), the warehouse answers it once. Only results of
+        one batch are shared; a larger one is run by each session as usual."""
+        if not self.coalesce:
+            return None
+        key = (sql, tuple(params))
+        try:
+            hash(key)
+        except TypeError:  # an array parameter
+            return None
+        return key
 
     async def open_session(self, credentials: Credentials) -> DuckDBSession:
         # Gateway users authenticate against the gateway's own SCRAM verifiers; DuckDB has no users.

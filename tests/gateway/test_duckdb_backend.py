@@ -195,3 +195,31 @@ async def test_one_session_streams_two_results_at_once(db: Path) -> None:
     assert got["second"] == list(range(0, 300_000, 7))
     await session.close()
     await backend.close()
+
+
+async def test_identical_statements_running_at_once_run_once(db: Path) -> None:
+    """On the read-only warehouse, sessions asking the same question while it runs share that run's rows;
+    different values, large results and a writable warehouse each run on their own."""
+    backend = DuckDBBackend(db)
+    sessions = [await backend.open_session(Credentials("demo", None)) for _ in range(12)]
+
+    async def rows(session: Any, sql: str, params: tuple[object, ...] = ()) -> list[tuple[Any, ...]]:
+        batches = [b async for b in session.execute(sql, params)]
+        return [tuple(r.values()) for b in batches for r in b.to_pylist()]
+
+    slow = "SELECT k, count(*) AS n FROM t, range(40) r WHERE k < $1 GROUP BY k ORDER BY k"
+    got = await asyncio.gather(*(rows(s, slow, (3,)) for s in sessions[:10]), rows(sessions[10], slow, (2,)))
+    expected = [(k, 40 * len(range(k, 300_000, 7))) for k in range(3)]
+    assert got[:10] == [expected] * 10 and got[10] == expected[:2]
+    assert 1 <= backend.coalesced <= 9  # the run with other values never joins
+
+    before = backend.coalesced
+    big = await asyncio.gather(*(rows(s, "SELECT id FROM t WHERE k = 1") for s in sessions[:3]))
+    assert [len(b) for b in big] == [len(range(1, 300_000, 7))] * 3 and backend.coalesced == before
+    await backend.close()
+
+    writable = DuckDBBackend(db, read_only=False)
+    ws = [await writable.open_session(Credentials("demo", None)) for _ in range(4)]
+    assert len({tuple(r) for r in await asyncio.gather(*(rows(s, slow, (3,)) for s in ws))}) == 1
+    assert writable.coalesced == 0
+    await writable.close()
