@@ -22,12 +22,14 @@ import random
 import sys
 import time
 from dataclasses import dataclass, field
+from typing import Literal
 
 from bench.common import (
     BUILD_DIR,
     BenchEnv,
     Dataset,
     Endpoint,
+    GatewayServer,
     Report,
     ResultRow,
     main_for,
@@ -64,43 +66,83 @@ class ConcurrencyBench:
         per = opts.queries or (3 if opts.quick else 20)
         think = (opts.think_ms if opts.think_ms is not None else (5.0 if opts.quick else 1000.0)) / 1e3
         raise_fd_limit(conns * 2 + 256)
-        rows = {
-            "p50": ResultRow(f"paced ({conns} sessions, think ~{think * 1e3:.0f} ms): per-query p50", "ms", "lower"),
-            "p99": ResultRow(f"paced ({conns} sessions, think ~{think * 1e3:.0f} ms): per-query p99", "ms", "lower"),
-            "paced_qps": ResultRow("paced: achieved queries/s", "queries/s", "higher"),
-            "qps": ResultRow(f"saturated ({conns} sessions back to back): throughput", "queries/s", "higher"),
-            "sat_p99": ResultRow("saturated: per-query p99 (≈ sessions / throughput)", "ms", "lower"),
-            "errors": ResultRow("errors (connect + query, both phases)", "count", "lower"),
-            "connect": ResultRow(f"time to open {conns} sessions", "ms", "lower"),
-        }
-        notes = ["one asyncpg client process drives all sessions; the machine has 2 cores shared with other work"]
+        notes = ["one asyncpg client process drives all sessions; the machine has 2 cores shared with other work",
+                 "gateway: identical statements running at the same time run once on the read-only DuckDB "
+                 "warehouse (coalesce_identical, the default); 'every statement run' is a second gateway "
+                 "process over the same files with coalesce_identical: false, so each query runs in DuckDB"]
+        measured: dict[str, dict[str, float | None]] = {}
+        errors: dict[str, list[str]] = {}
         for ep in env.endpoints():
             spy: contextlib.AbstractContextManager[None] = contextlib.nullcontext()
             if opts.profile_saturated and ep.name == "gateway":
                 spy = py_spy(ep.pid, BUILD_DIR / "concurrency-profile.txt", notes,
                              f"the saturated phase ({conns} sessions back to back)")
-            outcome = asyncio.run(hammer(ep, QUERIES["small semantic query"][ep.name], conns, per, think, spy))
-            paced_ms = [x * 1e3 for x in outcome.paced]
-            sat_ms = [x * 1e3 for x in outcome.saturated]
-            values = {
-                "p50": percentile(paced_ms, 50) if paced_ms else None,
-                "p99": percentile(paced_ms, 99) if paced_ms else None,
-                "paced_qps": len(paced_ms) / outcome.paced_seconds if outcome.paced_seconds else None,
-                "qps": len(sat_ms) / outcome.saturated_seconds if outcome.saturated_seconds else None,
-                "sat_p99": percentile(sat_ms, 99) if sat_ms else None,
-                "errors": float(len(outcome.errors)),
-                "connect": outcome.connect_seconds * 1e3,
-            }
-            for key, value in values.items():
-                setattr(rows[key], ep.name, value)
-            if outcome.errors:
-                rows["errors"].extra[f"{ep.name}_examples"] = sorted(set(outcome.errors))[:5]
-            print(f"[concurrency] {ep.name}: " + ", ".join(f"{k} {v:.1f}" for k, v in values.items() if v is not None),
-                  flush=True)
-        return Report(NAME, "concurrency: many sessions", list(rows.values()),
+            measured[ep.name], errors[ep.name] = self._measure(ep, ep.name, conns, per, think, spy)
+        if env.gw is not None:
+            each = _every_statement_gateway(env)
+            try:
+                ep = each.start()
+                measured["each"], errors["each"] = self._measure(ep, "gateway", conns, per, think,
+                                                                 contextlib.nullcontext())
+            finally:
+                each.stop()
+        rows: list[ResultRow] = []
+        for variant, suffix in (("gateway", ""), ("each", ", every statement run")):
+            if variant not in measured:
+                continue
+            for key, (label, unit, better) in _FIGURES.items():
+                row = ResultRow(label.format(conns=conns, think=think * 1e3) + suffix, unit, better)
+                row.postgres = measured.get("postgres", {}).get(key)
+                row.gateway = measured[variant].get(key)
+                if key == "errors":
+                    for name in ("postgres", variant):
+                        if errors.get(name):
+                            row.extra[f"{name}_examples"] = sorted(set(errors[name]))[:5]
+                rows.append(row)
+        return Report(NAME, "concurrency: many sessions", rows,
                       params={"connections": conns, "queries_per_connection_per_phase": per,
                               "think_ms_mean": think * 1e3},
                       notes=notes)
+
+    @staticmethod
+    def _measure(ep: Endpoint, dialect: str, conns: int, per: int, think: float,
+                 spy: contextlib.AbstractContextManager[None]) -> tuple[dict[str, float | None], list[str]]:
+        outcome = asyncio.run(hammer(ep, QUERIES["small semantic query"][dialect], conns, per, think, spy))
+        paced_ms = [x * 1e3 for x in outcome.paced]
+        sat_ms = [x * 1e3 for x in outcome.saturated]
+        values: dict[str, float | None] = {
+            "p50": percentile(paced_ms, 50) if paced_ms else None,
+            "p99": percentile(paced_ms, 99) if paced_ms else None,
+            "paced_qps": len(paced_ms) / outcome.paced_seconds if outcome.paced_seconds else None,
+            "qps": len(sat_ms) / outcome.saturated_seconds if outcome.saturated_seconds else None,
+            "sat_p99": percentile(sat_ms, 99) if sat_ms else None,
+            "errors": float(len(outcome.errors)),
+            "connect": outcome.connect_seconds * 1e3,
+        }
+        print(f"[concurrency] {ep.name} ({ep.port}): "
+              + ", ".join(f"{k} {v:.1f}" for k, v in values.items() if v is not None), flush=True)
+        return values, outcome.errors
+
+
+_FIGURES: dict[str, tuple[str, str, Literal["higher", "lower"]]] = {
+    "p50": ("paced ({conns} sessions, think ~{think:.0f} ms): per-query p50", "ms", "lower"),
+    "p99": ("paced ({conns} sessions, think ~{think:.0f} ms): per-query p99", "ms", "lower"),
+    "paced_qps": ("paced: achieved queries/s", "queries/s", "higher"),
+    "qps": ("saturated ({conns} sessions back to back): throughput", "queries/s", "higher"),
+    "sat_p99": ("saturated: per-query p99 (≈ sessions / throughput)", "ms", "lower"),
+    "errors": ("errors (connect + query, both phases)", "count", "lower"),
+    "connect": ("time to open {conns} sessions", "ms", "lower"),
+}
+
+
+def _every_statement_gateway(env: BenchEnv) -> GatewayServer:
+    """A second gateway over the same read-only files that runs every statement (coalescing off)."""
+    root = env.workdir / "gw-each"
+    root.mkdir(parents=True, exist_ok=True)
+    config = root / "settings.yml"
+    config.write_text("coalesce_identical: false\n", encoding="utf-8")
+    return GatewayServer(root, env.models_dir, env.duckdb_path, log_level=env.gateway_log_level,
+                         extra_args=["--config", str(config)])
 
 
 @dataclass
