@@ -43,7 +43,7 @@ def build_backend(settings: GatewaySettings) -> Backend:
                 path.parent.mkdir(parents=True, exist_ok=True)
                 generate_demo_warehouse(path)
         return DuckDBBackend(path, threads=settings.backend_threads, batch_rows=settings.batch_rows,
-                             coalesce=settings.coalesce_identical)
+                             coalesce=settings.coalesce_identical, engine_threads=settings.duckdb_threads)
     from gateway.backends.databricks import DatabricksBackend, DatabricksSettings
 
     databricks: Backend = DatabricksBackend(DatabricksSettings(**settings.databricks))

@@ -57,6 +57,7 @@ class GatewaySettings(BaseSettings):
     max_connections: int = Field(default=1000, ge=1)
     max_message_size: int = Field(default=64 * 1024 * 1024, ge=1024)
     backend_threads: int = Field(default=8, ge=1)
+    duckdb_threads: int | None = Field(default=None, ge=1)  # DuckDB's own worker threads; None: DuckDB's default
     # Read-only DuckDB warehouse: identical statements running at the same time run once (see DuckDBBackend).
     coalesce_identical: bool = True
     batch_rows: int = Field(default=16384, ge=1)  # rows per backend Arrow batch: bounds what a stream holds

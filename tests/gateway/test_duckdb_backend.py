@@ -223,3 +223,11 @@ async def test_identical_statements_running_at_once_run_once(db: Path) -> None:
     assert len({tuple(r) for r in await asyncio.gather(*(rows(s, slow, (3,)) for s in ws))}) == 1
     assert writable.coalesced == 0
     await writable.close()
+
+
+async def test_engine_threads_setting_reaches_duckdb(db: Path) -> None:
+    backend = DuckDBBackend(db, engine_threads=1)
+    session = await backend.open_session(Credentials("demo", None))
+    got = [b async for b in session.execute("SELECT current_setting('threads') AS n")]
+    assert got[0].column("n").to_pylist() == [1]
+    await backend.close()
