@@ -187,12 +187,13 @@ class DuckDBSession:
             return
         flight: asyncio.Future[list[pa.RecordBatch] | None] = asyncio.get_running_loop().create_future()
         backend.in_flight[key] = flight
+        # Joinable only until its rows are known: a client that leaves the portal open must not turn the
+        # run into a cache.
+        flight.add_done_callback(lambda f: backend.in_flight.pop(key) if backend.in_flight.get(key) is f else None)
         try:
             async for batch in self._run(sql, params, flight):
                 yield batch
         finally:
-            if backend.in_flight.get(key) is flight:
-                del backend.in_flight[key]
             if not flight.done():
                 flight.set_result(None)
 
