@@ -187,19 +187,24 @@ class DuckDBSession:
             return
         flight: asyncio.Future[list[pa.RecordBatch] | None] = asyncio.get_running_loop().create_future()
         backend.in_flight[key] = flight
-        # Joinable only until its rows are known: a client that leaves the portal open must not turn the
-        # run into a cache.
-        flight.add_done_callback(lambda f: backend.in_flight.pop(key) if backend.in_flight.get(key) is f else None)
+
+        def land(rows: list[pa.RecordBatch] | None) -> None:
+            """Hand the rows (None: run your own) to those waiting and stop being joinable at once: a run
+            whose rows are known is over, even while its client keeps the portal open (no result cache)."""
+            if backend.in_flight.get(key) is flight:
+                del backend.in_flight[key]
+            if not flight.done():
+                flight.set_result(rows)
+
         try:
-            async for batch in self._run(sql, params, flight):
+            async for batch in self._run(sql, params, land):
                 yield batch
         finally:
-            if not flight.done():
-                flight.set_result(None)
+            land(None)
 
     async def _run(self, sql: str, params: Sequence[object],
-                   flight: asyncio.Future[list[pa.RecordBatch] | None] | None) -> AsyncIterator[pa.RecordBatch]:
-        """Run the statement; a small result is also handed to `flight` (the sessions waiting on it)."""
+                   land: Callable[[list[pa.RecordBatch] | None], None] | None) -> AsyncIterator[pa.RecordBatch]:
+        """Run the statement; a small result is also handed to `land` (for the sessions waiting on it)."""
         loop = asyncio.get_running_loop()
         backend = self._backend
         pool = backend.pool
@@ -249,18 +254,22 @@ class DuckDBSession:
             started.add_done_callback(lambda f: self._abandon(f))
             raise
         pending: asyncio.Future[pa.RecordBatch | None] | None = None
+        released = False
         try:
-            if done:
+            if done:  # read to its end: the connection goes back now, while the rows are still being sent
+                schema = reader.schema
+                reader.close()
                 backend.release(conn, self._open)
+                released = True
                 if not head:
-                    head = [pa.RecordBatch.from_pylist([], schema=reader.schema)]
-                if flight is not None:
-                    flight.set_result(head)
+                    head = [pa.RecordBatch.from_pylist([], schema=schema)]
+                if land is not None:
+                    land(head)
                 for batch in head:
                     yield batch
                 return
-            if flight is not None:
-                flight.set_result(None)  # too large to share: whoever waits runs it too
+            if land is not None:
+                land(None)  # too large to share: whoever waits runs it too
             # Pull one batch ahead of the writer: DuckDB produces the next batch while this one is sent.
             while head:
                 batch = head.pop(0)
@@ -275,15 +284,16 @@ class DuckDBSession:
                 pending = loop.run_in_executor(pool, next_batch, conn, reader)
                 yield batch
         finally:
-            if pending is not None:
-                conn.interrupted = True
-                conn.cursor.interrupt()
-                with contextlib.suppress(PgError, duckdb.Error, pa.ArrowException, OSError):
-                    await pending
-            reader.close()
-            # A connection keeps its last result's state until its next statement: after a result of many
-            # batches that is megabytes, so this connection is closed rather than pooled.
-            backend.release(conn, self._open, discard=True)
+            if not released:  # (a released connection may already run this session's next statement)
+                if pending is not None:
+                    conn.interrupted = True
+                    conn.cursor.interrupt()
+                    with contextlib.suppress(PgError, duckdb.Error, pa.ArrowException, OSError):
+                        await pending
+                reader.close()
+                # A connection keeps its last result's state until its next statement: after a result of
+                # many batches that is megabytes, so this connection is closed rather than pooled.
+                backend.release(conn, self._open, discard=True)
 
     def _abandon(self, started: asyncio.Future[Any]) -> None:
         if started.cancelled() or started.exception() is not None:

@@ -237,3 +237,18 @@ async def test_engine_threads_setting_reaches_duckdb(db: Path) -> None:
     got = [b async for b in session.execute("SELECT current_setting('threads') AS n")]
     assert got[0].column("n").to_pylist() == [1]
     await backend.close()
+
+
+async def test_small_result_left_open_does_not_hold_its_connection(db: Path) -> None:
+    """A small result read to its end gives its connection back before its rows are sent: the session's
+    next statement may run on it, and closing the first portal later leaves that statement alone."""
+    backend = DuckDBBackend(db, batch_rows=100_000)
+    session = await backend.open_session(Credentials("demo", None))
+    first = session.execute("SELECT k FROM t WHERE id < 20 ORDER BY id")
+    assert (await anext(first)).num_rows == 20
+    second = session.execute("SELECT id FROM t ORDER BY id")
+    head = await anext(second)
+    await first.aclose()
+    rest = [b.num_rows async for b in second]
+    assert head.num_rows + sum(rest) == 300_000
+    await backend.close()
