@@ -101,6 +101,9 @@ def _next_batch(reader: pa.RecordBatchReader) -> pa.RecordBatch | None:
         raise PgError(INTERNAL_ERROR, "warehouse error", detail=str(e)) from None
 
 
+FlightKey = tuple[str, tuple[object, ...]]  # warehouse SQL and parameter values
+Landing = Callable[[list[pa.RecordBatch] | None], None]
+
 _PLANS_PER_CONNECTION = 32
 _SEEN_PER_CONNECTION = 256
 
@@ -170,40 +173,26 @@ class DuckDBSession:
     async def execute(self, sql: str, params: Sequence[object] = ()) -> AsyncIterator[pa.RecordBatch]:
         backend = self._backend
         key = backend.flight_key(sql, params)
-        if key is None:
-            async for batch in self._run(sql, params, None):
-                yield batch
-            return
-        leader = backend.in_flight.get(key)
-        if leader is not None:
-            shared = await asyncio.shield(leader)
-            if shared is not None:
+        land: Landing | None = None
+        if key is not None:
+            leader = backend.in_flight.get(key)
+            if leader is None:
+                land = backend.take_off(key)
+            elif (shared := await asyncio.shield(leader)) is not None:
                 backend.coalesced += 1
                 for batch in shared:
                     yield batch
                 return
-            async for batch in self._run(sql, params, None):  # the leader's result was large, or it failed
-                yield batch
-            return
-        flight: asyncio.Future[list[pa.RecordBatch] | None] = asyncio.get_running_loop().create_future()
-        backend.in_flight[key] = flight
-
-        def land(rows: list[pa.RecordBatch] | None) -> None:
-            """Hand the rows (None: run your own) to those waiting and stop being joinable at once: a run
-            whose rows are known is over, even while its client keeps the portal open (no result cache)."""
-            if backend.in_flight.get(key) is flight:
-                del backend.in_flight[key]
-            if not flight.done():
-                flight.set_result(rows)
-
+            # else: the leader's result was large, or it failed: run it alone
         try:
             async for batch in self._run(sql, params, land):
                 yield batch
         finally:
-            land(None)
+            if land is not None:
+                land(None)
 
     async def _run(self, sql: str, params: Sequence[object],
-                   land: Callable[[list[pa.RecordBatch] | None], None] | None) -> AsyncIterator[pa.RecordBatch]:
+                   land: Landing | None) -> AsyncIterator[pa.RecordBatch]:
         """Run the statement; a small result is also handed to `land` (for the sessions waiting on it)."""
         loop = asyncio.get_running_loop()
         backend = self._backend
@@ -327,9 +316,24 @@ class DuckDBBackend:
         # Identical statements running at the same time run once (see flight_key).
         self.coalesce = read_only and coalesce
         self.coalesced = 0  # statements answered by an identical one's run
-        self.in_flight: dict[tuple[str, tuple[object, ...]], asyncio.Future[list[pa.RecordBatch] | None]] = {}
+        self.in_flight: dict[FlightKey, asyncio.Future[list[pa.RecordBatch] | None]] = {}
 
-    def flight_key(self, sql: str, params: Sequence[object]) -> tuple[str, tuple[object, ...]] | None:
+    def take_off(self, key: FlightKey) -> Landing:
+        """Register a run others can join; the returned callable hands them its rows (None: run your own)
+        and ends the run's joinability at once: a run whose rows are known is over, even while its client
+        keeps the portal open (no result cache)."""
+        flight: asyncio.Future[list[pa.RecordBatch] | None] = asyncio.get_running_loop().create_future()
+        self.in_flight[key] = flight
+
+        def land(rows: list[pa.RecordBatch] | None) -> None:
+            if self.in_flight.get(key) is flight:
+                del self.in_flight[key]
+            if not flight.done():
+                flight.set_result(rows)
+
+        return land
+
+    def flight_key(self, sql: str, params: Sequence[object]) -> FlightKey | None:
         """The key under which a statement joins an identical one already running, or None.
 
         A read-only warehouse file cannot change while the gateway has it open (DuckDB's file lock keeps
