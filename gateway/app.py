@@ -167,3 +167,4 @@ async def run(settings: GatewaySettings) -> None:
         await stop.wait()
     finally:
         await app.stop()
+        gc.unfreeze()  # give the frozen heap back so the interpreter's exit releases it (DuckDB's objects too)
