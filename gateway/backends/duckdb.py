@@ -287,9 +287,9 @@ class DuckDBSession:
     def _abandon(self, started: asyncio.Future[Any]) -> None:
         if started.cancelled() or started.exception() is not None:
             return
-        conn, reader, _head, _done = started.result()
+        conn, reader, _head, done = started.result()
         reader.close()
-        self._backend.release(conn, self._open)
+        self._backend.release(conn, self._open, discard=not done)  # (see the end of _run)
 
     async def cancel(self) -> None:
         self._backend.interrupt(self._open)
