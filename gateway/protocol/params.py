@@ -185,20 +185,23 @@ def _parse_uuid(text: str) -> uuid.UUID:
         raise _bad_text(t.UUID, text) from None
 
 
+_PG_SPACE = " \t\n\r\v\f"  # what array_in skips around elements (Python's isspace() also takes \x1c-\x1f)
+
+
 def _split_array(text: str, oid: int) -> list[str | None]:
     """Elements of a one-dimensional array literal '{a,"b c",NULL}' (nested braces kept as text)."""
-    s = text.strip()
+    s = text.strip(_PG_SPACE)
     if s.startswith("[") and "=" in s:
-        s = s.split("=", 1)[1].strip()
+        s = s.split("=", 1)[1].strip(_PG_SPACE)
     if not (s.startswith("{") and s.endswith("}")):
         raise PgError(INVALID_TEXT_REPRESENTATION, f'malformed array literal: "{text}"')
     body = s[1:-1]
     items: list[str | None] = []
-    if not body.strip():
+    if not body.strip(_PG_SPACE):
         return items
     i, n = 0, len(body)
     while i <= n:
-        while i < n and body[i].isspace():
+        while i < n and body[i] in _PG_SPACE:
             i += 1
         if i < n and body[i] == '"':
             i += 1
@@ -212,14 +215,14 @@ def _split_array(text: str, oid: int) -> list[str | None]:
                 raise PgError(INVALID_TEXT_REPRESENTATION, f'malformed array literal: "{text}"')
             i += 1
             items.append("".join(buf))
-            while i < n and body[i].isspace():
+            while i < n and body[i] in _PG_SPACE:
                 i += 1
         else:
             depth, start = 0, i
             while i < n and (depth or body[i] != ","):
                 depth += {"{": 1, "}": -1}.get(body[i], 0)
                 i += 1
-            raw = body[start:i].strip()
+            raw = body[start:i].strip(_PG_SPACE)
             items.append(None if raw.upper() == "NULL" else raw)
         if i < n and body[i] != ",":
             raise PgError(INVALID_TEXT_REPRESENTATION, f'malformed array literal: "{text}"')

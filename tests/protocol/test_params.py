@@ -102,3 +102,10 @@ def test_bad_input(raw: bytes, oid: int, fmt: int, state: str) -> None:
     with pytest.raises(PgError) as info:
         decode_param(raw, oid, fmt)
     assert info.value.sqlstate == state
+
+
+def test_array_elements_keep_characters_python_calls_space() -> None:
+    """array_in skips only PostgreSQL's whitespace around an unquoted element: \\x1c-\\x1f are data
+    (hypothesis found '{\\x1f}' decoding to an empty array)."""
+    assert decode_param(b"{\x1f,\x1c}", t.TEXT_ARRAY, 0) == ["\x1f", "\x1c"]
+    assert decode_param(b"{ a ,\t\"b c\"\n, NULL }", t.TEXT_ARRAY, 0) == ["a", "b c", None]
