@@ -1168,36 +1168,39 @@ class RowEncoder:
         if kern is None or batch.num_columns == 0 or batch.num_columns != len(self.types):
             yield self.encode_view(batch)
             return
+        for _start, rows, args, bound in self._kernel_chunks(batch):
+            out = np.empty(bound, np.uint8)  # a new buffer per chunk: pieces already sent may still be queued
+            cursor = args[1].copy()
+            pos = 0
+            for lo in range(0, rows, piece_rows):
+                end = kern.encode_rows(*args, out, pos, cursor, lo, min(lo + piece_rows, rows))
+                yield out[pos:end].data
+                pos = end
+
+    def _kernel_chunks(self, batch: pa.RecordBatch) -> Iterator[tuple[int, int, _KernelArgs, int]]:
+        """(first row, rows, the compiled writer's inputs, most bytes it can write) chunk by chunk: a chunk's
+        per-cell inputs stay a few MB whatever the batch's size."""
+        n = int(batch.num_rows)
         step = min(CHUNK_ROWS, max(1024, KERNEL_CHUNK_CELLS // batch.num_columns))
         for start in range(0, n, step):
             chunk = batch.slice(start, min(step, n - start))
             args, bound = _kernel_args([self._plan(i, chunk.column(i)) for i in range(chunk.num_columns)],
                                        chunk.num_rows)
-            out = np.empty(bound, np.uint8)  # a new buffer per chunk: pieces already sent may still be queued
-            cursor = args[1].copy()
-            pos = 0
-            for lo in range(0, chunk.num_rows, piece_rows):
-                end = kern.encode_rows(*args, out, pos, cursor, lo, min(lo + piece_rows, chunk.num_rows))
-                yield out[pos:end].data
-                pos = end
+            yield start, chunk.num_rows, args, bound
 
     def _encode_compiled(self, kern: ModuleType, batch: pa.RecordBatch) -> memoryview:
         """Chunk by chunk into one output buffer (grown in the rare case a later chunk needs more)."""
         n = int(batch.num_rows)
-        step = min(CHUNK_ROWS, max(1024, KERNEL_CHUNK_CELLS // batch.num_columns))
         out: npt.NDArray[np.uint8] | None = None
         size = 0
-        for start in range(0, n, step):
-            chunk = batch.slice(start, min(step, n - start))
-            plans = [self._plan(i, chunk.column(i)) for i in range(chunk.num_columns)]
-            args, bound = _kernel_args(plans, chunk.num_rows)
+        for start, rows, args, bound in self._kernel_chunks(batch):
             if out is None or size + bound > len(out):
-                left = (n - start + step - 1) // step
+                left = (n - start + rows - 1) // rows
                 grown = np.empty(size + bound * left, np.uint8)
                 if out is not None:
                     grown[:size] = out[:size]
                 out = grown
-            size = kern.encode_rows(*args, out, size, args[1].copy(), 0, chunk.num_rows)
+            size = kern.encode_rows(*args, out, size, args[1].copy(), 0, rows)
         assert out is not None
         view: memoryview = out[:size].data
         return view
