@@ -64,6 +64,9 @@ def _explain_inner(stmt: Statement) -> tuple[str, int]:
     return stmt.sql[offset:], offset
 
 
+_PLAN_COLUMNS = (ResultColumn("QUERY PLAN", PgColumnType(TEXT)),)  # what EXPLAIN returns, as in PostgreSQL
+
+
 def _shifted(err: PgError, offset: int) -> PgError:
     if err.position is not None:
         err.position += offset
@@ -121,8 +124,7 @@ class Planning(ConnectionCore):
                 except PgError as err:
                     raise _shifted(err, offset) from None
                 if kind is Kind.EXPLAIN:
-                    return Prepared(name, stmt, compiled.param_types,
-                                    (ResultColumn("QUERY PLAN", PgColumnType(TEXT)),), "explain",
+                    return Prepared(name, stmt, compiled.param_types, _PLAN_COLUMNS, "explain",
                                     compiled_sql=_pretty(compiled.sql, layer.dialect))
                 return Prepared(name, stmt, compiled.param_types, compiled.columns, "semantic",
                                 compiled_sql=compiled.sql, empty=compiled.empty,
@@ -133,10 +135,9 @@ class Planning(ConnectionCore):
                     desc = self.catalog_session.describe(query, tuple(param_oids))
                 except PgError as err:
                     raise _shifted(err, offset) from None
-                return Prepared(name, stmt, desc.param_types, (ResultColumn("QUERY PLAN", PgColumnType(TEXT)),),
-                                "explain", compiled_sql="Answered by the gateway's catalog engine "
-                                "(pg_catalog, information_schema, constants, temporary tables); "
-                                "the warehouse is not queried")
+                return Prepared(name, stmt, desc.param_types, _PLAN_COLUMNS, "explain",
+                                compiled_sql="Answered by the gateway's catalog engine (pg_catalog, "
+                                "information_schema, constants, temporary tables); the warehouse is not queried")
             desc = self.catalog_session.describe(stmt.sql, tuple(param_oids))
             return Prepared(name, stmt, desc.param_types, desc.columns or None, "catalog")
         if kind is Kind.TEMP_DDL:
