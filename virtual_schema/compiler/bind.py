@@ -330,6 +330,24 @@ def _no_metrics_in_where(b: Binder, where: exp.Expression) -> None:
         raise PgError(GROUPING_ERROR, "aggregate functions are not allowed in WHERE", position=position(agg))
 
 
+def _output_name(b: Binder, e: exp.Expression, aliases: dict[str, exp.Expression]) -> bool:
+    """An unqualified name that is a select item's output name and no column of the table."""
+    return isinstance(e, exp.Column) and not e.table and e.name in aliases \
+        and b.table.lookup(e.name, bool(e.this.quoted)) is None
+
+
+def _group_key(b: Binder, g: exp.Expression, named: list[tuple[str, exp.Expression]],
+               aliases: dict[str, exp.Expression]) -> exp.Expression | None:
+    """A GROUP BY item resolved as PostgreSQL does: a position in the select list, an output name, else an
+    expression over the table (a copy, normalised). None: a position outside the select list."""
+    if isinstance(g, exp.Literal) and not g.is_string:
+        idx = int(g.this) - 1
+        return named[idx][1].copy() if 0 <= idx < len(named) else None
+    if _output_name(b, g, aliases):
+        return aliases[g.name].copy()
+    return b.normalise(g.copy())
+
+
 def _grouped_metrics(b: Binder, select: exp.Select, named: list[tuple[str, exp.Expression]]) -> set[str]:
     """Metric columns the statement lists in GROUP BY itself (plainly, by position or by output name)."""
     group = select.args.get("group")
@@ -338,14 +356,7 @@ def _grouped_metrics(b: Binder, select: exp.Select, named: list[tuple[str, exp.E
         return out
     aliases = dict(named)
     for g in group.expressions:
-        if isinstance(g, exp.Literal) and not g.is_string:
-            idx = int(g.this) - 1
-            ge = named[idx][1] if 0 <= idx < len(named) else None
-        elif isinstance(g, exp.Column) and not g.table and g.name in aliases and \
-                b.table.lookup(g.name, bool(g.this.quoted)) is None:
-            ge = aliases[g.name]
-        else:
-            ge = b.normalise(g.copy())
+        ge = _group_key(b, g, named, aliases)
         key = b._is_metric_col(ge) if ge is not None else None
         if key is not None:
             out.add(key)
@@ -412,33 +423,15 @@ def analyse(select: exp.Select, table: TableInfo, alias: str) -> Analysis:
     if order is not None:
         order_e = order
         for o in order_e.expressions:
-            inner = o.this
-            is_alias = (
-                isinstance(inner, exp.Column)
-                and not inner.table
-                and inner.name in aliases
-                and table.lookup(inner.name, bool(inner.this.quoted)) is None
-            )
-            if not is_alias:  # ORDER BY an output column name stays as it is
-                o.set("this", b.normalise(inner))
+            if not _output_name(b, o.this, aliases):  # ORDER BY an output column name stays as it is
+                o.set("this", b.normalise(o.this))
     group = select.args.get("group")
     grain: list[exp.Expression] = []
     if group is not None:
         for g in group.expressions:
-            if isinstance(g, exp.Literal) and not g.is_string:
-                idx = int(g.this) - 1
-                if not 0 <= idx < len(named):
-                    raise PgError(GROUPING_ERROR, f"GROUP BY position {g.this} is not in select list")
-                ge = named[idx][1].copy()
-            elif (
-                isinstance(g, exp.Column)
-                and not g.table
-                and table.lookup(g.name, bool(g.this.quoted)) is None
-                and g.name in aliases
-            ):
-                ge = aliases[g.name].copy()
-            else:
-                ge = b.normalise(g.copy())
+            ge = _group_key(b, g, named, aliases)
+            if ge is None:
+                raise PgError(GROUPING_ERROR, f"GROUP BY position {g.this} is not in select list")
             if b._contains_metric(ge):
                 # A metric is computed at the grain of the other keys; BI tools (Holistics, QuickSight) list
                 # measure columns in GROUP BY, and Cube ignores them there too.
