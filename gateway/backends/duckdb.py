@@ -15,7 +15,7 @@ import contextlib
 import itertools
 import threading
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -184,15 +184,19 @@ class DuckDBSession:
                     yield batch
                 return
             # else: the leader's result was large, or it failed: run it alone
+        run = self._run(sql, params, land)
         try:
-            async for batch in self._run(sql, params, land):
+            async for batch in run:
                 yield batch
         finally:
+            # Closed here, not left to the garbage collector: a client that goes away mid-result must have
+            # its running batch interrupted and its connection released before the session closes.
+            await run.aclose()
             if land is not None:
                 land(None)
 
     async def _run(self, sql: str, params: Sequence[object],
-                   land: Landing | None) -> AsyncIterator[pa.RecordBatch]:
+                   land: Landing | None) -> AsyncGenerator[pa.RecordBatch, None]:
         """Run the statement; a small result is also handed to `land` (for the sessions waiting on it)."""
         loop = asyncio.get_running_loop()
         backend = self._backend
@@ -276,7 +280,8 @@ class DuckDBSession:
             if not released:  # (a released connection may already run this session's next statement)
                 if pending is not None:
                     conn.interrupted = True
-                    conn.cursor.interrupt()
+                    with contextlib.suppress(duckdb.Error):  # (already closed by a session closing)
+                        conn.cursor.interrupt()
                     with contextlib.suppress(PgError, duckdb.Error, pa.ArrowException, OSError):
                         await pending
                 reader.close()

@@ -4,8 +4,10 @@ streaming with drain-based backpressure, and the session commands answered in th
 
 from __future__ import annotations
 
+import contextlib
 import time
 
+import pyarrow as pa
 import structlog
 
 from gateway.protocol import messages as m
@@ -97,27 +99,35 @@ class Execution(Cursors):
         encoder = self.encoder_for(portal) if p.columns is not None else None
         sent = 0
         reg_binary = self.reg_binary_columns(portal)
-        async for batch in portal.next_rows(max_rows):
-            if reg_binary:
-                batch = self.reg_names_to_oids(batch, reg_binary)
-            if encoder is not None:
-                # Rows join the reply buffer: a small result leaves in one write together with its
-                # CommandComplete and ReadyForQuery. A large batch is encoded piece by piece and each piece
-                # handed to the socket at once, so the client is parsing rows while the rest are encoded;
-                # the writer is drained once per batch (backpressure).
-                for piece in encoder.encode_pieces(batch, PIECE_ROWS):
-                    self.send_raw(piece)
-                    if self.out_size >= PIECE_BYTES:
-                        self.write_out()
-                if self.out_size >= WRITE_FLUSH_BYTES or self.writer.transport.get_write_buffer_size():
-                    await self.flush()
-            sent += batch.num_rows
+        async with contextlib.aclosing(portal.next_rows(max_rows)) as batches:
+            async for batch in batches:
+                if reg_binary:
+                    batch = self.reg_names_to_oids(batch, reg_binary)
+                if encoder is not None:
+                    await self.send_batch(encoder, batch)
+                sent += batch.num_rows
         if max_rows and not portal.done and portal.rows > 0:
             self.send(m.PortalSuspended())
             return sent
         self.after_temp_ddl(portal)
         self.send(m.CommandComplete(self.command_tag(portal)))
         return sent
+
+    async def send_batch(self, encoder: RowEncoder, batch: pa.RecordBatch) -> None:
+        """Rows join the reply buffer: a small result leaves in one write together with its CommandComplete
+        and ReadyForQuery. A large batch is encoded piece by piece and each piece handed to the socket at
+        once, so the client parses rows while the rest are encoded. Backpressure is per piece: once the
+        transport holds more than the socket took, encoding waits for it to drain, so a slow client never
+        makes the gateway copy a whole batch into its own buffer (PostgreSQL blocks in send() the same way)."""
+        transport = self.writer.transport
+        for piece in encoder.encode_pieces(batch, PIECE_ROWS):
+            self.send_raw(piece)
+            if self.out_size >= PIECE_BYTES:
+                self.write_out()
+                if transport.get_write_buffer_size():
+                    await self.writer.drain()
+        if self.out_size >= WRITE_FLUSH_BYTES or transport.get_write_buffer_size():
+            await self.flush()
 
     def session_command(self, portal: Portal) -> None:
         stmt = portal.prepared.statement

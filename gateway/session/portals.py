@@ -7,7 +7,7 @@ pull from the warehouse only as the client asks for rows.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 
 import pyarrow as pa
@@ -51,7 +51,7 @@ class Portal:
     tag: str = "SELECT"
     extra: dict[str, object] = field(default_factory=dict)
 
-    async def next_rows(self, limit: int | None) -> AsyncIterator[pa.RecordBatch]:
+    async def next_rows(self, limit: int | None) -> AsyncGenerator[pa.RecordBatch, None]:
         """Yield batches holding at most `limit` rows in total (None = all)."""
         if self.done:
             return

@@ -75,6 +75,22 @@ async def test_abandoned_stream_is_closed_cleanly(db: Path) -> None:
     await backend.close()
 
 
+async def test_closing_a_stream_releases_its_connection_at_once(db: Path) -> None:
+    """Closing a result mid-way (the client went away) interrupts the batch being read ahead and releases
+    the connection before aclose() returns: not later, from the garbage collector, by when the session may
+    have closed that connection under the still-running read (an error nobody could retrieve)."""
+    backend = DuckDBBackend(db, batch_rows=1000)
+    session = await backend.open_session(Credentials("demo", None))
+    stream = session.execute("SELECT * FROM t")
+    await anext(stream)
+    await anext(stream)  # the next batch is now being read ahead in a worker thread
+    assert len(session._open) == 1
+    await stream.aclose()
+    assert not session._open
+    await session.close()
+    await backend.close()
+
+
 @pytest.mark.parametrize(("sql", "sqlstate"), [
     ("SELECT * FROM nope", "42P01"),
     ("SELECT nope FROM t", "42703"),

@@ -138,3 +138,25 @@ def test_slow_reader_streams_in_bounded_memory(gateway: GatewayProcess) -> None:
     # the transport): a fixed few MB at the default 16,384 rows per batch, whatever the result's size.
     assert growth < nbytes * 0.25, f"RSS grew {growth / 2**20:.1f} MB while streaming {nbytes / 2**20:.1f} MB"
 
+
+
+def test_client_gone_mid_result_leaves_no_trace(gateway: GatewayProcess) -> None:
+    """Clients that reset their socket in the middle of a large result: the gateway interrupts the
+    statements and releases their warehouse connections without an error escaping to its output, and keeps
+    serving (tests/gateway/test_duckdb_backend.py pins the order of that release)."""
+    for _ in range(3):
+        gone = RawClient(gateway.host, gateway.port)
+        gone.startup()
+        gone.send(m.Query(SQL))
+        assert gone.sock.recv(65536)
+        gone.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))  # RST, as a crash
+        gone.close()
+    time.sleep(1.0)
+    after = RawClient(gateway.host, gateway.port)
+    after.startup()
+    after.send(m.Query("SELECT count(*) FROM stream_rows"))
+    rows, _nbytes, tag = _read_all(after.sock, 0)
+    after.close()
+    assert (rows, tag) == (1, b"SELECT 1")
+    assert not [line for line in gateway.log_lines if "Traceback" in line or "never retrieved" in line], \
+        gateway.logs()
