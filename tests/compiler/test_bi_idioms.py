@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.compiler.test_compile import check
+from virtual_schema.errors import PgError
 
 
 def test_redshift_datediff_and_dateadd(con, layer) -> None:
@@ -100,3 +101,27 @@ def test_star_over_a_semantic_subquery_announces_every_column(con, layer) -> Non
     assert [c.name for c in cq.columns] == ["status", "error"]
     check(con, layer, "select l1.* from (select status, 1 as error from orders) as l1",
           "select distinct status, 1 from orders")
+
+
+def test_count_distinct_of_a_parenthesised_metric_plus_max_of_case_on_it(con, layer) -> None:
+    # Power BI: COUNT(DISTINCT (m)) is the metric m; MAX(CASE on m) over one row per group is that CASE
+    check(con, layer,
+          'select "rows".status, count(distinct("rows".buyers)) + max(case when "rows".buyers is null then 1 '
+          'else 0 end) a0 from orders "rows" group by status',
+          "select status, count(distinct customer_id) + 0 from orders group by 1")
+    # the CASE reads the metric's value in each result row, NULL included (an absent filtered bucket)
+    check(con, layer,
+          "select status, revenue, max(case when completed_revenue is null then 1 else 0 end) e "
+          "from orders group by 1",
+          "select status, sum(amount), max(case when status = 'completed' then 0 else 1 end) from orders group by 1")
+
+
+@pytest.mark.parametrize("sql", [
+    "select status, count(buyers + 1) from orders group by 1",  # COUNT(m) is m: COUNT(expression) has no meaning
+    "select status, count(distinct (revenue * 2)) from orders group by 1",
+    "select status, max(case when buyers is null then order_id end) from orders group by 1",  # m with a dimension
+])
+def test_aggregates_over_expressions_of_metrics_without_one_meaning_are_refused(layer, sql: str) -> None:
+    with pytest.raises(PgError) as ei:
+        layer.compile(sql)
+    assert ei.value.sqlstate == "0A000", ei.value.message

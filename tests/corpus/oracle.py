@@ -36,7 +36,6 @@ class TableDef:
 
 
 _AGGS = (exp.Sum, exp.Min, exp.Max, exp.Avg, exp.Count)
-_TRANSPARENT = (exp.Cast, exp.Paren, exp.Add, exp.Sub, exp.Mul, exp.Div)
 _REDSHIFTISMS = re.compile(r"\b(dateadd|datediff|charindex|getdate|convert_timezone)\s*\(", re.I)
 
 
@@ -159,16 +158,18 @@ def _rewrite_select(select: exp.Select, exact: dict[str, TableDef], lower: dict[
         elif name in tdef.measures:
             agg = _parse_expr(tdef.measures[name], alias)
             parent = col.parent
+            while isinstance(parent, exp.Paren):  # count(distinct("rows"."m"))
+                parent = parent.parent
             if isinstance(parent, exp.Distinct) and isinstance(parent.parent, exp.Count):
                 parent = parent.parent
-            outer = parent
-            while isinstance(outer, _TRANSPARENT):
-                outer = outer.parent
+            outer = _enclosing_agg(col, select)
             if parent is not None and _is_agg(parent):
                 parent.replace(agg)
-            elif outer is not None and _is_agg(outer) and isinstance(outer.this, _TRANSPARENT):
-                # SUM(CAST(m AS ...)), SUM(m1 + m2): the aggregate of an expression of measures is that
-                # expression of the measures at the grain
+            elif outer is not None:
+                # SUM(CAST(m AS ...)), SUM(m1 + m2), MAX(CASE WHEN m IS NULL ...): over one row per group the
+                # aggregate of an expression of measures is that expression of the measures at the grain
+                if isinstance(outer, exp.Count) or not _only_measures(outer.this, by_qualifier, models):
+                    raise NoOracle(f"{outer.key} over an expression of measures")
                 col.replace(agg)
                 outer.replace(outer.this)
             else:
@@ -186,6 +187,31 @@ def _rewrite_select(select: exp.Select, exact: dict[str, TableDef], lower: dict[
     elif select.args.get("group") is None and not any(_has_agg(e) for e in select.expressions):
         # dimensions only: the grain is one row per distinct combination (a model is not its base rows)
         select.set("distinct", exp.Distinct())
+
+
+def _enclosing_agg(col: exp.Column, select: exp.Select) -> exp.Expression | None:
+    """The aggregate of select's own scope whose argument holds col (None outside any aggregate)."""
+    node = col.parent
+    while node is not None and node is not select and not isinstance(node, exp.Select | exp.Subquery):
+        if _is_agg(node):
+            return node
+        node = node.parent
+    return None
+
+
+def _only_measures(e: exp.Expression, by_qualifier: dict[str, tuple[TableDef, str]],
+                   models: list[tuple[exp.Table, TableDef]]) -> bool:
+    """Every model column of e is a measure (columns inside aggregates already substituted are not looked at)."""
+    for c in e.find_all(exp.Column):
+        up = c.parent
+        while up is not None and up is not e and not _is_agg(up):
+            up = up.parent
+        if up is not None and up is not e:
+            continue
+        tdef = by_qualifier[c.table][0] if c.table in by_qualifier else models[0][1] if not c.table else None
+        if tdef is not None and c.name not in tdef.measures:
+            return False
+    return True
 
 
 def _output_alias_in_order_by(col: exp.Column, select: exp.Select) -> bool:

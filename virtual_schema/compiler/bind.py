@@ -264,6 +264,7 @@ class Binder:
             arg = node.expressions[0] if _is_measure_call(node) and node.expressions else node.this
             if isinstance(arg, exp.Distinct) and len(arg.expressions) == 1:
                 arg = arg.expressions[0]
+            arg = _unparen(arg)  # Power BI writes count(distinct("rows"."m"))
             metric = self._is_metric_col(arg) if arg is not None else None
             if metric:
                 return self._metric(metric)
@@ -274,22 +275,45 @@ class Binder:
             only_metrics = arg is not None and all(
                 c.table == SEM or self._is_metric_col(c) for c in arg.find_all(exp.Column)
             )
-            if only_metrics and self._contains_metric(arg) and isinstance(node, (exp.Sum, exp.Min, exp.Max, exp.Avg)):
+            if only_metrics and arg is not None and self._contains_metric(arg) \
+                    and isinstance(node, (exp.Sum, exp.Min, exp.Max, exp.Avg)):
                 # One row per grain: SUM/MIN/MAX/AVG of an expression of metrics is that expression (Power BI
-                # sends SUM(CAST(metric AS decimal))).
+                # sends SUM(CAST(metric AS decimal)) and MAX(CASE WHEN metric IS NULL THEN 1 ELSE 0 END)).
                 return self.placeholders(arg.copy())
             if self._contains_metric(node):
-                raise PgError(
-                    FEATURE_NOT_SUPPORTED,
-                    "aggregates over expressions of metrics are not supported; aggregate the metric "
-                    "column itself (SUM(metric)) and compute on the result",
-                )
+                raise _metric_expression_aggregate(node, only_metrics)
             return self._base_agg(node.copy())
         for child in list(node.iter_expressions()):
             new = self.placeholders(child)
             if new is not child:
                 child.replace(new)
         return node
+
+
+def _unparen(e: exp.Expression | None) -> exp.Expression | None:
+    while isinstance(e, exp.Paren):
+        e = e.this
+    return e
+
+
+def _metric_expression_aggregate(node: exp.Expression, only_metrics: bool) -> PgError:
+    """Why an aggregate over an expression with metrics has no answer: a metric is one value per result row,
+    so SUM/MIN/MAX/AVG of an expression of metrics is the expression, but COUNT is not: COUNT(metric) means the
+    metric itself (as Cube reads it), which no reading of COUNT(expression) can agree with; and a dimension
+    varies per base row, which a metric does not have."""
+    if only_metrics:
+        return PgError(
+            FEATURE_NOT_SUPPORTED,
+            f"{node.key.upper()} over an expression of metrics is not supported: COUNT(metric) is the metric "
+            "itself, so COUNT(expression) has no consistent meaning; count the metric column itself or compute "
+            "on the result",
+        )
+    return PgError(
+        FEATURE_NOT_SUPPORTED,
+        "aggregates over expressions that mix metrics with dimensions are not supported: a metric has one value "
+        "per result row, a dimension one per base row; aggregate the metric column itself (SUM(metric)) and "
+        "compute on the result",
+    )
 
 
 def _walk_columns(node: exp.Expression) -> list[exp.Column]:
