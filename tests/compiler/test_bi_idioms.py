@@ -125,3 +125,40 @@ def test_aggregates_over_expressions_of_metrics_without_one_meaning_are_refused(
     with pytest.raises(PgError) as ei:
         layer.compile(sql)
     assert ei.value.sqlstate == "0A000", ei.value.message
+
+
+_TOP2 = ("(select status as status__, measure(avg_amount) as inner__ from orders where order_id > 5 group by status "
+         "order by inner__ desc limit 2)")
+_PLAIN_TOP2 = "(select status s, avg(amount) a from orders where order_id > 5 group by 1 order by a desc limit 2)"
+
+
+def test_superset_top_k_join_filters_base_rows(con, layer) -> None:
+    # Superset's top-k series: the inner join with a semantic subquery (one row per status) only keeps base rows
+    # of the top statuses, so AVG aggregates over those rows (not re-averaged per-grain averages)
+    check(con, layer,
+          "select date_trunc('month', ordered_at) m, measure(orders.avg_amount) as avg_amount from orders "
+          f"join {_TOP2} as anon_1 on status = status__ where order_id < 70 group by date_trunc('month', ordered_at) "
+          "order by avg_amount desc limit 1000",
+          "select date_trunc('month', o.order_ts::date)::timestamp, avg(o.amount) from orders o "
+          f"join {_PLAIN_TOP2} t on o.status = t.s where o.order_id < 70 group by 1")
+    # the derived table first, qualified keys, a distinct count
+    check(con, layer,
+          f"select o.status, count(distinct o.buyers) from {_TOP2} t join orders o on t.status__ = o.status "
+          "group by 1",
+          f"select o.status, count(distinct o.customer_id) from orders o join {_PLAIN_TOP2} t on o.status = t.s "
+          "group by 1")
+
+
+def test_join_whose_derived_columns_are_read_is_not_a_filter(con, layer) -> None:
+    # the subquery's column is selected: the general join of semantic subqueries answers it
+    check(con, layer,
+          f"select o.status, t.inner__ from orders o join {_TOP2} t on o.status = t.status__",
+          f"select distinct o.status, t.a from orders o join {_PLAIN_TOP2} t on o.status = t.s")
+
+
+def test_measure_over_a_join_that_is_not_a_filter_is_refused(layer) -> None:
+    # the derived table may repeat a key: the join is no filter, and MEASURE is no warehouse function
+    with pytest.raises(PgError) as ei:
+        layer.compile("select status, measure(avg_amount) from orders join (select s from (values ('completed'), "
+                      "('completed')) v(s)) t on status = t.s group by 1")
+    assert ei.value.sqlstate == "0A000", ei.value.message

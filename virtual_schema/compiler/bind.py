@@ -318,16 +318,20 @@ def _metric_expression_aggregate(node: exp.Expression, only_metrics: bool) -> Pg
 
 def _walk_columns(node: exp.Expression) -> list[exp.Column]:
     """Columns of this scope (not inside nested SELECTs)."""
-    out: list[exp.Column] = []
+    return [n for n in _own_scope(node) if isinstance(n, exp.Column)]
+
+
+def _own_scope(node: exp.Expression) -> list[exp.Expression]:
+    """The nodes of this scope: nested SELECTs (an `IN (subquery)` in WHERE) are queries of their own."""
+    out: list[exp.Expression] = []
     stack = [node]
     while stack:
         n = stack.pop()
-        if isinstance(n, exp.Column):
-            out.append(n)
-            continue
         if isinstance(n, (exp.Subquery, exp.Select)) and n is not node:
             continue
-        stack.extend(n.iter_expressions())
+        out.append(n)
+        if not isinstance(n, exp.Column):
+            stack.extend(n.iter_expressions())
     return out
 
 
@@ -350,7 +354,7 @@ def _no_metrics_in_where(b: Binder, where: exp.Expression) -> None:
             raise PgError(
                 GROUPING_ERROR, f'metric "{c.name}" is not allowed in WHERE (use HAVING)', position=position(c)
             )
-    for agg in where.find_all(exp.AggFunc):
+    for agg in (n for n in _own_scope(where) if isinstance(n, exp.AggFunc)):
         raise PgError(GROUPING_ERROR, "aggregate functions are not allowed in WHERE", position=position(agg))
 
 
