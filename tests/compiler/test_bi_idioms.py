@@ -162,3 +162,31 @@ def test_measure_over_a_join_that_is_not_a_filter_is_refused(layer) -> None:
         layer.compile("select status, measure(avg_amount) from orders join (select s from (values ('completed'), "
                       "('completed')) v(s)) t on status = t.s group by 1")
     assert ei.value.sqlstate == "0A000", ei.value.message
+
+
+def test_cast_of_a_column_to_its_own_type_is_the_column(con, layer) -> None:
+    # PostgreSQL's parser drops CAST(ts AS timestamp) of a timestamp column, so either spelling matches the
+    # other in GROUP BY (Sigma selects DATE_TRUNC over the cast and may group by another spelling)
+    plain = "select date_trunc('day', order_ts::date)::timestamp d, count(order_id) from orders group by 1"
+    check(con, layer,
+          "select date_trunc('day', cast(ordered_at as timestamp)) d, order_count from orders "
+          "group by date_trunc('day', ordered_at)", plain)
+    check(con, layer,
+          "select date_trunc('day', ordered_at) d, order_count from orders "
+          "group by date_trunc('day', ordered_at::timestamp without time zone)", plain)
+    check(con, layer, "select upper(cast(status as text)) s, order_count from orders group by upper(status)",
+          "select upper(status), count(order_id) from orders group by 1")
+
+
+@pytest.mark.parametrize("sql", [
+    # Sigma's visitor chart: timestamp → timestamptz is a real conversion, so the two differ (PostgreSQL: 42803)
+    "select date_trunc('day', cast(ordered_at as timestamp)) d, sum(order_count) from orders "
+    "group by date_trunc('day', cast(ordered_at as timestamptz))",
+    "select date_trunc('day', cast(ordered_at as timestamp(3))) d, order_count from orders "
+    "group by date_trunc('day', ordered_at)",  # a typmod is a coercion too
+    "select upper(cast(status as varchar)) s, order_count from orders group by upper(status)",  # text → varchar
+])
+def test_casts_postgresql_keeps_do_not_match_in_group_by(layer, sql: str) -> None:
+    with pytest.raises(PgError) as ei:
+        layer.compile(sql)
+    assert ei.value.sqlstate == "42803", ei.value.message

@@ -237,11 +237,26 @@ class Binder:
             return out
         if isinstance(node, (exp.Subquery, exp.Select)) and node is not None:
             return node
+        if self._no_op_cast(node):
+            return self.normalise(node.this)
         for child in list(node.iter_expressions()):
             new = self.normalise(child)
             if new is not child:
                 child.replace(new)
         return node
+
+    def _no_op_cast(self, node: exp.Expression) -> bool:
+        """A cast of one of our columns to exactly its own type, which PostgreSQL's parser drops: Sigma selects
+        DATE_TRUNC('day', CAST(ts AS TIMESTAMP)) and groups by DATE_TRUNC('day', ts) (or the other way round),
+        and PostgreSQL takes the two for the same expression. A typmod (timestamp(3)) or another spelling of a
+        compatible type (varchar for text) is a real coercion to PostgreSQL, and stays."""
+        if type(node) is not exp.Cast or node.args.get("format") or not isinstance(node.this, exp.Column):
+            return False
+        col, to = node.this, node.to
+        if col.table == SEM or isinstance(col.this, exp.Star) or to.expressions \
+                or to.this is exp.DataType.Type.USERDEFINED:
+            return False
+        return ty.pg_type_written(to).oid == ty.pg_type(self.column(col).type).oid
 
     def _is_metric_col(self, node: exp.Expression) -> str | None:
         if isinstance(node, exp.Column) and node.table != SEM and not isinstance(node.this, exp.Star):
