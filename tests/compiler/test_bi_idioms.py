@@ -53,6 +53,10 @@ def test_yyyymmdd_number_cast_to_date(con, layer) -> None:
     "group by 1, 2",
     "select charindex('e', status), extract(qtr from ordered_at), revenue from orders group by 1, 2",
     "select revenue from orders where ordered_at > str_to_date('2024-01-01', 'YYYY-MM-DD')",
+    "select ordered_at__month, measure(avg_amount) from orders join (select status as s, revenue from orders "
+    "group by 1 order by 2 desc limit 2) t on (status = t.s and status = s) group by 1",
+    "select date_trunc('day', cast(ordered_at as timestamp)), revenue from orders group by date_trunc('day', "
+    "ordered_at)",
 ])
 def test_databricks_renders_bi_idioms(dbx_layer, sql: str) -> None:
     assert "__sem" in dbx_layer.compile(sql).sql
