@@ -194,3 +194,31 @@ def test_casts_postgresql_keeps_do_not_match_in_group_by(layer, sql: str) -> Non
     with pytest.raises(PgError) as ei:
         layer.compile(sql)
     assert ei.value.sqlstate == "42803", ei.value.message
+
+
+_SMB_REGIONS = "(select region_id__region_name as r from customers where segment = 'smb' group by 1)"  # north and NULL
+_PLAIN_CUSTOMERS = "customers c left join regions g on c.region_id = g.region_id"
+
+
+@pytest.mark.parametrize(("on", "plain_on"), [
+    ("c.region_id__region_name = t.r", "g.name = t.rn"),
+    ("c.region_id__region_name is not distinct from t.r", "g.name is not distinct from t.rn"),  # Tableau
+    ('(c.region_id__region_name = t.r or c.region_id__region_name is null and t.r is null)',  # Power BI
+     "g.name is not distinct from t.rn"),
+])
+def test_filtering_join_compares_keys_as_written(con, layer, on: str, plain_on: str) -> None:
+    # a NULL key is kept only when the comparison is null-safe and the derived table has a NULL key
+    check(con, layer,
+          f"select c.segment, measure(c.customer_count) n from customers c join {_SMB_REGIONS} t on {on} group by 1",
+          f"select c.segment, count(c.customer_id) from {_PLAIN_CUSTOMERS} join (select distinct g.name rn from "
+          f"{_PLAIN_CUSTOMERS} where c.segment = 'smb') t on {plain_on} group by 1")
+
+
+def test_tableau_top_n_at_another_grain_averages_base_rows(con, layer) -> None:
+    check(con, layer,
+          'SELECT "orders"."ordered_at__month" AS m, AVG("orders"."avg_amount") AS a FROM "public"."orders" "orders" '
+          'INNER JOIN (SELECT "orders"."status" AS "s", SUM("orders"."revenue") AS "x" FROM "public"."orders" '
+          '"orders" GROUP BY 1 ORDER BY 2 DESC LIMIT 2) "t0" ON ("orders"."status" IS NOT DISTINCT FROM "t0"."s") '
+          "GROUP BY 1",
+          "select date_trunc('month', o.order_ts), avg(o.amount) from orders o join (select status s from orders "
+          "group by 1 order by sum(amount) desc limit 2) t on o.status is not distinct from t.s group by 1")

@@ -7,11 +7,15 @@ join keeps each base row whose keys are in the derived table exactly once, so th
 query over the one virtual table with `(keys) IN (SELECT keys FROM derived)` in WHERE: its metrics aggregate
 over the kept base rows, which is what the join computes over the physical tables. (Joined the other way, as
 a semantic subquery at the grain of the columns used, an average or a distinct count would be re-aggregated.)
-Anything else (outer joins, other conditions, derived columns used elsewhere, keys that could repeat) is left
-to the general join handling.
+A single key may be compared null-safely (Tableau's `IS NOT DISTINCT FROM`, Power BI's `a = b OR a IS NULL AND
+b IS NULL`): a NULL key is then kept when the derived table has a NULL key too. Anything else (outer joins,
+other conditions, several null-safe keys, derived columns used elsewhere, keys that could repeat) is left to
+the general join handling.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 from sqlglot import exp
 
@@ -34,7 +38,9 @@ def filtering_join(sel: exp.Select, vt: exp.Table, info: TableInfo) -> bool:
     if keys is None or set(keys) != set(outputs):
         return False
     by_alias = {d.alias: d for d in derived}
-    if any(not _unique_on(by_alias[a].this, {_name(dc) for _, dc in pairs}) for a, pairs in keys.items()):
+    if any(not _unique_on(by_alias[a].this, {_name(k.derived) for k in pairs}) for a, pairs in keys.items()):
+        return False
+    if any(len(pairs) > 1 and any(k.null_safe for k in pairs) for pairs in keys.values()):
         return False
     if _used_elsewhere(sel, joins, derived, vt, info, outputs):
         return False
@@ -81,15 +87,42 @@ def _owner(e: exp.Expression, vt: exp.Table, info: TableInfo, outputs: dict[str,
     return "" if in_vt else (holders[0] if holders else None)
 
 
+@dataclass(frozen=True)
+class Key:
+    virtual: exp.Column  # a column of the virtual table
+    derived: exp.Column  # the derived table's column it is compared with
+    null_safe: bool  # NULL matches NULL
+
+
+def _compared(c: exp.Expression) -> tuple[exp.Expression, exp.Expression, bool] | None:
+    """(a, b, null-safe) for `a = b`, `a IS NOT DISTINCT FROM b` and `a = b OR a IS NULL AND b IS NULL`."""
+    while isinstance(c, exp.Paren):
+        c = c.this
+    if isinstance(c, exp.EQ):
+        return c.this, c.expression, False
+    if isinstance(c, exp.NullSafeEQ):
+        return c.this, c.expression, True
+    if isinstance(c, exp.Or):
+        eq, both = c.this, c.expression
+        while isinstance(both, exp.Paren):
+            both = both.this
+        if isinstance(eq, exp.EQ) and isinstance(both, exp.And):
+            nulls = [x.this for x in (both.this, both.expression) if isinstance(x, exp.Is) and isinstance(
+                x.expression, exp.Null)]
+            if len(nulls) == 2 and {nulls[0].sql(), nulls[1].sql()} == {eq.this.sql(), eq.expression.sql()}:
+                return eq.this, eq.expression, True
+    return None
+
+
 def _join_keys(conds: list[exp.Expression], vt: exp.Table, info: TableInfo, outputs: dict[str, set[str]]
-               ) -> dict[str, list[tuple[exp.Column, exp.Column]]] | None:
-    """Per derived alias, the (virtual column, derived column) pairs the condition equates; None when any
-    conjunct is something else."""
-    keys: dict[str, list[tuple[exp.Column, exp.Column]]] = {}
+               ) -> dict[str, list[Key]] | None:
+    """Per derived alias, the keys the condition compares; None when any conjunct is something else."""
+    keys: dict[str, list[Key]] = {}
     for c in conds:
-        if not isinstance(c, exp.EQ):
+        got = _compared(c)
+        if got is None:
             return None
-        left, right = c.this, c.expression
+        left, right, null_safe = got
         lo, ro = _owner(left, vt, info, outputs), _owner(right, vt, info, outputs)
         if lo == "" and ro:
             pair = (left, right)
@@ -98,7 +131,7 @@ def _join_keys(conds: list[exp.Expression], vt: exp.Table, info: TableInfo, outp
         else:
             return None
         assert isinstance(pair[0], exp.Column) and isinstance(pair[1], exp.Column)
-        keys.setdefault(ro or lo or "", []).append((pair[0], pair[1]))
+        keys.setdefault(ro or lo or "", []).append(Key(pair[0], pair[1], null_safe))
     return keys
 
 
@@ -114,7 +147,7 @@ def _unique_on(sel: exp.Select, names: set[str]) -> bool:
 def _used_elsewhere(sel: exp.Select, joins: list[exp.Join], derived: list[exp.Expression], vt: exp.Table,
                     info: TableInfo, outputs: dict[str, set[str]]) -> bool:
     """A derived table's column is read outside the join conditions (then the join is more than a filter)."""
-    skip = {id(n) for j in joins for n in (j.args["on"].walk())} | {id(n) for d in derived for n in d.walk()}
+    skip = {id(n) for j in joins for n in j.args["on"].walk()} | {id(n) for d in derived for n in d.walk()}
     for c in sel.find_all(exp.Column):
         if id(c) in skip:
             continue
@@ -126,14 +159,21 @@ def _used_elsewhere(sel: exp.Select, joins: list[exp.Join], derived: list[exp.Ex
     return False
 
 
-def _in_subquery(d: exp.Expression, pairs: list[tuple[exp.Column, exp.Column]]) -> exp.Expression:
-    """`vt_key IN (SELECT d.key FROM (derived) AS d)`, a tuple of keys for several."""
+def _in_subquery(d: exp.Expression, keys: list[Key]) -> exp.Expression:
+    """`vt_key IN (SELECT d.key FROM (derived) AS d)`, a tuple of keys for several; a null-safe key also
+    `OR (vt_key IS NULL AND EXISTS (SELECT 1 FROM (derived) AS d WHERE d.key IS NULL))`."""
     alias = d.args["alias"].this
-    lhs = [v.copy() for v, _ in pairs]
-    inner = exp.select(*[exp.column(dc.this.copy(), table=alias.copy()) for _, dc in pairs])
-    inner = inner.from_(d, copy=False)
+    lhs = [k.virtual.copy() for k in keys]
+    derived = [exp.column(k.derived.this.copy(), table=alias.copy()) for k in keys]
+    null_part = None
+    if keys[0].null_safe:  # one key only (filtering_join)
+        null_key = exp.Is(this=derived[0].copy(), expression=exp.Null())
+        has_null = exp.select("1").from_(d.copy(), copy=False).where(null_key, copy=False)
+        null_part = exp.and_(exp.Is(this=lhs[0].copy(), expression=exp.Null()), exp.Exists(this=has_null))
+    inner = exp.select(*derived).from_(d, copy=False)
     this = lhs[0] if len(lhs) == 1 else exp.Tuple(expressions=lhs)
-    return exp.In(this=this, query=exp.Subquery(this=inner))
+    found: exp.Expression = exp.In(this=this, query=exp.Subquery(this=inner))
+    return exp.Paren(this=exp.or_(found, null_part)) if null_part is not None else found
 
 
 __all__ = ["UNIQUE_KEYS", "filtering_join"]
