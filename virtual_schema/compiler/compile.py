@@ -170,10 +170,11 @@ class Compiler:
             t, info = virtual[0]
             assert info is not None
             return self._semantic(sel, info, t.alias_or_name, types)
-        if len(virtual) == 1 and filtering_join(sel, *virtual[0]):  # type: ignore[arg-type]
+        if len(virtual) == 1:
             t, info = virtual[0]
             assert info is not None
-            return self._semantic(sel, info, t.alias_or_name, types)
+            if filtering_join(sel, t, info):  # joined only with derived tables that filter it
+                return self._semantic(sel, info, t.alias_or_name, types)
         # Joined virtual tables: each becomes a semantic subquery of the columns used through it.
         _no_measure_over_join(sel)
         for t, info in virtual:
