@@ -36,7 +36,6 @@ class TableDef:
 
 
 _AGGS = (exp.Sum, exp.Min, exp.Max, exp.Avg, exp.Count)
-_TRANSPARENT = (exp.Cast, exp.Paren, exp.Add, exp.Sub, exp.Mul, exp.Div)
 _REDSHIFTISMS = re.compile(r"\b(dateadd|datediff|charindex|getdate|convert_timezone)\s*\(", re.I)
 
 
@@ -86,8 +85,33 @@ def rewrite(sql: str, tables: dict[str, TableDef]) -> str:
         tree = annotate_types(tree)
     except Exception as e:
         raise NoOracle(f"cannot type the plain SQL: {e}") from e
+    _float_text_as_postgresql(tree)
     out = re.sub(r"EXTRACT\(QTR\b", "EXTRACT(QUARTER", tree.sql(dialect="duckdb"), flags=re.I)
     return re.sub(r"DATE_TRUNC\('qtr'", "DATE_TRUNC('quarter'", out, flags=re.I)
+
+
+def _float_text_as_postgresql(tree: exp.Expression) -> None:
+    """Floats turned into text (`||` operands, casts to text) print as PostgreSQL's float8 output does.
+
+    PostgreSQL prints an integral float8 below 1e15 without a fraction: ThoughtSpot's quarter start
+    `EXTRACT(YEAR …) || '-' || (FLOOR((EXTRACT(MONTH …) - 1) / 3) * 3 + 1) || '-01'` reads `2022-4-01` there,
+    where DuckDB would print `4.0` (PostgreSQL's EXTRACT is numeric, and an integral numeric prints bare too).
+    sqlglot types FLOOR of an integer as an integer, DuckDB returns a DOUBLE: integer-typed operands get the
+    same treatment (a true integer prints the same either way); decimals print their scale in both engines."""
+    floats = {exp.DataType.Type.DOUBLE, exp.DataType.Type.FLOAT, *exp.DataType.INTEGER_TYPES}
+    operands: list[exp.Expression] = []
+    for node in list(tree.find_all(exp.DPipe, exp.Cast)):
+        if isinstance(node, exp.DPipe):
+            operands += [node.this, node.expression]
+        elif node.to.this in exp.DataType.TEXT_TYPES:
+            operands.append(node.this)
+    for x in reversed(operands):  # innermost first: an outer operand copies what is inside it
+        if isinstance(x, exp.Literal) or x.type is None or x.type.this not in floats:
+            continue
+        integral = exp.and_(exp.EQ(this=x.copy(), expression=exp.func("TRUNC", x.copy())),
+                            exp.LT(this=exp.Abs(this=x.copy()), expression=exp.Literal.number("1e15")))
+        bare = exp.cast(exp.cast(x.copy(), "BIGINT"), "VARCHAR")
+        x.replace(exp.Case(ifs=[exp.If(this=integral, true=bare)], default=exp.cast(x.copy(), "VARCHAR")))
 
 
 def _model_of(table: exp.Table, exact: dict[str, TableDef], lower: dict[str, TableDef]) -> TableDef | None:
@@ -124,6 +148,7 @@ def _rewrite_select(select: exp.Select, exact: dict[str, TableDef], lower: dict[
         table.replace(exp.Table(this=exp.to_identifier(tdef.relation), alias=exp.TableAlias(
             this=exp.to_identifier(alias, quoted=True))))
         stars += [exp.column(c, table=alias, quoted=True).as_(c, quoted=True) for c in tdef.order]
+    _grouped_measure_tests_to_having(select, by_qualifier, models)
     # SELECT * / t.* : every column of the virtual table
     new_exprs: list[exp.Expression] = []
     for e in select.expressions:
@@ -159,16 +184,18 @@ def _rewrite_select(select: exp.Select, exact: dict[str, TableDef], lower: dict[
         elif name in tdef.measures:
             agg = _parse_expr(tdef.measures[name], alias)
             parent = col.parent
+            while isinstance(parent, exp.Paren):  # count(distinct("rows"."m"))
+                parent = parent.parent
             if isinstance(parent, exp.Distinct) and isinstance(parent.parent, exp.Count):
                 parent = parent.parent
-            outer = parent
-            while isinstance(outer, _TRANSPARENT):
-                outer = outer.parent
+            outer = _enclosing_agg(col, select)
             if parent is not None and _is_agg(parent):
                 parent.replace(agg)
-            elif outer is not None and _is_agg(outer) and isinstance(outer.this, _TRANSPARENT):
-                # SUM(CAST(m AS ...)), SUM(m1 + m2): the aggregate of an expression of measures is that
-                # expression of the measures at the grain
+            elif outer is not None:
+                # SUM(CAST(m AS ...)), SUM(m1 + m2), MAX(CASE WHEN m IS NULL ...): over one row per group the
+                # aggregate of an expression of measures is that expression of the measures at the grain
+                if isinstance(outer, exp.Count) or not _only_measures(outer.this, by_qualifier, models):
+                    raise NoOracle(f"{outer.key} over an expression of measures")
                 col.replace(agg)
                 outer.replace(outer.this)
             else:
@@ -186,6 +213,72 @@ def _rewrite_select(select: exp.Select, exact: dict[str, TableDef], lower: dict[
     elif select.args.get("group") is None and not any(_has_agg(e) for e in select.expressions):
         # dimensions only: the grain is one row per distinct combination (a model is not its base rows)
         select.set("distinct", exp.Distinct())
+
+
+def _measure_column(e: exp.Expression, by_qualifier: dict[str, tuple[TableDef, str]],
+                    models: list[tuple[exp.Table, TableDef]]) -> bool:
+    if not isinstance(e, exp.Column) or isinstance(e.this, exp.Star):
+        return False
+    tdef = by_qualifier[e.table][0] if e.table in by_qualifier else models[0][1] if not e.table else None
+    return tdef is not None and e.name in tdef.measures
+
+
+def _grouped_measure_tests_to_having(select: exp.Select, by_qualifier: dict[str, tuple[TableDef, str]],
+                                     models: list[tuple[exp.Table, TableDef]]) -> None:
+    """WHERE conjuncts that test only measures the SELECT also groups by become HAVING conditions.
+
+    QuickSight sends `WHERE <test of m> … GROUP BY m` for a measure used as a dimension. Grouping by a measure
+    does not split it (Cube computes it at the grain of the other keys), so the test reads the measure's value
+    in each result row."""
+    group, where = select.args.get("group"), select.args.get("where")
+    if group is None or where is None:
+        return
+    items = select.expressions
+    grouped: set[str] = set()
+    for g in group.expressions:
+        target = g
+        if isinstance(g, exp.Literal) and g.is_int and 0 < int(g.name) <= len(items):
+            target = items[int(g.name) - 1]
+        elif isinstance(g, exp.Column) and not g.table:
+            target = next((i for i in items if isinstance(i, exp.Alias) and i.alias == g.name), g)
+        if isinstance(target, exp.Alias):
+            target = target.this
+        if _measure_column(target, by_qualifier, models):
+            grouped.add(target.name)
+    conjuncts = list(where.this.flatten()) if isinstance(where.this, exp.And) else [where.this]
+    moved = [c for c in conjuncts if (cols := list(c.find_all(exp.Column))) and c.find(exp.AggFunc) is None
+             and all(_measure_column(col, by_qualifier, models) and col.name in grouped for col in cols)]
+    if not moved:
+        return
+    kept = [c for c in conjuncts if all(c is not m for m in moved)]
+    select.set("where", exp.Where(this=exp.and_(*kept)) if kept else None)
+    having = select.args.get("having")
+    select.set("having", exp.Having(this=exp.and_(*([having.this] if having else []), *moved)))
+
+
+def _enclosing_agg(col: exp.Column, select: exp.Select) -> exp.Expression | None:
+    """The aggregate of select's own scope whose argument holds col (None outside any aggregate)."""
+    node = col.parent
+    while node is not None and node is not select and not isinstance(node, exp.Select | exp.Subquery):
+        if _is_agg(node):
+            return node
+        node = node.parent
+    return None
+
+
+def _only_measures(e: exp.Expression, by_qualifier: dict[str, tuple[TableDef, str]],
+                   models: list[tuple[exp.Table, TableDef]]) -> bool:
+    """Every model column of e is a measure (columns inside aggregates already substituted are not looked at)."""
+    for c in e.find_all(exp.Column):
+        up = c.parent
+        while up is not None and up is not e and not _is_agg(up):
+            up = up.parent
+        if up is not None and up is not e:
+            continue
+        tdef = by_qualifier[c.table][0] if c.table in by_qualifier else models[0][1] if not c.table else None
+        if tdef is not None and c.name not in tdef.measures:
+            return False
+    return True
 
 
 def _output_alias_in_order_by(col: exp.Column, select: exp.Select) -> bool:

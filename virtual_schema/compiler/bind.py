@@ -237,11 +237,26 @@ class Binder:
             return out
         if isinstance(node, (exp.Subquery, exp.Select)) and node is not None:
             return node
+        if self._no_op_cast(node):
+            return self.normalise(node.this)
         for child in list(node.iter_expressions()):
             new = self.normalise(child)
             if new is not child:
                 child.replace(new)
         return node
+
+    def _no_op_cast(self, node: exp.Expression) -> bool:
+        """A cast of one of our columns to exactly its own type, which PostgreSQL's parser drops: Sigma selects
+        DATE_TRUNC('day', CAST(ts AS TIMESTAMP)) and groups by DATE_TRUNC('day', ts) (or the other way round),
+        and PostgreSQL takes the two for the same expression. A typmod (timestamp(3)) or another spelling of a
+        compatible type (varchar for text) is a real coercion to PostgreSQL, and stays."""
+        if type(node) is not exp.Cast or node.args.get("format") or not isinstance(node.this, exp.Column):
+            return False
+        col, to = node.this, node.to
+        if col.table == SEM or isinstance(col.this, exp.Star) or to.expressions \
+                or to.this is exp.DataType.Type.USERDEFINED:
+            return False
+        return ty.pg_type_written(to).oid == ty.pg_type(self.column(col).type).oid
 
     def _is_metric_col(self, node: exp.Expression) -> str | None:
         if isinstance(node, exp.Column) and node.table != SEM and not isinstance(node.this, exp.Star):
@@ -264,6 +279,7 @@ class Binder:
             arg = node.expressions[0] if _is_measure_call(node) and node.expressions else node.this
             if isinstance(arg, exp.Distinct) and len(arg.expressions) == 1:
                 arg = arg.expressions[0]
+            arg = _unparen(arg)  # Power BI writes count(distinct("rows"."m"))
             metric = self._is_metric_col(arg) if arg is not None else None
             if metric:
                 return self._metric(metric)
@@ -274,16 +290,13 @@ class Binder:
             only_metrics = arg is not None and all(
                 c.table == SEM or self._is_metric_col(c) for c in arg.find_all(exp.Column)
             )
-            if only_metrics and self._contains_metric(arg) and isinstance(node, (exp.Sum, exp.Min, exp.Max, exp.Avg)):
+            if only_metrics and arg is not None and self._contains_metric(arg) \
+                    and isinstance(node, (exp.Sum, exp.Min, exp.Max, exp.Avg)):
                 # One row per grain: SUM/MIN/MAX/AVG of an expression of metrics is that expression (Power BI
-                # sends SUM(CAST(metric AS decimal))).
+                # sends SUM(CAST(metric AS decimal)) and MAX(CASE WHEN metric IS NULL THEN 1 ELSE 0 END)).
                 return self.placeholders(arg.copy())
             if self._contains_metric(node):
-                raise PgError(
-                    FEATURE_NOT_SUPPORTED,
-                    "aggregates over expressions of metrics are not supported; aggregate the metric "
-                    "column itself (SUM(metric)) and compute on the result",
-                )
+                raise _metric_expression_aggregate(node, only_metrics)
             return self._base_agg(node.copy())
         for child in list(node.iter_expressions()):
             new = self.placeholders(child)
@@ -292,18 +305,48 @@ class Binder:
         return node
 
 
+def _unparen(e: exp.Expression | None) -> exp.Expression | None:
+    while isinstance(e, exp.Paren):
+        e = e.this
+    return e
+
+
+def _metric_expression_aggregate(node: exp.Expression, only_metrics: bool) -> PgError:
+    """Why an aggregate over an expression with metrics has no answer: a metric is one value per result row,
+    so SUM/MIN/MAX/AVG of an expression of metrics is the expression, but COUNT is not: COUNT(metric) means the
+    metric itself (as Cube reads it), which no reading of COUNT(expression) can agree with; and a dimension
+    varies per base row, which a metric does not have."""
+    if only_metrics:
+        return PgError(
+            FEATURE_NOT_SUPPORTED,
+            f"{node.key.upper()} over an expression of metrics is not supported: COUNT(metric) is the metric "
+            "itself, so COUNT(expression) has no consistent meaning; count the metric column itself or compute "
+            "on the result",
+        )
+    return PgError(
+        FEATURE_NOT_SUPPORTED,
+        "aggregates over expressions that mix metrics with dimensions are not supported: a metric has one value "
+        "per result row, a dimension one per base row; aggregate the metric column itself (SUM(metric)) and "
+        "compute on the result",
+    )
+
+
 def _walk_columns(node: exp.Expression) -> list[exp.Column]:
     """Columns of this scope (not inside nested SELECTs)."""
-    out: list[exp.Column] = []
+    return [n for n in _own_scope(node) if isinstance(n, exp.Column)]
+
+
+def _own_scope(node: exp.Expression) -> list[exp.Expression]:
+    """The nodes of this scope: nested SELECTs (an `IN (subquery)` in WHERE) are queries of their own."""
+    out: list[exp.Expression] = []
     stack = [node]
     while stack:
         n = stack.pop()
-        if isinstance(n, exp.Column):
-            out.append(n)
-            continue
         if isinstance(n, (exp.Subquery, exp.Select)) and n is not node:
             continue
-        stack.extend(n.iter_expressions())
+        out.append(n)
+        if not isinstance(n, exp.Column):
+            stack.extend(n.iter_expressions())
     return out
 
 
@@ -326,7 +369,7 @@ def _no_metrics_in_where(b: Binder, where: exp.Expression) -> None:
             raise PgError(
                 GROUPING_ERROR, f'metric "{c.name}" is not allowed in WHERE (use HAVING)', position=position(c)
             )
-    for agg in where.find_all(exp.AggFunc):
+    for agg in (n for n in _own_scope(where) if isinstance(n, exp.AggFunc)):
         raise PgError(GROUPING_ERROR, "aggregate functions are not allowed in WHERE", position=position(agg))
 
 

@@ -22,9 +22,10 @@ from sqlglot.optimizer.qualify import qualify
 
 from virtual_schema.compiler import types as ty
 from virtual_schema.compiler.api import CompiledQuery
-from virtual_schema.compiler.bind import SEM, TableInfo, _figure_name, ambiguous, analyse, parse, position
+from virtual_schema.compiler.bind import SEM, Analysis, TableInfo, _figure_name, ambiguous, analyse, parse, position
 from virtual_schema.compiler.dialect import target_dialect
 from virtual_schema.compiler.pgarith import divide_integers, float_text, integer_division
+from virtual_schema.compiler.semijoin import UNIQUE_KEYS, filtering_join
 from virtual_schema.compiler.shape import Shape, ShapeTemplate, render_template, tag
 from virtual_schema.compiler.to_sql import Planner
 from virtual_schema.errors import FEATURE_NOT_SUPPORTED, UNDEFINED_TABLE, PgError
@@ -169,7 +170,13 @@ class Compiler:
             t, info = virtual[0]
             assert info is not None
             return self._semantic(sel, info, t.alias_or_name, types)
+        if len(virtual) == 1:
+            t, info = virtual[0]
+            assert info is not None
+            if filtering_join(sel, t, info):  # joined only with derived tables that filter it
+                return self._semantic(sel, info, t.alias_or_name, types)
         # Joined virtual tables: each becomes a semantic subquery of the columns used through it.
+        _no_measure_over_join(sel)
         for t, info in virtual:
             assert info is not None
             alias = t.alias_or_name
@@ -201,6 +208,7 @@ class Compiler:
         integer_division(sel, info.types)
         float_text(sel, lambda e: _annotate_one(e, info.types, None))
         analysis = analyse(sel, info, alias)
+        keys = _grain_outputs(analysis)
         # Types at the virtual level: grain expressions over the table's columns, placeholders by what they are.
         vt = info.types
         sem: dict[str, exp.DataType] = {}
@@ -220,6 +228,8 @@ class Compiler:
                 item.set("this", exp.Cast(this=body, to=t))
         types.update(inner_types)
         outer.meta[_SEMANTIC_OUTPUT] = True
+        if keys is not None:
+            outer.meta[UNIQUE_KEYS] = keys
         if sel.args.get("with_") is not None:
             outer.set("with_", sel.args["with_"])
         if sel.parent is not None:
@@ -393,6 +403,30 @@ class Compiler:
         if self.dialect == "duckdb":
             return ()
         return tuple(_param_no(p) - 1 for p in tree.find_all(exp.Parameter, bfs=False))
+
+
+def _no_measure_over_join(sel: exp.Select) -> None:
+    """MEASURE(m) of a virtual table joined with something other than a filter (semijoin.py) has no answer: the
+    table becomes a semantic subquery at the grain of the columns used, and MEASURE is no warehouse function."""
+    for node in sel.find_all(exp.Anonymous):
+        if node.name.lower() == "measure" and node.find_ancestor(exp.Select) is sel:
+            raise PgError(
+                FEATURE_NOT_SUPPORTED,
+                "MEASURE() over a joined virtual table is supported only when the join filters its rows: an inner "
+                "join on equal keys with a derived table that has one row per key and whose columns are read "
+                "nowhere else",
+            )
+
+
+def _grain_outputs(a: Analysis) -> list[set[str]] | None:
+    """Per grain key, the output columns that are that key itself; None unless every key is output. A semantic
+    query has one row per grain, so its result is then unique on those columns (semijoin.py relies on it)."""
+    per_key: dict[str, set[str]] = {}
+    for item in a.outer.expressions:
+        body = item.this if isinstance(item, exp.Alias) else item
+        if isinstance(body, exp.Column) and body.table == SEM and body.name.startswith("__g"):
+            per_key.setdefault(body.name, set()).add(item.alias_or_name)
+    return list(per_key.values()) if len(per_key) == len(a.grain) else None
 
 
 def _unify(types: list[exp.DataType | None]) -> exp.DataType:

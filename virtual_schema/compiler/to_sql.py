@@ -47,7 +47,8 @@ class Planner:
     # -- expression translation -------------------------------------------------------------------
     def translate(self, e: exp.Expression, scope: ModelScope, needed: set[str], what: str) -> exp.Expression:
         def sub(node: exp.Expression) -> exp.Expression:
-            if isinstance(node, exp.Column) and node.table != SEM and not isinstance(node.this, exp.Star):
+            if isinstance(node, exp.Column) and node.table != SEM and not isinstance(node.this, exp.Star) \
+                    and node.find_ancestor(exp.Subquery, exp.Select) is None:  # a subquery's columns are its own
                 col = scope.columns.get(node.name)
                 if col is None:
                     raise PgError(

@@ -78,6 +78,11 @@ def pg_type(dt: exp.DataType | None) -> PgColumnType:
     return got
 
 
+def pg_type_written(dt: exp.DataType) -> PgColumnType:
+    """PostgreSQL's reading of a type as a statement spells it: unlike pg_type, `varchar` is not `text` here."""
+    return _pg_for_sql(dt.sql("postgres"))
+
+
 _PG_BY_KEY: dict[tuple[object, tuple[str, ...]], PgColumnType] = {}
 
 
