@@ -519,18 +519,19 @@ class CatalogSession:
             else PgColumnType(plan.param_hints.get(i, 25))
             for i in range(1, plan.param_count + 1)
         )
-        if plan.kind != "select":
+        shape = plan if plan.kind == "select" else plan.returning  # a DML's RETURNING rows: its SELECT
+        if shape is None:
             desc = CatalogDescription((), ptypes)
         else:
-            self._refresh_session_relations(plan)
+            self._refresh_session_relations(shape)
             try:
-                rel = self.cur.sql(plan.duck_sql, params=[None] * len(plan.param_map) or None)
+                rel = self.cur.sql(shape.duck_sql, params=[None] * len(shape.param_map) or None)
                 names = list(rel.columns)  # limit(0) would rename duplicate output names
                 empty = rel.limit(0).to_arrow_table()
                 schema = pa.schema([f.with_name(n) for f, n in zip(empty.schema, names, strict=True)])
             except duckdb.Error as e:
                 raise _pg_error(e, sql) from None
-            desc = CatalogDescription(result_columns(plan, schema), ptypes)
+            desc = CatalogDescription(result_columns(shape, schema), ptypes)
         cache = self._described if plan.unknown or plan.overlay else self.engine.shared_descriptions
         if len(cache) > 4000:
             cache.clear()
@@ -549,6 +550,13 @@ class CatalogSession:
         try:
             if plan.kind == "select":
                 table = self.cur.sql(plan.duck_sql, params=args).to_arrow_table()
+            elif plan.returning is not None:
+                return self._returning_result(plan, self.cur.sql(plan.duck_sql, params=args).to_arrow_table())
+            elif plan.kind in ("dml", "truncate"):
+                self.cur.execute(plan.duck_sql, args)
+                res = self.cur.fetchall()
+                n = int(res[0][0]) if res else 0
+                return CatalogResult((), [], plan.tag if plan.kind == "truncate" else f"{plan.tag} {n}", n)
             else:
                 self.cur.execute(plan.duck_sql, args)
                 res = self.cur.fetchall()
@@ -565,6 +573,15 @@ class CatalogSession:
         cols = result_columns(plan, table.schema)
         table = self._post_process(plan, table, cols)
         return CatalogResult(cols, table.to_batches(max_chunksize=65536), f"SELECT {table.num_rows}", table.num_rows)
+
+    def _returning_result(self, plan: Plan, table: pa.Table) -> CatalogResult:
+        """Rows of INSERT/UPDATE/DELETE … RETURNING, typed as its describing SELECT; the tag counts them."""
+        assert plan.returning is not None
+        cols = result_columns(plan.returning, table.schema)
+        table = self._post_process(plan.returning, table, cols)
+        n = table.num_rows
+        tag = f"INSERT 0 {n}" if plan.kind == "insert" else f"{plan.tag} {n}"
+        return CatalogResult(cols, table.to_batches(max_chunksize=65536), tag, n)
 
     def run_query(self, sql: str) -> tuple[tuple[ResultColumn, ...], pa.Table]:
         """Run a SELECT and return it whole (used by DECLARE CURSOR)."""

@@ -21,6 +21,7 @@ from virtual_schema import errors as E
 from virtual_schema.catalog.colnames import target_names
 from virtual_schema.catalog.context import DUCK_DB, SCHEMA_ALIAS, SESSION_RELATIONS, CatalogVersion
 from virtual_schema.catalog.formatting import format_type
+from virtual_schema.catalog.returning import returning_select
 from virtual_schema.catalog.textvalues import literal_text
 from virtual_schema.catalog.typeres import literal_type, type_rules
 from virtual_schema.errors import PgError
@@ -263,7 +264,7 @@ FUNC_PREFIX = "pgf_"
 class Plan:
     """A translated statement, cached per (text, catalog version)."""
 
-    kind: str  # select | ddl | insert | drop | empty
+    kind: str  # select | ddl | insert | dml (UPDATE, DELETE) | truncate | drop | empty
     duck_sql: str
     names: list[str | None]  # PostgreSQL output names per projection (None: take DuckDB's)
     inferred: list[PgColumnType | None]
@@ -281,6 +282,7 @@ class Plan:
     overlay: bool = False  # reads a session's temp-table overlay: never shared between sessions
     created: str | None = None  # temp table a CREATE / SELECT INTO makes (name as PostgreSQL folds it)
     created_types: list[tuple[str, PgColumnType | None]] = field(default_factory=list)  # its declared columns
+    returning: Plan | None = None  # DML with RETURNING: the SELECT that describes its rows (returning.py)
 
 
 def _lower_name(ident: exp.Identifier | None) -> str | None:
@@ -389,8 +391,13 @@ class Translator:
             _fold_identifiers(tree)
             if tree.expression is not None:
                 plan.tag = "SELECT"  # CREATE TABLE AS reports the rows it stored, as SELECT INTO does
-        elif isinstance(tree, exp.Insert):
-            plan.kind, plan.tag = "insert", "INSERT"
+        elif isinstance(tree, exp.Insert | exp.Update | exp.Delete):
+            plan.kind, plan.tag = ("insert", "INSERT") if isinstance(tree, exp.Insert) else \
+                ("dml", "UPDATE" if isinstance(tree, exp.Update) else "DELETE")
+            _fold_identifiers(tree)
+            self._returning(tree, sql, plan)
+        elif isinstance(tree, exp.TruncateTable):
+            plan.kind, plan.tag = "truncate", "TRUNCATE TABLE"
             _fold_identifiers(tree)
         elif isinstance(tree, exp.Drop):
             plan.kind, plan.tag = "drop", "DROP TABLE"
@@ -416,7 +423,14 @@ class Translator:
         self._params(tree)
         tree = self._rewrite_expressions(tree)
         self._renumber_params(tree)
-        if isinstance(tree, exp.Drop) and len(tree.args.get("tables") or []) > 1:
+        if isinstance(tree, exp.TruncateTable):
+            # DuckDB truncates one table per statement and knows no RESTART IDENTITY / CASCADE (temp tables
+            # have neither sequences nor referencing tables here): DELETE without WHERE per table is the same
+            plan.duck_sql = "; ".join(
+                exp.Delete(this=exp.Table(this=t.this.copy())).sql(dialect="duckdb")
+                for t in tree.expressions if isinstance(t, exp.Table)
+            )
+        elif isinstance(tree, exp.Drop) and len(tree.args.get("tables") or []) > 1:
             # DuckDB drops one table per statement; PostgreSQL's list becomes one statement per table
             drops = []
             for t in tree.args["tables"]:
@@ -427,6 +441,44 @@ class Translator:
         else:
             plan.duck_sql = tree.sql(dialect="duckdb")
         return plan
+
+    def _returning(self, tree: exp.Insert | exp.Update | exp.Delete, sql: str, plan: Plan) -> None:
+        """RETURNING: translate the SELECT that describes its rows and give DuckDB PostgreSQL's output names."""
+        clause = tree.args.get("returning")
+        query = returning_select(sql) if isinstance(clause, exp.Returning) else None
+        if clause is None or query is None:
+            return
+        self._returning_target_only(tree, clause)
+        plan.returning = Translator(self.cat, self.search_path, self.overlay, self.temp_columns).translate(query)
+        names = plan.returning.names
+        if len(names) != len(clause.expressions):
+            return
+        for proj, name in zip(list(clause.expressions), names, strict=True):
+            if name is None:
+                continue
+            inner = proj.this if isinstance(proj, exp.Alias) else proj
+            proj.replace(exp.alias_(inner.copy(), exp.to_identifier(name, quoted=True)))
+
+    def _returning_target_only(self, tree: exp.Update | exp.Delete | exp.Insert, clause: exp.Returning) -> None:
+        """DuckDB's RETURNING sees only the written table: with UPDATE … FROM / DELETE … USING, an item that
+        could read another relation (`*`, another table's column) would silently lose it, so refuse it."""
+        others = tree.args.get("using") or tree.args.get("from_")
+        if not others:
+            return
+        target = tree.this.this if isinstance(tree.this, exp.Schema) else tree.this
+        own = {target.alias_or_name.lower()} if isinstance(target, exp.Table) else set()
+        name = _lower_name(target.this) if isinstance(target, exp.Table) and isinstance(target.this, exp.Identifier) \
+            else None
+        columns = {c.lower() for c, _t in self.temp_columns.get(name or "", ())}
+        for col in clause.find_all(exp.Column, exp.Star):
+            if isinstance(col, exp.Star) and isinstance(col.parent, exp.Column):
+                continue
+            qualifier = col.table.lower() if isinstance(col, exp.Column) else ""
+            bare = isinstance(col, exp.Column) and not qualifier and not isinstance(col.this, exp.Star) \
+                and col.name.lower() in columns
+            if qualifier not in own and not bare:
+                raise PgError(E.FEATURE_NOT_SUPPORTED, "RETURNING of UPDATE … FROM / DELETE … USING can only read "
+                              "the table being written on this gateway", hint="Qualify RETURNING items with it.")
 
     def _created(self, tree: exp.Create) -> None:
         """Name and declared column types of the temp table a CREATE / SELECT INTO makes."""
