@@ -25,6 +25,7 @@ from virtual_schema.catalog.returning import returning_select
 from virtual_schema.catalog.textvalues import literal_text
 from virtual_schema.catalog.typeres import literal_type, type_rules
 from virtual_schema.errors import PgError
+from virtual_schema.pgextract import DATE_PART, ExtractPostgres, check_date_field, field_of, pg_extract
 from virtual_schema.pgtypes import TYPES_BY_NAME, TYPES_BY_OID, PgColumnType, pg_type_for_sql_name
 
 REG_NAMES = {
@@ -309,7 +310,7 @@ def parse(sql: str) -> list[exp.Expr]:
         flags=re.IGNORECASE,
     )
     try:
-        parsed = sqlglot.parse(cleaned, read="postgres")
+        parsed = sqlglot.parse(cleaned, read=ExtractPostgres)
     except (ParseError, TokenError) as e:
         first = str(e).splitlines()[0][:200]
         try:
@@ -319,7 +320,7 @@ def parse(sql: str) -> list[exp.Expr]:
         except Exception:
             raise PgError(E.SYNTAX_ERROR, f"syntax error: {first}") from None
         try:
-            parsed = sqlglot.parse(normalized, read="postgres")
+            parsed = sqlglot.parse(normalized, read=ExtractPostgres)
         except (ParseError, TokenError):
             raise PgError(E.SYNTAX_ERROR, f"syntax error: {first}") from None
     return [p for p in parsed if p is not None]
@@ -895,8 +896,8 @@ class Translator:
             return self.infer(e.this, depth + 1)
         if isinstance(e, exp.Window):
             return self.infer(e.this, depth + 1)
-        if isinstance(e, exp.Extract):
-            return PgColumnType(1700)
+        if isinstance(e, exp.Extract):  # numeric since PostgreSQL 14; date_part() is float8
+            return PgColumnType(701 if e.meta.get(DATE_PART) else 1700)
         if isinstance(e, (exp.DateTrunc, exp.TimestampTrunc)):
             arg = self.infer(e.this, depth + 1) if e.this is not None else None
             return PgColumnType(1114) if arg is not None and arg.oid == 1114 else PgColumnType(1184)
@@ -1321,6 +1322,12 @@ class Translator:
             )
         if isinstance(node, exp.Date) and node.this is not None and not node.expressions:
             return _cast(node.this, "DATE")
+        if isinstance(node, exp.Extract):
+            arg = self.infer(node.expression, 0)
+            of_date = arg is not None and arg.oid == 1082
+            if of_date and not node.meta.get(DATE_PART):
+                check_date_field(field_of(node))
+            return pg_extract(node, of_date)
         if isinstance(node, exp.Func):
             return self._rewrite_func(node)
         return node
