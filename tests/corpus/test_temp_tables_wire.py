@@ -143,6 +143,72 @@ def test_temp_table_writes_in_transaction_blocks(bi_gateway: GatewayProcess, bi_
         assert results[0] == results[1]
 
 
+ROLLED_BACK_WRITES = [
+    "CREATE TEMP TABLE r (a int, v varchar(10))",
+    "INSERT INTO r VALUES (1, 'one'), (2, 'two'), (3, 'three')",
+    "BEGIN",
+    "DELETE FROM r WHERE a = 1",
+    "UPDATE r SET a = a * 10",
+    "SELECT * FROM r ORDER BY 1",
+    "ROLLBACK",
+    "SELECT * FROM r ORDER BY 1",
+    "BEGIN",
+    "TRUNCATE r",
+    "CREATE TEMP TABLE r2 (b text)",
+    "INSERT INTO r2 VALUES ('x')",
+    "DROP TABLE r",
+    "ROLLBACK",
+    "SELECT * FROM r ORDER BY 1",
+    "SELECT * FROM r2",
+    "SELECT c.relname, format_type(a.atttypid, a.atttypmod) FROM pg_class c JOIN pg_attribute a "
+    "ON a.attrelid = c.oid WHERE c.relpersistence = 't' AND a.attnum > 0 ORDER BY 1, a.attnum",
+    "BEGIN",
+    "DELETE FROM r WHERE a = 2",
+    "SELECT 1 / 0",
+    "COMMIT",  # of a failed block: ROLLBACK
+    "SELECT * FROM r ORDER BY 1",
+    "BEGIN",
+    "DELETE FROM r WHERE a = 3",
+    "DELETE FROM no_such_table",
+    "ROLLBACK",
+    "SELECT * FROM r ORDER BY 1",
+    "BEGIN",
+    "INSERT INTO r VALUES (4, 'four')",
+    "COMMIT AND CHAIN",
+    "DELETE FROM r WHERE a = 4",
+    "ROLLBACK",
+    "SELECT * FROM r ORDER BY 1",
+    "BEGIN",
+    "DISCARD TEMP",
+    "ROLLBACK",
+    "SELECT count(*) FROM r",
+    "BEGIN",
+    "UPDATE r SET v = 'x'",
+    "COMMIT",
+    "SELECT * FROM r ORDER BY 1",
+]
+
+
+def test_rollback_undoes_temp_table_writes(bi_gateway: GatewayProcess, bi_pg: PgServer) -> None:
+    """ROLLBACK (and a failed block's COMMIT) undoes the block's temp-table writes, creations and drops."""
+    with psycopg.connect(bi_gateway.dsn(), autocommit=True) as gw, psycopg.connect(bi_pg.dsn(), autocommit=True) as pg:
+        differences = _differences(gw, pg, ROLLED_BACK_WRITES)
+        # a multi-statement Query is one transaction: an error rolls back the writes before it
+        for script in ("DELETE FROM r; UPDATE r SET a = 0; SELECT 1 / 0", "TRUNCATE r; DROP TABLE r; SELECT nope"):
+            want, got = _all_results_or_error(pg, script), _all_results_or_error(gw, script)
+            want_after, got_after = answer(pg, "SELECT * FROM r ORDER BY 1"), answer(gw, "SELECT * FROM r ORDER BY 1")
+            if (want, want_after) != (got, got_after):
+                differences.append(f"{script}\n  PostgreSQL: {want} {want_after}\n  gateway:    {got} {got_after}")
+        assert not differences, "\n".join(differences)
+
+
+def _all_results_or_error(conn: psycopg.Connection[Any], script: str) -> Any:
+    try:
+        return _all_results(conn, script)
+    except psycopg.Error as e:
+        return ("error", e.sqlstate)
+
+
 def _all_results(conn: psycopg.Connection[Any], script: str) -> list[tuple[Any, ...]]:
     cur = conn.execute(script)
     out = []

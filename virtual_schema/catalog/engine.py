@@ -354,6 +354,49 @@ class CatalogSession:
         # Session macros (current_user, pgf_sid(), ...) are created when a statement first needs them:
         # creating all of them up front cost ~15 ms per session, on the event loop.
         self._macros: set[str] = set()
+        # in a DuckDB transaction (transaction block with temp-table writes): temp columns and macros before it
+        self._tx_saved: tuple[dict[str, tuple[tuple[str, PgColumnType], ...]], set[str]] | None = None
+
+    # ------------------------------------------------------------------ transactions
+    @property
+    def in_transaction(self) -> bool:
+        return self._tx_saved is not None
+
+    def begin(self) -> None:
+        """Before the first temp-table write of a transaction block: a DuckDB transaction, so that ROLLBACK undoes
+        the block's writes, creations and drops as PostgreSQL's does. Blocks that only read stay outside one (a
+        snapshot would hide catalog reloads from long-lived JDBC transactions)."""
+        if self._tx_saved is not None:
+            return
+        self.cur.execute("BEGIN TRANSACTION")
+        self._tx_saved = (dict(self.temp_columns), set(self._macros))
+
+    def usable(self) -> bool:
+        """False when an error has aborted the DuckDB transaction (it then only takes ROLLBACK)."""
+        try:
+            self.cur.execute("SELECT 1")
+        except duckdb.Error:
+            return False
+        return True
+
+    def end(self, commit: bool) -> None:
+        """COMMIT or ROLLBACK the transaction begin() opened; after a rollback (also of a transaction DuckDB
+        aborted on an error) the session's temp tables, their declared types and its macros are as before it."""
+        saved = self._tx_saved
+        if saved is None:
+            return
+        self._tx_saved = None
+        commit = commit and self.usable()  # DuckDB's COMMIT of an aborted transaction silently rolls back
+        self.cur.execute("COMMIT" if commit else "ROLLBACK")
+        if not commit:
+            self.temp_columns, self._macros = saved
+        rows = self.cur.execute("SELECT table_name FROM duckdb_tables() WHERE temporary").fetchall()
+        self.temp_tables = {r[0] for r in rows if not r[0].startswith("__")}
+        self.temp_columns = {k: v for k, v in self.temp_columns.items() if k in self.temp_tables}
+        self._plans.clear()
+        self._described.clear()
+        if self.temp_tables:
+            self._build_overlay()
 
     # ------------------------------------------------------------------ settings
     def setting(self, name: str) -> str | None:
