@@ -96,7 +96,11 @@ def rewrite_extracts(tree: exp.Expression, is_date: Callable[[exp.Expression], b
         of_date = is_date(node.expression)
         if of_date and not node.meta.get(DATE_PART):
             check_date_field(field_of(node))
-        node.replace(pg_extract(node, of_date))
+        new: exp.Expr = pg_extract(node, of_date)
+        if isinstance(node.parent, exp.Select) and node.arg_key == "expressions":  # an unaliased output column
+            new = exp.alias_(new, exp.to_identifier("date_part" if node.meta.get(DATE_PART) else "extract",
+                                                    quoted=True))
+        node.replace(new)
 
 
 def _date_part(parser: Any) -> exp.Expression:

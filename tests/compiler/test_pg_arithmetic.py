@@ -168,3 +168,11 @@ def test_extract_numeric_on_databricks(dbx_layer: Any, layer: Any) -> None:
     compiled = dbx_layer.compile(EXTRACT_QUERY)
     assert_golden("pg_arith_extract_numeric", "databricks", compiled.sql)
     assert compiled.columns == layer.compile(EXTRACT_QUERY).columns
+
+
+def test_unaliased_extract_named_as_in_postgresql(layer: Any, pg: psycopg.Connection[Any]) -> None:
+    sql = ("SELECT EXTRACT(YEAR FROM ordered_at), date_part('month', ordered_at), EXTRACT(SECOND FROM ordered_at), "
+           "EXTRACT(EPOCH FROM ordered_at) + 1 FROM orders")
+    cur = pg.execute(sql)  # type: ignore[arg-type]
+    assert [(c.name, c.type.oid) for c in layer.compile(sql).columns] == [
+        (d.name, d.type_code) for d in cur.description or []]
