@@ -90,6 +90,7 @@ DML_CONVERSATION = [
     "WITH gone AS (SELECT 3 AS id) DELETE FROM pg_temp.w WHERE id IN (SELECT id FROM gone)",
     "SELECT * FROM w ORDER BY id",
     "INSERT INTO w VALUES (5, 'e', 5.5), (6, 'f', NULL) RETURNING *",
+    "INSERT INTO pg_temp.w AS x (id, name) VALUES (8, 'h') RETURNING x.id, name, x.amount IS NULL AS none",
     "UPDATE w SET amount = coalesce(amount, 0) + 1 WHERE id >= 5 RETURNING id, amount, amount * 2, "
     "substr(name, 1) AS s",
     "DELETE FROM w x USING \"W Keys\" k WHERE x.id = k.\"Id\" RETURNING x.*",
@@ -107,6 +108,15 @@ DML_CONVERSATION = [
     "TRUNCATE w, no_such_table",
     "DROP TABLE w, \"W Keys\"",
     "DELETE FROM w",
+    # constraints of a temp table hold for UPDATE as for INSERT (class 23 SQLSTATEs)
+    "CREATE TEMP TABLE c (id int PRIMARY KEY, n int NOT NULL, p int CHECK (p > 0))",
+    "INSERT INTO c VALUES (1, 1, 1), (2, 2, 2)",
+    "INSERT INTO c VALUES (1, 3, 3)",
+    "UPDATE c SET n = NULL WHERE id = 1",
+    "UPDATE c SET p = 0",
+    "UPDATE c SET id = 2 WHERE id = 1",
+    "SELECT * FROM c ORDER BY id",
+    "DROP TABLE c",
 ]
 
 

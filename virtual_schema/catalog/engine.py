@@ -966,8 +966,29 @@ def _pg_error(e: duckdb.Error, sql: str) -> PgError:
         return PgError("21000", "more than one row returned by a subquery used as an expression")
     if "division by zero" in low:
         return PgError(E.DIVISION_BY_ZERO, "division by zero")
+    if isinstance(e, duckdb.ConstraintException):
+        return _constraint_error(msg)
     if isinstance(e, duckdb.BinderException):
         return PgError(E.DATATYPE_MISMATCH, msg)
+    return PgError(E.INTERNAL_ERROR, msg)
+
+
+def _constraint_error(msg: str) -> PgError:
+    """A temp table's constraint, violated by INSERT or UPDATE, in PostgreSQL's words and class 23 SQLSTATE."""
+    m = re.search(r"NOT NULL constraint failed: ([^.\s]+)\.(\S+)", msg)
+    if m:
+        return PgError(E.NOT_NULL_VIOLATION,
+                       f'null value in column "{m.group(2)}" of relation "{m.group(1)}" violates not-null constraint')
+    m = re.search(r'Duplicate key "(.*)" violates', msg)
+    if m:
+        pairs = [p.split(": ", 1) for p in m.group(1).split(", ")]
+        detail = None
+        if all(len(p) == 2 for p in pairs):
+            detail = f"Key ({', '.join(p[0] for p in pairs)})=({', '.join(p[1] for p in pairs)}) already exists."
+        return PgError(E.UNIQUE_VIOLATION, "duplicate key value violates unique constraint", detail=detail)
+    m = re.search(r'CHECK constraint failed on table "?([^"\s]+)"?', msg)
+    if m:
+        return PgError(E.CHECK_VIOLATION, f'new row for relation "{m.group(1)}" violates check constraint')
     return PgError(E.INTERNAL_ERROR, msg)
 
 

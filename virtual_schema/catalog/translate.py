@@ -397,6 +397,8 @@ class Translator:
                 ("dml", "UPDATE" if isinstance(tree, exp.Update) else "DELETE")
             _fold_identifiers(tree)
             self._returning(tree, sql, plan)
+            if isinstance(tree, exp.Insert):
+                _plain_insert_target(tree)
         elif isinstance(tree, exp.TruncateTable):
             plan.kind, plan.tag = "truncate", "TRUNCATE TABLE"
             _fold_identifiers(tree)
@@ -1641,6 +1643,25 @@ _TYPE_ALIASES = {
     "real": "float4",
     "boolean": "bool",
 }
+
+
+def _plain_insert_target(tree: exp.Insert) -> None:
+    """INSERT INTO pg_temp.t AS x: DuckDB knows neither the pg_temp schema nor an INSERT alias; RETURNING's
+    x.col becomes t.col."""
+    table = tree.this.this if isinstance(tree.this, exp.Schema) else tree.this
+    if not isinstance(table, exp.Table):
+        return
+    db = table.args.get("db")
+    if isinstance(db, exp.Identifier) and db.name.lower() == "pg_temp":
+        table.set("db", None)
+    alias = table.args.get("alias")
+    if alias is None:
+        return
+    table.set("alias", None)
+    returning = tree.args.get("returning")
+    for col in returning.find_all(exp.Column) if returning is not None else ():
+        if col.table == alias.name:
+            col.set("table", table.this.copy())
 
 
 def _fold_identifiers(target: exp.Expr) -> None:
