@@ -117,6 +117,16 @@ DML_CONVERSATION = [
     "UPDATE c SET id = 2 WHERE id = 1",
     "SELECT * FROM c ORDER BY id",
     "DROP TABLE c",
+    # declared lengths hold: too long is 22001, excess spaces are cut
+    "CREATE TEMP TABLE s (id int, v varchar(3), c char(2))",
+    "INSERT INTO s VALUES (1, 'abc', 'ab')",
+    "INSERT INTO s VALUES (2, 'abcd', 'a')",
+    "INSERT INTO s VALUES (3, 'a', 'abc')",
+    "INSERT INTO s VALUES (4, 'ab   ', 'a')",
+    "UPDATE s SET v = 'wxyz' WHERE id = 1",
+    "UPDATE s SET v = 'q    ' WHERE id = 1",
+    "SELECT id, v, length(v) FROM s ORDER BY id",
+    "DROP TABLE s",
 ]
 
 

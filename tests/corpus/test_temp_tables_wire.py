@@ -182,6 +182,13 @@ ROLLED_BACK_WRITES = [
     "DISCARD TEMP",
     "ROLLBACK",
     "SELECT count(*) FROM r",
+    "UPDATE r SET v = v || ' and more text'",  # 22001 on the third row: none changes
+    "SELECT * FROM r ORDER BY 1",
+    "BEGIN",
+    "INSERT INTO r VALUES (5, 'five')",
+    "UPDATE r SET v = 'much too long text'",
+    "ROLLBACK",
+    "SELECT * FROM r ORDER BY 1",
     "BEGIN",
     "UPDATE r SET v = 'x'",
     "COMMIT",

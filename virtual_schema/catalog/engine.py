@@ -16,7 +16,7 @@ import itertools
 import re
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -590,6 +590,12 @@ class CatalogSession:
             return CatalogResult((), [], "")
         self._refresh_session_relations(plan)
         args = [_param(params[i - 1]) if i - 1 < len(params) else None for i in plan.param_map] or None
+        limits = self._length_limits(plan)
+        if limits:
+            return self._length_checked(plan, limits, lambda: self._run(plan, sql, args))
+        return self._run(plan, sql, args)
+
+    def _run(self, plan: Plan, sql: str, args: list[object] | None) -> CatalogResult:
         try:
             if plan.kind == "select":
                 table = self.cur.sql(plan.duck_sql, params=args).to_arrow_table()
@@ -616,6 +622,41 @@ class CatalogSession:
         cols = result_columns(plan, table.schema)
         table = self._post_process(plan, table, cols)
         return CatalogResult(cols, table.to_batches(max_chunksize=65536), f"SELECT {table.num_rows}", table.num_rows)
+
+    def _length_limits(self, plan: Plan) -> list[tuple[str, int, str]]:
+        """(column, n, type name) of the varchar(n) / char(n) columns an INSERT or UPDATE writes: DuckDB ignores
+        the length, PostgreSQL refuses a longer value (22001) unless the excess is spaces (then truncates)."""
+        if plan.kind not in ("insert", "dml") or plan.tag == "DELETE" or plan.target is None:
+            return []
+        out = []
+        for col, t in self.temp_columns.get(plan.target, ()):
+            if t.oid in (1042, 1043) and t.typmod >= 5:
+                out.append((col, t.typmod - 4, "character varying" if t.oid == 1043 else "character"))
+        return out
+
+    def _length_checked(self, plan: Plan, limits: list[tuple[str, int, str]],
+                        run: Callable[[], CatalogResult]) -> CatalogResult:
+        """Run the write, then hold its table to the declared lengths; a statement outside a transaction block
+        runs in one of its own, rolled back when a value is too long."""
+        own = self._tx_saved is None
+        if own:
+            self.cur.execute("BEGIN TRANSACTION")
+        try:
+            result = run()
+            table = f"temp.main.{_ident(plan.target or '')}"
+            for col, n, tname in limits:
+                c = _ident(col)
+                bad = self.cur.execute(f"SELECT 1 FROM {table} WHERE length(rtrim({c}, ' ')) > {n} LIMIT 1").fetchall()
+                if bad:
+                    raise PgError(E.STRING_DATA_RIGHT_TRUNCATION, f"value too long for type {tname}({n})")
+                self.cur.execute(f"UPDATE {table} SET {c} = left({c}, {n}) WHERE length({c}) > {n}")
+        except BaseException:
+            if own:
+                self.cur.execute("ROLLBACK")
+            raise
+        if own:
+            self.cur.execute("COMMIT")
+        return result
 
     def _returning_result(self, plan: Plan, table: pa.Table) -> CatalogResult:
         """Rows of INSERT/UPDATE/DELETE … RETURNING, typed as its describing SELECT; the tag counts them."""

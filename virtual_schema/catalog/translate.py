@@ -283,6 +283,7 @@ class Plan:
     overlay: bool = False  # reads a session's temp-table overlay: never shared between sessions
     created: str | None = None  # temp table a CREATE / SELECT INTO makes (name as PostgreSQL folds it)
     created_types: list[tuple[str, PgColumnType | None]] = field(default_factory=list)  # its declared columns
+    target: str | None = None  # the table an INSERT / UPDATE / DELETE writes (name as PostgreSQL folds it)
     returning: Plan | None = None  # DML with RETURNING: the SELECT that describes its rows (returning.py)
 
 
@@ -396,6 +397,9 @@ class Translator:
             plan.kind, plan.tag = ("insert", "INSERT") if isinstance(tree, exp.Insert) else \
                 ("dml", "UPDATE" if isinstance(tree, exp.Update) else "DELETE")
             _fold_identifiers(tree)
+            written = tree.this.this if isinstance(tree.this, exp.Schema) else tree.this
+            if isinstance(written, exp.Table) and isinstance(written.this, exp.Identifier):
+                plan.target = _lower_name(written.this)
             self._returning(tree, sql, plan)
             if isinstance(tree, exp.Insert):
                 _plain_insert_target(tree)
