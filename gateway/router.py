@@ -4,8 +4,9 @@ pglast (PostgreSQL's own parser) splits a query string into statements and gives
 trees; the router walks the JSON form of the tree (an order of magnitude cheaper than pglast's
 Python AST objects) to find which relations a statement reads. Anything that reads a semantic
 model's virtual table is a semantic query; anything else that reads (pg_catalog, information_schema,
-temp tables, constant SELECTs) goes to the in-process catalog engine; writes are refused as in a
-read-only PostgreSQL transaction.
+temp tables, constant SELECTs) goes to the in-process catalog engine; writes (INSERT, UPDATE, DELETE,
+TRUNCATE) go there too, and the session refuses them unless they write only its temp tables, as PostgreSQL
+refuses writes to other relations in a read-only transaction.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ class Kind(StrEnum):
     FETCH = "fetch"  # FETCH and MOVE
     CLOSE = "close"
     QUERY = "query"  # a reading statement: semantic or catalog, decided per session (temp tables)
-    TEMP_DDL = "temp_ddl"  # CREATE TEMP TABLE, SELECT INTO TEMP, INSERT INTO / DROP of temp tables
+    TEMP_DDL = "temp_ddl"  # CREATE TEMP TABLE, SELECT INTO TEMP, INSERT/UPDATE/DELETE/TRUNCATE/DROP of temp tables
     EXPLAIN = "explain"
     REJECTED = "rejected"
 
@@ -54,6 +55,7 @@ class Statement:
     relations: tuple[tuple[str | None, str], ...] = ()  # (schema, name) read by a QUERY, CTE names excluded
     created_temp: str | None = None  # TEMP_DDL: the temp table it creates
     dropped: tuple[str, ...] = ()  # TEMP_DDL: tables it drops
+    written: tuple[tuple[str | None, str], ...] = ()  # TEMP_DDL: (schema, name) an INSERT/UPDATE/DELETE/TRUNCATE writes
     error: PgError | None = None  # REJECTED: why
 
     @property
@@ -73,6 +75,9 @@ _TAGS = {
     "CreateStmt": "CREATE TABLE",
     "CreateTableAsStmt": "SELECT",
     "InsertStmt": "INSERT",
+    "UpdateStmt": "UPDATE",
+    "DeleteStmt": "DELETE",
+    "TruncateStmt": "TRUNCATE TABLE",
     "DropStmt": "DROP TABLE",
     "ExplainStmt": "EXPLAIN",
 }
@@ -147,11 +152,14 @@ def _classify(text: str, node_type: str, node: dict[str, Any]) -> Statement:
             return Statement(Kind.TEMP_DDL, text, node_type, node, relations=tuple(read_relations(node["query"])),
                              created_temp=rel["relname"])
         return _rejected(text, node_type, node, "CREATE TABLE AS")
-    if node_type == "InsertStmt":
+    if node_type in ("InsertStmt", "UpdateStmt", "DeleteStmt"):
         rel = node["relation"]
-        reads = tuple(read_relations(node.get("selectStmt", {})))
-        return Statement(Kind.TEMP_DDL, text, node_type, node, relations=((rel.get("schemaname"), rel["relname"]),
-                                                                          *reads))
+        target = (rel.get("schemaname"), rel["relname"])
+        reads = tuple(r for r in read_relations(node) if r != target)
+        return Statement(Kind.TEMP_DDL, text, node_type, node, relations=(target, *reads), written=(target,))
+    if node_type == "TruncateStmt":
+        targets = tuple((r["RangeVar"].get("schemaname"), r["RangeVar"]["relname"]) for r in node["relations"])
+        return Statement(Kind.TEMP_DDL, text, node_type, node, relations=targets, written=targets)
     if node_type == "DropStmt" and node.get("removeType") == "OBJECT_TABLE":
         names = []
         for obj in node.get("objects", []):

@@ -28,6 +28,8 @@ PIECE_BYTES = 64 * 1024  # buffered bytes that go to the socket without waiting 
 class Execution(Cursors):
     """simple_query / run_portal / stream_rows / session_command."""
 
+    implicit_block = False  # running the statements of a multi-statement Query (one implicit transaction)
+
     async def simple_query(self, sql: str) -> None:
         self.query_text = sql
         try:
@@ -40,7 +42,8 @@ class Execution(Cursors):
             self.send(m.EmptyQueryResponse())
             self.send(m.ReadyForQuery(self.tx.status))
             return
-        implicit_block = len(stmts) > 1 and self.tx.status == "I"
+        implicit_block = self.implicit_block = len(stmts) > 1 and self.tx.status == "I"
+        failed = False
         for stmt in stmts:
             self.query_text = stmt.sql
             portal: Portal | None = None
@@ -52,6 +55,7 @@ class Execution(Cursors):
                     self.send(describe_fields(prepared.columns, portal.formats))
                 await self.run_portal(portal, None, send_description=is_fetch)
             except Exception as exc:
+                failed = True
                 self.fail(statement_error(exc))
                 if implicit_block and self.tx.status == "E":
                     self.tx.status = "I"
@@ -59,7 +63,24 @@ class Execution(Cursors):
             finally:
                 if portal is not None:
                     await portal.close()
+        self.implicit_block = False
+        if self.tx.status == "I":  # the implicit transaction ends with the Query: its temp writes with it
+            self.end_temp_writes(commit=not failed)
         self.send(m.ReadyForQuery(self.tx.status))
+
+    def begin_temp_writes(self) -> None:
+        """A temp-table write in a transaction block (explicit, or a multi-statement Query) starts the catalog
+        transaction that the block's COMMIT or ROLLBACK ends, so ROLLBACK undoes it as in PostgreSQL."""
+        if self.catalog_session is not None and (self.tx.status == "T" or self.implicit_block):
+            self.catalog_session.begin()
+
+    def end_temp_writes(self, commit: bool) -> None:
+        """End the catalog transaction of temp-table writes, if any; a rollback can bring back dropped tables
+        and remove created ones, so the session's list of temp tables is read again."""
+        cat = self.catalog_session
+        if cat is not None and cat.in_transaction:
+            cat.end(commit)
+            self.temp_tables = set(cat.temp_tables)
 
     async def run_portal(self, portal: Portal, max_rows: int | None, *, send_description: bool = False) -> None:
         stmt = portal.prepared.statement
@@ -72,6 +93,8 @@ class Execution(Cursors):
             if portal.prepared.route == "constant":  # nothing to wait for: no task, no cancel point
                 rows = await self.stream_rows(portal, max_rows)
             elif kind in (Kind.QUERY, Kind.EXPLAIN) or (kind is Kind.TEMP_DDL):
+                if kind is Kind.TEMP_DDL:
+                    self.begin_temp_writes()
                 rows = await self.guarded(self.stream_rows(portal, max_rows))
             elif kind is Kind.FETCH:
                 rows = await self.guarded(self.fetch(stmt, send_description))
@@ -153,6 +176,12 @@ class Execution(Cursors):
         elif kind is Kind.TRANSACTION:
             before = self.tx.status
             tag = self.tx.command(node, self.settings, notices)
+            if tag in ("COMMIT", "ROLLBACK"):
+                self.end_temp_writes(commit=tag == "COMMIT")
+            elif node["kind"] == "TRANS_STMT_ROLLBACK_TO" and self.catalog_session is not None \
+                    and self.catalog_session.in_transaction and not self.catalog_session.usable():
+                # DuckDB has no savepoints: a transaction its error aborted can only be rolled back whole
+                self.end_temp_writes(commit=False)
             if before != "I" and self.tx.status == "I":
                 self.end_transaction()
         elif kind is Kind.DISCARD:
@@ -164,6 +193,7 @@ class Execution(Cursors):
                 self.prepared.clear()
                 self.drop_cursors(all_=True)
             if target in ("DISCARD_ALL", "DISCARD_TEMP") and self.temp_tables:
+                self.begin_temp_writes()
                 self.catalog_session.drop_temp_tables()
                 self.temp_tables.clear()
             tag = {"DISCARD_ALL": "DISCARD ALL", "DISCARD_PLANS": "DISCARD PLANS",

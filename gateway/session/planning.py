@@ -9,7 +9,7 @@ from collections.abc import Sequence
 import sqlglot
 from pglast.parser import scan
 
-from gateway.router import Kind, Statement, split
+from gateway.router import Kind, Statement, is_catalog_relation, split
 from gateway.session import commands
 from gateway.session.constant import constant_query
 from gateway.session.core import ConnectionCore
@@ -142,9 +142,10 @@ class Planning(ConnectionCore):
             return Prepared(name, stmt, desc.param_types, desc.columns or None, "catalog")
         if kind is Kind.TEMP_DDL:
             self.check_temp_ddl(stmt)
-            desc = self.catalog_session.describe(stmt.sql, tuple(param_oids)) if stmt.node_type == "InsertStmt" \
-                else None
-            return Prepared(name, stmt, desc.param_types if desc else given, None, "catalog")
+            if not stmt.written:
+                return Prepared(name, stmt, given, None, "catalog")
+            desc = self.catalog_session.describe(stmt.sql, tuple(param_oids))
+            return Prepared(name, stmt, desc.param_types, desc.columns or None, "catalog")  # columns: RETURNING
         return Prepared(name, stmt, given, None, "session")
 
     def route_query(self, stmt: Statement) -> str:
@@ -163,10 +164,8 @@ class Planning(ConnectionCore):
         return "semantic" if semantic else "catalog"
 
     def check_temp_ddl(self, stmt: Statement) -> None:
-        if stmt.node_type == "InsertStmt":
-            target = stmt.relations[0]
-            if target[1] not in self.temp_tables:
-                raise PgError(E.READ_ONLY_SQL_TRANSACTION, "cannot execute INSERT in a read-only transaction")
+        if stmt.written:
+            self.check_temp_writes(stmt)
         if stmt.node_type == "DropStmt":
             missing_ok = bool(stmt.node.get("missing_ok"))
             for t in stmt.dropped:
@@ -176,6 +175,20 @@ class Planning(ConnectionCore):
                                       "cannot execute DROP TABLE in a read-only transaction")
                     if not missing_ok:
                         raise PgError(E.UNDEFINED_TABLE, f'table "{t}" does not exist')
+
+    def check_temp_writes(self, stmt: Statement) -> None:
+        """INSERT/UPDATE/DELETE/TRUNCATE write only this session's temp tables: any other relation it writes is
+        read-only (25006, as PostgreSQL in a read-only transaction), an unknown one does not exist (42P01), and
+        reading a semantic model besides a temp table is refused as in a SELECT (0A000)."""
+        for schema, rel in stmt.written:
+            if schema in (None, "pg_temp") and rel in self.temp_tables:
+                continue
+            model = schema in (None, "public") and self.app.models.is_semantic_table(rel)
+            if model or is_catalog_relation(schema, rel):
+                raise PgError(E.READ_ONLY_SQL_TRANSACTION, f"cannot execute {stmt.tag} in a read-only transaction",
+                              hint="Semantic models are read-only; only temporary tables can be written.")
+            raise PgError(E.UNDEFINED_TABLE, f'relation "{rel}" does not exist')
+        self.route_query(stmt)
 
     def make_portal(self, name: str, prepared: Prepared, params: tuple[object, ...],
                     formats: Sequence[int]) -> Portal:

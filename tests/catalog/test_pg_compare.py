@@ -22,6 +22,7 @@ from tests.catalog import pgserver
 from tests.catalog.fixtures import fixture_schema
 from virtual_schema.catalog.api import SessionInfo
 from virtual_schema.catalog.engine import CatalogEngine, CatalogSession
+from virtual_schema.errors import PgError
 
 HERE = Path(__file__).parent
 CORPUS = Path(__file__).resolve().parents[3] / "shared" / "bi-corpus"
@@ -175,3 +176,56 @@ def _norm(v: Any) -> Any:
     if isinstance(v, float) and v.is_integer():
         return int(v)
     return v
+
+
+# EXTRACT is numeric since PostgreSQL 14 with the field's scale; date_part() is double precision.
+EXTRACT_QUERIES = [
+    "SELECT EXTRACT(YEAR FROM DATE '2024-03-05') AS y, EXTRACT(QUARTER FROM DATE '2024-03-05') AS q, "
+    "EXTRACT(DOW FROM DATE '2024-03-05') AS dow, EXTRACT(EPOCH FROM DATE '2024-03-05') AS ed, "
+    "EXTRACT(JULIAN FROM DATE '2024-03-05') AS jd",
+    "SELECT EXTRACT(EPOCH FROM TIMESTAMP '2024-03-05 12:34:56.789') AS e, "
+    "EXTRACT(SECOND FROM TIMESTAMP '2024-03-05 12:34:12.345678') AS s, "
+    "EXTRACT(SECOND FROM TIMESTAMP '2024-03-05 12:34:12') AS s0, "
+    "EXTRACT(MILLISECONDS FROM TIMESTAMP '2024-03-05 12:34:12.345678') AS ms, "
+    "EXTRACT(MICROSECONDS FROM TIMESTAMP '2024-03-05 12:34:12.345678') AS us, "
+    "EXTRACT(JULIAN FROM TIMESTAMP '2024-03-05 12:00:00') AS j, "
+    "EXTRACT(EPOCH FROM TIMESTAMPTZ '2024-03-05 12:00:00+00') AS etz",
+    "SELECT EXTRACT(EPOCH FROM INTERVAL '1 day 2 hours') AS ei, "
+    "EXTRACT(SECOND FROM INTERVAL '1 day 2 hours 3.5 seconds') AS si, EXTRACT(HOUR FROM INTERVAL '26 hours') AS hi, "
+    "EXTRACT(SECOND FROM TIME '12:34:56.5') AS st, EXTRACT(EPOCH FROM TIME '12:34:56.5') AS et",
+    "SELECT date_part('year', DATE '2024-03-05') AS y, "
+    "date_part('second', TIMESTAMP '2024-03-05 12:34:12.345678') AS s, "
+    "date_part('epoch', TIMESTAMP '2024-03-05 12:34:56.789') AS e",
+    "SELECT EXTRACT(YEAR FROM d) + 1 AS a, EXTRACT(DOY FROM d) * 1.5 AS b, EXTRACT(MONTH FROM d) - 0.25 AS c, "
+    "EXTRACT(SECOND FROM t) * 2 AS s FROM (VALUES (DATE '2024-03-05', TIMESTAMP '2024-03-05 12:34:12.345678')) v(d, t)",
+]
+
+
+@pytest.mark.parametrize("sql", EXTRACT_QUERIES)
+def test_extract_numeric(sql: str, pg_conn: psycopg.Connection[Any], session: CatalogSession) -> None:
+    """Names, type OIDs and the very digits PostgreSQL prints (Decimal text keeps the scale: 12.000000)."""
+    cur = pg_conn.execute(sql)
+    expected = [(d.name, d.type_code) for d in cur.description or []], [str(v) for v in cur.fetchone() or ()]
+    cols, table = _ours(session, sql, [])
+    assert table is not None and table.num_rows == 1
+    assert (cols, [str(c[0].as_py()) for c in table.columns]) == expected
+
+
+def test_extract_numeric_division(pg_conn: psycopg.Connection[Any], session: CatalogSession) -> None:
+    """(EXTRACT(MONTH …) - 1) / 3 divides as numeric (never as integers); its value-dependent scale aside, equal."""
+    sql = "SELECT (EXTRACT(MONTH FROM d) - 1) / 3 AS q FROM (VALUES (DATE '2024-03-05')) v(d)"
+    cur = pg_conn.execute(sql)
+    want = cur.fetchone()
+    cols, table = _ours(session, sql, [])
+    assert want is not None and table is not None
+    assert cols == [(d.name, d.type_code) for d in cur.description or []]
+    assert float(table.column(0)[0].as_py()) == pytest.approx(float(want[0]), rel=1e-15)
+
+
+def test_extract_time_field_of_date_is_0a000(pg_conn: psycopg.Connection[Any], session: CatalogSession) -> None:
+    sql = "SELECT EXTRACT(SECOND FROM DATE '2024-03-05')"
+    with pytest.raises(psycopg.Error) as want:
+        pg_conn.execute(sql)
+    with pytest.raises(PgError) as got:
+        _ours(session, sql, [])
+    assert got.value.sqlstate == want.value.sqlstate

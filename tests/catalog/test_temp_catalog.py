@@ -109,3 +109,34 @@ def test_drop_temp_tables_forgets_them(engine: CatalogEngine) -> None:
         assert _rows(s, "SELECT count(*) AS n FROM t2") == [{"n": 0}]
     finally:
         s.close()
+
+
+def test_transaction_rollback_restores_temp_tables(engine: CatalogEngine) -> None:
+    """A transaction block's temp-table writes (begin() … end()): ROLLBACK brings back what PostgreSQL's does,
+    declared column types included; an error aborts the block, so its COMMIT keeps nothing either."""
+    s = _open(engine)
+    try:
+        s.execute("CREATE TEMP TABLE keep (x varchar(10))")
+        s.execute("INSERT INTO keep VALUES ('a'), ('b')")
+        s.begin()
+        s.execute("DELETE FROM keep WHERE x = 'a'")
+        s.execute("DROP TABLE keep")
+        s.execute("CREATE TEMP TABLE fresh (y int)")
+        s.end(commit=False)
+        assert s.temp_tables == {"keep"}
+        assert _rows(s, "SELECT x FROM keep ORDER BY 1") == [{"x": "a"}, {"x": "b"}]
+        assert _rows(s, "SELECT format_type(a.atttypid, a.atttypmod) AS t FROM pg_attribute a JOIN pg_class c "
+                        "ON c.oid = a.attrelid WHERE c.relname = 'keep' AND a.attnum > 0") == [
+            {"t": "character varying(10)"}]
+        s.begin()
+        s.execute("TRUNCATE keep")
+        with pytest.raises(PgError):
+            s.execute("SELECT CAST(x || 'z' AS integer) FROM (VALUES ('1')) v(x)")
+        s.end(commit=True)
+        assert _rows(s, "SELECT count(*) AS n FROM keep") == [{"n": 2}]
+        s.begin()
+        s.execute("CREATE TEMP TABLE fresh (y int)")
+        s.end(commit=True)
+        assert s.temp_tables == {"keep", "fresh"}
+    finally:
+        s.close()

@@ -2,7 +2,8 @@
 
 Quoted mixed-case names keep their case, unquoted names fold to lower case (so "FooBar" is not foobar, and
 "region" is not "Region"), SELECT … INTO TEMP and CREATE TEMP TABLE … AS report `SELECT n`, declared column
-types (varchar(10), numeric(10,2)) are what queries and the catalog describe, DROP takes a list.
+types (varchar(10), numeric(10,2)) are what queries and the catalog describe, DROP takes a list. UPDATE, DELETE
+(WHERE, USING) and TRUNCATE write temp tables with PostgreSQL's command tags, RETURNING with its columns.
 """
 
 from __future__ import annotations
@@ -69,6 +70,65 @@ CONVERSATION = [
     "SELECT count(*) FROM information_schema.tables WHERE table_type = 'LOCAL TEMPORARY'",
 ]
 
+# Writes to temp tables: the rows each leaves behind are read back after it.
+DML_CONVERSATION = [
+    "CREATE TEMP TABLE w (id int, name varchar(10), amount numeric(10,2))",
+    "CREATE TEMP TABLE \"W Keys\" (\"Id\" int, label text)",
+    "INSERT INTO w VALUES (1, 'a', 1.5), (2, 'b', 2.25), (3, 'c', NULL), (4, 'd', 4)",
+    "INSERT INTO \"W Keys\" VALUES (2, 'two'), (4, 'four'), (9, 'nine')",
+    "DELETE FROM w WHERE id = 1",
+    "DELETE FROM w WHERE id = 99",
+    "SELECT * FROM w ORDER BY id",
+    "UPDATE w SET amount = amount * 2, name = upper(name) WHERE amount IS NOT NULL",
+    "UPDATE W SET NAME = 'z' WHERE ID > 100",
+    "SELECT * FROM w ORDER BY id",
+    "UPDATE w SET name = k.label FROM \"W Keys\" k WHERE k.\"Id\" = w.id",
+    "SELECT * FROM w ORDER BY id",
+    "DELETE FROM w USING \"W Keys\" AS k WHERE k.\"Id\" = w.id AND k.label = 'four'",
+    "DELETE FROM w WHERE id IN (SELECT \"Id\" FROM \"W Keys\" WHERE label = 'nine')",
+    "SELECT * FROM w ORDER BY id",
+    "WITH gone AS (SELECT 3 AS id) DELETE FROM pg_temp.w WHERE id IN (SELECT id FROM gone)",
+    "SELECT * FROM w ORDER BY id",
+    "INSERT INTO w VALUES (5, 'e', 5.5), (6, 'f', NULL) RETURNING *",
+    "INSERT INTO pg_temp.w AS x (id, name) VALUES (8, 'h') RETURNING x.id, name, x.amount IS NULL AS none",
+    "UPDATE w SET amount = coalesce(amount, 0) + 1 WHERE id >= 5 RETURNING id, amount, amount * 2, "
+    "substr(name, 1) AS s",
+    "DELETE FROM w x USING \"W Keys\" k WHERE x.id = k.\"Id\" RETURNING x.*",
+    "DELETE FROM w WHERE id = 5 RETURNING name, id + 1",
+    "SELECT * FROM w ORDER BY id",
+    "TRUNCATE w",
+    "SELECT count(*) FROM w",
+    "INSERT INTO w VALUES (7, 'g', 7)",
+    "TRUNCATE TABLE ONLY w, \"W Keys\" RESTART IDENTITY",
+    "SELECT (SELECT count(*) FROM w) AS w, (SELECT count(*) FROM \"W Keys\") AS k",
+    "DELETE FROM w WHERE nope = 1",
+    'UPDATE w SET "ID" = 1',
+    "DELETE FROM no_such_table",
+    "UPDATE no_such_table SET a = 1",
+    "TRUNCATE w, no_such_table",
+    "DROP TABLE w, \"W Keys\"",
+    "DELETE FROM w",
+    # constraints of a temp table hold for UPDATE as for INSERT (class 23 SQLSTATEs)
+    "CREATE TEMP TABLE c (id int PRIMARY KEY, n int NOT NULL, p int CHECK (p > 0))",
+    "INSERT INTO c VALUES (1, 1, 1), (2, 2, 2)",
+    "INSERT INTO c VALUES (1, 3, 3)",
+    "UPDATE c SET n = NULL WHERE id = 1",
+    "UPDATE c SET p = 0",
+    "UPDATE c SET id = 2 WHERE id = 1",
+    "SELECT * FROM c ORDER BY id",
+    "DROP TABLE c",
+    # declared lengths hold: too long is 22001, excess spaces are cut
+    "CREATE TEMP TABLE s (id int, v varchar(3), c char(2))",
+    "INSERT INTO s VALUES (1, 'abc', 'ab')",
+    "INSERT INTO s VALUES (2, 'abcd', 'a')",
+    "INSERT INTO s VALUES (3, 'a', 'abc')",
+    "INSERT INTO s VALUES (4, 'ab   ', 'a')",
+    "UPDATE s SET v = 'wxyz' WHERE id = 1",
+    "UPDATE s SET v = 'q    ' WHERE id = 1",
+    "SELECT id, v, length(v) FROM s ORDER BY id",
+    "DROP TABLE s",
+]
+
 
 @pytest.fixture(scope="module")
 def pg_conn() -> Iterator[psycopg.Connection[Any]]:
@@ -116,6 +176,15 @@ def _ours(session: CatalogSession, sql: str) -> tuple[Any, ...]:
 def test_tableau_temp_table_conversation(pg_conn: psycopg.Connection[Any], session: CatalogSession) -> None:
     differences = []
     for sql in CONVERSATION:
+        want, got = answer(pg_conn, sql), _ours(session, sql)
+        if want != got:
+            differences.append(f"{sql}\n  PostgreSQL: {want}\n  ours:       {got}")
+    assert not differences, "\n".join(differences)
+
+
+def test_temp_table_writes(pg_conn: psycopg.Connection[Any], session: CatalogSession) -> None:
+    differences = []
+    for sql in DML_CONVERSATION:
         want, got = answer(pg_conn, sql), _ours(session, sql)
         if want != got:
             differences.append(f"{sql}\n  PostgreSQL: {want}\n  ours:       {got}")

@@ -131,3 +131,48 @@ def test_wrapper_answers_as_postgresql(name: str, con: duckdb.DuckDBPyConnection
     want = pg.execute(plain).fetchall()  # type: ignore[arg-type]
     assert len(got) == len(want) > 1
     assert _norm(got) == _norm(want)
+
+
+# EXTRACT is numeric since PostgreSQL 14, with the field's scale (SECOND 6 decimals, MILLISECONDS 3, EPOCH of a
+# timestamp 6, calendar fields none); date_part() stays double precision. Arithmetic over EXTRACT is numeric.
+EXTRACT_QUERY = (
+    "SELECT order_id, EXTRACT(YEAR FROM ordered_at) AS y, EXTRACT(EPOCH FROM ordered_at) AS e, "
+    "EXTRACT(SECOND FROM ordered_at + INTERVAL '12.345678 seconds') AS s, "
+    "EXTRACT(MILLISECONDS FROM ordered_at + INTERVAL '1.5 seconds') AS ms, EXTRACT(DOW FROM ordered_at) + 1 AS d, "
+    "EXTRACT(YEAR FROM ordered_at) * 100 + EXTRACT(MONTH FROM ordered_at) AS ym, "
+    "EXTRACT(EPOCH FROM CAST(ordered_at AS DATE)) AS ed, (EXTRACT(MONTH FROM ordered_at) - 1) / 3 AS q, "
+    "date_part('month', ordered_at) AS m, date_part('second', ordered_at + INTERVAL '2.25 seconds') AS ds "
+    "FROM orders"
+)
+
+
+def test_extract_is_numeric_as_in_postgresql(con: duckdb.DuckDBPyConnection, layer: Any,
+                                             pg: psycopg.Connection[Any]) -> None:
+    compiled = layer.compile(EXTRACT_QUERY)
+    cur = pg.execute(EXTRACT_QUERY)  # type: ignore[arg-type]
+    assert cur.description is not None
+    assert [(c.name, c.type.oid) for c in compiled.columns] == [(d.name, d.type_code) for d in cur.description]
+    want = sorted(cur.fetchall())
+    got = sorted(con.execute(compiled.sql).fetchall())
+    assert len(got) == len(want) > 1
+    q = [d.name for d in cur.description].index("q")
+    for g, w in zip(got, want, strict=True):
+        # the digits PostgreSQL prints (2024, 12.345678, 1704103200.000000), except numeric division, whose
+        # scale PostgreSQL picks per value (0.33333333333333333333): there the value is compared
+        assert [str(v) for i, v in enumerate(g) if i != q] == [str(v) for i, v in enumerate(w) if i != q]
+        assert float(g[q]) == pytest.approx(float(w[q]), rel=1e-15)
+
+
+def test_extract_numeric_on_databricks(dbx_layer: Any, layer: Any) -> None:
+    """Spark renders the same numeric EXTRACT (its own fields, exact decimal scaling) and announces the same types."""
+    compiled = dbx_layer.compile(EXTRACT_QUERY)
+    assert_golden("pg_arith_extract_numeric", "databricks", compiled.sql)
+    assert compiled.columns == layer.compile(EXTRACT_QUERY).columns
+
+
+def test_unaliased_extract_named_as_in_postgresql(layer: Any, pg: psycopg.Connection[Any]) -> None:
+    sql = ("SELECT EXTRACT(YEAR FROM ordered_at), date_part('month', ordered_at), EXTRACT(SECOND FROM ordered_at), "
+           "EXTRACT(EPOCH FROM ordered_at) + 1 FROM orders")
+    cur = pg.execute(sql)  # type: ignore[arg-type]
+    assert [(c.name, c.type.oid) for c in layer.compile(sql).columns] == [
+        (d.name, d.type_code) for d in cur.description or []]

@@ -70,9 +70,18 @@ def test_router_kinds() -> None:
     stmts = split("SET x.y = 1; SHOW ALL; BEGIN; DECLARE c CURSOR FOR SELECT 1; FETCH 5 FROM c; CLOSE c;"
                   " SELECT * FROM orders; CREATE TEMP TABLE t (a int); UPDATE orders SET a = 1; COPY t TO STDOUT")
     assert [s.kind for s in stmts] == [Kind.SET, Kind.SHOW, Kind.TRANSACTION, Kind.DECLARE, Kind.FETCH,
-                                       Kind.CLOSE, Kind.QUERY, Kind.TEMP_DDL, Kind.REJECTED, Kind.REJECTED]
-    assert stmts[8].error is not None and stmts[8].error.sqlstate == "25006"
+                                       Kind.CLOSE, Kind.QUERY, Kind.TEMP_DDL, Kind.TEMP_DDL, Kind.REJECTED]
+    assert stmts[8].written == ((None, "orders"),)  # the session refuses it unless orders is its temp table
     assert stmts[9].error is not None and stmts[9].error.sqlstate == "0A000"
+
+
+def test_router_writes_name_their_targets() -> None:
+    """What INSERT/UPDATE/DELETE/TRUNCATE write (checked against the session's temp tables) and what they read."""
+    upd, dele, trunc = split("UPDATE t SET a = u.a FROM u WHERE u.b = t.b; "
+                             "WITH c AS (SELECT 1) DELETE FROM pg_temp.t USING v, c; TRUNCATE TABLE t, public.w")
+    assert (upd.tag, upd.written, upd.relations) == ("UPDATE", ((None, "t"),), ((None, "t"), (None, "u")))
+    assert (dele.tag, dele.written, dele.relations) == ("DELETE", (("pg_temp", "t"),), (("pg_temp", "t"), (None, "v")))
+    assert (trunc.tag, trunc.written) == ("TRUNCATE TABLE", ((None, "t"), ("public", "w")))
 
 
 def test_router_relations_exclude_ctes() -> None:

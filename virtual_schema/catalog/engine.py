@@ -16,7 +16,7 @@ import itertools
 import re
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -354,6 +354,49 @@ class CatalogSession:
         # Session macros (current_user, pgf_sid(), ...) are created when a statement first needs them:
         # creating all of them up front cost ~15 ms per session, on the event loop.
         self._macros: set[str] = set()
+        # in a DuckDB transaction (transaction block with temp-table writes): temp columns and macros before it
+        self._tx_saved: tuple[dict[str, tuple[tuple[str, PgColumnType], ...]], set[str]] | None = None
+
+    # ------------------------------------------------------------------ transactions
+    @property
+    def in_transaction(self) -> bool:
+        return self._tx_saved is not None
+
+    def begin(self) -> None:
+        """Before the first temp-table write of a transaction block: a DuckDB transaction, so that ROLLBACK undoes
+        the block's writes, creations and drops as PostgreSQL's does. Blocks that only read stay outside one (a
+        snapshot would hide catalog reloads from long-lived JDBC transactions)."""
+        if self._tx_saved is not None:
+            return
+        self.cur.execute("BEGIN TRANSACTION")
+        self._tx_saved = (dict(self.temp_columns), set(self._macros))
+
+    def usable(self) -> bool:
+        """False when an error has aborted the DuckDB transaction (it then only takes ROLLBACK)."""
+        try:
+            self.cur.execute("SELECT 1")
+        except duckdb.Error:
+            return False
+        return True
+
+    def end(self, commit: bool) -> None:
+        """COMMIT or ROLLBACK the transaction begin() opened; after a rollback (also of a transaction DuckDB
+        aborted on an error) the session's temp tables, their declared types and its macros are as before it."""
+        saved = self._tx_saved
+        if saved is None:
+            return
+        self._tx_saved = None
+        commit = commit and self.usable()  # DuckDB's COMMIT of an aborted transaction silently rolls back
+        self.cur.execute("COMMIT" if commit else "ROLLBACK")
+        if not commit:
+            self.temp_columns, self._macros = saved
+        rows = self.cur.execute("SELECT table_name FROM duckdb_tables() WHERE temporary").fetchall()
+        self.temp_tables = {r[0] for r in rows if not r[0].startswith("__")}
+        self.temp_columns = {k: v for k, v in self.temp_columns.items() if k in self.temp_tables}
+        self._plans.clear()
+        self._described.clear()
+        if self.temp_tables:
+            self._build_overlay()
 
     # ------------------------------------------------------------------ settings
     def setting(self, name: str) -> str | None:
@@ -519,18 +562,19 @@ class CatalogSession:
             else PgColumnType(plan.param_hints.get(i, 25))
             for i in range(1, plan.param_count + 1)
         )
-        if plan.kind != "select":
+        shape = plan if plan.kind == "select" else plan.returning  # a DML's RETURNING rows: its SELECT
+        if shape is None:
             desc = CatalogDescription((), ptypes)
         else:
-            self._refresh_session_relations(plan)
+            self._refresh_session_relations(shape)
             try:
-                rel = self.cur.sql(plan.duck_sql, params=[None] * len(plan.param_map) or None)
+                rel = self.cur.sql(shape.duck_sql, params=[None] * len(shape.param_map) or None)
                 names = list(rel.columns)  # limit(0) would rename duplicate output names
                 empty = rel.limit(0).to_arrow_table()
                 schema = pa.schema([f.with_name(n) for f, n in zip(empty.schema, names, strict=True)])
             except duckdb.Error as e:
                 raise _pg_error(e, sql) from None
-            desc = CatalogDescription(result_columns(plan, schema), ptypes)
+            desc = CatalogDescription(result_columns(shape, schema), ptypes)
         cache = self._described if plan.unknown or plan.overlay else self.engine.shared_descriptions
         if len(cache) > 4000:
             cache.clear()
@@ -546,9 +590,22 @@ class CatalogSession:
             return CatalogResult((), [], "")
         self._refresh_session_relations(plan)
         args = [_param(params[i - 1]) if i - 1 < len(params) else None for i in plan.param_map] or None
+        limits = self._length_limits(plan)
+        if limits:
+            return self._length_checked(plan, limits, lambda: self._run(plan, sql, args))
+        return self._run(plan, sql, args)
+
+    def _run(self, plan: Plan, sql: str, args: list[object] | None) -> CatalogResult:
         try:
             if plan.kind == "select":
                 table = self.cur.sql(plan.duck_sql, params=args).to_arrow_table()
+            elif plan.returning is not None:
+                return self._returning_result(plan, self.cur.sql(plan.duck_sql, params=args).to_arrow_table())
+            elif plan.kind in ("dml", "truncate"):
+                self.cur.execute(plan.duck_sql, args)
+                res = self.cur.fetchall()
+                n = int(res[0][0]) if res else 0
+                return CatalogResult((), [], plan.tag if plan.kind == "truncate" else f"{plan.tag} {n}", n)
             else:
                 self.cur.execute(plan.duck_sql, args)
                 res = self.cur.fetchall()
@@ -565,6 +622,50 @@ class CatalogSession:
         cols = result_columns(plan, table.schema)
         table = self._post_process(plan, table, cols)
         return CatalogResult(cols, table.to_batches(max_chunksize=65536), f"SELECT {table.num_rows}", table.num_rows)
+
+    def _length_limits(self, plan: Plan) -> list[tuple[str, int, str]]:
+        """(column, n, type name) of the varchar(n) / char(n) columns an INSERT or UPDATE writes: DuckDB ignores
+        the length, PostgreSQL refuses a longer value (22001) unless the excess is spaces (then truncates)."""
+        if plan.kind not in ("insert", "dml") or plan.tag == "DELETE" or plan.target is None:
+            return []
+        out = []
+        for col, t in self.temp_columns.get(plan.target, ()):
+            if t.oid in (1042, 1043) and t.typmod >= 5:
+                out.append((col, t.typmod - 4, "character varying" if t.oid == 1043 else "character"))
+        return out
+
+    def _length_checked(self, plan: Plan, limits: list[tuple[str, int, str]],
+                        run: Callable[[], CatalogResult]) -> CatalogResult:
+        """Run the write, then hold its table to the declared lengths; a statement outside a transaction block
+        runs in one of its own, rolled back when a value is too long."""
+        own = self._tx_saved is None
+        if own:
+            self.cur.execute("BEGIN TRANSACTION")
+        try:
+            result = run()
+            table = f"temp.main.{_ident(plan.target or '')}"
+            for col, n, tname in limits:
+                c = _ident(col)
+                bad = self.cur.execute(f"SELECT 1 FROM {table} WHERE length(rtrim({c}, ' ')) > {n} LIMIT 1").fetchall()
+                if bad:
+                    raise PgError(E.STRING_DATA_RIGHT_TRUNCATION, f"value too long for type {tname}({n})")
+                self.cur.execute(f"UPDATE {table} SET {c} = left({c}, {n}) WHERE length({c}) > {n}")
+        except BaseException:
+            if own:
+                self.cur.execute("ROLLBACK")
+            raise
+        if own:
+            self.cur.execute("COMMIT")
+        return result
+
+    def _returning_result(self, plan: Plan, table: pa.Table) -> CatalogResult:
+        """Rows of INSERT/UPDATE/DELETE … RETURNING, typed as its describing SELECT; the tag counts them."""
+        assert plan.returning is not None
+        cols = result_columns(plan.returning, table.schema)
+        table = self._post_process(plan.returning, table, cols)
+        n = table.num_rows
+        tag = f"INSERT 0 {n}" if plan.kind == "insert" else f"{plan.tag} {n}"
+        return CatalogResult(cols, table.to_batches(max_chunksize=65536), tag, n)
 
     def run_query(self, sql: str) -> tuple[tuple[ResultColumn, ...], pa.Table]:
         """Run a SELECT and return it whole (used by DECLARE CURSOR)."""
@@ -906,8 +1007,29 @@ def _pg_error(e: duckdb.Error, sql: str) -> PgError:
         return PgError("21000", "more than one row returned by a subquery used as an expression")
     if "division by zero" in low:
         return PgError(E.DIVISION_BY_ZERO, "division by zero")
+    if isinstance(e, duckdb.ConstraintException):
+        return _constraint_error(msg)
     if isinstance(e, duckdb.BinderException):
         return PgError(E.DATATYPE_MISMATCH, msg)
+    return PgError(E.INTERNAL_ERROR, msg)
+
+
+def _constraint_error(msg: str) -> PgError:
+    """A temp table's constraint, violated by INSERT or UPDATE, in PostgreSQL's words and class 23 SQLSTATE."""
+    m = re.search(r"NOT NULL constraint failed: ([^.\s]+)\.(\S+)", msg)
+    if m:
+        return PgError(E.NOT_NULL_VIOLATION,
+                       f'null value in column "{m.group(2)}" of relation "{m.group(1)}" violates not-null constraint')
+    m = re.search(r'Duplicate key "(.*)" violates', msg)
+    if m:
+        pairs = [p.split(": ", 1) for p in m.group(1).split(", ")]
+        detail = None
+        if all(len(p) == 2 for p in pairs):
+            detail = f"Key ({', '.join(p[0] for p in pairs)})=({', '.join(p[1] for p in pairs)}) already exists."
+        return PgError(E.UNIQUE_VIOLATION, "duplicate key value violates unique constraint", detail=detail)
+    m = re.search(r'CHECK constraint failed on table "?([^"\s]+)"?', msg)
+    if m:
+        return PgError(E.CHECK_VIOLATION, f'new row for relation "{m.group(1)}" violates check constraint')
     return PgError(E.INTERNAL_ERROR, msg)
 
 

@@ -21,9 +21,11 @@ from virtual_schema import errors as E
 from virtual_schema.catalog.colnames import target_names
 from virtual_schema.catalog.context import DUCK_DB, SCHEMA_ALIAS, SESSION_RELATIONS, CatalogVersion
 from virtual_schema.catalog.formatting import format_type
+from virtual_schema.catalog.returning import returning_select
 from virtual_schema.catalog.textvalues import literal_text
 from virtual_schema.catalog.typeres import literal_type, type_rules
 from virtual_schema.errors import PgError
+from virtual_schema.pgextract import DATE_PART, ExtractPostgres, check_date_field, field_of, pg_extract
 from virtual_schema.pgtypes import TYPES_BY_NAME, TYPES_BY_OID, PgColumnType, pg_type_for_sql_name
 
 REG_NAMES = {
@@ -263,7 +265,7 @@ FUNC_PREFIX = "pgf_"
 class Plan:
     """A translated statement, cached per (text, catalog version)."""
 
-    kind: str  # select | ddl | insert | drop | empty
+    kind: str  # select | ddl | insert | dml (UPDATE, DELETE) | truncate | drop | empty
     duck_sql: str
     names: list[str | None]  # PostgreSQL output names per projection (None: take DuckDB's)
     inferred: list[PgColumnType | None]
@@ -281,6 +283,8 @@ class Plan:
     overlay: bool = False  # reads a session's temp-table overlay: never shared between sessions
     created: str | None = None  # temp table a CREATE / SELECT INTO makes (name as PostgreSQL folds it)
     created_types: list[tuple[str, PgColumnType | None]] = field(default_factory=list)  # its declared columns
+    target: str | None = None  # the table an INSERT / UPDATE / DELETE writes (name as PostgreSQL folds it)
+    returning: Plan | None = None  # DML with RETURNING: the SELECT that describes its rows (returning.py)
 
 
 def _lower_name(ident: exp.Identifier | None) -> str | None:
@@ -307,7 +311,7 @@ def parse(sql: str) -> list[exp.Expr]:
         flags=re.IGNORECASE,
     )
     try:
-        parsed = sqlglot.parse(cleaned, read="postgres")
+        parsed = sqlglot.parse(cleaned, read=ExtractPostgres)
     except (ParseError, TokenError) as e:
         first = str(e).splitlines()[0][:200]
         try:
@@ -317,7 +321,7 @@ def parse(sql: str) -> list[exp.Expr]:
         except Exception:
             raise PgError(E.SYNTAX_ERROR, f"syntax error: {first}") from None
         try:
-            parsed = sqlglot.parse(normalized, read="postgres")
+            parsed = sqlglot.parse(normalized, read=ExtractPostgres)
         except (ParseError, TokenError):
             raise PgError(E.SYNTAX_ERROR, f"syntax error: {first}") from None
     return [p for p in parsed if p is not None]
@@ -389,8 +393,18 @@ class Translator:
             _fold_identifiers(tree)
             if tree.expression is not None:
                 plan.tag = "SELECT"  # CREATE TABLE AS reports the rows it stored, as SELECT INTO does
-        elif isinstance(tree, exp.Insert):
-            plan.kind, plan.tag = "insert", "INSERT"
+        elif isinstance(tree, exp.Insert | exp.Update | exp.Delete):
+            plan.kind, plan.tag = ("insert", "INSERT") if isinstance(tree, exp.Insert) else \
+                ("dml", "UPDATE" if isinstance(tree, exp.Update) else "DELETE")
+            _fold_identifiers(tree)
+            written = tree.this.this if isinstance(tree.this, exp.Schema) else tree.this
+            if isinstance(written, exp.Table) and isinstance(written.this, exp.Identifier):
+                plan.target = _lower_name(written.this)
+            self._returning(tree, sql, plan)
+            if isinstance(tree, exp.Insert):
+                _plain_insert_target(tree)
+        elif isinstance(tree, exp.TruncateTable):
+            plan.kind, plan.tag = "truncate", "TRUNCATE TABLE"
             _fold_identifiers(tree)
         elif isinstance(tree, exp.Drop):
             plan.kind, plan.tag = "drop", "DROP TABLE"
@@ -416,7 +430,14 @@ class Translator:
         self._params(tree)
         tree = self._rewrite_expressions(tree)
         self._renumber_params(tree)
-        if isinstance(tree, exp.Drop) and len(tree.args.get("tables") or []) > 1:
+        if isinstance(tree, exp.TruncateTable):
+            # DuckDB truncates one table per statement and knows no RESTART IDENTITY / CASCADE (temp tables
+            # have neither sequences nor referencing tables here): DELETE without WHERE per table is the same
+            plan.duck_sql = "; ".join(
+                exp.Delete(this=exp.Table(this=t.this.copy())).sql(dialect="duckdb")
+                for t in tree.expressions if isinstance(t, exp.Table)
+            )
+        elif isinstance(tree, exp.Drop) and len(tree.args.get("tables") or []) > 1:
             # DuckDB drops one table per statement; PostgreSQL's list becomes one statement per table
             drops = []
             for t in tree.args["tables"]:
@@ -427,6 +448,44 @@ class Translator:
         else:
             plan.duck_sql = tree.sql(dialect="duckdb")
         return plan
+
+    def _returning(self, tree: exp.Insert | exp.Update | exp.Delete, sql: str, plan: Plan) -> None:
+        """RETURNING: translate the SELECT that describes its rows and give DuckDB PostgreSQL's output names."""
+        clause = tree.args.get("returning")
+        query = returning_select(sql) if isinstance(clause, exp.Returning) else None
+        if clause is None or query is None:
+            return
+        self._returning_target_only(tree, clause)
+        plan.returning = Translator(self.cat, self.search_path, self.overlay, self.temp_columns).translate(query)
+        names = plan.returning.names
+        if len(names) != len(clause.expressions):
+            return
+        for proj, name in zip(list(clause.expressions), names, strict=True):
+            if name is None:
+                continue
+            inner = proj.this if isinstance(proj, exp.Alias) else proj
+            proj.replace(exp.alias_(inner.copy(), exp.to_identifier(name, quoted=True)))
+
+    def _returning_target_only(self, tree: exp.Update | exp.Delete | exp.Insert, clause: exp.Returning) -> None:
+        """DuckDB's RETURNING sees only the written table: with UPDATE … FROM / DELETE … USING, an item that
+        could read another relation (`*`, another table's column) would silently lose it, so refuse it."""
+        others = tree.args.get("using") or tree.args.get("from_")
+        if not others:
+            return
+        target = tree.this.this if isinstance(tree.this, exp.Schema) else tree.this
+        own = {target.alias_or_name.lower()} if isinstance(target, exp.Table) else set()
+        name = _lower_name(target.this) if isinstance(target, exp.Table) and isinstance(target.this, exp.Identifier) \
+            else None
+        columns = {c.lower() for c, _t in self.temp_columns.get(name or "", ())}
+        for col in clause.find_all(exp.Column, exp.Star):
+            if isinstance(col, exp.Star) and isinstance(col.parent, exp.Column):
+                continue
+            qualifier = col.table.lower() if isinstance(col, exp.Column) else ""
+            bare = isinstance(col, exp.Column) and not qualifier and not isinstance(col.this, exp.Star) \
+                and col.name.lower() in columns
+            if qualifier not in own and not bare:
+                raise PgError(E.FEATURE_NOT_SUPPORTED, "RETURNING of UPDATE … FROM / DELETE … USING can only read "
+                              "the table being written on this gateway", hint="Qualify RETURNING items with it.")
 
     def _created(self, tree: exp.Create) -> None:
         """Name and declared column types of the temp table a CREATE / SELECT INTO makes."""
@@ -843,8 +902,8 @@ class Translator:
             return self.infer(e.this, depth + 1)
         if isinstance(e, exp.Window):
             return self.infer(e.this, depth + 1)
-        if isinstance(e, exp.Extract):
-            return PgColumnType(1700)
+        if isinstance(e, exp.Extract):  # numeric since PostgreSQL 14; date_part() is float8
+            return PgColumnType(701 if e.meta.get(DATE_PART) else 1700)
         if isinstance(e, (exp.DateTrunc, exp.TimestampTrunc)):
             arg = self.infer(e.this, depth + 1) if e.this is not None else None
             return PgColumnType(1114) if arg is not None and arg.oid == 1114 else PgColumnType(1184)
@@ -1269,6 +1328,12 @@ class Translator:
             )
         if isinstance(node, exp.Date) and node.this is not None and not node.expressions:
             return _cast(node.this, "DATE")
+        if isinstance(node, exp.Extract):
+            arg = self.infer(node.expression, 0)
+            of_date = arg is not None and arg.oid == 1082
+            if of_date and not node.meta.get(DATE_PART):
+                check_date_field(field_of(node))
+            return pg_extract(node, of_date)
         if isinstance(node, exp.Func):
             return self._rewrite_func(node)
         return node
@@ -1582,6 +1647,25 @@ _TYPE_ALIASES = {
     "real": "float4",
     "boolean": "bool",
 }
+
+
+def _plain_insert_target(tree: exp.Insert) -> None:
+    """INSERT INTO pg_temp.t AS x: DuckDB knows neither the pg_temp schema nor an INSERT alias; RETURNING's
+    x.col becomes t.col."""
+    table = tree.this.this if isinstance(tree.this, exp.Schema) else tree.this
+    if not isinstance(table, exp.Table):
+        return
+    db = table.args.get("db")
+    if isinstance(db, exp.Identifier) and db.name.lower() == "pg_temp":
+        table.set("db", None)
+    alias = table.args.get("alias")
+    if alias is None:
+        return
+    table.set("alias", None)
+    returning = tree.args.get("returning")
+    for col in returning.find_all(exp.Column) if returning is not None else ():
+        if col.table == alias.name:
+            col.set("table", table.this.copy())
 
 
 def _fold_identifiers(target: exp.Expr) -> None:

@@ -29,6 +29,7 @@ from virtual_schema.compiler.semijoin import UNIQUE_KEYS, filtering_join
 from virtual_schema.compiler.shape import Shape, ShapeTemplate, render_template, tag
 from virtual_schema.compiler.to_sql import Planner
 from virtual_schema.errors import FEATURE_NOT_SUPPORTED, UNDEFINED_TABLE, PgError
+from virtual_schema.pgextract import rewrite_extracts
 from virtual_schema.pgtypes import TYPES_BY_OID, PgColumnType
 from virtual_schema.schema import ResultColumn, VirtualSchema
 
@@ -93,6 +94,8 @@ class Compiler:
             if fallback is None:
                 raise
             return fallback, None
+        if "(" in sql:
+            _wrapper_extracts(tree)
         if "/" in sql:
             _wrapper_integer_division(tree)
         tree = self._unify_set_operation(tree)
@@ -205,6 +208,7 @@ class Compiler:
         return None
 
     def _semantic(self, sel: exp.Select, info: TableInfo, alias: str, types: dict[str, exp.DataType]) -> exp.Select:
+        rewrite_extracts(sel, lambda e: _annotate_one(e, info.types, None).this is exp.DataType.Type.DATE)
         integer_division(sel, info.types)
         float_text(sel, lambda e: _annotate_one(e, info.types, None))
         analysis = analyse(sel, info, alias)
@@ -515,6 +519,14 @@ def _light_copy(tree: exp.Expression) -> exp.Expression:
             standin.replace(original)
 
 
+def _wrapper_extracts(tree: exp.Expression) -> None:
+    """EXTRACT in ordinary SQL around semantic subqueries (theirs are rewritten already): numeric as PostgreSQL's;
+    an argument is known to be a date only when cast to one."""
+    if not any(True for _ in tree.find_all(exp.Extract)):
+        return
+    rewrite_extracts(tree, lambda e: isinstance(e, exp.Cast) and e.to.this is exp.DataType.Type.DATE)
+
+
 def _wrapper_integer_division(tree: exp.Expression) -> None:
     """`/` in ordinary SQL around semantic subqueries, divided as PostgreSQL would (pgarith): a column is known
     by name from the semantic subqueries' output casts, unless two of them disagree on its type or a
@@ -580,6 +592,9 @@ def _pg_date_arithmetic(root: exp.Expr) -> None:
                                                                                   else "INT")
         elif isinstance(node, exp.Mul) and T.INTERVAL in (lk, rk):
             node.type = exp.DataType.build("INTERVAL")
+        elif node.left.type is not None and node.right.type is not None and _numeric_operands(
+                node.left.type, node.right.type):
+            node.type = ty.numeric_arith(node, node.left.type, node.right.type)
         elif isinstance(node, (exp.Div, exp.Mul, exp.Mod)):
             if lk in numbers and rk in numbers and node.type is not None and node.type.this not in numbers:
                 node.type = ty.DOUBLE
@@ -592,6 +607,15 @@ def _pg_date_arithmetic(root: exp.Expr) -> None:
         elif lk in ty.INTEGER_TYPES and rk in ty.INTEGER_TYPES and (
                 node.type is None or node.type.this not in ty.INTEGER_TYPES):
             node.type = ty.BIGINT if T.BIGINT in (lk, rk) else exp.DataType.build("INT")
+
+
+def _numeric_operands(left: exp.DataType, right: exp.DataType) -> bool:
+    """Numeric (decimal) arithmetic in PostgreSQL: a numeric operand and no float8 one (EXTRACT(...) - 1)."""
+    if not (left.this is exp.DataType.Type.DECIMAL or right.this is exp.DataType.Type.DECIMAL
+            or ty.is_numeric_double(left) or ty.is_numeric_double(right)):
+        return False
+    numbers = ty.INTEGER_TYPES | {exp.DataType.Type.DECIMAL}
+    return all(t.this in numbers or ty.is_numeric_double(t) for t in (left, right))
 
 
 def _param_no(p: exp.Parameter) -> int:

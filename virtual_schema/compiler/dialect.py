@@ -18,6 +18,8 @@ from sqlglot.dialects.dialect import Dialect
 from sqlglot.dialects.postgres import Postgres
 from sqlglot.generators.databricks import DatabricksGenerator
 
+from virtual_schema.pgextract import ExtractPostgres
+
 # PostgreSQL's EXTRACT/date_trunc unit spellings (and Redshift's) → the canonical unit names.
 _UNIT_ALIASES = {
     "QTR": "QUARTER", "QTRS": "QUARTER", "QUARTERS": "QUARTER",
@@ -67,10 +69,10 @@ def _charindex(args: list[Any]) -> exp.Expression:
     return exp.StrPosition(this=args[1], substr=args[0])
 
 
-class BiPostgres(Postgres):
-    """PostgreSQL as BI tools speak it."""
+class BiPostgres(ExtractPostgres):
+    """PostgreSQL as BI tools speak it (date_part() marked apart from EXTRACT: float8, not numeric)."""
 
-    class Parser(Postgres.Parser):  # type: ignore[misc, valid-type]  # sqlglot builds Parser dynamically
+    class Parser(ExtractPostgres.Parser):
         FUNCTIONS = {
             **Postgres.Parser.FUNCTIONS,
             "DATEADD": _dateadd,

@@ -57,10 +57,47 @@ def _pg_for_sql(name: str) -> PgColumnType:
     return pg_type_for_sql_name(name)
 
 
+_NUMERIC_AS_DOUBLE = "pg_numeric"  # meta flag of a DOUBLE that PostgreSQL types numeric (see numeric_double)
+
+
+def numeric_double() -> exp.DataType:
+    """DOUBLE in the warehouse, numeric to the client: PostgreSQL's numeric division (EXTRACT(MONTH FROM d) / 3),
+    whose result scale depends on the value; neither DuckDB nor Spark divides decimals exactly."""
+    dt = DOUBLE.copy()
+    dt.meta[_NUMERIC_AS_DOUBLE] = True
+    return dt
+
+
+def is_numeric_double(dt: exp.DataType | None) -> bool:
+    return dt is not None and bool(dt._meta) and bool(dt.meta.get(_NUMERIC_AS_DOUBLE))
+
+
+def numeric_arith(op: exp.Expression, left: exp.DataType, right: exp.DataType) -> exp.DataType:
+    """The type of numeric +, -, *, /, % as PostgreSQL computes it (numeric.c): + - % keep the larger scale,
+    * adds the scales, / has a value-dependent scale (numeric_double). Integers have scale 0."""
+    if isinstance(op, exp.Div) or is_numeric_double(left) or is_numeric_double(right):
+        return numeric_double()
+    scales = [_scale(t) for t in (left, right)]
+    if None in scales:
+        return numeric_double()
+    sl, sr = (s or 0 for s in scales)
+    return decimal(38, min(sl + sr if isinstance(op, exp.Mul) else max(sl, sr), 37))
+
+
+def _scale(dt: exp.DataType) -> int | None:
+    if dt.this in INTEGER_TYPES:
+        return 0
+    if dt.this is T.DECIMAL and len(dt.expressions) > 1:
+        return int(str(dt.expressions[1].this.this))
+    return None
+
+
 def pg_type(dt: exp.DataType | None) -> PgColumnType:
     """PostgreSQL type of an inferred sqlglot type (unknown → text)."""
     if dt is None or dt.this in (T.UNKNOWN, T.NULL):
         return _pg_for_sql("text")
+    if dt._meta and dt.meta.get(_NUMERIC_AS_DOUBLE):
+        return _pg_for_sql("numeric")
     if dt.this in (T.TIMESTAMPNTZ, T.DATETIME):
         return _pg_for_sql("timestamp")
     if dt.this in (T.TIMESTAMPLTZ,):
