@@ -73,21 +73,37 @@ def format_float(x: float, *, single: bool = False) -> str:
     digits, exp = _shortest_parts(text.lstrip("-"))
     high = 6 if single else 15
     if -4 <= exp < high:
-        if exp < 0:
-            return f"{sign}0.{'0' * (-exp - 1)}{digits}"
-        if len(digits) <= exp + 1:
-            return sign + digits + "0" * (exp + 1 - len(digits))
-        return f"{sign}{digits[: exp + 1]}.{digits[exp + 1 :]}"
+        return sign + _positional(digits, exp)
     mantissa = digits[0] + ("." + digits[1:] if len(digits) > 1 else "")
     return f"{sign}{mantissa}e{'-' if exp < 0 else '+'}{abs(exp):02d}"
 
 
+def format_float_numeric(x: float) -> str:
+    """A double the client was told is numeric (an average, a quotient): its shortest round-trip digits laid
+    out as numeric_out lays them out, never with an exponent (4.2e-09 is 0.0000000042); numeric has no -0."""
+    if math.isnan(x):
+        return "NaN"
+    if math.isinf(x):
+        return "Infinity" if x > 0 else "-Infinity"
+    if x == 0:
+        return "0"
+    digits, exp = _shortest_parts(repr(abs(x)))
+    return ("-" if x < 0 else "") + _positional(digits, exp)
+
+
+def _positional(digits: str, exp: int) -> str:
+    """Significant digits d1d2… times 10**exp in fixed notation."""
+    if exp < 0:
+        return f"0.{'0' * (-exp - 1)}{digits}"
+    if len(digits) <= exp + 1:
+        return digits + "0" * (exp + 1 - len(digits))
+    return f"{digits[: exp + 1]}.{digits[exp + 1 :]}"
+
+
 def format_numeric(value: decimal.Decimal | int | float, scale: int | None = None) -> str:
     if isinstance(value, float):
-        if math.isnan(value):
-            return "NaN"
-        if math.isinf(value):
-            return "Infinity" if value > 0 else "-Infinity"
+        if scale is None or not math.isfinite(value):
+            return format_float_numeric(value)
         value = decimal.Decimal(repr(value))
     d = decimal.Decimal(value)
     if d.is_nan():
@@ -264,13 +280,14 @@ _I16, _I32, _I64, _U32 = struct.Struct("!h"), struct.Struct("!i"), struct.Struct
 
 def numeric_binary(value: decimal.Decimal | int | float, scale: int | None = None) -> bytes:
     """numeric_send: ndigits, weight, sign, dscale, base-10000 digits (no leading/trailing zero digits)."""
-    if isinstance(value, float):
-        value = decimal.Decimal(repr(value)) if math.isfinite(value) else decimal.Decimal(str(value))
+    if isinstance(value, float):  # the digits of its text form (format_numeric), so dscale agrees with it
+        value = decimal.Decimal(format_float_numeric(value) if scale is None else repr(value))
     d = decimal.Decimal(value)
     if d.is_nan():
         return struct.pack("!hhHh", 0, 0, 0xC000, 0)
     if d.is_infinite():
-        return struct.pack("!hhHh", 0, 0, 0xD000 if d > 0 else 0xF000, 0)
+        # PostgreSQL's numeric_send reads dscale out of the special value's short header: 32 for ±Infinity
+        return struct.pack("!hhHh", 0, 0, 0xD000 if d > 0 else 0xF000, 32)
     if scale is not None:
         d = d.quantize(decimal.Decimal(1).scaleb(-scale), context=_WIDE)
         if 0 <= scale <= 1000:

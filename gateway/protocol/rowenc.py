@@ -213,7 +213,11 @@ def _patch_rows(field: vf.Field, rows: npt.NDArray[np.intp], texts: list[bytes])
     return vf.Field(mat, None, hi, field.null)
 
 
-def _float_text(single: bool) -> Renderer:
+def _float_text(single: bool, numeric: bool = False) -> Renderer:
+    """float4/float8 text; `numeric`: doubles announced as numeric, which never print an exponent or -0."""
+    def fmt(x: float) -> bytes:
+        return (pv.format_float_numeric(x) if numeric else pv.format_float(x, single=single)).encode()
+
     def render(arr: pa.Array) -> vf.Field:
         arr = arr.cast(pa.float32() if single else pa.float64())
         vals = _values(arr, np.float32 if single else np.float64)
@@ -223,17 +227,19 @@ def _float_text(single: bool) -> Renderer:
             rows = np.flatnonzero(~covered)
             if len(rows) <= max(64, len(vals) // 50):
                 field.null = null
-                return _patch_rows(field, rows, [pv.format_float(float(vals[r])).encode() for r in rows])
+                return _patch_rows(field, rows, [fmt(float(vals[r])) for r in rows])
         strs = pc.cast(arr, pa.string())
         field = _strings(strs)
         with np.errstate(invalid="ignore"):
             a = np.abs(vals)
             fix = ~np.isfinite(vals) | ((a < 1e-4) & (a != 0)) | (a >= (1e6 if single else 1e15))
+        if numeric:
+            fix |= (vals == 0) & np.signbit(vals)
         fix |= np.asarray(pc.fill_null(pc.match_substring(strs, "e"), False).to_numpy(zero_copy_only=False))
         if field.null is not None:
             fix &= ~field.null
         rows = np.flatnonzero(fix)
-        return _patch_rows(field, rows, [pv.format_float(float(vals[r]), single=single).encode() for r in rows])
+        return _patch_rows(field, rows, [fmt(float(vals[r])) for r in rows])
 
     return render
 
@@ -386,7 +392,7 @@ def _numeric_text(scale_hint: int | None) -> Renderer:
         if pa.types.is_integer(typ):
             return _uint64_text(arr) if typ == pa.uint64() else _int_text(arr)
         if pa.types.is_floating(typ):
-            return _float_text(False)(arr)
+            return _float_text(False, numeric=True)(arr)
         ints = _decimal_ints(arr)
         if ints is not None and typ.scale <= 18:
             return _with_nulls(vf.scaled_text(ints, typ.scale), arr)
@@ -680,7 +686,7 @@ def _small_encoder(col: PgColumnType, fmt: int, arrow_type: pa.DataType, zone_na
             return lambda v: pv.binary_value(decode_text(str(v), oid), oid, scale)
     if oid == t.NUMERIC and pa.types.is_floating(arrow_type):
         if fmt == 0:
-            return lambda v: pv.format_float(float(v)).encode()
+            return lambda v: pv.format_float_numeric(float(v)).encode()
         return pv.value_encoder(oid, fmt, zone, _numeric_scale(col))
     return pv.value_encoder(oid, fmt, zone, None)
 
@@ -916,6 +922,16 @@ def _plan_timestamp_text(arr: pa.Array) -> _Plan | None:
 def _plan_float8_text(arr: pa.Array) -> _Plan | None:
     """Doubles the compiled writer prints itself (shortest round trip in fixed notation), the few others
     (exponent form, infinities, -0, long fractions) rendered here per value; mostly such values: numpy/pyarrow."""
+    return _plan_float_text(arr, pv.format_float)
+
+
+def _plan_float_numeric_text(arr: pa.Array) -> _Plan | None:
+    """Doubles announced as numeric: the same, but the values float8out would print with an exponent are
+    printed in fixed notation, as numeric_out prints every value."""
+    return _plan_float_text(arr, pv.format_float_numeric)
+
+
+def _plan_float_text(arr: pa.Array, render: Callable[[float], str]) -> _Plan | None:
     kern = _kernel()
     if kern is None or not pa.types.is_floating(arr.type):
         return None
@@ -931,7 +947,9 @@ def _plan_float8_text(arr: pa.Array) -> _Plan | None:
         return None
     stream = np.zeros(0, np.uint8)
     if misses:
-        texts = [pv.format_float(float(x[r])).encode() for r in np.flatnonzero(ks < 0)]
+        texts = [render(float(x[r])).encode() for r in np.flatnonzero(ks < 0)]
+        if any(len(b) > 255 for b in texts):  # (a one-byte length each: 1e-300 in fixed notation is not)
+            return None
         stream = np.frombuffer(b"".join(bytes([len(b)]) + b for b in texts), np.uint8)
     return _Plan(7, values=ys, lens=ks, data=stream, null=null, width=24)
 
@@ -1009,8 +1027,10 @@ def _planner(col: PgColumnType, fmt: int, arrow_type: pa.DataType) -> Planner | 
             return _plan_int_text
         if oid == t.NUMERIC and (pa.types.is_decimal(arrow_type) or pa.types.is_integer(arrow_type)):
             return _plan_numeric_text
-        if oid in (t.FLOAT8, t.NUMERIC) and pa.types.is_floating(arrow_type):
+        if oid == t.FLOAT8 and pa.types.is_floating(arrow_type):
             return _plan_float8_text
+        if oid == t.NUMERIC and pa.types.is_floating(arrow_type):
+            return _plan_float_numeric_text
         if oid == t.DATE:
             return _plan_date_text
         if oid == t.TIMESTAMP:

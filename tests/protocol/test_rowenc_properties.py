@@ -56,6 +56,8 @@ COLUMNS: dict[str, tuple[PgColumnType, pa.DataType, st.SearchStrategy[object]]] 
     "numeric_sum": (PgColumnType(t.NUMERIC), pa.decimal128(38, 2), st.one_of(decimals2, wide_decimals2)),
     "numeric_count": (PgColumnType(t.NUMERIC), pa.decimal128(38, 0),
                       st.integers(-(10**20), 10**20).map(decimal.Decimal)),
+    # an average or a quotient: a double the client is told is numeric
+    "numeric_double": (PgColumnType(t.NUMERIC), pa.float64(), floats),
     "date": (PgColumnType(t.DATE), pa.date32(), st.dates()),
     "timestamp": (PgColumnType(t.TIMESTAMP), pa.timestamp("us"), micro_ts),
     "timestamptz": (PgColumnType(t.TIMESTAMPTZ), pa.timestamp("us", tz="UTC"),
