@@ -176,12 +176,15 @@ class Execution(Cursors):
         elif kind is Kind.TRANSACTION:
             before = self.tx.status
             tag = self.tx.command(node, self.settings, notices)
-            if tag in ("COMMIT", "ROLLBACK"):
+            if node["kind"] in ("TRANS_STMT_SAVEPOINT", "TRANS_STMT_ROLLBACK_TO"):
+                # DuckDB has no savepoints: the catalog transaction of temp-table writes ends at each SAVEPOINT
+                # (keeping them) and the next write starts another, so ROLLBACK TO the latest savepoint undoes
+                # exactly the writes after it, also when an error has aborted DuckDB's transaction (psqlODBC's
+                # statement-level rollback). A whole-block ROLLBACK then undoes only the writes after the
+                # block's last savepoint.
+                self.end_temp_writes(commit=node["kind"] == "TRANS_STMT_SAVEPOINT")
+            elif tag in ("COMMIT", "ROLLBACK"):
                 self.end_temp_writes(commit=tag == "COMMIT")
-            elif node["kind"] == "TRANS_STMT_ROLLBACK_TO" and self.catalog_session is not None \
-                    and self.catalog_session.in_transaction and not self.catalog_session.usable():
-                # DuckDB has no savepoints: a transaction its error aborted can only be rolled back whole
-                self.end_temp_writes(commit=False)
             if before != "I" and self.tx.status == "I":
                 self.end_transaction()
         elif kind is Kind.DISCARD:

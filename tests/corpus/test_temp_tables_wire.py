@@ -209,6 +209,44 @@ def test_rollback_undoes_temp_table_writes(bi_gateway: GatewayProcess, bi_pg: Pg
         assert not differences, "\n".join(differences)
 
 
+SAVEPOINT_WRITES = [
+    "CREATE TEMP TABLE sp (a int)",
+    "BEGIN",
+    "INSERT INTO sp VALUES (1)",
+    "SAVEPOINT s1",
+    "INSERT INTO sp VALUES (2)",
+    "ROLLBACK TO SAVEPOINT s1",
+    "SELECT * FROM sp ORDER BY 1",
+    # psqlODBC's statement-level rollback: a savepoint around each statement, ROLLBACK TO after an error
+    "SAVEPOINT stmt",
+    "INSERT INTO sp VALUES (3)",
+    "RELEASE SAVEPOINT stmt",
+    "SAVEPOINT stmt",
+    "INSERT INTO sp VALUES ('x')",
+    "ROLLBACK TO SAVEPOINT stmt",
+    "SELECT * FROM sp ORDER BY 1",
+    "SAVEPOINT stmt",
+    "CREATE TEMP TABLE sp2 AS SELECT a * 10 AS b FROM sp",
+    "DELETE FROM sp WHERE a = 1",
+    "SELECT nope FROM sp",
+    "ROLLBACK TO SAVEPOINT stmt",
+    "SELECT * FROM sp ORDER BY 1",
+    "SELECT count(*) FROM pg_class WHERE relname = 'sp2'",
+    "INSERT INTO sp VALUES (4)",
+    "COMMIT",
+    "SELECT * FROM sp ORDER BY 1",
+    "DROP TABLE sp",
+]
+
+
+def test_rollback_to_savepoint_undoes_the_writes_after_it(bi_gateway: GatewayProcess, bi_pg: PgServer) -> None:
+    """ROLLBACK TO the latest savepoint undoes the temp-table writes after it, also after an error, and keeps
+    the ones before it, as in PostgreSQL."""
+    with psycopg.connect(bi_gateway.dsn(), autocommit=True) as gw, psycopg.connect(bi_pg.dsn(), autocommit=True) as pg:
+        differences = _differences(gw, pg, SAVEPOINT_WRITES)
+        assert not differences, "\n".join(differences)
+
+
 def _all_results_or_error(conn: psycopg.Connection[Any], script: str) -> Any:
     try:
         return _all_results(conn, script)
