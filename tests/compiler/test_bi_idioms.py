@@ -222,3 +222,34 @@ def test_tableau_top_n_at_another_grain_averages_base_rows(con, layer) -> None:
           "GROUP BY 1",
           "select date_trunc('month', o.order_ts), avg(o.amount) from orders o join (select status s from orders "
           "group by 1 order by sum(amount) desc limit 2) t on o.status is not distinct from t.s group by 1")
+
+
+def test_sum_of_an_additive_metric_over_a_join_adds_up(con, layer) -> None:
+    # orders becomes a semantic subquery per (customer_id, status): summing its revenue again is the revenue
+    check(con, layer,
+          "select c.segment, sum(o.revenue), max(o.max_amount), sum(sum(o.revenue)) over () from orders o "
+          "join customers c on o.customer_id = c.customer_id where o.status is not null group by 1",
+          "select c.segment, sum(o.amount), max(o.amount), sum(sum(o.amount)) over () from orders o "
+          "join customers c using (customer_id) where o.status is not null group by 1")
+
+
+@pytest.mark.parametrize("agg", [
+    "avg(o.avg_amount)",  # an average of per-customer averages
+    "sum(o.avg_amount)",
+    "count(distinct o.buyers)",  # distinct counts do not add up
+    "sum(o.buyers)",
+    "sum(o.avg_order_value)",  # a ratio
+    "sum(o.net_revenue)",  # a derived metric
+    "min(o.revenue)",  # a sum re-aggregated by another function
+    "sum(o.revenue * 2)",  # only the bare metric
+    "avg(o.avg_amount) over ()",
+])
+def test_metric_aggregated_again_over_a_join_is_refused(layer, agg: str) -> None:
+    """The general join reads each table as a semantic subquery at the grain of the columns used through it;
+    an aggregate over its metric that is not a sum of sums (or counts), min of mins or max of maxes would give
+    a wrong number without an error, so it is refused."""
+    with pytest.raises(PgError) as ei:
+        layer.compile(f"select c.segment, {agg} from orders o join customers c on o.customer_id = c.customer_id "
+                      "group by 1")
+    assert ei.value.sqlstate == "0A000", ei.value.message
+    assert "again" in ei.value.message

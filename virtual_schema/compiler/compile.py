@@ -22,8 +22,19 @@ from sqlglot.optimizer.qualify import qualify
 
 from virtual_schema.compiler import types as ty
 from virtual_schema.compiler.api import CompiledQuery
-from virtual_schema.compiler.bind import SEM, Analysis, TableInfo, _figure_name, ambiguous, analyse, parse, position
+from virtual_schema.compiler.bind import (
+    SEM,
+    Analysis,
+    TableColumn,
+    TableInfo,
+    _figure_name,
+    ambiguous,
+    analyse,
+    parse,
+    position,
+)
 from virtual_schema.compiler.dialect import target_dialect
+from virtual_schema.compiler.metrics import reaggregation
 from virtual_schema.compiler.pgarith import divide_integers, float_text, integer_division
 from virtual_schema.compiler.semijoin import UNIQUE_KEYS, filtering_join
 from virtual_schema.compiler.shape import Shape, ShapeTemplate, render_template, tag
@@ -31,7 +42,7 @@ from virtual_schema.compiler.to_sql import Planner
 from virtual_schema.errors import FEATURE_NOT_SUPPORTED, UNDEFINED_TABLE, PgError
 from virtual_schema.pgextract import rewrite_extracts
 from virtual_schema.pgtypes import TYPES_BY_OID, PgColumnType
-from virtual_schema.schema import ResultColumn, VirtualSchema
+from virtual_schema.schema import ColumnKind, ResultColumn, VirtualSchema
 
 _COMPARISONS = (
     exp.EQ,
@@ -180,6 +191,7 @@ class Compiler:
                 return self._semantic(sel, info, t.alias_or_name, types)
         # Joined virtual tables: each becomes a semantic subquery of the columns used through it.
         _no_measure_over_join(sel)
+        self._no_reaggregation_over_join(sel, virtual)
         for t, info in virtual:
             assert info is not None
             alias = t.alias_or_name
@@ -206,6 +218,33 @@ class Compiler:
             inner = self._semantic(inner, info, info.name, types)
             t.replace(exp.Subquery(this=inner, alias=exp.TableAlias(this=exp.to_identifier(alias))))
         return None
+
+    def _no_reaggregation_over_join(self, sel: exp.Select, virtual: list[tuple[exp.Table, TableInfo | None]]) -> None:
+        """A metric read through a join is computed per row of the columns used through its table, so an aggregate
+        over it in the joining query aggregates those values again. That is the metric at the coarser grain only
+        for a sum of sums or counts, a min of mins, a max of maxes (metrics.reaggregation); an average of
+        averages or a count of distinct counts would be a wrong number, so it is refused instead."""
+        for col in sel.find_all(exp.Column):
+            agg = col.find_ancestor(exp.AggFunc)  # the aggregate applied to the metric's values (not one above it)
+            if agg is None or agg.find_ancestor(exp.Select) is not sel:
+                continue
+            found = _metric_column(col, virtual)
+            if found is None:
+                continue
+            arg = agg.this.unnest() if isinstance(agg.this, exp.Expression) else None
+            want = reaggregation(self.planner.models, found.key)
+            if want is not None and agg.key == want and arg is col:
+                continue
+            reason = (f"only {want.upper()}({col.name}) adds up" if want is not None else
+                      "its values do not add up across rows (an average, a distinct count, a ratio…)")
+            raise PgError(
+                FEATURE_NOT_SUPPORTED,
+                f'{agg.sql(dialect="postgres")} over a join aggregates metric "{col.name}" again after it was '
+                f"computed per row of the columns used through its table: {reason}",
+                hint="Select the metric from its own table at the grain you need (a join that only filters "
+                     "its rows, such as a top-k subquery, keeps the metric exact).",
+                position=position(col),
+            )
 
     def _semantic(self, sel: exp.Select, info: TableInfo, alias: str, types: dict[str, exp.DataType]) -> exp.Select:
         rewrite_extracts(sel, lambda e: _annotate_one(e, info.types, None).this is exp.DataType.Type.DATE)
@@ -420,6 +459,17 @@ def _no_measure_over_join(sel: exp.Select) -> None:
                 "join on equal keys with a derived table that has one row per key and whose columns are read "
                 "nowhere else",
             )
+
+
+def _metric_column(col: exp.Column, virtual: list[tuple[exp.Table, TableInfo | None]]) -> TableColumn | None:
+    """The metric or measure a column reads from one of the joined virtual tables, if it is one."""
+    for t, info in virtual:
+        if info is None or (col.table and col.table != t.alias_or_name):
+            continue
+        got = info.lookup(col.name, bool(col.this.quoted)) if isinstance(col.this, exp.Identifier) else None
+        if got is not None and got.kind in (ColumnKind.METRIC, ColumnKind.MEASURE):
+            return got
+    return None
 
 
 def _grain_outputs(a: Analysis) -> list[set[str]] | None:

@@ -61,6 +61,24 @@ def measure_agg(
     raise PgError(FEATURE_NOT_SUPPORTED, f"aggregation {agg.value} is not supported")
 
 
+_REAGGREGATE = {Agg.SUM: "sum", Agg.COUNT: "sum", Agg.SUM_BOOLEAN: "sum", Agg.MIN: "min", Agg.MAX: "max"}
+
+
+def reaggregation(models: SemanticModelSet, name: str) -> str | None:
+    """The SQL aggregate that, applied to a metric's values at a finer grain, gives the metric at a coarser one
+    (a sum of sums or counts, a min of mins, a max of maxes); None when nothing does: averages, distinct counts,
+    percentiles, ratios, derived and cumulative metrics, or a NULL filled in per row."""
+    metric = models.metric_by_name.get(name)
+    if metric is not None:
+        if metric.type is not MetricType.SIMPLE or metric.fill_nulls_with is not None or metric.measure is None:
+            return None
+        name = metric.measure
+    got = models.measure(name)
+    if got is None or got[1].non_additive_dimension is not None:
+        return None
+    return _REAGGREGATE.get(got[1].agg)
+
+
 class MetricExpander:
     """Turns a metric name into an expression over leaf placeholders, registering leaves as it goes."""
 
