@@ -227,9 +227,10 @@ def test_tableau_top_n_at_another_grain_averages_base_rows(con, layer) -> None:
 def test_sum_of_an_additive_metric_over_a_join_adds_up(con, layer) -> None:
     # orders becomes a semantic subquery per (customer_id, status): summing its revenue again is the revenue
     check(con, layer,
-          "select c.segment, sum(o.revenue), max(o.max_amount), sum(sum(o.revenue)) over () from orders o "
-          "join customers c on o.customer_id = c.customer_id where o.status is not null group by 1",
-          "select c.segment, sum(o.amount), max(o.amount), sum(sum(o.amount)) over () from orders o "
+          "select c.segment, sum(o.revenue), sum(o.order_count), max(o.max_amount), sum(sum(o.revenue)) over () "
+          "from orders o join customers c on o.customer_id = c.customer_id where o.status is not null group by 1",
+          "select c.segment, sum(o.amount), count(o.order_id)::numeric, max(o.amount), sum(sum(o.amount)) over () "
+          "from orders o "
           "join customers c using (customer_id) where o.status is not null group by 1")
 
 

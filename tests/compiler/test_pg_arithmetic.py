@@ -176,3 +176,15 @@ def test_unaliased_extract_named_as_in_postgresql(layer: Any, pg: psycopg.Connec
     cur = pg.execute(sql)  # type: ignore[arg-type]
     assert [(c.name, c.type.oid) for c in layer.compile(sql).columns] == [
         (d.name, d.type_code) for d in cur.description or []]
+
+
+def test_wrapper_aggregates_typed_as_postgresql(con: duckdb.DuckDBPyConnection, layer: Any,
+                                                pg: psycopg.Connection[Any]) -> None:
+    """sum() and avg() in ordinary SQL around a semantic subquery announce PostgreSQL's result types (sum of a
+    bigint is numeric, of an integer bigint, avg of an integer numeric), and the answers agree."""
+    body = ("SELECT status, SUM(n) AS s8, SUM(CAST(n AS INTEGER)) AS s4, AVG(n) AS a8, SUM(n) + 1 AS s8p, "
+            "AVG(CAST(n AS DOUBLE PRECISION)) AS af, SUM(CAST(n AS DOUBLE PRECISION)) AS sf FROM {} t GROUP BY status")
+    compiled = layer.compile(body.format("(SELECT status, order_count AS n FROM orders)"))
+    cur = pg.execute(body.format("(SELECT status, COUNT(order_id) AS n FROM orders GROUP BY status)"))  # type: ignore[arg-type]
+    assert [c.type.oid for c in compiled.columns] == [d.type_code for d in cur.description]
+    assert _norm(con.execute(compiled.sql).fetchall()) == _norm(cur.fetchall())

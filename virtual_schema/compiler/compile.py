@@ -406,7 +406,12 @@ class Compiler:
             return []
         while isinstance(a, exp.SetOperation):
             a = a.this
-        return [i.type for i in a.expressions] if isinstance(a, exp.Select) else []
+        if not isinstance(a, exp.Select):
+            return []
+        for item in a.expressions:
+            if _pg_aggregates(item):
+                _pg_date_arithmetic(item)
+        return [i.type for i in a.expressions]
 
     def _infer_param(self, tree: exp.Expression, n: int) -> PgColumnType:
         for p in tree.find_all(exp.Parameter, bfs=False):
@@ -618,6 +623,28 @@ def _expand_stars(sel: exp.Select) -> None:
     ):
         return
     sel.set("expressions", [e.copy() for e in q.expressions])
+
+
+def _pg_aggregates(root: exp.Expression) -> bool:
+    """sum() and avg() typed as PostgreSQL types them (sqlglot gives sum the argument's type): sum of int2/int4 is
+    bigint, of int8 numeric; avg of an integer or numeric is numeric. True when a type changed (the caller then
+    lets it flow up through arithmetic)."""
+    T = exp.DataType.Type
+    changed = False
+    for node in root.find_all(exp.Sum, exp.Avg):
+        arg = node.this.expressions[0] if isinstance(node.this, exp.Distinct) and node.this.expressions else node.this
+        at = arg.type.this if isinstance(arg, exp.Expression) and arg.type is not None else None
+        new: exp.DataType | None = None
+        if isinstance(node, exp.Sum) and at in (T.SMALLINT, T.INT, T.TINYINT):
+            new = ty.BIGINT
+        elif isinstance(node, exp.Sum) and at in (T.BIGINT, T.INT128, T.UBIGINT):
+            new = ty.decimal(38, 0)
+        elif isinstance(node, exp.Avg) and at is not None and (at in ty.INTEGER_TYPES or at is T.DECIMAL):
+            new = ty.numeric_double()
+        if new is not None:
+            node.type = new
+            changed = True
+    return changed
 
 
 def _pg_date_arithmetic(root: exp.Expr) -> None:
