@@ -173,19 +173,18 @@ def _ours(session: CatalogSession, sql: str) -> tuple[Any, ...]:
     return (res.command_tag, cols, rows)
 
 
-def test_tableau_temp_table_conversation(pg_conn: psycopg.Connection[Any], session: CatalogSession) -> None:
+def _assert_conversation(pg_conn: psycopg.Connection[Any], session: CatalogSession, statements: list[str]) -> None:
     differences = []
-    for sql in CONVERSATION:
+    for sql in statements:
         want, got = answer(pg_conn, sql), _ours(session, sql)
         if want != got:
             differences.append(f"{sql}\n  PostgreSQL: {want}\n  ours:       {got}")
     assert not differences, "\n".join(differences)
+
+
+def test_tableau_temp_table_conversation(pg_conn: psycopg.Connection[Any], session: CatalogSession) -> None:
+    _assert_conversation(pg_conn, session, CONVERSATION)
 
 
 def test_temp_table_writes(pg_conn: psycopg.Connection[Any], session: CatalogSession) -> None:
-    differences = []
-    for sql in DML_CONVERSATION:
-        want, got = answer(pg_conn, sql), _ours(session, sql)
-        if want != got:
-            differences.append(f"{sql}\n  PostgreSQL: {want}\n  ours:       {got}")
-    assert not differences, "\n".join(differences)
+    _assert_conversation(pg_conn, session, DML_CONVERSATION)

@@ -5,6 +5,8 @@ blocks, and the refusal of writes to semantic models (PostgreSQL in a read-only 
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import Any
 
 import psycopg
@@ -23,10 +25,24 @@ def _differences(gw: psycopg.Connection[Any], pg: psycopg.Connection[Any], state
     return out
 
 
-def test_tableau_temp_tables_over_the_wire(bi_gateway: GatewayProcess, bi_pg: PgServer) -> None:
+Conn = psycopg.Connection[Any]
+
+
+@contextlib.contextmanager
+def _both(bi_gateway: GatewayProcess, bi_pg: PgServer) -> Iterator[tuple[Conn, Conn]]:
+    """An autocommit session on the gateway and one on PostgreSQL 15, to send the same statements to."""
     with psycopg.connect(bi_gateway.dsn(), autocommit=True) as gw, psycopg.connect(bi_pg.dsn(), autocommit=True) as pg:
-        differences = _differences(gw, pg, CONVERSATION)
+        yield gw, pg
+
+
+def _assert_conversation(bi_gateway: GatewayProcess, bi_pg: PgServer, statements: list[str]) -> None:
+    with _both(bi_gateway, bi_pg) as (gw, pg):
+        differences = _differences(gw, pg, statements)
         assert not differences, "\n".join(differences)
+
+
+def test_tableau_temp_tables_over_the_wire(bi_gateway: GatewayProcess, bi_pg: PgServer) -> None:
+    _assert_conversation(bi_gateway, bi_pg, CONVERSATION)
 
 
 DISCARD_CONVERSATION = [
@@ -52,13 +68,11 @@ DISCARD_CONVERSATION = [
 
 
 def test_discard_drops_temp_tables_as_postgresql(bi_gateway: GatewayProcess, bi_pg: PgServer) -> None:
-    with psycopg.connect(bi_gateway.dsn(), autocommit=True) as gw, psycopg.connect(bi_pg.dsn(), autocommit=True) as pg:
-        differences = _differences(gw, pg, DISCARD_CONVERSATION)
-        assert not differences, "\n".join(differences)
+    _assert_conversation(bi_gateway, bi_pg, DISCARD_CONVERSATION)
 
 
 def test_temp_table_writes_over_the_wire(bi_gateway: GatewayProcess, bi_pg: PgServer) -> None:
-    with psycopg.connect(bi_gateway.dsn(), autocommit=True) as gw, psycopg.connect(bi_pg.dsn(), autocommit=True) as pg:
+    with _both(bi_gateway, bi_pg) as (gw, pg):
         differences = _differences(gw, pg, [*DML_CONVERSATION, "CREATE TEMP TABLE d (a int, b text)",
                                             "INSERT INTO d VALUES (1, 'x'), (2, 'y')",
                                             "UPDATE d SET b = b || '!' RETURNING b, d.*", "DROP TABLE d"])
@@ -92,7 +106,7 @@ EXTENDED_WRITES: list[tuple[str, tuple[Any, ...]]] = [
 
 
 def test_temp_table_writes_extended_protocol(bi_gateway: GatewayProcess, bi_pg: PgServer) -> None:
-    with psycopg.connect(bi_gateway.dsn(), autocommit=True) as gw, psycopg.connect(bi_pg.dsn(), autocommit=True) as pg:
+    with _both(bi_gateway, bi_pg) as (gw, pg):
         differences = []
         for sql, params in EXTENDED_WRITES:
             want, got = _answer_params(pg, sql, params), _answer_params(gw, sql, params)
@@ -123,7 +137,7 @@ TRANSACTION_WRITES = [
 
 
 def test_temp_table_writes_in_transaction_blocks(bi_gateway: GatewayProcess, bi_pg: PgServer) -> None:
-    with psycopg.connect(bi_gateway.dsn(), autocommit=True) as gw, psycopg.connect(bi_pg.dsn(), autocommit=True) as pg:
+    with _both(bi_gateway, bi_pg) as (gw, pg):
         differences = _differences(gw, pg, TRANSACTION_WRITES)
         # several statements in one Query message run as one implicit block, each with its own tag
         script = "UPDATE x SET a = a + 1; DELETE FROM x WHERE a > 7; TRUNCATE x; SELECT count(*) FROM x"
@@ -198,7 +212,7 @@ ROLLED_BACK_WRITES = [
 
 def test_rollback_undoes_temp_table_writes(bi_gateway: GatewayProcess, bi_pg: PgServer) -> None:
     """ROLLBACK (and a failed block's COMMIT) undoes the block's temp-table writes, creations and drops."""
-    with psycopg.connect(bi_gateway.dsn(), autocommit=True) as gw, psycopg.connect(bi_pg.dsn(), autocommit=True) as pg:
+    with _both(bi_gateway, bi_pg) as (gw, pg):
         differences = _differences(gw, pg, ROLLED_BACK_WRITES)
         # a multi-statement Query is one transaction: an error rolls back the writes before it
         for script in ("DELETE FROM r; UPDATE r SET a = 0; SELECT 1 / 0", "TRUNCATE r; DROP TABLE r; SELECT nope"):
@@ -242,9 +256,7 @@ SAVEPOINT_WRITES = [
 def test_rollback_to_savepoint_undoes_the_writes_after_it(bi_gateway: GatewayProcess, bi_pg: PgServer) -> None:
     """ROLLBACK TO the latest savepoint undoes the temp-table writes after it, also after an error, and keeps
     the ones before it, as in PostgreSQL."""
-    with psycopg.connect(bi_gateway.dsn(), autocommit=True) as gw, psycopg.connect(bi_pg.dsn(), autocommit=True) as pg:
-        differences = _differences(gw, pg, SAVEPOINT_WRITES)
-        assert not differences, "\n".join(differences)
+    _assert_conversation(bi_gateway, bi_pg, SAVEPOINT_WRITES)
 
 
 def _all_results_or_error(conn: psycopg.Connection[Any], script: str) -> Any:
@@ -278,7 +290,7 @@ MODEL_WRITES: list[tuple[str, tuple[Any, ...]]] = [
 def test_writes_to_semantic_models_refused_as_read_only(bi_gateway: GatewayProcess, bi_pg: PgServer) -> None:
     """Models are what PostgreSQL's tables are in a read-only transaction: writing one fails with 25006, and a
     TRUNCATE naming a temp table besides a model truncates nothing."""
-    with psycopg.connect(bi_gateway.dsn(), autocommit=True) as gw, psycopg.connect(bi_pg.dsn(), autocommit=True) as pg:
+    with _both(bi_gateway, bi_pg) as (gw, pg):
         for conn in (gw, pg):
             conn.execute("CREATE TEMP TABLE m (a int)")
             conn.execute("INSERT INTO m VALUES (1), (2)")

@@ -12,15 +12,18 @@ import pglast
 from pglast import ast, enums
 
 
-def target_names(sql: str) -> list[str | None] | None:
-    """Output names of the leftmost SELECT's target list (None for `*` items), or None when not a SELECT."""
+def single_statement(sql: str) -> Any:
+    """PostgreSQL's parse tree of the one statement in `sql`; None for a syntax error or several statements."""
     try:
         stmts = pglast.parse_sql(sql)
     except pglast.parser.ParseError:
         return None
-    if len(stmts) != 1:
-        return None
-    node: Any = stmts[0].stmt
+    return stmts[0].stmt if len(stmts) == 1 else None
+
+
+def target_names(sql: str) -> list[str | None] | None:
+    """Output names of the leftmost SELECT's target list (None for `*` items), or None when not a SELECT."""
+    node: Any = single_statement(sql)
     if isinstance(node, ast.CreateTableAsStmt):
         node = node.query
     while isinstance(node, ast.SelectStmt) and node.larg is not None:

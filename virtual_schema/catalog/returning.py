@@ -10,20 +10,15 @@ from __future__ import annotations
 
 from typing import Any
 
-import pglast
 from pglast import ast
 from pglast.stream import RawStream
+
+from virtual_schema.catalog.colnames import single_statement
 
 
 def returning_select(sql: str) -> str | None:
     """`SELECT <RETURNING items> FROM <target>[, <USING / FROM items>]`, or None without a RETURNING clause."""
-    try:
-        stmts = pglast.parse_sql(sql)
-    except pglast.parser.ParseError:
-        return None
-    if len(stmts) != 1:
-        return None
-    node: Any = stmts[0].stmt
+    node: Any = single_statement(sql)
     if not isinstance(node, ast.InsertStmt | ast.UpdateStmt | ast.DeleteStmt):
         return None
     clause = node.returningClause
