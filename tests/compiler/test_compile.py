@@ -373,6 +373,16 @@ def test_shape_queries_answer_from_the_schema_even_without_a_computable_grain(la
     assert layer.compile("select * from orders where false").empty
 
 
+def test_star_over_metrics_that_cannot_be_answered_says_why(layer) -> None:
+    """A data preview's `SELECT * FROM metrics LIMIT 100` splits every metric by every dimension: where that is
+    impossible the refusal names the star and what to select instead, not just the first unreachable column."""
+    with pytest.raises(PgError) as ei:
+        layer.compile("select * from metrics limit 100")
+    assert ei.value.sqlstate == "0A000"
+    assert ei.value.message.startswith('SELECT * from "metrics"') and "not reachable" in ei.value.message
+    assert "metric_time__month" in (ei.value.hint or "")
+
+
 def test_dimension_only_query_on_metrics_table_reads_the_dimension_model(con, layer) -> None:
     check(con, layer, "select customer_id__segment from metrics", "select distinct segment from customers")
 

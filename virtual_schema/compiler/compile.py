@@ -250,6 +250,8 @@ class Compiler:
         rewrite_extracts(sel, lambda e: _annotate_one(e, info.types, None).this is exp.DataType.Type.DATE)
         integer_division(sel, info.types)
         float_text(sel, lambda e: _annotate_one(e, info.types, None))
+        star = info.model is None and any(isinstance(i, exp.Star) or (isinstance(i, exp.Column) and isinstance(
+            i.this, exp.Star)) for i in sel.expressions)
         analysis = analyse(sel, info, alias)
         keys = _grain_outputs(analysis)
         # Types at the virtual level: grain expressions over the table's columns, placeholders by what they are.
@@ -264,7 +266,18 @@ class Compiler:
         item_types = [
             _annotate_one(i.this if isinstance(i, exp.Alias) else i, sem, SEM) for i in analysis.outer.expressions
         ]
-        outer, inner_types = self.planner.plan(analysis)
+        try:
+            outer, inner_types = self.planner.plan(analysis)
+        except PgError as e:
+            if not star or e.sqlstate != FEATURE_NOT_SUPPORTED:
+                raise
+            raise PgError(  # (its shape, LIMIT 0, is still answered: compile_shape's empty fallback)
+                FEATURE_NOT_SUPPORTED,
+                f'SELECT * from "{info.name}" splits every metric by every dimension of every model, and not every '
+                f"metric can be split by every dimension: {e.message}",
+                hint=f"Select the metrics you need and the dimensions to split them by, e.g. SELECT "
+                     f"metric_time__month, <metric> FROM {info.name}.",
+            ) from e
         for item, t in zip(outer.expressions, item_types, strict=True):
             body = item.this if isinstance(item, exp.Alias) else item
             if not (isinstance(body, exp.Cast) and body.to == t):
