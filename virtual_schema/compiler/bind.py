@@ -279,7 +279,7 @@ class Binder:
             arg = node.expressions[0] if _is_measure_call(node) and node.expressions else node.this
             if isinstance(arg, exp.Distinct) and len(arg.expressions) == 1:
                 arg = arg.expressions[0]
-            arg = _unparen(arg)  # Power BI writes count(distinct("rows"."m"))
+            arg = arg.unnest() if arg is not None else None  # Power BI writes count(distinct("rows"."m"))
             metric = self._is_metric_col(arg) if arg is not None else None
             if metric:
                 return self._metric(metric)
@@ -303,12 +303,6 @@ class Binder:
             if new is not child:
                 child.replace(new)
         return node
-
-
-def _unparen(e: exp.Expression | None) -> exp.Expression | None:
-    while isinstance(e, exp.Paren):
-        e = e.this
-    return e
 
 
 def _metric_expression_aggregate(node: exp.Expression, only_metrics: bool) -> PgError:
@@ -437,7 +431,7 @@ def analyse(select: exp.Select, table: TableInfo, alias: str) -> Analysis:
     b = Binder(table, alias)
     items: list[exp.Expression] = []
     for item in select.expressions:
-        if isinstance(item, exp.Star) or (isinstance(item, exp.Column) and isinstance(item.this, exp.Star)):
+        if item.is_star:
             if isinstance(item, exp.Column) and item.table.lower() not in (alias.lower(), table.name.lower()):
                 raise PgError(UNDEFINED_TABLE, f'missing FROM-clause entry for table "{item.table}"')
             items.extend(exp.column(c, quoted=True) for c in table.columns)

@@ -250,8 +250,7 @@ class Compiler:
         rewrite_extracts(sel, lambda e: _annotate_one(e, info.types, None).this is exp.DataType.Type.DATE)
         integer_division(sel, info.types)
         float_text(sel, lambda e: _annotate_one(e, info.types, None))
-        star = info.model is None and any(isinstance(i, exp.Star) or (isinstance(i, exp.Column) and isinstance(
-            i.this, exp.Star)) for i in sel.expressions)
+        star = info.model is None and sel.is_star
         analysis = analyse(sel, info, alias)
         keys = _grain_outputs(analysis)
         # Types at the virtual level: grain expressions over the table's columns, placeholders by what they are.
@@ -623,17 +622,14 @@ def _wrapper_integer_division(tree: exp.Expression) -> None:
 
 def _expand_stars(sel: exp.Select) -> None:
     """`*` / `t.*` over derived tables: spelled out, so each column is announced (the warehouse answers them all)."""
-    if not any(isinstance(e, exp.Star) or (isinstance(e, exp.Column) and isinstance(e.this, exp.Star))
-               for e in sel.expressions):
+    if not sel.is_star:
         return
     try:
         q = qualify(_light_copy(sel), dialect="duckdb", validate_qualify_columns=False, quote_identifiers=True,
                     identify=True)
     except Exception:
         return
-    if not isinstance(q, exp.Select) or any(
-        isinstance(e, exp.Star) or (isinstance(e, exp.Column) and isinstance(e.this, exp.Star)) for e in q.expressions
-    ):
+    if not isinstance(q, exp.Select) or q.is_star:
         return
     sel.set("expressions", [e.copy() for e in q.expressions])
 

@@ -96,7 +96,7 @@ def pg_type(dt: exp.DataType | None) -> PgColumnType:
     """PostgreSQL type of an inferred sqlglot type (unknown → text)."""
     if dt is None or dt.this in (T.UNKNOWN, T.NULL):
         return _pg_for_sql("text")
-    if dt._meta and dt.meta.get(_NUMERIC_AS_DOUBLE):
+    if is_numeric_double(dt):
         return _pg_for_sql("numeric")
     if dt.this in (T.TIMESTAMPNTZ, T.DATETIME):
         return _pg_for_sql("timestamp")
