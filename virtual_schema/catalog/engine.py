@@ -605,14 +605,14 @@ class CatalogSession:
                 self.cur.execute(plan.duck_sql, args)
                 res = self.cur.fetchall()
                 n = int(res[0][0]) if res else 0
-                return CatalogResult((), [], plan.tag if plan.kind == "truncate" else f"{plan.tag} {n}", n)
+                return CatalogResult((), [], _write_tag(plan, n), n)
             else:
                 self.cur.execute(plan.duck_sql, args)
                 res = self.cur.fetchall()
                 self._after_ddl(plan, sql)
                 if plan.kind == "insert":
                     n = int(res[0][0]) if res else 0
-                    return CatalogResult((), [], f"INSERT 0 {n}", n)
+                    return CatalogResult((), [], _write_tag(plan, n), n)
                 if plan.tag == "SELECT":
                     n = self._last_created_count(plan)
                     return CatalogResult((), [], f"SELECT {n}", n)
@@ -664,8 +664,7 @@ class CatalogSession:
         cols = result_columns(plan.returning, table.schema)
         table = self._post_process(plan.returning, table, cols)
         n = table.num_rows
-        tag = f"INSERT 0 {n}" if plan.kind == "insert" else f"{plan.tag} {n}"
-        return CatalogResult(cols, table.to_batches(max_chunksize=65536), tag, n)
+        return CatalogResult(cols, table.to_batches(max_chunksize=65536), _write_tag(plan, n), n)
 
     def run_query(self, sql: str) -> tuple[tuple[ResultColumn, ...], pa.Table]:
         """Run a SELECT and return it whole (used by DECLARE CURSOR)."""
@@ -1012,6 +1011,13 @@ def _pg_error(e: duckdb.Error, sql: str) -> PgError:
     if isinstance(e, duckdb.BinderException):
         return PgError(E.DATATYPE_MISMATCH, msg)
     return PgError(E.INTERNAL_ERROR, msg)
+
+
+def _write_tag(plan: Plan, n: int) -> str:
+    """PostgreSQL's command tag of a write that touched n rows (TRUNCATE reports none)."""
+    if plan.kind == "insert":
+        return f"INSERT 0 {n}"
+    return plan.tag if plan.kind == "truncate" else f"{plan.tag} {n}"
 
 
 def _constraint_error(msg: str) -> PgError:

@@ -287,6 +287,12 @@ class Plan:
     returning: Plan | None = None  # DML with RETURNING: the SELECT that describes its rows (returning.py)
 
 
+def _written_table(tree: exp.Insert | exp.Update | exp.Delete) -> exp.Table | None:
+    """The table an INSERT (whose target may carry a column list), UPDATE or DELETE writes."""
+    target = tree.this.this if isinstance(tree.this, exp.Schema) else tree.this
+    return target if isinstance(target, exp.Table) else None
+
+
 def _lower_name(ident: exp.Identifier | None) -> str | None:
     if ident is None:
         return None
@@ -397,8 +403,8 @@ class Translator:
             plan.kind, plan.tag = ("insert", "INSERT") if isinstance(tree, exp.Insert) else \
                 ("dml", "UPDATE" if isinstance(tree, exp.Update) else "DELETE")
             _fold_identifiers(tree)
-            written = tree.this.this if isinstance(tree.this, exp.Schema) else tree.this
-            if isinstance(written, exp.Table) and isinstance(written.this, exp.Identifier):
+            written = _written_table(tree)
+            if written is not None and isinstance(written.this, exp.Identifier):
                 plan.target = _lower_name(written.this)
             self._returning(tree, sql, plan)
             if isinstance(tree, exp.Insert):
@@ -455,7 +461,7 @@ class Translator:
         query = returning_select(sql) if isinstance(clause, exp.Returning) else None
         if clause is None or query is None:
             return
-        self._returning_target_only(tree, clause)
+        self._returning_target_only(tree, clause, plan.target)
         plan.returning = Translator(self.cat, self.search_path, self.overlay, self.temp_columns).translate(query)
         names = plan.returning.names
         if len(names) != len(clause.expressions):
@@ -466,16 +472,15 @@ class Translator:
             inner = proj.this if isinstance(proj, exp.Alias) else proj
             proj.replace(exp.alias_(inner.copy(), exp.to_identifier(name, quoted=True)))
 
-    def _returning_target_only(self, tree: exp.Update | exp.Delete | exp.Insert, clause: exp.Returning) -> None:
-        """DuckDB's RETURNING sees only the written table: with UPDATE … FROM / DELETE … USING, an item that
-        could read another relation (`*`, another table's column) would silently lose it, so refuse it."""
+    def _returning_target_only(self, tree: exp.Update | exp.Delete | exp.Insert, clause: exp.Returning,
+                               name: str | None) -> None:
+        """DuckDB's RETURNING sees only the written table (`name`): with UPDATE … FROM / DELETE … USING, an item
+        that could read another relation (`*`, another table's column) would silently lose it, so refuse it."""
         others = tree.args.get("using") or tree.args.get("from_")
         if not others:
             return
-        target = tree.this.this if isinstance(tree.this, exp.Schema) else tree.this
-        own = {target.alias_or_name.lower()} if isinstance(target, exp.Table) else set()
-        name = _lower_name(target.this) if isinstance(target, exp.Table) and isinstance(target.this, exp.Identifier) \
-            else None
+        target = _written_table(tree)
+        own = {target.alias_or_name.lower()} if target is not None else set()
         columns = {c.lower() for c, _t in self.temp_columns.get(name or "", ())}
         for col in clause.find_all(exp.Column, exp.Star):
             if isinstance(col, exp.Star) and isinstance(col.parent, exp.Column):
