@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -60,6 +61,9 @@ class StreamBench:
         p.add_argument("--rows32", type=int,
                        help="rows of the 32-column table (default 250,000: the same bytes as the 8-column run)")
         p.add_argument("--clients", help=f"comma-separated subset of {','.join(CLIENTS)}")
+        p.add_argument("--rounds", type=int,
+                       help="rounds per client, alternating which server goes first (default 3; --quick: 1); "
+                            "--runs is split across them")
         p.add_argument("--profile", action="store_true",
                        help="py-spy the gateway during its raw-libpq 8-column runs; hot spots go into the report")
 
@@ -84,38 +88,60 @@ class StreamBench:
         cpu_rows: list[ResultRow] = []
         if env.gw is not None and not opts.quick:
             notes.append(prime_gateway(env.gw.pid, env.gw.conninfo(), self.datasets(opts)[0].select_sql()))
+        rounds = max(1, opts.rounds if opts.rounds is not None else (1 if opts.quick else 3))
+        per_round = max(1, -(-opts.runs // rounds))
         for ds in self.datasets(opts):
             for client in clients:
                 if opts.quick and ds.width == 32 and client not in QUICK_32:
                     continue  # --quick proves every client on 8 columns and the wide path on two
-                row = ResultRow(f"{CLIENT_LABELS[client]}, {ds.width} cols", "rows/s", "higher",
-                                extra={"rows": ds.rows, "client": client, "columns": ds.width})
-                cpu_row = ResultRow(f"{CLIENT_LABELS[client]}, {ds.width} cols: server CPU per row", "µs", "lower",
-                                    extra={"rows": ds.rows, "client": client, "columns": ds.width})
+                label = f"{CLIENT_LABELS[client]}, {ds.width} cols"
+                extra = {"rows": ds.rows, "client": client, "columns": ds.width}
+                row = ResultRow(label, "rows/s", "higher", extra=dict(extra))
+                cpu_row = ResultRow(f"{label}: server CPU per row", "µs", "lower", extra=dict(extra))
+                client_row = ResultRow(f"{label}: client CPU per row", "µs", "lower", extra=dict(extra))
+                used = {ep.name: [0.0, 0.0, 0] for ep in env.endpoints()}  # server s, client s, rows
+                failed: set[str] = set()
+                for rnd in range(rounds):
+                    # ABBA: PostgreSQL first in even rounds, the gateway first in odd ones, so a drift in
+                    # the machine's speed during a client's rounds weighs on both servers alike.
+                    order = env.endpoints() if rnd % 2 == 0 else list(reversed(env.endpoints()))
+                    for ep in order:
+                        if ep.name in failed:
+                            continue
+                        profiling = (opts.profile and rnd == 0 and ep.name == "gateway" and client == "libpq"
+                                     and ds.width == 8)
+                        try:
+                            spy = py_spy(ep.pid, BUILD_DIR / "stream-profile.txt", profile_text,
+                                         "the raw-libpq 8-column runs")
+                            cpu0, child0 = server_cpu_seconds(ep), _children_cpu_seconds()
+                            with spy if profiling else contextlib.nullcontext():
+                                secs = run_client(client, ep, ds.select_sql(), per_round + opts.warmup, ds.rows)
+                            time.sleep(0.2)  # the PostgreSQL backend exits after its client: let it be reaped
+                            spent = used[ep.name]
+                            spent[0] += server_cpu_seconds(ep) - cpu0
+                            spent[1] += _children_cpu_seconds() - child0
+                            spent[2] += ds.rows * (per_round + opts.warmup)
+                        except ClientFailed as e:
+                            failed.add(ep.name)
+                            row.error = f"{ep.name}: {e}"[:300]
+                            print(f"[stream] {label} on {ep.name} failed: {e}", file=sys.stderr)
+                            continue
+                        row.samples.setdefault(ep.name, []).extend(secs[opts.warmup:])
                 for ep in env.endpoints():
-                    profiling = opts.profile and ep.name == "gateway" and client == "libpq" and ds.width == 8
-                    try:
-                        spy = py_spy(ep.pid, BUILD_DIR / "stream-profile.txt", profile_text,
-                                     "the raw-libpq 8-column runs")
-                        cpu0 = server_cpu_seconds(ep)
-                        with spy if profiling else contextlib.nullcontext():
-                            secs = run_client(client, ep, ds.select_sql(), opts.runs + opts.warmup, ds.rows)
-                        time.sleep(0.2)  # the PostgreSQL backend exits after its client: let the postmaster reap it
-                        cpu_us = (server_cpu_seconds(ep) - cpu0) / (ds.rows * (opts.runs + opts.warmup)) * 1e6
-                    except ClientFailed as e:
-                        row.error = f"{ep.name}: {e}"[:300]
-                        print(f"[stream] {row.label} on {ep.name} failed: {e}", file=sys.stderr)
+                    measured = row.samples.get(ep.name)
+                    if ep.name in failed or not measured:
                         continue
-                    measured = secs[opts.warmup:]
-                    row.samples[ep.name] = measured
-                    value = ds.rows / median(measured)
-                    setattr(row, "postgres" if ep.name == "postgres" else "gateway", value)
-                    setattr(cpu_row, "postgres" if ep.name == "postgres" else "gateway", cpu_us)
-                    cpu_row.samples[ep.name] = [cpu_us]
-                    print(f"[stream] {row.label} {ep.name}: {value / 1e6:.3f} M rows/s "
+                    side = "postgres" if ep.name == "postgres" else "gateway"
+                    server_s, client_s, received = used[ep.name]
+                    setattr(row, side, ds.rows / median(measured))
+                    setattr(cpu_row, side, server_s / received * 1e6)
+                    setattr(client_row, side, client_s / received * 1e6)
+                    cpu_row.samples[ep.name] = [server_s / received * 1e6]
+                    client_row.samples[ep.name] = [client_s / received * 1e6]
+                    print(f"[stream] {label} {ep.name}: {ds.rows / median(measured) / 1e6:.3f} M rows/s "
                           f"(runs {[round(s, 3) for s in measured]})", flush=True)
                 rows.append(row)
-                cpu_rows.append(cpu_row)
+                cpu_rows += [cpu_row, client_row]
         rows += cpu_rows
         missing = [c for c in (opts.clients.split(",") if opts.clients else CLIENTS) if not available(c)]
         if missing:
@@ -125,10 +151,17 @@ class StreamBench:
         notes.append("server CPU per row: user+system CPU of the whole gateway process (event loop, DuckDB's "
                      "threads) or of PostgreSQL's backends (the postmaster's children, live and reaped) over a "
                      "client's runs, per row received; it hardly depends on the machine's load, unlike rows/s")
+        notes.append(f"each client runs {rounds} round(s), PostgreSQL and the gateway alternating first (ABBA); in "
+                     f"each round one client process connects, runs {opts.warmup} warm-up and {per_round} measured "
+                     "listing(s); rows/s is the median over all measured runs")
+        notes.append("client CPU per row: user+system CPU of the client process(es) over all rounds, start-up and "
+                     "warm-up included, per row received; where it is the larger of the two CPU figures the client, "
+                     "not the server, bounds rows/s")
         notes += profile_text
         r8, r32 = self._rows(opts)
         return Report(NAME, "stream: rows/s received, full listing", rows,
-                      params={"rows_8_cols": r8, "rows_32_cols": r32, "runs": opts.runs, "warmup": opts.warmup},
+                      params={"rows_8_cols": r8, "rows_32_cols": r32, "runs_per_round": per_round,
+                              "rounds": rounds, "warmup": opts.warmup},
                       notes=notes)
 
 
@@ -139,6 +172,12 @@ class ClientFailed(Exception):
 def _cpu_seconds(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _children_cpu_seconds() -> float:
+    """User+system CPU of this process's finished children: the client processes (one runs at a time)."""
+    used = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return used.ru_utime + used.ru_stime
 
 
 def server_cpu_seconds(ep: Endpoint) -> float:
