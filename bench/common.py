@@ -322,8 +322,9 @@ class GatewayServer:
     """The gateway as a subprocess (`start_sql_server.py`) on 127.0.0.1, the OS picking the port."""
 
     def __init__(self, root: Path, models: Path, duckdb_path: Path, *, log_level: str = "warning",
-                 extra_args: Sequence[str] = ()) -> None:
+                 extra_args: Sequence[str] = (), env: dict[str, str] | None = None) -> None:
         self.root = root
+        self.env = dict(env or {})
         self.models = models
         self.duckdb_path = duckdb_path
         self.log_level = log_level
@@ -344,7 +345,7 @@ class GatewayServer:
                *self.extra_args]
         log = open(self.log_path, "wb")  # noqa: SIM115 - the child owns it for its lifetime
         self.proc = subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
-                                     env={**os.environ, "PYTHONUNBUFFERED": "1"})
+                                     env={**os.environ, "PYTHONUNBUFFERED": "1", **self.env})
         log.close()
 
     def wait(self, timeout: float = 120) -> Endpoint:

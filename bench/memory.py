@@ -22,6 +22,7 @@ from bench.common import (
     ROOT,
     BenchEnv,
     Dataset,
+    GatewayServer,
     Report,
     ResultRow,
     compile_c_client,
@@ -43,6 +44,8 @@ class MemoryBench:
         p.add_argument("--big-rows", type=int, help="rows streamed (default 10,000,000; --quick: 20,000)")
         p.add_argument("--sleep-us", type=int,
                        help="reader sleep after every 1,000 rows, µs (default 2000: ≤ 0.5 M rows/s; --quick: 100)")
+        p.add_argument("--memory-limit", default="64MB",
+                       help="DuckDB memory_limit of a second gateway whose first stream is measured too (default 64MB)")
         p.add_argument("--batch-rows", type=int, default=16384,
                        help="Arrow batch size of the DuckDB-alone run (the gateway's default batch_rows)")
 
@@ -89,6 +92,7 @@ class MemoryBench:
         if alone.returncode == 0 and len(parts) == 4:
             duck_growth = (int(parts[2]) - int(parts[1])) / MB
             duck_growth2 = int(parts[3]) / MB
+        limited = _first_stream_growth(env, client, sql, sleep_us, opts.memory_limit)
         got = parse_run_lines(done.stdout)
         received = got[0][0] if got else 0
         peak = max([rss for _t, rss in samples] + [before])
@@ -102,11 +106,13 @@ class MemoryBench:
             ResultRow("RSS growth, second stream (block cache warm)", "MB", "lower", gateway=(peak2 - after) / MB,
                       postgres=duck_growth2,
                       error=None if again.returncode == 0 else again.stderr.strip()[-200:]),
+            ResultRow(f"RSS growth, first stream, gateway with duckdb_memory_limit {opts.memory_limit}", "MB", "lower",
+                      gateway=limited[0], error=limited[1]),
             ResultRow("rows received by the slow reader", "rows", "higher", gateway=float(received)),
             ResultRow("slow reader rate", "rows/s", "higher", gateway=received / secs if secs else None),
         ]
         if done.returncode != 0 or received != ds.rows:
-            rows[5].error = (done.stderr.strip() or f"received {received} of {ds.rows}")[:300]
+            rows[6].error = (done.stderr.strip() or f"received {received} of {ds.rows}")[:300]
         print(f"[memory] before {before / MB:.1f} MB, peak {peak / MB:.1f} MB, growth {(peak - before) / MB:.1f} MB, "
               f"{received} rows in {secs:.1f} s; second stream growth {(peak2 - after) / MB:.1f} MB", flush=True)
         return Report(NAME, "memory: gateway RSS, slow reader", rows,
@@ -116,8 +122,33 @@ class MemoryBench:
                              "gateway's compiler) straight in DuckDB and reading every batch, i.e. the warehouse's "
                              "own memory for this statement (a DISTINCT/GROUP BY hash table, buffers); the gateway's "
                              "pipeline adds the difference",
-                             "PostgreSQL is not involved: its backend streams from a heap scan and holds no result"],
+                             "PostgreSQL is not involved: its backend streams from a heap scan and holds no result",
+                             "duckdb_memory_limit row: a second gateway process on the same warehouse whose DuckDB "
+                             "memory_limit bounds the buffer pool, so the block cache cannot grow with the table: what "
+                             "is left is the statement and the result pipeline"],
                       columns=("DuckDB alone", "gateway"))
+
+
+def _first_stream_growth(env: BenchEnv, client: str, sql: str, sleep_us: int,
+                         memory_limit: str) -> tuple[float | None, str | None]:
+    """Peak RSS growth of a fresh gateway, DuckDB's memory_limit set, over its first stream of the table
+    (after the same warm-up as the main run); the error text instead when the stream fails."""
+    gw = GatewayServer(env.workdir / "gateway-memory-limit", env.models_dir, env.duckdb_path,
+                       env={"SSG_DUCKDB_MEMORY_LIMIT": memory_limit})
+    ep = gw.start()
+    try:
+        subprocess.run([client, ep.conninfo(), sql + " LIMIT 100000", "1", "exec"], capture_output=True, check=False)
+        wait_idle(ep.pid)
+        time.sleep(0.5)
+        before = process_rss(ep.pid)
+        with sampling_rss(ep.pid) as samples:
+            done = subprocess.run([client, ep.conninfo(), sql, "1", "single", str(sleep_us)],
+                                  capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            return None, (done.stderr.strip() or gw.log_tail())[-300:]
+        return (max([rss for _t, rss in samples] + [before]) - before) / MB, None
+    finally:
+        gw.stop()
 
 
 BENCH = MemoryBench()

@@ -43,7 +43,8 @@ def build_backend(settings: GatewaySettings) -> Backend:
                 path.parent.mkdir(parents=True, exist_ok=True)
                 generate_demo_warehouse(path)
         return DuckDBBackend(path, threads=settings.backend_threads, batch_rows=settings.batch_rows,
-                             coalesce=settings.coalesce_identical, engine_threads=settings.duckdb_threads)
+                             coalesce=settings.coalesce_identical, engine_threads=settings.duckdb_threads,
+                             memory_limit=settings.duckdb_memory_limit)
     from gateway.backends.databricks import DatabricksBackend, DatabricksSettings
 
     databricks: Backend = DatabricksBackend(DatabricksSettings(**settings.databricks))

@@ -58,6 +58,9 @@ class GatewaySettings(BaseSettings):
     max_message_size: int = Field(default=64 * 1024 * 1024, ge=1024)
     backend_threads: int = Field(default=8, ge=1)
     duckdb_threads: int | None = Field(default=None, ge=1)  # DuckDB's own worker threads; None: DuckDB's default
+    # DuckDB's memory_limit ("2GB", "512MiB"): bounds its buffer pool, which keeps every table block a scan read
+    # until the limit forces eviction, and its operators, which spill to disk beyond it; None: DuckDB's 80% of RAM.
+    duckdb_memory_limit: str | None = Field(default=None, pattern=r"^\d+(\.\d+)?\s*([KMGT]i?B|B)$")
     # Read-only DuckDB warehouse: identical statements running at the same time run once (see DuckDBBackend).
     coalesce_identical: bool = True
     batch_rows: int = Field(default=16384, ge=1)  # rows per backend Arrow batch: bounds what a stream holds

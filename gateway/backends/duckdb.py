@@ -308,10 +308,12 @@ class DuckDBBackend:
     dialect = "duckdb"
 
     def __init__(self, path: Path, *, threads: int = 8, batch_rows: int = 16384, read_only: bool = True,
-                 coalesce: bool = True, engine_threads: int | None = None) -> None:
+                 coalesce: bool = True, engine_threads: int | None = None, memory_limit: str | None = None) -> None:
         self.path = path
         self.batch_rows = batch_rows
         config: dict[str, str | bool | int | float | list[str]] = {"threads": engine_threads} if engine_threads else {}
+        if memory_limit is not None:
+            config["memory_limit"] = memory_limit
         self._con = duckdb.connect(str(path), read_only=read_only, config=config)
         self.pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="duckdb")
         self._schemas: dict[str, pa.Schema] = {}

@@ -255,6 +255,17 @@ async def test_engine_threads_setting_reaches_duckdb(db: Path) -> None:
     await backend.close()
 
 
+async def test_memory_limit_setting_reaches_duckdb(db: Path) -> None:
+    """The setting bounds DuckDB's buffer pool: the backend's connections report what DuckDB itself makes of it."""
+    backend = DuckDBBackend(db, memory_limit="64MB")
+    session = await backend.open_session(Credentials("demo", None))
+    got = [b async for b in session.execute("SELECT current_setting('memory_limit') AS m")]
+    await backend.close()
+    default = duckdb.connect().execute("SELECT current_setting('memory_limit')").fetchone()
+    expected = duckdb.connect(config={"memory_limit": "64MB"}).execute("SELECT current_setting('memory_limit')")
+    assert got[0].column("m").to_pylist() == list(expected.fetchone() or ()) != list(default or ())
+
+
 async def test_small_result_left_open_does_not_hold_its_connection(db: Path) -> None:
     """A small result read to its end gives its connection back before its rows are sent: the session's
     next statement may run on it, and closing the first portal later leaves that statement alone."""

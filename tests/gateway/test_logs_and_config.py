@@ -70,3 +70,16 @@ def test_clean_exit_after_queries(demo_duckdb: Path) -> None:
     assert gw.proc.returncode == 0
     time.sleep(0.2)  # the output pump drains the last lines
     assert not [line for line in gw.log_lines if "leaked" in line or "Traceback" in line], gw.logs()
+
+
+def test_duckdb_memory_limit_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """DuckDB's memory_limit is a size with a unit; anything else stops the gateway at start-up, not at a query."""
+    from pydantic import ValidationError
+
+    from gateway.config import load_settings
+
+    monkeypatch.setenv("SSG_DUCKDB_MEMORY_LIMIT", "512MiB")
+    assert load_settings([]).duckdb_memory_limit == "512MiB"
+    monkeypatch.setenv("SSG_DUCKDB_MEMORY_LIMIT", "lots")
+    with pytest.raises(ValidationError):
+        load_settings([])
