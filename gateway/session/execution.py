@@ -82,6 +82,12 @@ class Execution(Cursors):
             cat.end(commit)
             self.temp_tables = set(cat.temp_tables)
 
+    @staticmethod
+    def explain_writes(portal: Portal) -> bool:
+        """EXPLAIN ANALYZE of a temp-table write writes, in the block's catalog transaction like the write."""
+        plan = portal.prepared.explain
+        return plan is not None and plan.analyze and plan.inner is not None and plan.inner.kind is Kind.TEMP_DDL
+
     async def run_portal(self, portal: Portal, max_rows: int | None, *, send_description: bool = False) -> None:
         stmt = portal.prepared.statement
         kind = stmt.kind
@@ -93,7 +99,7 @@ class Execution(Cursors):
             if portal.prepared.route == "constant":  # nothing to wait for: no task, no cancel point
                 rows = await self.stream_rows(portal, max_rows)
             elif kind in (Kind.QUERY, Kind.EXPLAIN) or (kind is Kind.TEMP_DDL):
-                if kind is Kind.TEMP_DDL:
+                if kind is Kind.TEMP_DDL or self.explain_writes(portal):
                     self.begin_temp_writes()
                 rows = await self.guarded(self.stream_rows(portal, max_rows))
             elif kind is Kind.FETCH:
