@@ -69,9 +69,10 @@ class Execution(Cursors):
         self.send(m.ReadyForQuery(self.tx.status))
 
     def begin_temp_writes(self) -> None:
-        """A temp-table write in a transaction block (explicit, or a multi-statement Query) starts the catalog
-        transaction that the block's COMMIT or ROLLBACK ends, so ROLLBACK undoes it as in PostgreSQL."""
-        if self.catalog_session is not None and (self.tx.status == "T" or self.implicit_block):
+        """A temp-table write in a transaction block (explicit, a multi-statement Query, or the extended protocol's
+        implicit one up to Sync) starts the catalog transaction that the block's end (COMMIT or ROLLBACK, the
+        Query's end, Sync) closes, so an error or ROLLBACK undoes it as in PostgreSQL."""
+        if self.catalog_session is not None and (self.tx.status == "T" or self.implicit_block or self.tx.implicit):
             self.catalog_session.begin()
 
     def end_temp_writes(self, commit: bool) -> None:
