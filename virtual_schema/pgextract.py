@@ -21,6 +21,20 @@ from virtual_schema.errors import FEATURE_NOT_SUPPORTED, PgError
 
 DATE_PART = "pg_date_part"  # meta flag of an Extract written date_part('field', x): float8, not numeric
 _DONE = "pg_extract"  # meta flag of the Extract nodes pg_extract builds: already PostgreSQL's
+# meta flag of a DECIMAL(p, s) that PostgreSQL announces as plain numeric (typmod -1): its scale is the value's,
+# as numeric_out prints it, but the column is not declared numeric(p, s) (EXTRACT's result, numeric arithmetic)
+UNCONSTRAINED = "pg_numeric_unconstrained"
+
+
+def unconstrained(precision: int, scale_: int) -> exp.DataType:
+    """DECIMAL(precision, scale) in the warehouse, numeric with no typmod in RowDescription."""
+    dt = exp.DataType.build(f"DECIMAL({precision}, {scale_})")
+    dt.meta[UNCONSTRAINED] = True
+    return dt
+
+
+def is_unconstrained(dt: exp.DataType | None) -> bool:
+    return dt is not None and bool(dt._meta) and bool(dt.meta.get(UNCONSTRAINED))
 
 # PostgreSQL's spellings of the fields whose scale or value differs from a whole number, → one name
 _FIELDS = {
@@ -84,7 +98,7 @@ def pg_extract(node: exp.Extract, of_date: bool) -> exp.Expression:
     s = scale(field, of_date)
     if field == "JULIAN" and s > 10:  # a double day fraction: its 10 decimals are exact, the rest binary noise
         value = exp.Cast(this=value, to=exp.DataType.build("DECIMAL(38, 10)"))
-    return exp.Cast(this=value, to=exp.DataType.build(f"DECIMAL({38 if s > 10 else 18}, {s})"))
+    return exp.Cast(this=value, to=unconstrained(38 if s > 10 else 18, s))
 
 
 def rewrite_extracts(tree: exp.Expression, is_date: Callable[[exp.Expression], bool]) -> None:
@@ -117,4 +131,5 @@ class ExtractPostgres(Postgres):
         FUNCTION_PARSERS = {**Postgres.Parser.FUNCTION_PARSERS, "DATE_PART": _date_part}
 
 
-__all__ = ["DATE_PART", "ExtractPostgres", "check_date_field", "field_of", "pg_extract", "rewrite_extracts", "scale"]
+__all__ = ["DATE_PART", "UNCONSTRAINED", "ExtractPostgres", "check_date_field", "field_of", "is_unconstrained",
+           "pg_extract", "rewrite_extracts", "scale", "unconstrained"]

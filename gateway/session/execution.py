@@ -69,9 +69,10 @@ class Execution(Cursors):
         self.send(m.ReadyForQuery(self.tx.status))
 
     def begin_temp_writes(self) -> None:
-        """A temp-table write in a transaction block (explicit, or a multi-statement Query) starts the catalog
-        transaction that the block's COMMIT or ROLLBACK ends, so ROLLBACK undoes it as in PostgreSQL."""
-        if self.catalog_session is not None and (self.tx.status == "T" or self.implicit_block):
+        """A temp-table write in a transaction block (explicit, a multi-statement Query, or the extended protocol's
+        implicit one up to Sync) starts the catalog transaction that the block's end (COMMIT or ROLLBACK, the
+        Query's end, Sync) closes, so an error or ROLLBACK undoes it as in PostgreSQL."""
+        if self.catalog_session is not None and (self.tx.status == "T" or self.implicit_block or self.tx.implicit):
             self.catalog_session.begin()
 
     def end_temp_writes(self, commit: bool) -> None:
@@ -81,6 +82,12 @@ class Execution(Cursors):
         if cat is not None and cat.in_transaction:
             cat.end(commit)
             self.temp_tables = set(cat.temp_tables)
+
+    @staticmethod
+    def explain_writes(portal: Portal) -> bool:
+        """EXPLAIN ANALYZE of a temp-table write writes, in the block's catalog transaction like the write."""
+        plan = portal.prepared.explain
+        return plan is not None and plan.analyze and plan.inner is not None and plan.inner.kind is Kind.TEMP_DDL
 
     async def run_portal(self, portal: Portal, max_rows: int | None, *, send_description: bool = False) -> None:
         stmt = portal.prepared.statement
@@ -93,7 +100,7 @@ class Execution(Cursors):
             if portal.prepared.route == "constant":  # nothing to wait for: no task, no cancel point
                 rows = await self.stream_rows(portal, max_rows)
             elif kind in (Kind.QUERY, Kind.EXPLAIN) or (kind is Kind.TEMP_DDL):
-                if kind is Kind.TEMP_DDL:
+                if kind is Kind.TEMP_DDL or self.explain_writes(portal):
                     self.begin_temp_writes()
                 rows = await self.guarded(self.stream_rows(portal, max_rows))
             elif kind is Kind.FETCH:

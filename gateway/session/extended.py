@@ -111,10 +111,12 @@ class ExtendedProtocol(Execution):
         self.send(m.CloseComplete())
 
     async def on_sync(self) -> None:
-        self.skip_until_sync = False
+        failed, self.skip_until_sync = self.skip_until_sync, False
         if self.tx.implicit and self.tx.status != "T":
-            # the implicit transaction of an extended-protocol exchange ends at Sync
+            # the implicit transaction of an extended-protocol exchange ends at Sync: its temp-table writes commit
+            # with it, or, when a message since the last Sync failed, are rolled back with it
             self.tx.implicit = False
+            self.end_temp_writes(commit=not failed and self.tx.status == "I")
             if self.tx.status == "E":
                 self.tx.status = "I"
                 self.settings.rollback()

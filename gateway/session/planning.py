@@ -4,6 +4,7 @@ shape without running it.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 
 import sqlglot
@@ -13,6 +14,7 @@ from gateway.router import Kind, Statement, is_catalog_relation, split
 from gateway.session import commands
 from gateway.session.constant import constant_query
 from gateway.session.core import ConnectionCore
+from gateway.session.explain import ExplainPlan, explain_options
 from gateway.session.portals import Portal, Prepared
 from virtual_schema import errors as E
 from virtual_schema.errors import PgError
@@ -67,6 +69,10 @@ def _explain_inner(stmt: Statement) -> tuple[str, int]:
 _PLAN_COLUMNS = (ResultColumn("QUERY PLAN", PgColumnType(TEXT)),)  # what EXPLAIN returns, as in PostgreSQL
 
 
+_CATALOG_PLAN = ("Answered by the gateway's catalog engine (pg_catalog, information_schema, constants, temporary "
+                 "tables); the warehouse is not queried",)
+
+
 def _shifted(err: PgError, offset: int) -> PgError:
     if err.position is not None:
         err.position += offset
@@ -110,34 +116,18 @@ class Planning(ConnectionCore):
             p = Prepared(name, stmt, inner_prepared.param_types, None, "session")
             p.compiled_sql = inner_sql
             return p
-        if kind in (Kind.QUERY, Kind.EXPLAIN):
+        if kind is Kind.EXPLAIN:
+            return self.prepare_explain(name, stmt, param_oids)
+        if kind is Kind.QUERY:
             if not param_oids and not stmt.relations:
                 const = constant_query(stmt)
                 if const is not None:
                     return Prepared(name, stmt, (), const.columns, "constant", constant=const)
-            route = self.route_query(stmt)
-            if route == "semantic":
-                layer = self.app.models.layer
-                sql, offset = _explain_inner(stmt) if kind is Kind.EXPLAIN else (stmt.sql, 0)
-                try:
-                    compiled = layer.compile(sql, tuple(param_oids))
-                except PgError as err:
-                    raise _shifted(err, offset) from None
-                if kind is Kind.EXPLAIN:
-                    return Prepared(name, stmt, compiled.param_types, _PLAN_COLUMNS, "explain",
-                                    compiled_sql=_pretty(compiled.sql, layer.dialect))
+            if self.route_query(stmt) == "semantic":
+                compiled = self.app.models.layer.compile(stmt.sql, tuple(param_oids))
                 return Prepared(name, stmt, compiled.param_types, compiled.columns, "semantic",
                                 compiled_sql=compiled.sql, empty=compiled.empty,
                                 param_order=compiled.param_order)
-            if kind is Kind.EXPLAIN:  # the plan of a statement that never reaches the warehouse
-                query, offset = _explain_inner(stmt)
-                try:
-                    desc = self.catalog_session.describe(query, tuple(param_oids))
-                except PgError as err:
-                    raise _shifted(err, offset) from None
-                return Prepared(name, stmt, desc.param_types, _PLAN_COLUMNS, "explain",
-                                compiled_sql="Answered by the gateway's catalog engine (pg_catalog, "
-                                "information_schema, constants, temporary tables); the warehouse is not queried")
             desc = self.catalog_session.describe(stmt.sql, tuple(param_oids))
             return Prepared(name, stmt, desc.param_types, desc.columns or None, "catalog")
         if kind is Kind.TEMP_DDL:
@@ -147,6 +137,34 @@ class Planning(ConnectionCore):
             desc = self.catalog_session.describe(stmt.sql, tuple(param_oids))
             return Prepared(name, stmt, desc.param_types, desc.columns or None, "catalog")  # columns: RETURNING
         return Prepared(name, stmt, given, None, "session")
+
+    def prepare_explain(self, name: str, stmt: Statement, param_oids: Sequence[int]) -> Prepared:
+        """EXPLAIN shows the warehouse SQL of a semantic query, or says the catalog engine answers it. With
+        ANALYZE the inner statement will run at Execute (a temp-table write is then checked like one, since
+        it really writes, as PostgreSQL's EXPLAIN ANALYZE INSERT does); without it nothing runs."""
+        analyze = explain_options(stmt).analyze
+        query, offset = _explain_inner(stmt)
+        inner = split(query)[0]
+        started = time.perf_counter()
+        try:
+            if analyze and inner.kind is Kind.REJECTED:  # EXPLAIN ANALYZE CREATE TABLE … AS really creates
+                assert inner.error is not None
+                raise inner.error
+            if analyze and inner.kind is Kind.TEMP_DDL:
+                self.check_temp_ddl(inner)
+            if self.route_query(stmt) == "semantic":
+                layer = self.app.models.layer
+                compiled = layer.compile(query, tuple(param_oids))
+                plan = ExplainPlan(tuple(_pretty(compiled.sql, layer.dialect).splitlines()) or ("",), "semantic",
+                                   analyze, query, inner, (time.perf_counter() - started) * 1000)
+                return Prepared(name, stmt, compiled.param_types, _PLAN_COLUMNS, "explain",
+                                compiled_sql=compiled.sql, empty=compiled.empty,
+                                param_order=compiled.param_order, explain=plan)
+            desc = self.catalog_session.describe(query, tuple(param_oids))
+        except PgError as err:
+            raise _shifted(err, offset) from None
+        plan = ExplainPlan(_CATALOG_PLAN, "catalog", analyze, query, inner, (time.perf_counter() - started) * 1000)
+        return Prepared(name, stmt, desc.param_types, _PLAN_COLUMNS, "explain", explain=plan)
 
     def route_query(self, stmt: Statement) -> str:
         models = self.app.models

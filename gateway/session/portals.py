@@ -14,6 +14,7 @@ import pyarrow as pa
 
 from gateway.router import Statement
 from gateway.session.constant import ConstantQuery
+from gateway.session.explain import ExplainPlan
 from virtual_schema.pgtypes import PgColumnType
 from virtual_schema.schema import ResultColumn
 
@@ -28,11 +29,12 @@ class Prepared:
     statement: Statement
     param_types: tuple[PgColumnType, ...]
     columns: tuple[ResultColumn, ...] | None  # None: the statement returns no rows (NoData)
-    route: str  # "semantic" | "catalog" | "session" | "constant"
+    route: str  # "semantic" | "catalog" | "session" | "constant" | "explain"
     compiled_sql: str | None = None  # semantic: warehouse SQL
     empty: bool = False  # known to return no rows without running
     param_order: tuple[int, ...] = ()  # `?`-marker dialects: client parameter index per marker
     constant: ConstantQuery | None = None  # route "constant": evaluated in the gateway
+    explain: ExplainPlan | None = None  # route "explain": the plan shown, and what ANALYZE runs
 
 
 @dataclass(slots=True)

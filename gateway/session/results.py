@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -13,6 +14,7 @@ import pyarrow as pa
 
 from gateway.protocol.rowenc import RowEncoder
 from gateway.router import Kind
+from gateway.session.explain import analyze_lines
 from gateway.session.planning import Planning
 from gateway.session.portals import BatchStream, Portal
 
@@ -74,12 +76,50 @@ class Results(Planning):
             assert p.constant is not None
             return _iter_sync([p.constant.batch(self)])
         if p.route == "explain":
-            lines = (p.compiled_sql or "").splitlines() or [""]
+            assert p.explain is not None
+            lines = list(p.explain.lines)
+            if p.explain.analyze:
+                lines += await self.analyze(portal)
             return _iter_sync([pa.record_batch([pa.array(lines, pa.string())], names=["QUERY PLAN"])])
         interrupt = getattr(self.catalog_session, "interrupt", None)
         result = await _in_thread(self.catalog_session.execute, p.statement.sql, portal.params, interrupt=interrupt)
         portal.extra["tag"] = result.command_tag
         return _iter_in_thread(result.batches, interrupt)
+
+    async def analyze(self, portal: Portal) -> list[str]:
+        """EXPLAIN ANALYZE: run the explained statement as its own Execute would (the warehouse SQL through the
+        session's backend, or the catalog engine, so a temp-table write really writes), count its rows batch by
+        batch and drop them (a large result is never held), and report rows and times. It runs inside the
+        statement guard, so CancelRequest and statement_timeout stop it, and its errors are the query's own."""
+        p = portal.prepared
+        plan = p.explain
+        assert plan is not None
+        started = time.perf_counter()
+        first: float | None = None
+        rows = 0
+        written: int | None = None  # a catalog write without RETURNING: the rows it wrote
+        if plan.target == "semantic":
+            assert self.backend_session is not None and p.compiled_sql is not None
+            params = tuple(portal.params[i] for i in p.param_order) if p.param_order else portal.params
+            stream = _empty_stream() if p.empty else self.backend_session.execute(p.compiled_sql, params)
+            node = "Warehouse Query"
+        else:
+            interrupt = getattr(self.catalog_session, "interrupt", None)
+            result = await _in_thread(self.catalog_session.execute, plan.query, portal.params, interrupt=interrupt)
+            stream = _iter_in_thread(result.batches, interrupt)
+            node = "Catalog Engine"
+            written = None if result.columns else result.rowcount
+        try:
+            async for batch in stream:
+                if first is None and batch.num_rows:
+                    first = time.perf_counter() - started
+                rows += batch.num_rows
+        finally:  # cancelled or failed midway: the warehouse statement stops now, not at garbage collection
+            aclose = getattr(stream, "aclose", None)
+            if aclose is not None:
+                await aclose()
+        total = time.perf_counter() - started
+        return analyze_lines(node, rows if written is None else written, first, total, plan.planning_ms)
 
     def encoder_for(self, portal: Portal) -> RowEncoder:
         enc = portal.extra.get("encoder")
@@ -119,6 +159,9 @@ class Results(Planning):
 
     def after_temp_ddl(self, portal: Portal) -> None:
         stmt = portal.prepared.statement
+        plan = portal.prepared.explain
+        if plan is not None and plan.analyze and plan.inner is not None:  # EXPLAIN ANALYZE CREATE TEMP TABLE … AS
+            stmt = plan.inner
         if stmt.kind is not Kind.TEMP_DDL:
             return
         if stmt.created_temp:

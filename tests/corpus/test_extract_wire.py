@@ -1,7 +1,8 @@
 """EXTRACT over the wire is PostgreSQL 15's: numeric (OID 1700) with the field's scale, date_part() float8.
 
 Constant statements (the catalog engine) must print PostgreSQL's very digits; over a semantic model the
-RowDescription (simple and extended protocol) must announce what PostgreSQL announces over the mirrored table.
+RowDescription (simple and extended protocol) must announce what PostgreSQL announces over the mirrored table:
+the type and its typmod (plain numeric, -1, never numeric(p,s), also for arithmetic over EXTRACT).
 """
 
 from __future__ import annotations
@@ -22,19 +23,23 @@ CONSTANTS = [
     "EXTRACT(MILLISECONDS FROM TIMESTAMP '2024-03-05 12:34:12.345678') AS ms",
     "SELECT date_part('second', TIMESTAMP '2024-03-05 12:34:12.345678') AS s, date_part('year', DATE '2024-03-05')",
     "SELECT EXTRACT(MONTH FROM DATE '2024-03-05') * 2 + 1 AS m",
+    "SELECT EXTRACT(EPOCH FROM TIMESTAMP '2024-01-01 10:00:00.5') AS e, EXTRACT(YEAR FROM DATE '2024-02-03') AS y",
 ]
 
 MODEL = (
     'SELECT EXTRACT(YEAR FROM "createdAt") AS y, EXTRACT(SECOND FROM "createdAt") AS s, '
     'EXTRACT(EPOCH FROM "createdAt") AS e, (EXTRACT(MONTH FROM "createdAt") - 1) / 3 AS q, '
     'EXTRACT(YEAR FROM "createdAt") * 100 + EXTRACT(MONTH FROM "createdAt") AS ym, '
-    "date_part('month', \"createdAt\") AS m, COUNT(*) AS n FROM \"Orders\" GROUP BY 1, 2, 3, 4, 5, 6"
+    "date_part('month', \"createdAt\") AS m, EXTRACT(MILLISECONDS FROM \"createdAt\") AS ms, "
+    "EXTRACT(EPOCH FROM \"createdAt\") - 1 AS e1, COUNT(*) AS n FROM \"Orders\" GROUP BY 1, 2, 3, 4, 5, 6, 7, 8"
 )
 
 
 def _text(conn: psycopg.Connection[Any], sql: str, *, prepare: bool = False) -> tuple[Any, ...]:
     cur = conn.execute(sql, prepare=prepare)
-    cols = [(d.name, d.type_code) for d in cur.description or []]
+    res = cur.pgresult
+    assert res is not None
+    cols = [(d.name, d.type_code, res.fmod(i)) for i, d in enumerate(cur.description or [])]
     return cur.statusmessage, cols, [tuple(str(v) for v in r) for r in cur.fetchall()]
 
 

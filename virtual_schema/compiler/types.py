@@ -12,6 +12,7 @@ from functools import lru_cache
 import pyarrow as pa
 from sqlglot import exp
 
+from virtual_schema.pgextract import is_unconstrained, unconstrained
 from virtual_schema.pgtypes import PgColumnType, pg_type_for_sql_name
 
 DT = exp.DataType
@@ -74,14 +75,15 @@ def is_numeric_double(dt: exp.DataType | None) -> bool:
 
 def numeric_arith(op: exp.Expression, left: exp.DataType, right: exp.DataType) -> exp.DataType:
     """The type of numeric +, -, *, /, % as PostgreSQL computes it (numeric.c): + - % keep the larger scale,
-    * adds the scales, / has a value-dependent scale (numeric_double). Integers have scale 0."""
+    * adds the scales, / has a value-dependent scale (numeric_double). Integers have scale 0. The result is
+    announced as plain numeric: PostgreSQL's operators never carry a typmod."""
     if isinstance(op, exp.Div) or is_numeric_double(left) or is_numeric_double(right):
         return numeric_double()
     scales = [_scale(t) for t in (left, right)]
     if None in scales:
         return numeric_double()
     sl, sr = (s or 0 for s in scales)
-    return decimal(38, min(sl + sr if isinstance(op, exp.Mul) else max(sl, sr), 37))
+    return unconstrained(38, min(sl + sr if isinstance(op, exp.Mul) else max(sl, sr), 37))  # numeric, typmod -1
 
 
 def _scale(dt: exp.DataType) -> int | None:
@@ -96,7 +98,7 @@ def pg_type(dt: exp.DataType | None) -> PgColumnType:
     """PostgreSQL type of an inferred sqlglot type (unknown → text)."""
     if dt is None or dt.this in (T.UNKNOWN, T.NULL):
         return _pg_for_sql("text")
-    if is_numeric_double(dt):
+    if is_numeric_double(dt) or is_unconstrained(dt):
         return _pg_for_sql("numeric")
     if dt.this in (T.TIMESTAMPNTZ, T.DATETIME):
         return _pg_for_sql("timestamp")
