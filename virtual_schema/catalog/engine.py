@@ -390,9 +390,12 @@ class CatalogSession:
         self.cur.execute("COMMIT" if commit else "ROLLBACK")
         if not commit:
             self.temp_columns, self._macros = saved
+        before = (self.temp_tables, self.temp_columns, set(self._macros))
         rows = self.cur.execute("SELECT table_name FROM duckdb_tables() WHERE temporary").fetchall()
         self.temp_tables = {r[0] for r in rows if not r[0].startswith("__")}
         self.temp_columns = {k: v for k, v in self.temp_columns.items() if k in self.temp_tables}
+        if commit and before == (self.temp_tables, self.temp_columns, set(self._macros)):
+            return  # rows written, no table or macro came or went: every cached plan still holds (autocommit INSERTs)
         self._plans.clear()
         self._described.clear()
         if self.temp_tables:
