@@ -18,6 +18,7 @@ import duckdb.func as duckfunc
 
 from virtual_schema import errors as E
 from virtual_schema.catalog import formatting as F
+from virtual_schema.catalog import pgnumeric
 from virtual_schema.errors import PgError
 
 if TYPE_CHECKING:
@@ -76,6 +77,8 @@ MACROS: tuple[str, ...] = (
     "CREATE OR REPLACE MACRO pgf_pg_get_function_identity_arguments(o) AS ''",
     "CREATE OR REPLACE MACRO pgf_pg_relation_is_publishable(a) AS false",
     "CREATE OR REPLACE MACRO pgf_array_out(a) AS '{' || array_to_string(a, ',') || '}'",
+    # float8div: PostgreSQL refuses a zero divisor (22012) where IEEE arithmetic gives Infinity
+    "CREATE OR REPLACE MACRO pgf_float_div(a, b) AS CASE WHEN b = 0 THEN error('division by zero') ELSE a / b END",
 )
 
 
@@ -110,8 +113,17 @@ def _udf(
     )
 
 
+def _register_numeric(conn: duckdb.DuckDBPyConnection) -> None:
+    """numeric arithmetic with PostgreSQL's value-dependent result scale, on numeric text (pgnumeric.py)."""
+    _udf(conn, "pgf_numeric_op", pgnumeric.binary, ["VARCHAR", "VARCHAR", "VARCHAR"], "VARCHAR")
+    _udf(conn, "pgf_numeric_fn", pgnumeric.unary, ["VARCHAR", "VARCHAR", "INTEGER"], "VARCHAR")
+    _udf(conn, "pgf_float_numeric", pgnumeric.from_float, ["DOUBLE"], "VARCHAR")
+    _udf(conn, "pgf_numeric_sqrt", pgnumeric.sqrt, ["VARCHAR"], "VARCHAR")
+
+
 def register(conn: duckdb.DuckDBPyConnection, engine: CatalogEngine) -> None:
     """Create the shared macros and UDFs on the engine's base connection."""
+    _register_numeric(conn)
 
     def cat() -> Any:
         return engine.current

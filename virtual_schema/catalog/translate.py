@@ -18,12 +18,14 @@ from sqlglot import exp
 from sqlglot.errors import ParseError, TokenError
 
 from virtual_schema import errors as E
+from virtual_schema.catalog import pgnumeric
 from virtual_schema.catalog.colnames import target_names
 from virtual_schema.catalog.context import DUCK_DB, SCHEMA_ALIAS, SESSION_RELATIONS, CatalogVersion
 from virtual_schema.catalog.formatting import format_type
 from virtual_schema.catalog.returning import returning_select
 from virtual_schema.catalog.textvalues import literal_text
 from virtual_schema.catalog.typeres import literal_type, type_rules
+from virtual_schema.compiler.pgarith import pg_float_text
 from virtual_schema.errors import PgError
 from virtual_schema.pgextract import DATE_PART, ExtractPostgres, check_date_field, field_of, pg_extract
 from virtual_schema.pgtypes import TYPES_BY_NAME, TYPES_BY_OID, PgColumnType, pg_type_for_sql_name
@@ -92,6 +94,7 @@ FUNC_TYPES: dict[str, int] = {
     "quote_ident": 25,
     "pg_backend_pid": 23,
     "to_regtype": 2206,
+    "pg_typeof": 2206,
     "to_regclass": 2205,
     "to_regproc": 24,
     "to_regnamespace": 4089,
@@ -259,6 +262,10 @@ DROP_EXTRA_ARGS = {
     "current_setting": 2,
 }
 FUNC_PREFIX = "pgf_"
+# meta flag of a numeric computed by pgnumeric.py in Python and carried as PostgreSQL's numeric text
+NUMERIC_TEXT = "pg_numeric_text"
+_NUMERIC_OPS: dict[type[exp.Expr], str] = {exp.Add: "+", exp.Sub: "-", exp.Mul: "*", exp.Div: "/", exp.Mod: "%"}
+_NUMERIC_FUNCS = frozenset({"round", "trunc", "ceil", "ceiling", "floor", "abs"})
 
 
 @dataclass
@@ -426,6 +433,7 @@ class Translator:
         self._aliases: dict[str, tuple[str, str]] = {}
         self._func_aliases: set[str] = set()
         self._derived: dict[str, exp.Expr] = {}
+        self._derived_names: dict[int, list[str]] = {}  # id(derived query) -> column names its alias gives
         self._rewrite_tables(tree)
         self._check_temp_columns(tree)
         if isinstance(tree, exp.Query):
@@ -435,6 +443,7 @@ class Translator:
             self._created(tree)
         self._params(tree)
         tree = self._rewrite_expressions(tree)
+        fence_numeric_text(tree)
         self._renumber_params(tree)
         if isinstance(tree, exp.TruncateTable):
             # DuckDB truncates one table per statement and knows no RESTART IDENTITY / CASCADE (temp tables
@@ -607,6 +616,12 @@ class Translator:
             a = cte.args.get("alias")
             if a is not None:
                 self._derived[_lower_name(a.this) or ""] = cte.this
+        for node in tree.find_all(exp.CTE, exp.Subquery, exp.Values):
+            a = node.args.get("alias")
+            body = node if isinstance(node, exp.Values) else node.this
+            if a is not None and a.columns and isinstance(body, exp.Query | exp.Values):
+                self._derived[_lower_name(a.this) or ""] = body
+                self._derived_names[id(body)] = [_lower_name(c) or "" for c in a.columns]
 
     def _resolve(self, db: str | None, name: str) -> tuple[str, str] | None:
         if db is not None:
@@ -845,9 +860,9 @@ class Translator:
             return None
         if isinstance(e, (exp.Paren, exp.Alias)):
             return self.infer(e.this, depth + 1)
+        if "pg_type" in e.meta:  # a rewritten node that keeps the PostgreSQL type it had
+            return PgColumnType(int(e.meta["pg_type"]), int(e.meta.get("pg_typmod", -1)))
         if isinstance(e, exp.Cast):
-            if "pg_type" in e.meta:
-                return PgColumnType(int(e.meta["pg_type"]), int(e.meta.get("pg_typmod", -1)))
             return self.cast_type(e.args["to"])
         if isinstance(e, exp.Interval):
             return PgColumnType(1186)
@@ -1011,6 +1026,9 @@ class Translator:
                 if arg is not None and name in ("abs", "sign") and arg.oid in (21, 23, 20):
                     return PgColumnType(arg.oid)
                 return None
+            if name == "sqrt" and e.this is not None:
+                arg = self.infer(e.this, depth + 1)
+                return PgColumnType(1700 if arg is not None and arg.oid == 1700 else 701)
             if name in ("count",):
                 return PgColumnType(20)
             if name in ("row_number", "rank", "dense_rank"):
@@ -1078,7 +1096,23 @@ class Translator:
                 return t
         return None
 
+    def _positional_column(self, q: exp.Expr, i: int, depth: int) -> PgColumnType | None:
+        """Column i of a derived table renamed by its alias (v(x)): VALUES rows resolve as select_common_type."""
+        if isinstance(q, exp.Values):
+            rows = [r.expressions for r in q.expressions if isinstance(r, exp.Tuple) and len(r.expressions) > i]
+            return self._common_type([r[i] for r in rows], depth) if rows else None
+        sel = _leftmost(q)
+        if not isinstance(sel, exp.Select) or not sel.expressions:
+            return None
+        if len(sel.expressions) == 1 and isinstance(sel.expressions[0], exp.Star):
+            frm = sel.args.get("from_") or sel.args.get("from")
+            return self._positional_column(frm.this, i, depth + 1) if frm is not None else None
+        return self.infer(sel.expressions[i], depth + 1) if i < len(sel.expressions) else None
+
     def _derived_column(self, q: exp.Expr, name: str, depth: int) -> PgColumnType | None:
+        names = self._derived_names.get(id(q))
+        if names is not None:
+            return self._positional_column(q, names.index(name), depth) if name in names else None
         sel = _leftmost(q)
         if not isinstance(sel, exp.Select):
             return None
@@ -1295,10 +1329,21 @@ class Translator:
             }
             if op in ops:
                 return ops[op]
+        if type(node) in _NUMERIC_OPS:
+            numeric = self._numeric_arith(node)
+            if numeric is not None:
+                return numeric
+        if isinstance(node, exp.Neg) and _numeric_text(node.this):
+            return _numeric_call("numeric_fn", [exp.Literal.string("neg"), node.this, exp.Literal.number(0)])
         if isinstance(node, exp.Div):
             lt, rt = self.infer(node.this, 0), self.infer(node.expression, 0)
             if lt is not None and rt is not None and lt.oid in (20, 21, 23) and rt.oid in (20, 21, 23):
                 return exp.IntDiv(this=node.this, expression=node.expression)
+            t = self.infer(node, 0)
+            if t is not None and t.oid in (700, 701):
+                fdiv = exp.Anonymous(this=FUNC_PREFIX + "float_div", expressions=[node.this, node.expression])
+                fdiv.meta["pg_type"] = t.oid
+                return fdiv
         if isinstance(node, exp.BitString):
             bits = _cast(exp.Literal.string(str(node.this)), "VARCHAR")
             bits.meta["pg_type"] = 1560
@@ -1343,11 +1388,54 @@ class Translator:
             return self._rewrite_func(node)
         return node
 
+    def _numeric_arith(self, node: exp.Expr) -> exp.Expr | None:
+        """numeric arithmetic DuckDB's fixed-scale DECIMAL cannot do (any division, whose scale depends on the
+        values, and any operation on a value already computed that way) as a call of pgnumeric.binary."""
+        t = self.infer(node, 0)
+        if t is None or t.oid != 1700:
+            return None
+        a, b = node.args["this"], node.args["expression"]
+        if not isinstance(node, exp.Div) and not (_numeric_text(a) or _numeric_text(b)):
+            return None
+        op = exp.Literal.string(_NUMERIC_OPS[type(node)])
+        return _numeric_call("numeric_op", [op, _as_text(a), _as_text(b)])
+
+    def _numeric_func(self, name: str, args: list[exp.Expr]) -> exp.Expr | None:
+        """round/trunc/ceil/floor/abs of a numeric carried as text: pgnumeric.unary keeps PostgreSQL's scale."""
+        if name == "sqrt" and len(args) == 1:
+            t = self.infer(args[0], 0)
+            return _numeric_call("numeric_sqrt", [_as_text(args[0])]) if t is not None and t.oid == 1700 else None
+        if name == "round" and len(args) == 1:
+            t = self.infer(args[0], 0)
+            if t is not None and t.oid in (700, 701):  # dround is rint: halves to even
+                return exp.Anonymous(this="round_even", expressions=[args[0], exp.Literal.number(0)])
+        if name not in _NUMERIC_FUNCS or not args or len(args) > 2 or not _numeric_text(args[0]):
+            return None
+        scale = _cast(args[1], "INTEGER") if len(args) == 2 else exp.Literal.number(0)
+        return _numeric_call("numeric_fn", [exp.Literal.string(name), args[0], scale])
+
+    def _pg_typeof(self, args: list[exp.Expr]) -> exp.Expr | None:
+        """pg_typeof(x) is the regtype PostgreSQL resolves for x, which is this translation's inferred type (DuckDB's
+        own pg_typeof names DuckDB's storage type: double, varchar, decimal widths)."""
+        t = self.infer(args[0], 0) if len(args) == 1 else None
+        if t is None:
+            return None
+        out = _cast(exp.Literal.number(type_rules().base(t).oid), "UINTEGER")
+        out.meta["pg_type"] = 2206
+        return out
+
     def _rewrite_func(self, node: exp.Func) -> exp.Expr:
         name = _func_name(node)
         if name is None:
             return node
         args = list(node.expressions) if isinstance(node, exp.Anonymous) else _func_args(node)
+        numeric = self._numeric_func(name, args)
+        if numeric is not None:
+            return numeric
+        if name == "pg_typeof":
+            typeof = self._pg_typeof(args)
+            if typeof is not None:
+                return typeof
         if (name.startswith("has_") and name.endswith("_privilege")) or name == "pg_has_role":
             return exp.true()
         if name == "sum" and len(args) == 1 and not isinstance(node.parent, exp.Window):
@@ -1460,11 +1548,30 @@ class Translator:
             return exp.Anonymous(this=FUNC_PREFIX + name, expressions=args)
         return node
 
+    def _cast_numeric_text(self, node: exp.Cast, target: PgColumnType) -> exp.Expr | None:
+        """A cast of a numeric carried as text: to numeric(p,s) it is rounded and checked in Python, to an integer
+        it rounds half away from zero first (as numeric_int4 does); other targets read the text as it is."""
+        inner: exp.Expr = node.this
+        if target.oid == 1700:
+            if target.typmod < 4:
+                return inner
+            out = _numeric_call("numeric_fn", [exp.Literal.string("typmod"), inner, exp.Literal.number(target.typmod)])
+            out.meta["pg_typmod"] = target.typmod
+            return out
+        if target.oid in (20, 21, 23):
+            node.set("this", _numeric_call("numeric_fn", [exp.Literal.string("round"), inner, exp.Literal.number(0)]))
+        return None
+
     def _rewrite_cast(self, node: exp.Cast) -> exp.Expr:
         target = self.cast_type(node.args["to"])
         inner = node.this
         if target is None:
             return node
+        if _numeric_text(inner):
+            done = self._cast_numeric_text(node, target)
+            if done is not None:
+                return done
+            inner = node.this
         oid = target.oid
         lit = inner.this if isinstance(inner, exp.Literal) and inner.is_string else None
         if oid in (1082, 1114, 1184) and lit is not None and lit.strip().lower() in _INFINITIES:
@@ -1479,17 +1586,21 @@ class Translator:
             return out
         if oid == 1700 and target.typmod < 0:
             number = lit if lit is not None else (inner.this if isinstance(inner, exp.Literal) else None)
-            if number is not None and re.fullmatch(r"\s*[+-]?(\d+\.?\d*|\.\d+)\s*", number):
+            if number is not None and re.fullmatch(r"\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d{1,3})?\s*", number):
                 digits = number.strip().lstrip("+")
+                if "e" in digits.lower():  # 1e3 is 1000 and 1.5e-3 is 0.0015 (numeric_in drops the exponent)
+                    d = pgnumeric.parse(digits)
+                    digits = pgnumeric.text(d, pgnumeric.dscale(d))
                 if len(re.sub(r"\D", "", digits)) <= 38:
                     # keeps the literal's own scale, as PostgreSQL's numeric does ('1.50' prints 1.50)
-                    num = exp.Literal.number(digits.lstrip("-"))
-                    return exp.Neg(this=num) if digits.startswith("-") else num
+                    num: exp.Expr = exp.Literal.number(digits.lstrip("-"))
+                    if digits.startswith("-"):
+                        num = exp.Neg(this=num)
+                    num.meta["pg_type"] = 1700  # DuckDB reads 1 as an integer: 1::numeric / 3 must not be
+                    return num
             inner_t = self.infer(inner, 0)
             if inner_t is not None and inner_t.oid in (700, 701):
-                out = _cast(inner, "DOUBLE")
-                out.meta["pg_type"] = 1700
-                return out
+                return _numeric_call("float_numeric", [_cast(inner, "DOUBLE")])
         if oid == 1700 and target.typmod >= 4 and ((target.typmod - 4) >> 16) > 38:
             out = _cast(inner, "DOUBLE")
             out.meta["pg_type"], out.meta["pg_typmod"] = oid, target.typmod
@@ -1532,6 +1643,8 @@ class Translator:
                 return exp.Anonymous(this=FUNC_PREFIX + "reg_out", expressions=[exp.Literal.number(inner_t.oid), inner])
             if inner_t is not None and inner_t.oid in (22, 30):
                 return exp.Anonymous(this="array_to_string", expressions=[inner, exp.Literal.string(" ")])
+            if inner_t is not None and inner_t.oid in (700, 701) and oid == 25:
+                return pg_float_text(inner)
             if (
                 inner_t is not None
                 and TYPES_BY_OID.get(inner_t.oid) is not None
@@ -1707,6 +1820,45 @@ def bytea_input(text: str) -> bytes:
         else:
             raise bad
     return bytes(out)
+
+
+def _numeric_text(e: exp.Expr) -> bool:
+    """Whether e (through parentheses) is a numeric computed by pgnumeric.py, i.e. PostgreSQL's text of it."""
+    while isinstance(e, exp.Paren):
+        e = e.this
+    return bool(e.meta.get(NUMERIC_TEXT))
+
+
+def _numeric_call(name: str, args: list[exp.Expr]) -> exp.Expr:
+    """A call of one of pgnumeric.py's UDFs: typed numeric, its value PostgreSQL's numeric text."""
+    out = exp.Anonymous(this=FUNC_PREFIX + name, expressions=args)
+    out.meta[NUMERIC_TEXT] = True
+    out.meta["pg_type"] = 1700
+    return out
+
+
+def _as_text(e: exp.Expr) -> exp.Expr:
+    """An operand of pgnumeric.py's UDFs: DuckDB prints integers and DECIMALs with their scale, as numeric_out."""
+    return e if _numeric_text(e) else _cast(e, "VARCHAR")
+
+
+def fence_numeric_text(tree: exp.Expr) -> None:
+    """Where a numeric carried as text meets anything but an output column or another numeric UDF (comparisons,
+    ORDER BY, aggregates, other functions), DuckDB gets a DOUBLE of it, the closest it can compute with."""
+    for node in list(tree.find_all(exp.Anonymous)):
+        if not node.meta.get(NUMERIC_TEXT):
+            continue
+        top: exp.Expr = node
+        while isinstance(top.parent, exp.Paren):
+            top = top.parent
+        parent = top.parent
+        if parent is None or isinstance(parent, (exp.Alias, exp.Cast)):
+            continue
+        if isinstance(parent, exp.Select) and top.arg_key == "expressions":
+            continue
+        if isinstance(parent, exp.Anonymous) and str(parent.this).startswith(FUNC_PREFIX + "numeric_"):
+            continue
+        top.replace(_cast(top.copy(), "DOUBLE"))
 
 
 def _cast(e: exp.Expr, to: str | exp.DataType) -> exp.Cast:

@@ -97,13 +97,14 @@ def float_text(tree: exp.Expression, type_of: Callable[[exp.Expression], exp.Dat
             continue
         t = type_of(operand)
         if t.this in ty.FLOAT_TYPES:
-            operand.replace(_pg_float_text(operand.copy()))
+            operand.replace(pg_float_text(operand.copy()))
 
 
 _TEXT_TYPES = set(exp.DataType.TEXT_TYPES)
 
 
-def _pg_float_text(x: exp.Expression) -> exp.Expression:
+def pg_float_text(x: exp.Expression) -> exp.Expression:
+    """x::text of a float8 as float8out prints it: integral values below 1e15 without `.0`."""
     integral = exp.and_(
         exp.EQ(this=x.copy(), expression=exp.Round(this=x.copy())),  # ROUND: no bigint overflow in Spark
         exp.LT(this=exp.Abs(this=x.copy()), expression=exp.Literal.number("1e15")),
