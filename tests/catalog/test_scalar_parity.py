@@ -43,12 +43,19 @@ ARITHMETIC = [
     "(SELECT sum(x)/count(x) FROM (VALUES (1::numeric), (2::numeric)) v(x))",
     "(SELECT sum(x)/count(*) FROM (VALUES (1.25), (2.5)) v(x))",
     "(WITH v(x) AS (VALUES (1::numeric), (2)) SELECT sum(x)/count(x) FROM v)",
+    "abs(-2147483648)", "(-2147483647 - 1) / -1", "div(7, 2)", "div(7.5, 2)", "div(-7.5, 2)", "div(1, 0.0)",
+    "1::float4/3", "1::float4 + 0.1::float8", "0.1::float4 * 3",
+    "avg(2)", "avg(1.5)", "(SELECT avg(x) FROM (VALUES (1), (2), (4)) v(x))",
+    "(SELECT avg(x) FROM (VALUES (1.5), (2.25)) v(x))", "(SELECT avg(DISTINCT x) FROM (VALUES (1), (1), (2)) v(x))",
+    "(SELECT avg(x) FROM (VALUES (1)) v(x) WHERE false)", "(SELECT coalesce(sum(x), 0) FROM (VALUES (1.5)) v(x))",
 ]
 CASTS = [
     "1.5::int", "2.5::int", "-2.5::int", "'12'::int + 1", "1::numeric", "1.50::numeric", "3.7::int8",
     "10::float8", "1.5::float8", "0.1::float8 + 0.2::float8", "1::text", "1.50::text", "'3.14'::numeric",
     "'3.14'::float8", "'abc'::int", "123.456::numeric(5,1)", "99999::numeric(3,0)", "1e3::numeric",
     "(1/3::float8)::numeric", "12.5::numeric::text", "'1.0'::float8::text", "40000::int2",
+    "(1+2)::numeric", "count(*)::numeric", "'1.50'::text::numeric", "(7/2)::numeric", "' 2.50 '::text::numeric",
+    "'x'::text::numeric",
 ]
 MATH = [
     "round(2.5)", "round(-2.5)", "round(1.2345, 2)", "round(1.235::numeric, 2)", "round(1234.5, -2)",
@@ -72,7 +79,11 @@ CONDITIONALS = [
     "coalesce(NULL, 2, 3)", "coalesce(NULL::int, 2.5)", "nullif(1, 1)", "nullif(1, 2)", "greatest(1, 3, 2)",
     "greatest(1.5, 2.5)", "greatest('a', 'b')", "CASE WHEN 1 > 0 THEN 'yes' ELSE 'no' END",
     "CASE 2 WHEN 1 THEN 'one' WHEN 2 THEN 'two' END", "CASE WHEN false THEN 1 END",
-    "CASE WHEN true THEN 2.5 ELSE 1.5 END",
+    "CASE WHEN true THEN 2.5 ELSE 1.5 END", "coalesce(1, 2.50)", "coalesce(NULL, 2.50, 1)",
+    "CASE WHEN true THEN 1 ELSE 2.5 END", "CASE WHEN false THEN 1 ELSE 2.5 END",
+    "CASE WHEN true THEN '1.50' ELSE 2.5 END",
+    "CASE WHEN true THEN 1::numeric/3 ELSE 2 END", "CASE 1::numeric/3 WHEN 1 THEN 1 ELSE 2.5 END",
+    "coalesce(1::numeric/3, 2)",
 ]
 DATES = [
     "date '2024-01-31' + 1", "date '2024-03-01' - date '2024-02-01'", "date '2024-01-31' + interval '1 month'",

@@ -1025,6 +1025,8 @@ def _out_of_range(e: duckdb.Error, msg: str) -> PgError | None:
     m = re.search(r"Overflow in \w+ of (INT16|INT32|INT64)", msg)
     if isinstance(e, duckdb.OutOfRangeException) and m:
         return PgError(E.NUMERIC_VALUE_OUT_OF_RANGE, f"{_INT_NAMES[m.group(1)]} out of range")
+    if isinstance(e, duckdb.OutOfRangeException) and re.search(r"Overflow (?:in division of|on abs\()", msg):
+        return PgError(E.NUMERIC_VALUE_OUT_OF_RANGE, "integer out of range")  # int_min / -1, abs(int_min)
     m = re.search(r"out of range for the destination type (INT16|INT32|INT64)", msg)
     if isinstance(e, duckdb.ConversionException) and m:
         return PgError(E.NUMERIC_VALUE_OUT_OF_RANGE, f"{_INT_NAMES[m.group(1)]} out of range")

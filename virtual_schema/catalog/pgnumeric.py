@@ -110,6 +110,8 @@ def binary(op: str, a: str, b: str) -> str:
         return text(_CTX.subtract(x, y), max(dscale(x), dscale(y)))
     if op == "*":
         return text(_CTX.multiply(x, y), dscale(x) + dscale(y))
+    if op == "div":  # div(x, y): the quotient truncated toward zero, scale 0
+        return text(_CTX.divide_int(x, _divisor(y)), 0)
     if op == "%":
         return text(_CTX.remainder(x, _divisor(y)), max(dscale(x), dscale(y)))  # sign of the dividend
     raise PgError(E.FEATURE_NOT_SUPPORTED, f"numeric operator {op} is not supported by the catalog")
@@ -132,6 +134,8 @@ def unary(fn: str, a: str, s: int) -> str:
         return text(x.copy_negate(), dscale(x))
     if fn == "typmod":
         return to_typmod(x, s)
+    if fn == "in":  # text -> numeric: numeric_in keeps the digits written after the point
+        return text(x, dscale(x))
     raise PgError(E.FEATURE_NOT_SUPPORTED, f"numeric function {fn} is not supported by the catalog")
 
 

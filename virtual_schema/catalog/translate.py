@@ -10,6 +10,7 @@ give unnamed expressions.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -1007,7 +1008,10 @@ class Translator:
                 # there is no max(varchar) / max(name): PostgreSQL takes max(text)
                 return PgColumnType(25) if arg is not None and arg.oid in (1043, 19) else arg
             if name in ("sum", "avg") and e.this is not None:
-                arg = self.infer(e.this, depth + 1)
+                inner_arg = e.this
+                if isinstance(inner_arg, exp.Distinct) and len(inner_arg.expressions) == 1:
+                    inner_arg = inner_arg.expressions[0]
+                arg = self.infer(inner_arg, depth + 1)
                 if arg is None:
                     return None
                 if arg.oid in (700, 701):
@@ -1333,6 +1337,9 @@ class Translator:
             numeric = self._numeric_arith(node)
             if numeric is not None:
                 return numeric
+            self._float8_operands(node)
+        if isinstance(node, (exp.Case, exp.Coalesce)):
+            self._numeric_branches(node)
         if isinstance(node, exp.Neg) and _numeric_text(node.this):
             return _numeric_call("numeric_fn", [exp.Literal.string("neg"), node.this, exp.Literal.number(0)])
         if isinstance(node, exp.Div):
@@ -1400,6 +1407,71 @@ class Translator:
         op = exp.Literal.string(_NUMERIC_OPS[type(node)])
         return _numeric_call("numeric_op", [op, _as_text(a), _as_text(b)])
 
+    def _float8_operands(self, node: exp.Expr) -> None:
+        """float4 with anything else is float8 arithmetic in PostgreSQL (float48div & co.): DuckDB would stay in
+        float4 and lose digits, so a float4 operand is widened first."""
+        t = self.infer(node, 0)
+        if t is None or t.oid != 701:
+            return
+        for key in ("this", "expression"):
+            operand = node.args[key]
+            ot = self.infer(operand, 0)
+            if ot is not None and ot.oid == 700:
+                node.set(key, _cast(operand, "DOUBLE"))
+
+    def _numeric_branches(self, node: exp.Case | exp.Coalesce) -> None:
+        """CASE and COALESCE results of type numeric keep each branch's own scale in PostgreSQL (CASE WHEN c
+        THEN 1 ELSE 2.5 END prints 1), where DuckDB gives all a common DECIMAL scale. As an output column (its
+        value only printed) each branch becomes numeric text; elsewhere DuckDB's common type is kept."""
+        top: exp.Expr = node
+        while isinstance(top.parent, exp.Paren):
+            top = top.parent
+        if not (isinstance(top.parent, exp.Alias) or (isinstance(top.parent, exp.Select)
+                                                       and top.arg_key == "expressions")):
+            return
+        t = self.infer(node, 0)
+        if t is None or t.oid != 1700:
+            return
+        branches: list[tuple[exp.Expr, str | int]] = []
+        if isinstance(node, exp.Case):
+            branches.extend((w, "true") for w in node.args.get("ifs") or [])
+            branches.append((node, "default"))
+        else:
+            branches.append((node, "this"))
+            branches.extend((node, i) for i in range(len(node.expressions)))
+        for owner, key in branches:
+            value = owner.expressions[key] if isinstance(key, int) else owner.args.get(key)
+            if value is None or isinstance(value, exp.Null):
+                continue
+            new = value if _numeric_text(value) else self._branch_text(value)
+            if isinstance(key, int):
+                owner.expressions[key] = new
+                new.parent, new.arg_key, new.index = owner, "expressions", key
+            else:
+                owner.set(key, new)
+        node.meta[NUMERIC_TEXT] = True
+        node.meta["pg_type"] = 1700
+
+    def _branch_text(self, value: exp.Expr) -> exp.Expr:
+        """One CASE/COALESCE branch as numeric text; an untyped string literal is read as numeric_in reads it."""
+        if isinstance(value, exp.Literal) and value.is_string:
+            return _numeric_call("numeric_fn", [exp.Literal.string("in"), value, exp.Literal.number(0)])
+        return _cast(value, "VARCHAR")
+
+    def _numeric_avg(self, node: exp.Func, args: list[exp.Expr]) -> exp.Expr | None:
+        """avg of integers or numerics is numeric_avg: sum / count with numeric division's scale (avg(2) prints
+        2.0000000000000000), NULL over no rows; a window avg is left to DuckDB."""
+        if len(args) != 1 or isinstance(node.parent, exp.Window):
+            return None
+        arg = args[0].expressions[0] if isinstance(args[0], exp.Distinct) and len(args[0].expressions) == 1 \
+            else args[0]
+        t = self.infer(arg, 0)
+        if t is None or t.oid not in (20, 21, 23, 1700):
+            return None
+        total = exp.Sum(this=args[0].copy())
+        count = exp.Nullif(this=exp.Count(this=args[0].copy()), expression=exp.Literal.number(0))
+        return _numeric_call("numeric_op", [exp.Literal.string("/"), _cast(total, "VARCHAR"), _cast(count, "VARCHAR")])
+
     def _numeric_func(self, name: str, args: list[exp.Expr]) -> exp.Expr | None:
         """round/trunc/ceil/floor/abs of a numeric carried as text: pgnumeric.unary keeps PostgreSQL's scale."""
         if name == "sqrt" and len(args) == 1:
@@ -1430,6 +1502,8 @@ class Translator:
             return node
         args = list(node.expressions) if isinstance(node, exp.Anonymous) else _func_args(node)
         numeric = self._numeric_func(name, args)
+        if numeric is None and name == "avg":
+            numeric = self._numeric_avg(node, args)
         if numeric is not None:
             return numeric
         if name == "pg_typeof":
@@ -1548,6 +1622,24 @@ class Translator:
             return exp.Anonymous(this=FUNC_PREFIX + name, expressions=args)
         return node
 
+    def _plain_numeric(self, inner: exp.Expr, inner_t: PgColumnType | None) -> exp.Expr | None:
+        """x::numeric without a typmod keeps x's own digits (DuckDB's bare DECIMAL is DECIMAL(18,3)): an integer
+        becomes DECIMAL(38,0), a text is read by numeric_in's rules, and div(a, b) (sqlglot reads it as a cast of
+        an integer division) truncates the exact quotient."""
+        if isinstance(inner, exp.IntDiv):
+            a, b = (self.infer(x, 0) for x in (inner.this, inner.expression))
+            if not (a is not None and b is not None and a.oid in (20, 21, 23) and b.oid in (20, 21, 23)):
+                return _numeric_call("numeric_op", [exp.Literal.string("div"), _as_text(inner.this),
+                                                    _as_text(inner.expression)])
+        if inner_t is not None and inner_t.oid in (20, 21, 23):
+            out = _cast(inner, "DECIMAL(38,0)")
+            out.meta["pg_type"] = 1700
+            return out
+        if inner_t is not None and inner_t.oid in (25, 1043, 1042, 19) and not isinstance(inner, exp.Literal):
+            text_in = [exp.Literal.string("in"), _cast(inner, "VARCHAR"), exp.Literal.number(0)]
+            return _numeric_call("numeric_fn", text_in)
+        return None
+
     def _cast_numeric_text(self, node: exp.Cast, target: PgColumnType) -> exp.Expr | None:
         """A cast of a numeric carried as text: to numeric(p,s) it is rounded and checked in Python, to an integer
         it rounds half away from zero first (as numeric_int4 does); other targets read the text as it is."""
@@ -1601,6 +1693,9 @@ class Translator:
             inner_t = self.infer(inner, 0)
             if inner_t is not None and inner_t.oid in (700, 701):
                 return _numeric_call("float_numeric", [_cast(inner, "DOUBLE")])
+            plain = self._plain_numeric(inner, inner_t)
+            if plain is not None:
+                return plain
         if oid == 1700 and target.typmod >= 4 and ((target.typmod - 4) >> 16) > 38:
             out = _cast(inner, "DOUBLE")
             out.meta["pg_type"], out.meta["pg_typmod"] = oid, target.typmod
@@ -1829,9 +1924,9 @@ def _numeric_text(e: exp.Expr) -> bool:
     return bool(e.meta.get(NUMERIC_TEXT))
 
 
-def _numeric_call(name: str, args: list[exp.Expr]) -> exp.Expr:
+def _numeric_call(name: str, args: Sequence[exp.Expr]) -> exp.Expr:
     """A call of one of pgnumeric.py's UDFs: typed numeric, its value PostgreSQL's numeric text."""
-    out = exp.Anonymous(this=FUNC_PREFIX + name, expressions=args)
+    out = exp.Anonymous(this=FUNC_PREFIX + name, expressions=list(args))
     out.meta[NUMERIC_TEXT] = True
     out.meta["pg_type"] = 1700
     return out
@@ -1858,6 +1953,11 @@ def fence_numeric_text(tree: exp.Expr) -> None:
             continue
         if isinstance(parent, exp.Anonymous) and str(parent.this).startswith(FUNC_PREFIX + "numeric_"):
             continue
+        if isinstance(parent, exp.If) and top.arg_key == "true":
+            parent = parent.parent
+        branch = isinstance(parent, exp.Coalesce) or (isinstance(parent, exp.Case) and top.arg_key != "this")
+        if branch and parent is not None and parent.meta.get(NUMERIC_TEXT):
+            continue  # a branch of a CASE / COALESCE whose result is numeric text itself
         top.replace(_cast(top.copy(), "DOUBLE"))
 
 
