@@ -74,6 +74,10 @@ STRINGS = [
     "split_part('a,b,c', ',', 2)", "split_part('a,b,c', ',', 5)", "left('hello', 2)", "right('hello', 2)",
     "left('hello', -2)", "repeat('ab', 3)", "reverse('abc')", "initcap('hello world')", "strpos('hello', 'll')",
     "char_length('héllo')", "octet_length('héllo')", "md5('a')", "trim(both 'x' from 'xax')",
+    "substring('hello', 0, 3)", "substring('hello', -1, 3)", "substring('hello', 2, -1)", "substr('hello', -3)",
+    "substring('hello', 1, 2147483647)", "split_part('a,b', ',', 0)", "split_part('a,b', ',', -1)", "to_hex(255)",
+    "to_hex(-1)", "to_hex(-1::int8)", "'x' || 1.0::float8", "1.5::float8 || 'x'", "concat_ws(',', 'a', NULL, 'b')",
+    "left('abc', 0)", "repeat('x', -1)", "regexp_replace('abc', 'b', 'x')", "translate('abc', 'ab', 'x')",
 ]
 CONDITIONALS = [
     "coalesce(NULL, 2, 3)", "coalesce(NULL::int, 2.5)", "nullif(1, 1)", "nullif(1, 2)", "greatest(1, 3, 2)",
@@ -94,6 +98,18 @@ DATES = [
     "extract(dow from date '2024-05-17')", "date_part('month', date '2024-05-17')",
     "to_char(timestamp '2024-05-17 13:45:10', 'YYYY-MM-DD HH24:MI:SS')", "to_char(date '2024-05-17', 'Mon DD, YYYY')",
     "date '2024-05-17' - 7", "'2024-05-17'::date", "'2024-05-17 01:02:03'::timestamp", "date '2024-02-29' + 365",
+    "date '2024-05-17'::timestamp", "timestamp '2024-05-17 10:00'::date", "interval '1 day'::text",
+    "to_timestamp('2024-05-17 10:00', 'YYYY-MM-DD HH24:MI')", "to_date('2024-05-17', 'YYYY-MM-DD')",
+    "to_char(timestamp '2024-05-17 13:45:10', 'HH12:MI AM')",
+    "to_char(timestamp '2024-05-17 13:45:10', 'Day, DD Month YYYY')",
+    "to_char(timestamp '2024-05-17 13:45:10', 'FMDay FMMonth FMDD')", "to_char(date '2024-05-17', 'YYYY\"Q\"Q')",
+    "to_char(date '2024-05-05', 'D')", "to_char(timestamp '2024-05-17 13:45:10.123456', 'US MS')",
+    "to_char(date '2024-05-17', 'MON mon DY dy day IYYY-IW')", "to_char(date '2024-05-01', 'DDth DDTH FMDDth')",
+    "to_char(date '2024-05-13', 'FMDDth')", "to_char(date '2024-05-17', 'Y,YYY CC J W WW DDD RM rm')",
+    "to_char(timestamp '2024-05-17 00:05:00', 'HH HH12 a.m. P.M. SSSS')", "to_char(date '2024-05-17', 'yyyy-mm-dd')",
+    "to_char(NULL::date, 'YYYY')", "age(timestamp '2024-03-01', timestamp '2023-01-15')",
+    "date_trunc('quarter', timestamp '2024-05-17 13:45:10')", "extract(isodow from date '2024-05-19')",
+    "extract(epoch from interval '1 day')", "timestamp '2024-01-31 10:00' - interval '1 month'",
 ]
 EXPRESSIONS = ARITHMETIC + CASTS + MATH + STRINGS + CONDITIONALS + DATES
 

@@ -1009,6 +1009,10 @@ def _pg_error(e: duckdb.Error, sql: str) -> PgError:
         return PgError("21000", "more than one row returned by a subquery used as an expression")
     if "division by zero" in low:
         return PgError(E.DIVISION_BY_ZERO, "division by zero")
+    if "negative substring length not allowed" in low:  # raised by the pgf_substring macro
+        return PgError("22011", "negative substring length not allowed")
+    if "field position must not be zero" in low:  # raised by the pgf_split_part macro
+        return PgError(E.INVALID_PARAMETER_VALUE, "field position must not be zero")
     if isinstance(e, duckdb.ConstraintException):
         return _constraint_error(msg)
     if isinstance(e, duckdb.BinderException):

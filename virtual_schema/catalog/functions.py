@@ -18,7 +18,7 @@ import duckdb.func as duckfunc
 
 from virtual_schema import errors as E
 from virtual_schema.catalog import formatting as F
-from virtual_schema.catalog import pgnumeric
+from virtual_schema.catalog import pgnumeric, tochar
 from virtual_schema.errors import PgError
 
 if TYPE_CHECKING:
@@ -79,6 +79,13 @@ MACROS: tuple[str, ...] = (
     "CREATE OR REPLACE MACRO pgf_array_out(a) AS '{' || array_to_string(a, ',') || '}'",
     # float8div: PostgreSQL refuses a zero divisor (22012) where IEEE arithmetic gives Infinity
     "CREATE OR REPLACE MACRO pgf_float_div(a, b) AS CASE WHEN b = 0 THEN error('division by zero') ELSE a / b END",
+    # text_substr: a start before 1 shortens the result (DuckDB counts a negative start from the end)
+    "CREATE OR REPLACE MACRO pgf_substring(s, a, n) AS CASE WHEN n < 0 THEN "
+    "error('negative substring length not allowed') ELSE substring(s, greatest(a, 1), "
+    "greatest(CAST(a AS BIGINT) + n - greatest(a, 1), 0)) END",
+    "CREATE OR REPLACE MACRO pgf_substring_from(s, a) AS substring(s, greatest(a, 1))",
+    "CREATE OR REPLACE MACRO pgf_split_part(s, d, n) AS CASE WHEN n = 0 THEN "
+    "error('field position must not be zero') ELSE split_part(s, d, n) END",
 )
 
 
@@ -119,6 +126,7 @@ def _register_numeric(conn: duckdb.DuckDBPyConnection) -> None:
     _udf(conn, "pgf_numeric_fn", pgnumeric.unary, ["VARCHAR", "VARCHAR", "INTEGER"], "VARCHAR")
     _udf(conn, "pgf_float_numeric", pgnumeric.from_float, ["DOUBLE"], "VARCHAR")
     _udf(conn, "pgf_numeric_sqrt", pgnumeric.sqrt, ["VARCHAR"], "VARCHAR")
+    _udf(conn, "pgf_to_char", tochar.to_char, ["TIMESTAMP", "VARCHAR"], "VARCHAR")
 
 
 def register(conn: duckdb.DuckDBPyConnection, engine: CatalogEngine) -> None:

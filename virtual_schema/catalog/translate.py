@@ -9,6 +9,7 @@ give unnamed expressions.
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -96,6 +97,9 @@ FUNC_TYPES: dict[str, int] = {
     "pg_backend_pid": 23,
     "to_regtype": 2206,
     "pg_typeof": 2206,
+    "str_to_time": 1184,  # to_timestamp(text, text)
+    "unix_to_time": 1184,  # to_timestamp(float8)
+    "str_to_date": 1082,  # to_date(text, text)
     "to_regclass": 2205,
     "to_regproc": 24,
     "to_regnamespace": 4089,
@@ -312,6 +316,21 @@ def _position(sql: str, name: str) -> int | None:
     return m.start() + 1 if m else None
 
 
+_TYPED_LITERAL_CAST = re.compile(
+    r"\b(?:date|time|timestamp|timestamptz|interval|numeric|int[248]?|text)\s+'(?:[^']|'')*'\s*::", re.IGNORECASE
+)
+
+
+class _CatalogPostgres(ExtractPostgres):
+    """to_char stays a call with PostgreSQL's template (tochar.py) instead of becoming a strftime format."""
+
+    class Parser(ExtractPostgres.Parser):
+        FUNCTIONS = {
+            **ExtractPostgres.Parser.FUNCTIONS,
+            "TO_CHAR": lambda args: exp.Anonymous(this="to_char", expressions=args),
+        }
+
+
 def parse(sql: str) -> list[exp.Expr]:
     """Parse PostgreSQL SQL with sqlglot; syntax errors become 42601."""
     cleaned = sql
@@ -324,8 +343,13 @@ def parse(sql: str) -> list[exp.Expr]:
         cleaned,
         flags=re.IGNORECASE,
     )
+    if _TYPED_LITERAL_CAST.search(cleaned):
+        # sqlglot reads date '…'::timestamp as date ('…'::timestamp); PostgreSQL's parser, deparsed, nests the
+        # casts the right way round
+        with contextlib.suppress(Exception):
+            cleaned = _pglast_normalize(cleaned)
     try:
-        parsed = sqlglot.parse(cleaned, read=ExtractPostgres)
+        parsed = sqlglot.parse(cleaned, read=_CatalogPostgres)
     except (ParseError, TokenError) as e:
         first = str(e).splitlines()[0][:200]
         try:
@@ -335,7 +359,7 @@ def parse(sql: str) -> list[exp.Expr]:
         except Exception:
             raise PgError(E.SYNTAX_ERROR, f"syntax error: {first}") from None
         try:
-            parsed = sqlglot.parse(normalized, read=ExtractPostgres)
+            parsed = sqlglot.parse(normalized, read=_CatalogPostgres)
         except (ParseError, TokenError):
             raise PgError(E.SYNTAX_ERROR, f"syntax error: {first}") from None
     return [p for p in parsed if p is not None]
@@ -1351,6 +1375,9 @@ class Translator:
                 fdiv = exp.Anonymous(this=FUNC_PREFIX + "float_div", expressions=[node.this, node.expression])
                 fdiv.meta["pg_type"] = t.oid
                 return fdiv
+        text_fn = self._text_function(node)
+        if text_fn is not None:
+            return text_fn
         if isinstance(node, exp.BitString):
             bits = _cast(exp.Literal.string(str(node.this)), "VARCHAR")
             bits.meta["pg_type"] = 1560
@@ -1406,6 +1433,32 @@ class Translator:
             return None
         op = exp.Literal.string(_NUMERIC_OPS[type(node)])
         return _numeric_call("numeric_op", [op, _as_text(a), _as_text(b)])
+
+    def _text_function(self, node: exp.Expr) -> exp.Expr | None:
+        """String functions whose edge cases DuckDB answers differently: substring's start before 1 and negative
+        length (22011), split_part's field 0 (22023), to_hex's lower-case digits, a float8 in `||` printed as
+        float8out prints it (1, not 1.0)."""
+        if isinstance(node, exp.Substring) and node.args.get("start") is not None:
+            s, start, length = node.this, node.args["start"], node.args.get("length")
+            if length is None:
+                return exp.Anonymous(this=FUNC_PREFIX + "substring_from", expressions=[s, start])
+            return exp.Anonymous(this=FUNC_PREFIX + "substring", expressions=[s, start, length])
+        if isinstance(node, exp.SplitPart) and node.args.get("part_index") is not None:
+            args = [node.this, node.args["delimiter"], node.args["part_index"]]
+            return exp.Anonymous(this=FUNC_PREFIX + "split_part", expressions=args)
+        if isinstance(node, exp.Hex):
+            arg_t = self.infer(node.this, 0)
+            if arg_t is not None and arg_t.oid in (21, 23):  # to_hex(int4): the 32-bit two's complement
+                node = node.copy()
+                mask = exp.BitwiseAnd(this=_cast(node.this, "BIGINT"), expression=exp.Literal.number(0xFFFFFFFF))
+                node.set("this", mask)
+            return exp.Lower(this=node.copy())
+        if isinstance(node, exp.DPipe):
+            for key in ("this", "expression"):
+                t = self.infer(node.args[key], 0)
+                if t is not None and t.oid in (700, 701):
+                    node.set(key, pg_float_text(node.args[key]))
+        return None
 
     def _float8_operands(self, node: exp.Expr) -> None:
         """float4 with anything else is float8 arithmetic in PostgreSQL (float48div & co.): DuckDB would stay in
@@ -1506,6 +1559,10 @@ class Translator:
             numeric = self._numeric_avg(node, args)
         if numeric is not None:
             return numeric
+        if name == "to_char" and len(args) == 2:
+            arg_t = self.infer(args[0], 0)
+            if arg_t is None or arg_t.oid in (1082, 1114, 1184):
+                return exp.Anonymous(this=FUNC_PREFIX + "to_char", expressions=[_cast(args[0], "TIMESTAMP"), args[1]])
         if name == "pg_typeof":
             typeof = self._pg_typeof(args)
             if typeof is not None:
