@@ -55,7 +55,9 @@ CASTS = [
     "'3.14'::float8", "'abc'::int", "123.456::numeric(5,1)", "99999::numeric(3,0)", "1e3::numeric",
     "(1/3::float8)::numeric", "12.5::numeric::text", "'1.0'::float8::text", "40000::int2",
     "(1+2)::numeric", "count(*)::numeric", "'1.50'::text::numeric", "(7/2)::numeric", "' 2.50 '::text::numeric",
-    "'x'::text::numeric",
+    "'x'::text::numeric", "'1.5'::int", "'2147483648'::int", "' 12 '::int", "'-32768'::int2", "'32768'::int2",
+    "'9223372036854775808'::int8", "3.0 * 1e2", "1e2", "1.5e-3", "1e3::float8", "1e-2 + 1", "2.5e1::int",
+    "NULL::numeric", "true::int", "'t'::boolean::text",
 ]
 MATH = [
     "round(2.5)", "round(-2.5)", "round(1.2345, 2)", "round(1.235::numeric, 2)", "round(1234.5, -2)",
@@ -64,7 +66,8 @@ MATH = [
     "sqrt(16)", "sqrt(2::numeric)", "sqrt(2)", "sqrt(0::numeric)", "sqrt(100.0)",
     "sqrt(-1::numeric)", "sqrt(12345678.9::numeric)", "round(1::numeric/3, 4)",
     "round(10::numeric/3, 2)", "abs(-1::numeric/3)",
-    "sign(-3.5)", "mod(7, 3)",
+    "sign(-3.5)", "mod(7, 3)", "round(2)", "trunc(2)", "sign(2)", "round(2::int8)", "round(2, 1)", "trunc(1234, -2)",
+    "round(1250, -2)", "sign(0)", "round(-7, -1)", "ceil(2)",
 ]
 STRINGS = [
     "lower('AbC')", "upper('abc')", "length('hello')", "length('')", "substring('hello', 2, 3)",
@@ -87,7 +90,8 @@ CONDITIONALS = [
     "CASE WHEN true THEN 1 ELSE 2.5 END", "CASE WHEN false THEN 1 ELSE 2.5 END",
     "CASE WHEN true THEN '1.50' ELSE 2.5 END",
     "CASE WHEN true THEN 1::numeric/3 ELSE 2 END", "CASE 1::numeric/3 WHEN 1 THEN 1 ELSE 2.5 END",
-    "coalesce(1::numeric/3, 2)",
+    "coalesce(1::numeric/3, 2)", "greatest(1.5, NULL, 2)", "least(1.5, 2, 0)", "greatest(1, 2.50)",
+    "least(NULL::numeric, NULL)", "greatest(1::numeric/3, 0.5)", "greatest(1.0, 1.00)", "coalesce(NULL::numeric, 1.50)",
 ]
 DATES = [
     "date '2024-01-31' + 1", "date '2024-03-01' - date '2024-02-01'", "date '2024-01-31' + interval '1 month'",

@@ -155,6 +155,18 @@ def to_typmod(x: Decimal, typmod: int) -> str:
     return text(rounded, scale)
 
 
+def extreme(op: str, values: list[str | None]) -> str | None:
+    """greatest / least of numerics: the first largest (smallest) value as written, NULLs ignored."""
+    best: Decimal | None = None
+    for v in values:
+        if v is None:
+            continue
+        d = parse(v)
+        if best is None or (d > best if op == "greatest" else d < best):
+            best = d
+    return None if best is None else text(best, dscale(best))
+
+
 def sqrt(a: str) -> str:
     """numeric_sqrt: 16 significant digits from the argument's base-10000 weight, at least its own scale."""
     x = parse(a)

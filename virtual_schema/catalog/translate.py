@@ -1051,8 +1051,10 @@ class Translator:
                     return PgColumnType(1700)  # a computed numeric has no typmod
                 if arg is not None and arg.oid in (700, 701):
                     return PgColumnType(701)
-                if arg is not None and name in ("abs", "sign") and arg.oid in (21, 23, 20):
+                if arg is not None and name == "abs" and arg.oid in (21, 23, 20):
                     return PgColumnType(arg.oid)
+                if arg is not None and arg.oid in (21, 23, 20):  # round(int) is round(float8), round(int, s) numeric
+                    return PgColumnType(1700 if len(_func_args(e)) == 2 else 701)
                 return None
             if name == "sqrt" and e.this is not None:
                 arg = self.infer(e.this, depth + 1)
@@ -1364,6 +1366,10 @@ class Translator:
             self._float8_operands(node)
         if isinstance(node, (exp.Case, exp.Coalesce)):
             self._numeric_branches(node)
+        if isinstance(node, (exp.Greatest, exp.Least)):
+            extreme = self._numeric_extreme(node)
+            if extreme is not None:
+                return extreme
         if isinstance(node, exp.Neg) and _numeric_text(node.this):
             return _numeric_call("numeric_fn", [exp.Literal.string("neg"), node.this, exp.Literal.number(0)])
         if isinstance(node, exp.Div):
@@ -1378,6 +1384,8 @@ class Translator:
         text_fn = self._text_function(node)
         if text_fn is not None:
             return text_fn
+        if isinstance(node, exp.Literal) and not node.is_string and "e" in node.this.lower():
+            return _exponent_literal(node)
         if isinstance(node, exp.BitString):
             bits = _cast(exp.Literal.string(str(node.this)), "VARCHAR")
             bits.meta["pg_type"] = 1560
@@ -1476,11 +1484,7 @@ class Translator:
         """CASE and COALESCE results of type numeric keep each branch's own scale in PostgreSQL (CASE WHEN c
         THEN 1 ELSE 2.5 END prints 1), where DuckDB gives all a common DECIMAL scale. As an output column (its
         value only printed) each branch becomes numeric text; elsewhere DuckDB's common type is kept."""
-        top: exp.Expr = node
-        while isinstance(top.parent, exp.Paren):
-            top = top.parent
-        if not (isinstance(top.parent, exp.Alias) or (isinstance(top.parent, exp.Select)
-                                                       and top.arg_key == "expressions")):
+        if not _at_output(node):
             return
         t = self.infer(node, 0)
         if t is None or t.oid != 1700:
@@ -1505,8 +1509,23 @@ class Translator:
         node.meta[NUMERIC_TEXT] = True
         node.meta["pg_type"] = 1700
 
+    def _numeric_extreme(self, node: exp.Greatest | exp.Least) -> exp.Expr | None:
+        """GREATEST / LEAST of numerics print the chosen argument as written (least(1.5, 2, 0) is 0, not 0.0):
+        as an output column the choice is made in Python over each argument's numeric text."""
+        if not _at_output(node):
+            return None
+        t = self.infer(node, 0)
+        if t is None or t.oid != 1700:
+            return None
+        values = [self._branch_text(a) if not isinstance(a, exp.Null) else _cast(a, "VARCHAR")
+                  for a in [node.this, *node.expressions]]
+        name = exp.Literal.string("greatest" if isinstance(node, exp.Greatest) else "least")
+        return _numeric_call("numeric_extreme", [name, exp.Array(expressions=values)])
+
     def _branch_text(self, value: exp.Expr) -> exp.Expr:
         """One CASE/COALESCE branch as numeric text; an untyped string literal is read as numeric_in reads it."""
+        if _numeric_text(value):
+            return value
         if isinstance(value, exp.Literal) and value.is_string:
             return _numeric_call("numeric_fn", [exp.Literal.string("in"), value, exp.Literal.number(0)])
         return _cast(value, "VARCHAR")
@@ -1534,6 +1553,13 @@ class Translator:
             t = self.infer(args[0], 0)
             if t is not None and t.oid in (700, 701):  # dround is rint: halves to even
                 return exp.Anonymous(this="round_even", expressions=[args[0], exp.Literal.number(0)])
+        if name in ("round", "trunc", "sign", "ceil", "ceiling", "floor") and args and len(args) <= 2:
+            t = self.infer(args[0], 0)
+            if t is not None and t.oid in (20, 21, 23):  # no integer variants: float8, or numeric with a scale
+                if len(args) == 1:
+                    return exp.Anonymous(this=name, expressions=[_cast(args[0], "DOUBLE")])
+                return _numeric_call("numeric_fn", [exp.Literal.string(name), _as_text(args[0]),
+                                                    _cast(args[1], "INTEGER")])
         if name not in _NUMERIC_FUNCS or not args or len(args) > 2 or not _numeric_text(args[0]):
             return None
         scale = _cast(args[1], "INTEGER") if len(args) == 2 else exp.Literal.number(0)
@@ -1692,7 +1718,8 @@ class Translator:
             out = _cast(inner, "DECIMAL(38,0)")
             out.meta["pg_type"] = 1700
             return out
-        if inner_t is not None and inner_t.oid in (25, 1043, 1042, 19) and not isinstance(inner, exp.Literal):
+        textual = inner_t is not None and inner_t.oid in (25, 1043, 1042, 19)
+        if textual and not isinstance(inner, exp.Literal | exp.Null):
             text_in = [exp.Literal.string("in"), _cast(inner, "VARCHAR"), exp.Literal.number(0)]
             return _numeric_call("numeric_fn", text_in)
         return None
@@ -1723,6 +1750,8 @@ class Translator:
             inner = node.this
         oid = target.oid
         lit = inner.this if isinstance(inner, exp.Literal) and inner.is_string else None
+        if oid in _INT_RANGES and lit is not None:
+            _check_int_input(oid, lit)
         if oid in (1082, 1114, 1184) and lit is not None and lit.strip().lower() in _INFINITIES:
             # DuckDB holds infinite dates but Arrow cannot: carry PostgreSQL's text
             out = _cast(exp.Literal.string(_INFINITIES[lit.strip().lower()]), "VARCHAR")
@@ -1974,6 +2003,38 @@ def bytea_input(text: str) -> bytes:
     return bytes(out)
 
 
+_INT_RANGES = {21: ("smallint", 2**15), 23: ("integer", 2**31), 20: ("bigint", 2**63)}
+
+
+def _check_int_input(oid: int, text: str) -> None:
+    """int2in / int4in / int8in of a constant: digits only (DuckDB would round '1.5'), within the type's range."""
+    name, bound = _INT_RANGES[oid]
+    if not re.fullmatch(r"\s*[+-]?\d+\s*", text):
+        raise PgError(E.INVALID_TEXT_REPRESENTATION, f'invalid input syntax for type {name}: "{text}"')
+    if not -bound <= int(text) < bound:
+        raise PgError(E.NUMERIC_VALUE_OUT_OF_RANGE, f'value "{text}" is out of range for type {name}')
+
+
+def _exponent_literal(node: exp.Literal) -> exp.Expr:
+    """1e2 is a numeric constant in PostgreSQL (100, scale 0; 1.5e-3 is 0.0015), a DOUBLE in DuckDB: written out
+    as a plain decimal when DuckDB's DECIMAL can hold it."""
+    d = pgnumeric.parse(node.this)
+    digits = pgnumeric.text(d, pgnumeric.dscale(d))
+    if len(re.sub(r"\D", "", digits)) > 38:
+        return node
+    out = exp.Literal.number(digits)
+    out.meta["pg_type"] = 1700
+    return out
+
+
+def _at_output(node: exp.Expr) -> bool:
+    """Whether node (through parentheses) is an output column of its SELECT, its value only printed."""
+    top: exp.Expr = node
+    while isinstance(top.parent, exp.Paren):
+        top = top.parent
+    return isinstance(top.parent, exp.Alias) or (isinstance(top.parent, exp.Select) and top.arg_key == "expressions")
+
+
 def _numeric_text(e: exp.Expr) -> bool:
     """Whether e (through parentheses) is a numeric computed by pgnumeric.py, i.e. PostgreSQL's text of it."""
     while isinstance(e, exp.Paren):
@@ -2012,6 +2073,9 @@ def fence_numeric_text(tree: exp.Expr) -> None:
             continue
         if isinstance(parent, exp.If) and top.arg_key == "true":
             parent = parent.parent
+        if isinstance(parent, exp.Array) and isinstance(parent.parent, exp.Anonymous) \
+                and str(parent.parent.this).startswith(FUNC_PREFIX + "numeric_"):
+            continue  # an argument of greatest / least over numeric text
         branch = isinstance(parent, exp.Coalesce) or (isinstance(parent, exp.Case) and top.arg_key != "this")
         if branch and parent is not None and parent.meta.get(NUMERIC_TEXT):
             continue  # a branch of a CASE / COALESCE whose result is numeric text itself
