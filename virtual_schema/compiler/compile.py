@@ -252,8 +252,7 @@ class Compiler:
         rewrite_extracts(sel, lambda e: _annotate_one(e, info.types, None).this is exp.DataType.Type.DATE)
         integer_division(sel, info.types)
         float_text(sel, lambda e: _annotate_one(e, info.types, None))
-        if "pg_typeof" in sel.sql().lower():
-            pg_typeof(sel, lambda e: _annotate_one(e, info.types, None), keep_argument=True)
+        pg_typeof(sel, lambda e: _annotate_one(e, info.types, None), keep_argument=True)
         star = info.model is None and sel.is_star
         analysis = analyse(sel, info, alias)
         keys = _grain_outputs(analysis)
