@@ -1009,6 +1009,8 @@ def _pg_error(e: duckdb.Error, sql: str) -> PgError:
         return PgError("21000", "more than one row returned by a subquery used as an expression")
     if "division by zero" in low:
         return PgError(E.DIVISION_BY_ZERO, "division by zero")
+    if "value out of range: overflow" in low:  # raised by the pgf_float_checked macro
+        return PgError(E.NUMERIC_VALUE_OUT_OF_RANGE, "value out of range: overflow")
     if "negative substring length not allowed" in low:  # raised by the pgf_substring macro
         return PgError("22011", "negative substring length not allowed")
     if "field position must not be zero" in low:  # raised by the pgf_split_part macro

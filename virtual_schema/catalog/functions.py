@@ -78,7 +78,11 @@ MACROS: tuple[str, ...] = (
     "CREATE OR REPLACE MACRO pgf_pg_relation_is_publishable(a) AS false",
     "CREATE OR REPLACE MACRO pgf_array_out(a) AS '{' || array_to_string(a, ',') || '}'",
     # float8div: PostgreSQL refuses a zero divisor (22012) where IEEE arithmetic gives Infinity
-    "CREATE OR REPLACE MACRO pgf_float_div(a, b) AS CASE WHEN b = 0 THEN error('division by zero') ELSE a / b END",
+    # float8 arithmetic: an infinite result of finite operands is 22003 (float_overflow_error), not Infinity
+    "CREATE OR REPLACE MACRO pgf_float_checked(r, a, b) AS CASE WHEN isinf(r) AND NOT isinf(CAST(a AS DOUBLE)) "
+    "AND NOT isinf(CAST(b AS DOUBLE)) THEN error('value out of range: overflow') ELSE r END",
+    "CREATE OR REPLACE MACRO pgf_float_div(a, b) AS CASE WHEN b = 0 THEN error('division by zero') "
+    "ELSE pgf_float_checked(a / b, a, b) END",
     # text_substr: a start before 1 shortens the result (DuckDB counts a negative start from the end)
     "CREATE OR REPLACE MACRO pgf_substring(s, a, n) AS CASE WHEN n < 0 THEN "
     "error('negative substring length not allowed') ELSE substring(s, greatest(a, 1), "

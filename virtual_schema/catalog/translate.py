@@ -1364,6 +1364,9 @@ class Translator:
             if numeric is not None:
                 return numeric
             self._float8_operands(node)
+            checked = self._float_checked(node)
+            if checked is not None:
+                return checked
         if isinstance(node, (exp.Case, exp.Coalesce)):
             self._numeric_branches(node)
         if isinstance(node, (exp.Greatest, exp.Least)):
@@ -1467,6 +1470,18 @@ class Translator:
                 if t is not None and t.oid in (700, 701):
                     node.set(key, pg_float_text(node.args[key]))
         return None
+
+    def _float_checked(self, node: exp.Expr) -> exp.Expr | None:
+        """float8 + - * of finite operands that overflows to Infinity is 22003 in PostgreSQL."""
+        if not isinstance(node, exp.Add | exp.Sub | exp.Mul):
+            return None
+        t = self.infer(node, 0)
+        if t is None or t.oid not in (700, 701):
+            return None
+        a, b = node.this, node.expression
+        out = exp.Anonymous(this=FUNC_PREFIX + "float_checked", expressions=[node.copy(), a.copy(), b.copy()])
+        out.meta["pg_type"] = t.oid
+        return out
 
     def _float8_operands(self, node: exp.Expr) -> None:
         """float4 with anything else is float8 arithmetic in PostgreSQL (float48div & co.): DuckDB would stay in
