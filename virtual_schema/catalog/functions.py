@@ -130,6 +130,7 @@ def _register_numeric(conn: duckdb.DuckDBPyConnection) -> None:
     _udf(conn, "pgf_numeric_fn", pgnumeric.unary, ["VARCHAR", "VARCHAR", "INTEGER"], "VARCHAR")
     _udf(conn, "pgf_float_numeric", pgnumeric.from_float, ["DOUBLE"], "VARCHAR")
     _udf(conn, "pgf_numeric_sqrt", pgnumeric.sqrt, ["VARCHAR"], "VARCHAR")
+    _udf(conn, "pgf_numeric_power", pgnumeric.power, ["VARCHAR", "VARCHAR"], "VARCHAR")
     _udf(conn, "pgf_numeric_extreme", pgnumeric.extreme, ["VARCHAR", "VARCHAR[]"], "VARCHAR")
     _udf(conn, "pgf_to_char", tochar.to_char, ["TIMESTAMP", "VARCHAR"], "VARCHAR")
 

@@ -167,6 +167,31 @@ def extreme(op: str, values: list[str | None]) -> str | None:
     return None if best is None else text(best, dscale(best))
 
 
+def power(a: str, b: str) -> str:
+    """numeric ^ numeric as PostgreSQL 15's power_var: an integral exponent multiplies exactly to 16 fraction
+    digits (or the base's scale); any other goes through exp(b * ln(a)) keeping 16 significant digits of the
+    estimated decimal weight of the result, at least either input's scale."""
+    x, y = parse(a), parse(b)
+    integral = y == y.to_integral_value()
+    if x.is_zero() and y < 0:
+        raise PgError("2201F", "zero raised to a negative power is undefined")
+    if x < 0 and not integral:
+        raise PgError("2201F", "a negative number raised to a non-integer power yields a complex result")
+    if integral:
+        scale = min(max(_MIN_SIG_DIGITS, dscale(x)), _MAX_DISPLAY_SCALE)
+        if y.is_zero():
+            return text(Decimal(1), scale)  # 0 ^ 0 is 1, as SQL:2003 has it
+    else:
+        weight = float(y * x.ln(context=_CTX)) * 0.434294481903252
+        scale = min(max(_MIN_SIG_DIGITS - int(weight), dscale(x), dscale(y), 0), _MAX_DISPLAY_SCALE)
+    if integral and y >= 0:
+        return text(_CTX.power(x, int(y)), scale)
+    if integral:
+        return text(_divide_rounded(Decimal(1), _CTX.power(x, -int(y)), scale), scale)
+    ctx = decimal.Context(prec=scale + abs(int(weight)) + 40, Emin=-999999, Emax=999999)  # guard digits
+    return text(ctx.exp(ctx.multiply(y, ctx.ln(x))), scale)
+
+
 def sqrt(a: str) -> str:
     """numeric_sqrt: 16 significant digits from the argument's base-10000 weight, at least its own scale."""
     x = parse(a)

@@ -1056,6 +1056,10 @@ class Translator:
                 if arg is not None and arg.oid in (21, 23, 20):  # round(int) is round(float8), round(int, s) numeric
                     return PgColumnType(1700 if len(_func_args(e)) == 2 else 701)
                 return None
+            if isinstance(e, exp.Pow):  # power(numeric, numeric) unless an argument is a float
+                kinds = {t.oid if t is not None else None for t in (self.infer(e.this, depth + 1),
+                                                                    self.infer(e.expression, depth + 1))}
+                return PgColumnType(1700 if 1700 in kinds and not kinds & {700, 701, None} else 701)
             if name == "sqrt" and e.this is not None:
                 arg = self.infer(e.this, depth + 1)
                 return PgColumnType(1700 if arg is not None and arg.oid == 1700 else 701)
@@ -1369,6 +1373,10 @@ class Translator:
                 return checked
         if isinstance(node, (exp.Case, exp.Coalesce)):
             self._numeric_branches(node)
+        if isinstance(node, exp.Pow):
+            t = self.infer(node, 0)
+            if t is not None and t.oid == 1700:
+                return _numeric_call("numeric_power", [_as_text(node.this), _as_text(node.expression)])
         if isinstance(node, (exp.Greatest, exp.Least)):
             extreme = self._numeric_extreme(node)
             if extreme is not None:
