@@ -1606,6 +1606,13 @@ class Translator:
         numeric = self._numeric_func(name, args)
         if numeric is None and name == "avg":
             numeric = self._numeric_avg(node, args)
+        if numeric is None and name in ("max", "min") and len(args) == 1 and _numeric_text(args[0]) \
+                and not isinstance(node.parent, exp.Window):
+            # the largest (smallest) value as its own text, chosen by its number
+            by_number = _cast(args[0].copy(), "DOUBLE")
+            numeric = exp.Anonymous(this="arg_" + name, expressions=[args[0], by_number])
+            numeric.meta[NUMERIC_TEXT] = True
+            numeric.meta["pg_type"] = 1700
         if numeric is not None:
             return numeric
         if name == "to_char" and len(args) == 2:
@@ -2078,9 +2085,30 @@ def _as_text(e: exp.Expr) -> exp.Expr:
     return e if _numeric_text(e) else _cast(e, "VARCHAR")
 
 
+def _order_numeric_outputs(tree: exp.Expr) -> None:
+    """ORDER BY 1 or ORDER BY <alias> of an output column carried as numeric text sorts by its number, not its
+    text ('10.5' after '9.1'): the ordinal or alias becomes the expression itself (DISTINCT keeps the output)."""
+    for sel in tree.find_all(exp.Select):
+        order = sel.args.get("order")
+        if order is None or sel.args.get("distinct") is not None:
+            continue
+        outputs = [p.this if isinstance(p, exp.Alias) else p for p in sel.expressions]
+        by_alias = {p.alias.lower(): p.this for p in sel.expressions if isinstance(p, exp.Alias)}
+        for ordered in order.expressions:
+            key = ordered.this
+            target: exp.Expr | None = None
+            if isinstance(key, exp.Literal) and key.is_int and 1 <= int(key.this) <= len(outputs):
+                target = outputs[int(key.this) - 1]
+            elif isinstance(key, exp.Column) and not key.table:
+                target = by_alias.get(key.name.lower())
+            if target is not None and _numeric_text(target):
+                ordered.set("this", target.copy())
+
+
 def fence_numeric_text(tree: exp.Expr) -> None:
     """Where a numeric carried as text meets anything but an output column or another numeric UDF (comparisons,
     ORDER BY, aggregates, other functions), DuckDB gets a DOUBLE of it, the closest it can compute with."""
+    _order_numeric_outputs(tree)
     for node in list(tree.find_all(exp.Anonymous)):
         if not node.meta.get(NUMERIC_TEXT):
             continue
@@ -2092,8 +2120,13 @@ def fence_numeric_text(tree: exp.Expr) -> None:
             continue
         if isinstance(parent, exp.Select) and top.arg_key == "expressions":
             continue
+        if isinstance(parent, exp.Group):
+            continue  # grouped as text, so the output column that repeats the expression still matches it
         if isinstance(parent, exp.Anonymous) and str(parent.this).startswith(FUNC_PREFIX + "numeric_"):
             continue
+        if isinstance(parent, exp.Anonymous) and parent.meta.get(NUMERIC_TEXT) and top.arg_key == "expressions" \
+                and top.index == 0:
+            continue  # the value arg_max / arg_min of numeric text return
         if isinstance(parent, exp.If) and top.arg_key == "true":
             parent = parent.parent
         if isinstance(parent, exp.Array) and isinstance(parent.parent, exp.Anonymous) \
