@@ -127,6 +127,10 @@ def _date_part(parser: Any) -> exp.Expression:
 class ExtractPostgres(Postgres):
     """PostgreSQL whose date_part() calls stay distinguishable from EXTRACT after parsing."""
 
+    # to_char patterns sqlglot's Postgres lacks (it would copy "Mon" into the strftime format as text)
+    TIME_MAPPING = {**Postgres.TIME_MAPPING, "Mon": "%b", "Dy": "%a", "FMMonth": "%B", "FMDay": "%A",
+                    "AM": "%p", "PM": "%p"}
+
     class Parser(Postgres.Parser):  # type: ignore[misc, valid-type]  # sqlglot builds Parser dynamically
         FUNCTION_PARSERS = {**Postgres.Parser.FUNCTION_PARSERS, "DATE_PART": _date_part}
 

@@ -1000,6 +1000,9 @@ def _pg_error(e: duckdb.Error, sql: str) -> PgError:
         return PgError(E.UNDEFINED_COLUMN, f'column "{m.group(1)}" does not exist', position=_find(sql, m.group(1)))
     if isinstance(e, duckdb.ParserException):
         return PgError(E.SYNTAX_ERROR, msg)
+    out_of_range = _out_of_range(e, msg)
+    if out_of_range is not None:
+        return out_of_range
     if isinstance(e, duckdb.ConversionException):
         return PgError(E.INVALID_TEXT_REPRESENTATION, msg)
     if isinstance(e, duckdb.CatalogException) and "already exists" in low:
@@ -1009,11 +1012,36 @@ def _pg_error(e: duckdb.Error, sql: str) -> PgError:
         return PgError("21000", "more than one row returned by a subquery used as an expression")
     if "division by zero" in low:
         return PgError(E.DIVISION_BY_ZERO, "division by zero")
+    if "value out of range: overflow" in low:  # raised by the pgf_float_checked macro
+        return PgError(E.NUMERIC_VALUE_OUT_OF_RANGE, "value out of range: overflow")
+    if "negative substring length not allowed" in low:  # raised by the pgf_substring macro
+        return PgError("22011", "negative substring length not allowed")
+    if "field position must not be zero" in low:  # raised by the pgf_split_part macro
+        return PgError(E.INVALID_PARAMETER_VALUE, "field position must not be zero")
     if isinstance(e, duckdb.ConstraintException):
         return _constraint_error(msg)
     if isinstance(e, duckdb.BinderException):
         return PgError(E.DATATYPE_MISMATCH, msg)
     return PgError(E.INTERNAL_ERROR, msg)
+
+
+_INT_NAMES = {"INT16": "smallint", "INT32": "integer", "INT64": "bigint"}
+
+
+def _out_of_range(e: duckdb.Error, msg: str) -> PgError | None:
+    """DuckDB's integer overflow and out-of-range casts are PostgreSQL's 22003 (integer out of range, numeric field
+    overflow); DuckDB words them as an Out of Range or Conversion error naming its own types."""
+    m = re.search(r"Overflow in \w+ of (INT16|INT32|INT64)", msg)
+    if isinstance(e, duckdb.OutOfRangeException) and m:
+        return PgError(E.NUMERIC_VALUE_OUT_OF_RANGE, f"{_INT_NAMES[m.group(1)]} out of range")
+    if isinstance(e, duckdb.OutOfRangeException) and re.search(r"Overflow (?:in division of|on abs\()", msg):
+        return PgError(E.NUMERIC_VALUE_OUT_OF_RANGE, "integer out of range")  # int_min / -1, abs(int_min)
+    m = re.search(r"out of range for the destination type (INT16|INT32|INT64)", msg)
+    if isinstance(e, duckdb.ConversionException) and m:
+        return PgError(E.NUMERIC_VALUE_OUT_OF_RANGE, f"{_INT_NAMES[m.group(1)]} out of range")
+    if isinstance(e, duckdb.ConversionException) and re.search(r"Could not cast value \S+ to DECIMAL", msg):
+        return PgError(E.NUMERIC_VALUE_OUT_OF_RANGE, "numeric field overflow")
+    return None
 
 
 def _write_tag(plan: Plan, n: int) -> str:

@@ -18,6 +18,7 @@ import duckdb.func as duckfunc
 
 from virtual_schema import errors as E
 from virtual_schema.catalog import formatting as F
+from virtual_schema.catalog import pgnumeric, tochar
 from virtual_schema.errors import PgError
 
 if TYPE_CHECKING:
@@ -76,6 +77,19 @@ MACROS: tuple[str, ...] = (
     "CREATE OR REPLACE MACRO pgf_pg_get_function_identity_arguments(o) AS ''",
     "CREATE OR REPLACE MACRO pgf_pg_relation_is_publishable(a) AS false",
     "CREATE OR REPLACE MACRO pgf_array_out(a) AS '{' || array_to_string(a, ',') || '}'",
+    # float8div: PostgreSQL refuses a zero divisor (22012) where IEEE arithmetic gives Infinity
+    # float8 arithmetic: an infinite result of finite operands is 22003 (float_overflow_error), not Infinity
+    "CREATE OR REPLACE MACRO pgf_float_checked(r, a, b) AS CASE WHEN isinf(r) AND NOT isinf(CAST(a AS DOUBLE)) "
+    "AND NOT isinf(CAST(b AS DOUBLE)) THEN error('value out of range: overflow') ELSE r END",
+    "CREATE OR REPLACE MACRO pgf_float_div(a, b) AS CASE WHEN b = 0 THEN error('division by zero') "
+    "ELSE pgf_float_checked(a / b, a, b) END",
+    # text_substr: a start before 1 shortens the result (DuckDB counts a negative start from the end)
+    "CREATE OR REPLACE MACRO pgf_substring(s, a, n) AS CASE WHEN n < 0 THEN "
+    "error('negative substring length not allowed') ELSE substring(s, greatest(a, 1), "
+    "greatest(CAST(a AS BIGINT) + n - greatest(a, 1), 0)) END",
+    "CREATE OR REPLACE MACRO pgf_substring_from(s, a) AS substring(s, greatest(a, 1))",
+    "CREATE OR REPLACE MACRO pgf_split_part(s, d, n) AS CASE WHEN n = 0 THEN "
+    "error('field position must not be zero') ELSE split_part(s, d, n) END",
 )
 
 
@@ -110,8 +124,20 @@ def _udf(
     )
 
 
+def _register_numeric(conn: duckdb.DuckDBPyConnection) -> None:
+    """numeric arithmetic with PostgreSQL's value-dependent result scale, on numeric text (pgnumeric.py)."""
+    _udf(conn, "pgf_numeric_op", pgnumeric.binary, ["VARCHAR", "VARCHAR", "VARCHAR"], "VARCHAR")
+    _udf(conn, "pgf_numeric_fn", pgnumeric.unary, ["VARCHAR", "VARCHAR", "INTEGER"], "VARCHAR")
+    _udf(conn, "pgf_float_numeric", pgnumeric.from_float, ["DOUBLE"], "VARCHAR")
+    _udf(conn, "pgf_numeric_sqrt", pgnumeric.sqrt, ["VARCHAR"], "VARCHAR")
+    _udf(conn, "pgf_numeric_power", pgnumeric.power, ["VARCHAR", "VARCHAR"], "VARCHAR")
+    _udf(conn, "pgf_numeric_extreme", pgnumeric.extreme, ["VARCHAR", "VARCHAR[]"], "VARCHAR")
+    _udf(conn, "pgf_to_char", tochar.to_char, ["TIMESTAMP", "VARCHAR"], "VARCHAR")
+
+
 def register(conn: duckdb.DuckDBPyConnection, engine: CatalogEngine) -> None:
     """Create the shared macros and UDFs on the engine's base connection."""
+    _register_numeric(conn)
 
     def cat() -> Any:
         return engine.current

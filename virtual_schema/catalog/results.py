@@ -27,6 +27,8 @@ def _physical_ok(t: PgColumnType, a: pa.DataType) -> bool:
         return bool(pa.types.is_integer(a) or pa.types.is_null(a))
     if oid == 16:
         return bool(pa.types.is_boolean(a) or pa.types.is_null(a))
+    if oid == 1700 and pa.types.is_string(a):
+        return True  # computed by pgnumeric.py: PostgreSQL's numeric text
     if oid in (700, 701, 1700):
         return bool(pa.types.is_floating(a) or pa.types.is_decimal(a) or pa.types.is_integer(a))
     if oid in (22, 30):

@@ -9,7 +9,9 @@ give unnamed expressions.
 
 from __future__ import annotations
 
+import contextlib
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,12 +20,14 @@ from sqlglot import exp
 from sqlglot.errors import ParseError, TokenError
 
 from virtual_schema import errors as E
+from virtual_schema.catalog import pgnumeric
 from virtual_schema.catalog.colnames import target_names
 from virtual_schema.catalog.context import DUCK_DB, SCHEMA_ALIAS, SESSION_RELATIONS, CatalogVersion
 from virtual_schema.catalog.formatting import format_type
 from virtual_schema.catalog.returning import returning_select
 from virtual_schema.catalog.textvalues import literal_text
 from virtual_schema.catalog.typeres import literal_type, type_rules
+from virtual_schema.compiler.pgarith import pg_float_text
 from virtual_schema.errors import PgError
 from virtual_schema.pgextract import DATE_PART, ExtractPostgres, check_date_field, field_of, pg_extract
 from virtual_schema.pgtypes import TYPES_BY_NAME, TYPES_BY_OID, PgColumnType, pg_type_for_sql_name
@@ -92,6 +96,10 @@ FUNC_TYPES: dict[str, int] = {
     "quote_ident": 25,
     "pg_backend_pid": 23,
     "to_regtype": 2206,
+    "pg_typeof": 2206,
+    "str_to_time": 1184,  # to_timestamp(text, text)
+    "unix_to_time": 1184,  # to_timestamp(float8)
+    "str_to_date": 1082,  # to_date(text, text)
     "to_regclass": 2205,
     "to_regproc": 24,
     "to_regnamespace": 4089,
@@ -259,6 +267,10 @@ DROP_EXTRA_ARGS = {
     "current_setting": 2,
 }
 FUNC_PREFIX = "pgf_"
+# meta flag of a numeric computed by pgnumeric.py in Python and carried as PostgreSQL's numeric text
+NUMERIC_TEXT = "pg_numeric_text"
+_NUMERIC_OPS: dict[type[exp.Expr], str] = {exp.Add: "+", exp.Sub: "-", exp.Mul: "*", exp.Div: "/", exp.Mod: "%"}
+_NUMERIC_FUNCS = frozenset({"round", "trunc", "ceil", "ceiling", "floor", "abs"})
 
 
 @dataclass
@@ -304,6 +316,21 @@ def _position(sql: str, name: str) -> int | None:
     return m.start() + 1 if m else None
 
 
+_TYPED_LITERAL_CAST = re.compile(
+    r"\b(?:date|time|timestamp|timestamptz|interval|numeric|int[248]?|text)\s+'(?:[^']|'')*'\s*::", re.IGNORECASE
+)
+
+
+class _CatalogPostgres(ExtractPostgres):
+    """to_char stays a call with PostgreSQL's template (tochar.py) instead of becoming a strftime format."""
+
+    class Parser(ExtractPostgres.Parser):
+        FUNCTIONS = {
+            **ExtractPostgres.Parser.FUNCTIONS,
+            "TO_CHAR": lambda args: exp.Anonymous(this="to_char", expressions=args),
+        }
+
+
 def parse(sql: str) -> list[exp.Expr]:
     """Parse PostgreSQL SQL with sqlglot; syntax errors become 42601."""
     cleaned = sql
@@ -316,8 +343,13 @@ def parse(sql: str) -> list[exp.Expr]:
         cleaned,
         flags=re.IGNORECASE,
     )
+    if _TYPED_LITERAL_CAST.search(cleaned):
+        # sqlglot reads date '…'::timestamp as date ('…'::timestamp); PostgreSQL's parser, deparsed, nests the
+        # casts the right way round
+        with contextlib.suppress(Exception):
+            cleaned = _pglast_normalize(cleaned)
     try:
-        parsed = sqlglot.parse(cleaned, read=ExtractPostgres)
+        parsed = sqlglot.parse(cleaned, read=_CatalogPostgres)
     except (ParseError, TokenError) as e:
         first = str(e).splitlines()[0][:200]
         try:
@@ -327,7 +359,7 @@ def parse(sql: str) -> list[exp.Expr]:
         except Exception:
             raise PgError(E.SYNTAX_ERROR, f"syntax error: {first}") from None
         try:
-            parsed = sqlglot.parse(normalized, read=ExtractPostgres)
+            parsed = sqlglot.parse(normalized, read=_CatalogPostgres)
         except (ParseError, TokenError):
             raise PgError(E.SYNTAX_ERROR, f"syntax error: {first}") from None
     return [p for p in parsed if p is not None]
@@ -426,6 +458,7 @@ class Translator:
         self._aliases: dict[str, tuple[str, str]] = {}
         self._func_aliases: set[str] = set()
         self._derived: dict[str, exp.Expr] = {}
+        self._derived_names: dict[int, list[str]] = {}  # id(derived query) -> column names its alias gives
         self._rewrite_tables(tree)
         self._check_temp_columns(tree)
         if isinstance(tree, exp.Query):
@@ -435,6 +468,7 @@ class Translator:
             self._created(tree)
         self._params(tree)
         tree = self._rewrite_expressions(tree)
+        fence_numeric_text(tree)
         self._renumber_params(tree)
         if isinstance(tree, exp.TruncateTable):
             # DuckDB truncates one table per statement and knows no RESTART IDENTITY / CASCADE (temp tables
@@ -607,6 +641,12 @@ class Translator:
             a = cte.args.get("alias")
             if a is not None:
                 self._derived[_lower_name(a.this) or ""] = cte.this
+        for node in tree.find_all(exp.CTE, exp.Subquery, exp.Values):
+            a = node.args.get("alias")
+            body = node if isinstance(node, exp.Values) else node.this
+            if a is not None and a.columns and isinstance(body, exp.Query | exp.Values):
+                self._derived[_lower_name(a.this) or ""] = body
+                self._derived_names[id(body)] = [_lower_name(c) or "" for c in a.columns]
 
     def _resolve(self, db: str | None, name: str) -> tuple[str, str] | None:
         if db is not None:
@@ -845,9 +885,9 @@ class Translator:
             return None
         if isinstance(e, (exp.Paren, exp.Alias)):
             return self.infer(e.this, depth + 1)
+        if "pg_type" in e.meta:  # a rewritten node that keeps the PostgreSQL type it had
+            return PgColumnType(int(e.meta["pg_type"]), int(e.meta.get("pg_typmod", -1)))
         if isinstance(e, exp.Cast):
-            if "pg_type" in e.meta:
-                return PgColumnType(int(e.meta["pg_type"]), int(e.meta.get("pg_typmod", -1)))
             return self.cast_type(e.args["to"])
         if isinstance(e, exp.Interval):
             return PgColumnType(1186)
@@ -992,7 +1032,10 @@ class Translator:
                 # there is no max(varchar) / max(name): PostgreSQL takes max(text)
                 return PgColumnType(25) if arg is not None and arg.oid in (1043, 19) else arg
             if name in ("sum", "avg") and e.this is not None:
-                arg = self.infer(e.this, depth + 1)
+                inner_arg = e.this
+                if isinstance(inner_arg, exp.Distinct) and len(inner_arg.expressions) == 1:
+                    inner_arg = inner_arg.expressions[0]
+                arg = self.infer(inner_arg, depth + 1)
                 if arg is None:
                     return None
                 if arg.oid in (700, 701):
@@ -1008,9 +1051,18 @@ class Translator:
                     return PgColumnType(1700)  # a computed numeric has no typmod
                 if arg is not None and arg.oid in (700, 701):
                     return PgColumnType(701)
-                if arg is not None and name in ("abs", "sign") and arg.oid in (21, 23, 20):
+                if arg is not None and name == "abs" and arg.oid in (21, 23, 20):
                     return PgColumnType(arg.oid)
+                if arg is not None and arg.oid in (21, 23, 20):  # round(int) is round(float8), round(int, s) numeric
+                    return PgColumnType(1700 if len(_func_args(e)) == 2 else 701)
                 return None
+            if isinstance(e, exp.Pow):  # power(numeric, numeric) unless an argument is a float
+                kinds = {t.oid if t is not None else None for t in (self.infer(e.this, depth + 1),
+                                                                    self.infer(e.expression, depth + 1))}
+                return PgColumnType(1700 if 1700 in kinds and not kinds & {700, 701, None} else 701)
+            if name == "sqrt" and e.this is not None:
+                arg = self.infer(e.this, depth + 1)
+                return PgColumnType(1700 if arg is not None and arg.oid == 1700 else 701)
             if name in ("count",):
                 return PgColumnType(20)
             if name in ("row_number", "rank", "dense_rank"):
@@ -1078,7 +1130,23 @@ class Translator:
                 return t
         return None
 
+    def _positional_column(self, q: exp.Expr, i: int, depth: int) -> PgColumnType | None:
+        """Column i of a derived table renamed by its alias (v(x)): VALUES rows resolve as select_common_type."""
+        if isinstance(q, exp.Values):
+            rows = [r.expressions for r in q.expressions if isinstance(r, exp.Tuple) and len(r.expressions) > i]
+            return self._common_type([r[i] for r in rows], depth) if rows else None
+        sel = _leftmost(q)
+        if not isinstance(sel, exp.Select) or not sel.expressions:
+            return None
+        if len(sel.expressions) == 1 and isinstance(sel.expressions[0], exp.Star):
+            frm = sel.args.get("from_") or sel.args.get("from")
+            return self._positional_column(frm.this, i, depth + 1) if frm is not None else None
+        return self.infer(sel.expressions[i], depth + 1) if i < len(sel.expressions) else None
+
     def _derived_column(self, q: exp.Expr, name: str, depth: int) -> PgColumnType | None:
+        names = self._derived_names.get(id(q))
+        if names is not None:
+            return self._positional_column(q, names.index(name), depth) if name in names else None
         sel = _leftmost(q)
         if not isinstance(sel, exp.Select):
             return None
@@ -1295,10 +1363,40 @@ class Translator:
             }
             if op in ops:
                 return ops[op]
+        if type(node) in _NUMERIC_OPS:
+            numeric = self._numeric_arith(node)
+            if numeric is not None:
+                return numeric
+            self._float8_operands(node)
+            checked = self._float_checked(node)
+            if checked is not None:
+                return checked
+        if isinstance(node, (exp.Case, exp.Coalesce)):
+            self._numeric_branches(node)
+        if isinstance(node, exp.Pow):
+            t = self.infer(node, 0)
+            if t is not None and t.oid == 1700:
+                return _numeric_call("numeric_power", [_as_text(node.this), _as_text(node.expression)])
+        if isinstance(node, (exp.Greatest, exp.Least)):
+            extreme = self._numeric_extreme(node)
+            if extreme is not None:
+                return extreme
+        if isinstance(node, exp.Neg) and _numeric_text(node.this):
+            return _numeric_call("numeric_fn", [exp.Literal.string("neg"), node.this, exp.Literal.number(0)])
         if isinstance(node, exp.Div):
             lt, rt = self.infer(node.this, 0), self.infer(node.expression, 0)
             if lt is not None and rt is not None and lt.oid in (20, 21, 23) and rt.oid in (20, 21, 23):
                 return exp.IntDiv(this=node.this, expression=node.expression)
+            t = self.infer(node, 0)
+            if t is not None and t.oid in (700, 701):
+                fdiv = exp.Anonymous(this=FUNC_PREFIX + "float_div", expressions=[node.this, node.expression])
+                fdiv.meta["pg_type"] = t.oid
+                return fdiv
+        text_fn = self._text_function(node)
+        if text_fn is not None:
+            return text_fn
+        if isinstance(node, exp.Literal) and not node.is_string and "e" in node.this.lower():
+            return _exponent_literal(node)
         if isinstance(node, exp.BitString):
             bits = _cast(exp.Literal.string(str(node.this)), "VARCHAR")
             bits.meta["pg_type"] = 1560
@@ -1343,11 +1441,188 @@ class Translator:
             return self._rewrite_func(node)
         return node
 
+    def _numeric_arith(self, node: exp.Expr) -> exp.Expr | None:
+        """numeric arithmetic DuckDB's fixed-scale DECIMAL cannot do (any division, whose scale depends on the
+        values, and any operation on a value already computed that way) as a call of pgnumeric.binary."""
+        t = self.infer(node, 0)
+        if t is None or t.oid != 1700:
+            return None
+        a, b = node.args["this"], node.args["expression"]
+        if not isinstance(node, exp.Div) and not (_numeric_text(a) or _numeric_text(b)):
+            return None
+        op = exp.Literal.string(_NUMERIC_OPS[type(node)])
+        return _numeric_call("numeric_op", [op, _as_text(a), _as_text(b)])
+
+    def _text_function(self, node: exp.Expr) -> exp.Expr | None:
+        """String functions whose edge cases DuckDB answers differently: substring's start before 1 and negative
+        length (22011), split_part's field 0 (22023), to_hex's lower-case digits, a float8 in `||` printed as
+        float8out prints it (1, not 1.0)."""
+        if isinstance(node, exp.Substring) and node.args.get("start") is not None:
+            s, start, length = node.this, node.args["start"], node.args.get("length")
+            if length is None:
+                return exp.Anonymous(this=FUNC_PREFIX + "substring_from", expressions=[s, start])
+            return exp.Anonymous(this=FUNC_PREFIX + "substring", expressions=[s, start, length])
+        if isinstance(node, exp.SplitPart) and node.args.get("part_index") is not None:
+            args = [node.this, node.args["delimiter"], node.args["part_index"]]
+            return exp.Anonymous(this=FUNC_PREFIX + "split_part", expressions=args)
+        if isinstance(node, exp.Hex):
+            arg_t = self.infer(node.this, 0)
+            if arg_t is not None and arg_t.oid in (21, 23):  # to_hex(int4): the 32-bit two's complement
+                node = node.copy()
+                mask = exp.BitwiseAnd(this=_cast(node.this, "BIGINT"), expression=exp.Literal.number(0xFFFFFFFF))
+                node.set("this", mask)
+            return exp.Lower(this=node.copy())
+        if isinstance(node, exp.DPipe):
+            for key in ("this", "expression"):
+                t = self.infer(node.args[key], 0)
+                if t is not None and t.oid in (700, 701):
+                    node.set(key, pg_float_text(node.args[key]))
+        return None
+
+    def _float_checked(self, node: exp.Expr) -> exp.Expr | None:
+        """float8 + - * of finite operands that overflows to Infinity is 22003 in PostgreSQL."""
+        if not isinstance(node, exp.Add | exp.Sub | exp.Mul):
+            return None
+        t = self.infer(node, 0)
+        if t is None or t.oid not in (700, 701):
+            return None
+        a, b = node.this, node.expression
+        out = exp.Anonymous(this=FUNC_PREFIX + "float_checked", expressions=[node.copy(), a.copy(), b.copy()])
+        out.meta["pg_type"] = t.oid
+        return out
+
+    def _float8_operands(self, node: exp.Expr) -> None:
+        """float4 with anything else is float8 arithmetic in PostgreSQL (float48div & co.): DuckDB would stay in
+        float4 and lose digits, so a float4 operand is widened first."""
+        t = self.infer(node, 0)
+        if t is None or t.oid != 701:
+            return
+        for key in ("this", "expression"):
+            operand = node.args[key]
+            ot = self.infer(operand, 0)
+            if ot is not None and ot.oid == 700:
+                node.set(key, _cast(operand, "DOUBLE"))
+
+    def _numeric_branches(self, node: exp.Case | exp.Coalesce) -> None:
+        """CASE and COALESCE results of type numeric keep each branch's own scale in PostgreSQL (CASE WHEN c
+        THEN 1 ELSE 2.5 END prints 1), where DuckDB gives all a common DECIMAL scale. As an output column (its
+        value only printed) each branch becomes numeric text; elsewhere DuckDB's common type is kept."""
+        if not _at_output(node):
+            return
+        t = self.infer(node, 0)
+        if t is None or t.oid != 1700:
+            return
+        branches: list[tuple[exp.Expr, str | int]] = []
+        if isinstance(node, exp.Case):
+            branches.extend((w, "true") for w in node.args.get("ifs") or [])
+            branches.append((node, "default"))
+        else:
+            branches.append((node, "this"))
+            branches.extend((node, i) for i in range(len(node.expressions)))
+        for owner, key in branches:
+            value = owner.expressions[key] if isinstance(key, int) else owner.args.get(key)
+            if value is None or isinstance(value, exp.Null):
+                continue
+            new = value if _numeric_text(value) else self._branch_text(value)
+            if isinstance(key, int):
+                owner.expressions[key] = new
+                new.parent, new.arg_key, new.index = owner, "expressions", key
+            else:
+                owner.set(key, new)
+        node.meta[NUMERIC_TEXT] = True
+        node.meta["pg_type"] = 1700
+
+    def _numeric_extreme(self, node: exp.Greatest | exp.Least) -> exp.Expr | None:
+        """GREATEST / LEAST of numerics print the chosen argument as written (least(1.5, 2, 0) is 0, not 0.0):
+        as an output column the choice is made in Python over each argument's numeric text."""
+        if not _at_output(node):
+            return None
+        t = self.infer(node, 0)
+        if t is None or t.oid != 1700:
+            return None
+        values = [self._branch_text(a) if not isinstance(a, exp.Null) else _cast(a, "VARCHAR")
+                  for a in [node.this, *node.expressions]]
+        name = exp.Literal.string("greatest" if isinstance(node, exp.Greatest) else "least")
+        return _numeric_call("numeric_extreme", [name, exp.Array(expressions=values)])
+
+    def _branch_text(self, value: exp.Expr) -> exp.Expr:
+        """One CASE/COALESCE branch as numeric text; an untyped string literal is read as numeric_in reads it."""
+        if _numeric_text(value):
+            return value
+        if isinstance(value, exp.Literal) and value.is_string:
+            return _numeric_call("numeric_fn", [exp.Literal.string("in"), value, exp.Literal.number(0)])
+        return _cast(value, "VARCHAR")
+
+    def _numeric_avg(self, node: exp.Func, args: list[exp.Expr]) -> exp.Expr | None:
+        """avg of integers or numerics is numeric_avg: sum / count with numeric division's scale (avg(2) prints
+        2.0000000000000000), NULL over no rows; a window avg is left to DuckDB."""
+        if len(args) != 1 or isinstance(node.parent, exp.Window):
+            return None
+        arg = args[0].expressions[0] if isinstance(args[0], exp.Distinct) and len(args[0].expressions) == 1 \
+            else args[0]
+        t = self.infer(arg, 0)
+        if t is None or t.oid not in (20, 21, 23, 1700):
+            return None
+        total = exp.Sum(this=args[0].copy())
+        count = exp.Nullif(this=exp.Count(this=args[0].copy()), expression=exp.Literal.number(0))
+        return _numeric_call("numeric_op", [exp.Literal.string("/"), _cast(total, "VARCHAR"), _cast(count, "VARCHAR")])
+
+    def _numeric_func(self, name: str, args: list[exp.Expr]) -> exp.Expr | None:
+        """round/trunc/ceil/floor/abs of a numeric carried as text: pgnumeric.unary keeps PostgreSQL's scale."""
+        if name == "sqrt" and len(args) == 1:
+            t = self.infer(args[0], 0)
+            return _numeric_call("numeric_sqrt", [_as_text(args[0])]) if t is not None and t.oid == 1700 else None
+        if name == "round" and len(args) == 1:
+            t = self.infer(args[0], 0)
+            if t is not None and t.oid in (700, 701):  # dround is rint: halves to even
+                return exp.Anonymous(this="round_even", expressions=[args[0], exp.Literal.number(0)])
+        if name in ("round", "trunc", "sign", "ceil", "ceiling", "floor") and args and len(args) <= 2:
+            t = self.infer(args[0], 0)
+            if t is not None and t.oid in (20, 21, 23):  # no integer variants: float8, or numeric with a scale
+                if len(args) == 1:
+                    return exp.Anonymous(this=name, expressions=[_cast(args[0], "DOUBLE")])
+                return _numeric_call("numeric_fn", [exp.Literal.string(name), _as_text(args[0]),
+                                                    _cast(args[1], "INTEGER")])
+        if name not in _NUMERIC_FUNCS or not args or len(args) > 2 or not _numeric_text(args[0]):
+            return None
+        scale = _cast(args[1], "INTEGER") if len(args) == 2 else exp.Literal.number(0)
+        return _numeric_call("numeric_fn", [exp.Literal.string(name), args[0], scale])
+
+    def _pg_typeof(self, args: list[exp.Expr]) -> exp.Expr | None:
+        """pg_typeof(x) is the regtype PostgreSQL resolves for x, which is this translation's inferred type (DuckDB's
+        own pg_typeof names DuckDB's storage type: double, varchar, decimal widths)."""
+        t = self.infer(args[0], 0) if len(args) == 1 else None
+        if t is None:
+            return None
+        out = _cast(exp.Literal.number(type_rules().base(t).oid), "UINTEGER")
+        out.meta["pg_type"] = 2206
+        return out
+
     def _rewrite_func(self, node: exp.Func) -> exp.Expr:
         name = _func_name(node)
         if name is None:
             return node
         args = list(node.expressions) if isinstance(node, exp.Anonymous) else _func_args(node)
+        numeric = self._numeric_func(name, args)
+        if numeric is None and name == "avg":
+            numeric = self._numeric_avg(node, args)
+        if numeric is None and name in ("max", "min") and len(args) == 1 and _numeric_text(args[0]) \
+                and not isinstance(node.parent, exp.Window):
+            # the largest (smallest) value as its own text, chosen by its number
+            by_number = _cast(args[0].copy(), "DOUBLE")
+            numeric = exp.Anonymous(this="arg_" + name, expressions=[args[0], by_number])
+            numeric.meta[NUMERIC_TEXT] = True
+            numeric.meta["pg_type"] = 1700
+        if numeric is not None:
+            return numeric
+        if name == "to_char" and len(args) == 2:
+            arg_t = self.infer(args[0], 0)
+            if arg_t is None or arg_t.oid in (1082, 1114, 1184):
+                return exp.Anonymous(this=FUNC_PREFIX + "to_char", expressions=[_cast(args[0], "TIMESTAMP"), args[1]])
+        if name == "pg_typeof":
+            typeof = self._pg_typeof(args)
+            if typeof is not None:
+                return typeof
         if (name.startswith("has_") and name.endswith("_privilege")) or name == "pg_has_role":
             return exp.true()
         if name == "sum" and len(args) == 1 and not isinstance(node.parent, exp.Window):
@@ -1460,13 +1735,53 @@ class Translator:
             return exp.Anonymous(this=FUNC_PREFIX + name, expressions=args)
         return node
 
+    def _plain_numeric(self, inner: exp.Expr, inner_t: PgColumnType | None) -> exp.Expr | None:
+        """x::numeric without a typmod keeps x's own digits (DuckDB's bare DECIMAL is DECIMAL(18,3)): an integer
+        becomes DECIMAL(38,0), a text is read by numeric_in's rules, and div(a, b) (sqlglot reads it as a cast of
+        an integer division) truncates the exact quotient."""
+        if isinstance(inner, exp.IntDiv):
+            a, b = (self.infer(x, 0) for x in (inner.this, inner.expression))
+            if not (a is not None and b is not None and a.oid in (20, 21, 23) and b.oid in (20, 21, 23)):
+                return _numeric_call("numeric_op", [exp.Literal.string("div"), _as_text(inner.this),
+                                                    _as_text(inner.expression)])
+        if inner_t is not None and inner_t.oid in (20, 21, 23):
+            out = _cast(inner, "DECIMAL(38,0)")
+            out.meta["pg_type"] = 1700
+            return out
+        textual = inner_t is not None and inner_t.oid in (25, 1043, 1042, 19)
+        if textual and not isinstance(inner, exp.Literal | exp.Null):
+            text_in = [exp.Literal.string("in"), _cast(inner, "VARCHAR"), exp.Literal.number(0)]
+            return _numeric_call("numeric_fn", text_in)
+        return None
+
+    def _cast_numeric_text(self, node: exp.Cast, target: PgColumnType) -> exp.Expr | None:
+        """A cast of a numeric carried as text: to numeric(p,s) it is rounded and checked in Python, to an integer
+        it rounds half away from zero first (as numeric_int4 does); other targets read the text as it is."""
+        inner: exp.Expr = node.this
+        if target.oid == 1700:
+            if target.typmod < 4:
+                return inner
+            out = _numeric_call("numeric_fn", [exp.Literal.string("typmod"), inner, exp.Literal.number(target.typmod)])
+            out.meta["pg_typmod"] = target.typmod
+            return out
+        if target.oid in (20, 21, 23):
+            node.set("this", _numeric_call("numeric_fn", [exp.Literal.string("round"), inner, exp.Literal.number(0)]))
+        return None
+
     def _rewrite_cast(self, node: exp.Cast) -> exp.Expr:
         target = self.cast_type(node.args["to"])
         inner = node.this
         if target is None:
             return node
+        if _numeric_text(inner):
+            done = self._cast_numeric_text(node, target)
+            if done is not None:
+                return done
+            inner = node.this
         oid = target.oid
         lit = inner.this if isinstance(inner, exp.Literal) and inner.is_string else None
+        if oid in _INT_RANGES and lit is not None:
+            _check_int_input(oid, lit)
         if oid in (1082, 1114, 1184) and lit is not None and lit.strip().lower() in _INFINITIES:
             # DuckDB holds infinite dates but Arrow cannot: carry PostgreSQL's text
             out = _cast(exp.Literal.string(_INFINITIES[lit.strip().lower()]), "VARCHAR")
@@ -1479,17 +1794,24 @@ class Translator:
             return out
         if oid == 1700 and target.typmod < 0:
             number = lit if lit is not None else (inner.this if isinstance(inner, exp.Literal) else None)
-            if number is not None and re.fullmatch(r"\s*[+-]?(\d+\.?\d*|\.\d+)\s*", number):
+            if number is not None and re.fullmatch(r"\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d{1,3})?\s*", number):
                 digits = number.strip().lstrip("+")
+                if "e" in digits.lower():  # 1e3 is 1000 and 1.5e-3 is 0.0015 (numeric_in drops the exponent)
+                    d = pgnumeric.parse(digits)
+                    digits = pgnumeric.text(d, pgnumeric.dscale(d))
                 if len(re.sub(r"\D", "", digits)) <= 38:
                     # keeps the literal's own scale, as PostgreSQL's numeric does ('1.50' prints 1.50)
-                    num = exp.Literal.number(digits.lstrip("-"))
-                    return exp.Neg(this=num) if digits.startswith("-") else num
+                    num: exp.Expr = exp.Literal.number(digits.lstrip("-"))
+                    if digits.startswith("-"):
+                        num = exp.Neg(this=num)
+                    num.meta["pg_type"] = 1700  # DuckDB reads 1 as an integer: 1::numeric / 3 must not be
+                    return num
             inner_t = self.infer(inner, 0)
             if inner_t is not None and inner_t.oid in (700, 701):
-                out = _cast(inner, "DOUBLE")
-                out.meta["pg_type"] = 1700
-                return out
+                return _numeric_call("float_numeric", [_cast(inner, "DOUBLE")])
+            plain = self._plain_numeric(inner, inner_t)
+            if plain is not None:
+                return plain
         if oid == 1700 and target.typmod >= 4 and ((target.typmod - 4) >> 16) > 38:
             out = _cast(inner, "DOUBLE")
             out.meta["pg_type"], out.meta["pg_typmod"] = oid, target.typmod
@@ -1532,6 +1854,8 @@ class Translator:
                 return exp.Anonymous(this=FUNC_PREFIX + "reg_out", expressions=[exp.Literal.number(inner_t.oid), inner])
             if inner_t is not None and inner_t.oid in (22, 30):
                 return exp.Anonymous(this="array_to_string", expressions=[inner, exp.Literal.string(" ")])
+            if inner_t is not None and inner_t.oid in (700, 701) and oid == 25:
+                return pg_float_text(inner)
             if (
                 inner_t is not None
                 and TYPES_BY_OID.get(inner_t.oid) is not None
@@ -1707,6 +2031,111 @@ def bytea_input(text: str) -> bytes:
         else:
             raise bad
     return bytes(out)
+
+
+_INT_RANGES = {21: ("smallint", 2**15), 23: ("integer", 2**31), 20: ("bigint", 2**63)}
+
+
+def _check_int_input(oid: int, text: str) -> None:
+    """int2in / int4in / int8in of a constant: digits only (DuckDB would round '1.5'), within the type's range."""
+    name, bound = _INT_RANGES[oid]
+    if not re.fullmatch(r"\s*[+-]?\d+\s*", text):
+        raise PgError(E.INVALID_TEXT_REPRESENTATION, f'invalid input syntax for type {name}: "{text}"')
+    if not -bound <= int(text) < bound:
+        raise PgError(E.NUMERIC_VALUE_OUT_OF_RANGE, f'value "{text}" is out of range for type {name}')
+
+
+def _exponent_literal(node: exp.Literal) -> exp.Expr:
+    """1e2 is a numeric constant in PostgreSQL (100, scale 0; 1.5e-3 is 0.0015), a DOUBLE in DuckDB: written out
+    as a plain decimal when DuckDB's DECIMAL can hold it."""
+    d = pgnumeric.parse(node.this)
+    digits = pgnumeric.text(d, pgnumeric.dscale(d))
+    if len(re.sub(r"\D", "", digits)) > 38:
+        return node
+    out = exp.Literal.number(digits)
+    out.meta["pg_type"] = 1700
+    return out
+
+
+def _at_output(node: exp.Expr) -> bool:
+    """Whether node (through parentheses) is an output column of its SELECT, its value only printed."""
+    top: exp.Expr = node
+    while isinstance(top.parent, exp.Paren):
+        top = top.parent
+    return isinstance(top.parent, exp.Alias) or (isinstance(top.parent, exp.Select) and top.arg_key == "expressions")
+
+
+def _numeric_text(e: exp.Expr) -> bool:
+    """Whether e (through parentheses) is a numeric computed by pgnumeric.py, i.e. PostgreSQL's text of it."""
+    while isinstance(e, exp.Paren):
+        e = e.this
+    return bool(e.meta.get(NUMERIC_TEXT))
+
+
+def _numeric_call(name: str, args: Sequence[exp.Expr]) -> exp.Expr:
+    """A call of one of pgnumeric.py's UDFs: typed numeric, its value PostgreSQL's numeric text."""
+    out = exp.Anonymous(this=FUNC_PREFIX + name, expressions=list(args))
+    out.meta[NUMERIC_TEXT] = True
+    out.meta["pg_type"] = 1700
+    return out
+
+
+def _as_text(e: exp.Expr) -> exp.Expr:
+    """An operand of pgnumeric.py's UDFs: DuckDB prints integers and DECIMALs with their scale, as numeric_out."""
+    return e if _numeric_text(e) else _cast(e, "VARCHAR")
+
+
+def _order_numeric_outputs(tree: exp.Expr) -> None:
+    """ORDER BY 1 or ORDER BY <alias> of an output column carried as numeric text sorts by its number, not its
+    text ('10.5' after '9.1'): the ordinal or alias becomes the expression itself (DISTINCT keeps the output)."""
+    for sel in tree.find_all(exp.Select):
+        order = sel.args.get("order")
+        if order is None or sel.args.get("distinct") is not None:
+            continue
+        outputs = [p.this if isinstance(p, exp.Alias) else p for p in sel.expressions]
+        by_alias = {p.alias.lower(): p.this for p in sel.expressions if isinstance(p, exp.Alias)}
+        for ordered in order.expressions:
+            key = ordered.this
+            target: exp.Expr | None = None
+            if isinstance(key, exp.Literal) and key.is_int and 1 <= int(key.this) <= len(outputs):
+                target = outputs[int(key.this) - 1]
+            elif isinstance(key, exp.Column) and not key.table:
+                target = by_alias.get(key.name.lower())
+            if target is not None and _numeric_text(target):
+                ordered.set("this", target.copy())
+
+
+def fence_numeric_text(tree: exp.Expr) -> None:
+    """Where a numeric carried as text meets anything but an output column or another numeric UDF (comparisons,
+    ORDER BY, aggregates, other functions), DuckDB gets a DOUBLE of it, the closest it can compute with."""
+    _order_numeric_outputs(tree)
+    for node in list(tree.find_all(exp.Anonymous)):
+        if not node.meta.get(NUMERIC_TEXT):
+            continue
+        top: exp.Expr = node
+        while isinstance(top.parent, exp.Paren):
+            top = top.parent
+        parent = top.parent
+        if parent is None or isinstance(parent, (exp.Alias, exp.Cast)):
+            continue
+        if isinstance(parent, exp.Select) and top.arg_key == "expressions":
+            continue
+        if isinstance(parent, exp.Group):
+            continue  # grouped as text, so the output column that repeats the expression still matches it
+        if isinstance(parent, exp.Anonymous) and str(parent.this).startswith(FUNC_PREFIX + "numeric_"):
+            continue
+        if isinstance(parent, exp.Anonymous) and parent.meta.get(NUMERIC_TEXT) and top.arg_key == "expressions" \
+                and top.index == 0:
+            continue  # the value arg_max / arg_min of numeric text return
+        if isinstance(parent, exp.If) and top.arg_key == "true":
+            parent = parent.parent
+        if isinstance(parent, exp.Array) and isinstance(parent.parent, exp.Anonymous) \
+                and str(parent.parent.this).startswith(FUNC_PREFIX + "numeric_"):
+            continue  # an argument of greatest / least over numeric text
+        branch = isinstance(parent, exp.Coalesce) or (isinstance(parent, exp.Case) and top.arg_key != "this")
+        if branch and parent is not None and parent.meta.get(NUMERIC_TEXT):
+            continue  # a branch of a CASE / COALESCE whose result is numeric text itself
+        top.replace(_cast(top.copy(), "DOUBLE"))
 
 
 def _cast(e: exp.Expr, to: str | exp.DataType) -> exp.Cast:

@@ -35,7 +35,7 @@ from virtual_schema.compiler.bind import (
 )
 from virtual_schema.compiler.dialect import target_dialect
 from virtual_schema.compiler.metrics import reaggregation
-from virtual_schema.compiler.pgarith import divide_integers, float_text, integer_division
+from virtual_schema.compiler.pgarith import divide_integers, float_text, integer_division, pg_typeof
 from virtual_schema.compiler.semijoin import UNIQUE_KEYS, filtering_join
 from virtual_schema.compiler.shape import Shape, ShapeTemplate, render_template, tag
 from virtual_schema.compiler.to_sql import Planner
@@ -109,6 +109,8 @@ class Compiler:
             _wrapper_extracts(tree)
         if "/" in sql:
             _wrapper_integer_division(tree)
+        if "pg_typeof" in sql.lower():
+            _wrapper_pg_typeof(tree)
         tree = self._unify_set_operation(tree)
         columns, params = self._types(tree, param_types, result_types, hints, has_params)
         order = self._param_order(tree) if has_params else ()
@@ -250,6 +252,7 @@ class Compiler:
         rewrite_extracts(sel, lambda e: _annotate_one(e, info.types, None).this is exp.DataType.Type.DATE)
         integer_division(sel, info.types)
         float_text(sel, lambda e: _annotate_one(e, info.types, None))
+        pg_typeof(sel, lambda e: _annotate_one(e, info.types, None), keep_argument=True)
         star = info.model is None and sel.is_star
         analysis = analyse(sel, info, alias)
         keys = _grain_outputs(analysis)
@@ -592,6 +595,26 @@ def _wrapper_extracts(tree: exp.Expression) -> None:
     if not any(True for _ in tree.find_all(exp.Extract)):
         return
     rewrite_extracts(tree, lambda e: isinstance(e, exp.Cast) and e.to.this is exp.DataType.Type.DATE)
+
+
+def _wrapper_pg_typeof(tree: exp.Expression) -> None:
+    """pg_typeof() in ordinary SQL around semantic subqueries (theirs are resolved already): its argument's type
+    as annotate_types sees it there, the semantic subqueries' columns being cast to what they announce."""
+    nodes = [n for n in tree.find_all(exp.Anonymous) if n.name.lower() == "pg_typeof"]
+    if not nodes:
+        return
+    try:
+        q = qualify(_light_copy(tree), dialect="duckdb", validate_qualify_columns=False, quote_identifiers=False,
+                    identify=False)
+        typed = [n for n in annotate_types(q, dialect="duckdb").find_all(exp.Anonymous)
+                 if n.name.lower() == "pg_typeof"]
+    except Exception:
+        return
+    if len(typed) != len(nodes):
+        return
+    arg_types = {id(n): t.expressions[0].type if len(t.expressions) == 1 else None
+                 for n, t in zip(nodes, typed, strict=True)}
+    pg_typeof(tree, lambda e: arg_types.get(id(e.parent)) if e.parent is not None else None)
 
 
 def _wrapper_integer_division(tree: exp.Expression) -> None:

@@ -18,7 +18,9 @@ from collections.abc import Callable, Mapping
 
 from sqlglot import exp
 
+from virtual_schema.catalog.formatting import format_type
 from virtual_schema.compiler import types as ty
+from virtual_schema.pgtypes import TYPES_BY_OID
 
 _INT_RESULT_FUNCS = (exp.Count, exp.Length, exp.StrPosition, exp.DateDiff)  # int/bigint in PostgreSQL
 _SAME_TYPE_FUNCS = (exp.Abs, exp.Paren, exp.Neg, exp.Nullif)
@@ -97,13 +99,14 @@ def float_text(tree: exp.Expression, type_of: Callable[[exp.Expression], exp.Dat
             continue
         t = type_of(operand)
         if t.this in ty.FLOAT_TYPES:
-            operand.replace(_pg_float_text(operand.copy()))
+            operand.replace(pg_float_text(operand.copy()))
 
 
 _TEXT_TYPES = set(exp.DataType.TEXT_TYPES)
 
 
-def _pg_float_text(x: exp.Expression) -> exp.Expression:
+def pg_float_text(x: exp.Expression) -> exp.Expression:
+    """x::text of a float8 as float8out prints it: integral values below 1e15 without `.0`."""
     integral = exp.and_(
         exp.EQ(this=x.copy(), expression=exp.Round(this=x.copy())),  # ROUND: no bigint overflow in Spark
         exp.LT(this=exp.Abs(this=x.copy()), expression=exp.Literal.number("1e15")),
@@ -112,3 +115,30 @@ def _pg_float_text(x: exp.Expression) -> exp.Expression:
         ifs=[exp.If(this=integral, true=exp.cast(exp.cast(x.copy(), ty.BIGINT), ty.TEXT))],
         default=exp.cast(x, ty.TEXT),
     )
+
+
+_TYPE_NAMES = {t.oid: (t.name, t.element_oid, "pg_catalog") for t in TYPES_BY_OID.values()}
+
+
+def pg_typeof(tree: exp.Expression, type_of: Callable[[exp.Expression], exp.DataType | None],
+              keep_argument: bool = False) -> None:
+    """pg_typeof(x) as the text of the regtype PostgreSQL would name: the type the gateway announces for x.
+
+    The warehouse's own PG_TYPEOF names its storage type (DuckDB's `decimal(38,2)`, `double`, `varchar`), which
+    is not what a client reading the column's RowDescription was told. An argument of unknown type is left
+    to the warehouse. `keep_argument`: x stays in the statement (CASE WHEN x IS NULL THEN name ELSE name END),
+    so a semantic SELECT still has the rows selecting x would give it."""
+    for node in list(tree.find_all(exp.Anonymous)):
+        if node.name.lower() != "pg_typeof" or len(node.expressions) != 1:
+            continue
+        t = type_of(node.expressions[0])
+        if t is not None and ty.known(t):
+            name = format_type(ty.pg_type(t).oid, None, _TYPE_NAMES)
+            if name is not None and name != "???":
+                # an unaliased output column keeps the name PostgreSQL gives the call
+                unaliased = isinstance(node.parent, exp.Select) and node.arg_key == "expressions"
+                lit: exp.Expression = exp.Literal.string(name)
+                if keep_argument:
+                    arg = exp.Is(this=node.expressions[0].copy(), expression=exp.Null())
+                    lit = exp.Case(ifs=[exp.If(this=arg, true=lit)], default=lit.copy())
+                node.replace(exp.alias_(lit, "pg_typeof", quoted=True) if unaliased else lit)
