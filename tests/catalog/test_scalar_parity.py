@@ -189,6 +189,7 @@ TEMP_QUERIES = [
     "SELECT id FROM parity_n WHERE x IS NOT NULL ORDER BY y/x DESC LIMIT 1",
     "SELECT string_agg(q::text, ' ') FROM (SELECT y/3 AS q FROM parity_n GROUP BY y/3 ORDER BY 1 DESC) s",
     "SELECT string_agg(q::text, ' ') FROM (SELECT (y*8)/3 AS q FROM parity_n ORDER BY q) s",
+    "SELECT string_agg(q::text, ' ') FROM (SELECT DISTINCT (y*8)/3 + id*3 AS q FROM parity_n ORDER BY 1) s",
     "SELECT string_agg(a::text, ' ') FROM (SELECT id, avg(y) AS a FROM parity_n GROUP BY id ORDER BY 2) s",
     "SELECT max(x/3) FROM parity_n", "SELECT min(y/7) FROM parity_n", "SELECT round(avg(y), 1) FROM parity_n",
 ]

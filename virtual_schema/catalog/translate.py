@@ -2087,10 +2087,11 @@ def _as_text(e: exp.Expr) -> exp.Expr:
 
 def _order_numeric_outputs(tree: exp.Expr) -> None:
     """ORDER BY 1 or ORDER BY <alias> of an output column carried as numeric text sorts by its number, not its
-    text ('10.5' after '9.1'): the ordinal or alias becomes the expression itself (DISTINCT keeps the output)."""
+    text ('10.5' after '9.1'): the ordinal or alias becomes the expression itself, which DuckDB also accepts
+    under DISTINCT since it repeats an output column."""
     for sel in tree.find_all(exp.Select):
         order = sel.args.get("order")
-        if order is None or sel.args.get("distinct") is not None:
+        if order is None:
             continue
         outputs = [p.this if isinstance(p, exp.Alias) else p for p in sel.expressions]
         by_alias = {p.alias.lower(): p.this for p in sel.expressions if isinstance(p, exp.Alias)}
