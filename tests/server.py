@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -35,6 +36,16 @@ class GatewayProcess:
 
     def logs(self) -> str:
         return "\n".join(self.log_lines)
+
+    def routes(self, sql: str, wait: float = 5) -> set[str]:
+        """The routes the gateway's JSON log gives for `sql` (constant, catalog, semantic, …), once logged."""
+        deadline = time.monotonic() + wait
+        found: set[str] = set()
+        while time.monotonic() < deadline and not found:
+            events = (json.loads(line) for line in list(self.log_lines) if line.startswith("{"))
+            found = {str(e.get("route")) for e in events if e.get("event") == "statement" and e.get("sql") == sql}
+            time.sleep(0.02)
+        return found
 
     def sighup(self) -> None:
         self.proc.send_signal(signal.SIGHUP)

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+
+from virtual_schema.catalog.api import SessionInfo
+from virtual_schema.catalog.engine import CatalogEngine, CatalogSession
 from virtual_schema.pgtypes import PgColumnType, numeric_typmod, varchar_typmod
 from virtual_schema.schema import ColumnKind, ForeignKey, VirtualColumn, VirtualSchema, VirtualTable
 
@@ -91,3 +96,13 @@ def fixture_schema(version: int = 1, extra_table: bool = False) -> VirtualSchema
     if extra_table:
         tables.append(VirtualTable("returns", (col("return_id", 20, EN, nullable=False),), primary_key=("return_id",)))
     return VirtualSchema(tuple(tables), version=version)
+
+
+@contextlib.contextmanager
+def catalog_session(settings: dict[str, str] | None = None) -> Iterator[CatalogSession]:
+    """A catalog engine over the fixture schema and one session on it, as user postgres in database postgres."""
+    eng = CatalogEngine(fixture_schema(), database="postgres", users=("postgres",))
+    try:
+        yield eng.open_session(SessionInfo(pid=1, user="postgres", database="postgres", settings=dict(settings or {})))
+    finally:
+        eng.close()

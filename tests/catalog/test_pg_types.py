@@ -16,9 +16,8 @@ import pytest
 
 from gateway.protocol.rowenc import RowEncoder
 from tests.catalog import pgserver
-from tests.catalog.fixtures import fixture_schema
-from virtual_schema.catalog.api import SessionInfo
-from virtual_schema.catalog.engine import CatalogEngine, CatalogSession
+from tests.catalog.fixtures import catalog_session
+from virtual_schema.catalog.engine import CatalogSession
 from virtual_schema.errors import PgError
 
 CASTS = [
@@ -272,10 +271,8 @@ def pg_conn() -> Iterator[psycopg.Connection[Any]]:
 
 @pytest.fixture(scope="module")
 def session() -> Iterator[CatalogSession]:
-    eng = CatalogEngine(fixture_schema(), database="postgres", users=("postgres",))
-    s = eng.open_session(SessionInfo(pid=1, user="postgres", database="postgres", settings={"timezone": "UTC"}))
-    yield s
-    eng.close()
+    with catalog_session({"timezone": "UTC"}) as s:
+        yield s
 
 
 Shape = list[tuple[str, int, int]]

@@ -21,10 +21,9 @@ from gateway.protocol.codec import BackendDecoder
 from gateway.protocol.rowenc import RowEncoder
 from gateway.session.results import _REG_TYPES
 from tests.catalog import pgserver
-from tests.catalog.fixtures import fixture_schema
+from tests.catalog.fixtures import catalog_session
 from tests.pgserver import postgres_available
-from virtual_schema.catalog.api import SessionInfo
-from virtual_schema.catalog.engine import CatalogEngine, CatalogSession
+from virtual_schema.catalog.engine import CatalogSession
 from virtual_schema.errors import PgError
 
 pytestmark = pytest.mark.skipif(not postgres_available(), reason="PostgreSQL 15 binaries not installed")
@@ -134,10 +133,8 @@ def pg_conn() -> Iterator[psycopg.Connection[Any]]:
 
 @pytest.fixture(scope="module")
 def session() -> Iterator[CatalogSession]:
-    eng = CatalogEngine(fixture_schema(), database="postgres", users=("postgres",))
-    s = eng.open_session(SessionInfo(pid=1, user="postgres", database="postgres", settings={}))
-    yield s
-    eng.close()
+    with catalog_session() as s:
+        yield s
 
 
 def pg_answer(conn: psycopg.Connection[Any], sql: str, fmt: int) -> Answer:

@@ -17,9 +17,8 @@ import pyarrow as pa
 import pytest
 
 from tests.catalog import pgserver
-from tests.catalog.fixtures import fixture_schema
-from virtual_schema.catalog.api import SessionInfo
-from virtual_schema.catalog.engine import CatalogEngine, CatalogSession
+from tests.catalog.fixtures import catalog_session
+from virtual_schema.catalog.engine import CatalogSession
 from virtual_schema.errors import PgError
 
 CONVERSATION = [
@@ -138,10 +137,8 @@ def pg_conn() -> Iterator[psycopg.Connection[Any]]:
 
 @pytest.fixture(scope="module")
 def session() -> Iterator[CatalogSession]:
-    eng = CatalogEngine(fixture_schema(), database="postgres", users=("postgres",))
-    s = eng.open_session(SessionInfo(pid=1, user="postgres", database="postgres", settings={}))
-    yield s
-    eng.close()
+    with catalog_session() as s:
+        yield s
 
 
 def _norm(v: Any) -> Any:

@@ -7,8 +7,6 @@ DataRows. The client tests check, through a real gateway, which path the stateme
 
 from __future__ import annotations
 
-import json
-import time
 from collections.abc import Iterator
 
 import psycopg
@@ -86,16 +84,6 @@ def test_other_statements_are_not_constant(sql: str) -> None:
     assert constant_query(split(sql)[0]) is None
 
 
-def _routes(gateway: GatewayProcess, sql: str) -> set[str]:
-    deadline = time.monotonic() + 5
-    routes: set[str] = set()
-    while time.monotonic() < deadline and not routes:
-        events = (json.loads(line) for line in list(gateway.log_lines) if line.startswith("{"))
-        routes = {str(e.get("route")) for e in events if e.get("event") == "statement" and e.get("sql") == sql}
-        time.sleep(0.02)
-    return routes
-
-
 def test_clients_get_constant_answers(gateway: GatewayProcess) -> None:
     sql = "SELECT 1 AS one, 'x' AS two, current_user"
     with psycopg.connect(gateway.dsn(), autocommit=True) as conn:
@@ -103,10 +91,10 @@ def test_clients_get_constant_answers(gateway: GatewayProcess) -> None:
         assert conn.execute(sql, prepare=True).fetchall() == [(1, "x", "demo")]
         with conn.cursor(binary=True) as cur:
             assert cur.execute(sql).fetchall() == [(1, "x", "demo")]
-    assert _routes(gateway, sql) == {"constant"}
+    assert gateway.routes(sql) == {"constant"}
     with psycopg.connect(gateway.dsn(), autocommit=True) as conn:
         assert conn.execute("SELECT 1 WHERE true").fetchall() == [(1,)]
-    assert "constant" not in _routes(gateway, "SELECT 1 WHERE true")
+    assert "constant" not in gateway.routes("SELECT 1 WHERE true")
 
 
 def test_constant_path_follows_session_settings(gateway: GatewayProcess) -> None:

@@ -7,8 +7,6 @@ for the same column, as PostgreSQL's pg_typeof would for a column of that type.
 
 from __future__ import annotations
 
-import json
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -37,16 +35,6 @@ def _raw(conn: psycopg.Connection[Any], sql: str, fmt: int) -> tuple[Any, ...]:
     return (res.ftype(0), res.fmod(0), res.get_value(0, 0))
 
 
-def _routes(gateway: GatewayProcess, sql: str) -> set[str]:
-    deadline = time.monotonic() + 5
-    routes: set[str] = set()
-    while time.monotonic() < deadline and not routes:
-        events = (json.loads(line) for line in list(gateway.log_lines) if line.startswith("{"))
-        routes = {str(e.get("route")) for e in events if e.get("event") == "statement" and e.get("sql") == sql}
-        time.sleep(0.02)
-    return routes
-
-
 @pytest.mark.parametrize("sql", ["SELECT 1::numeric/3", "SELECT 10::numeric/7", "SELECT 1::numeric/0"])
 def test_catalog_numeric_division_over_the_wire(gateway: GatewayProcess, pg: psycopg.Connection[Any],
                                                 sql: str) -> None:
@@ -63,7 +51,7 @@ def test_catalog_numeric_division_over_the_wire(gateway: GatewayProcess, pg: psy
     except psycopg.Error as e:
         want = e.sqlstate
     assert got == want
-    assert _routes(gateway, sql) == {"catalog"}
+    assert gateway.routes(sql) == {"catalog"}
 
 
 def test_semantic_pg_typeof_names_the_announced_type(gateway: GatewayProcess, pg: psycopg.Connection[Any]) -> None:
@@ -79,4 +67,4 @@ def test_semantic_pg_typeof_names_the_announced_type(gateway: GatewayProcess, pg
         assert declared is not None
         want = pg.execute(f"SELECT pg_typeof(NULL::{declared[0]})::text").fetchone()
         assert want == (name,)
-    assert _routes(gateway, sql) == {"semantic"}
+    assert gateway.routes(sql) == {"semantic"}
