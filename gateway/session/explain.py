@@ -8,8 +8,10 @@ TIMING without ANALYZE is 22023. The same checks here give the same errors for t
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
+from xml.sax.saxutils import escape
 
 from gateway.router import Statement
 from virtual_schema import errors as E
@@ -22,6 +24,21 @@ _FORMATS = frozenset({"text", "xml", "json", "yaml"})
 @dataclass(frozen=True, slots=True)
 class ExplainOptions:
     analyze: bool = False
+    format: str = "text"  # text | json | yaml | xml
+
+
+# PostgreSQL's result column type per FORMAT (ExplainResultDesc): json and xml documents, otherwise text
+FORMAT_TYPE_OIDS = {"text": 25, "yaml": 25, "json": 114, "xml": 142}
+
+
+@dataclass(frozen=True, slots=True)
+class Measured:
+    """What EXPLAIN ANALYZE measured of one run."""
+
+    node: str  # "Warehouse Query" | "Catalog Engine"
+    rows: int
+    first_s: float | None  # to the first row; None: no row came
+    total_s: float
 
 
 @dataclass(slots=True)
@@ -32,6 +49,7 @@ class ExplainPlan:
     lines: tuple[str, ...]
     target: str  # "semantic" | "catalog"
     analyze: bool = False
+    format: str = "text"
     query: str = ""  # the statement after EXPLAIN's options
     inner: Statement | None = None  # that statement, routed (a temp-table write is one)
     planning_ms: float = 0.0  # the gateway's own planning: compiling to warehouse SQL, or describing
@@ -65,6 +83,7 @@ def _boolean(name: str, opt: dict[str, Any]) -> bool:
 def explain_options(stmt: Statement) -> ExplainOptions:
     """The options of an ExplainStmt, checked the way PostgreSQL 15 checks them."""
     flags: dict[str, bool] = {}
+    fmt = "text"
     for item in stmt.node.get("options") or ():
         opt = item["DefElem"]
         name = str(opt["defname"])
@@ -77,6 +96,7 @@ def explain_options(stmt: Statement) -> ExplainOptions:
                 raise PgError(E.INVALID_PARAMETER_VALUE,
                               f'unrecognized value for EXPLAIN option "format": "{value}"',
                               position=_position(stmt.sql, int(opt.get("location", -1))))
+            fmt = value
         else:
             raise PgError(E.SYNTAX_ERROR, f'unrecognized EXPLAIN option "{name}"',
                           position=_position(stmt.sql, int(opt.get("location", -1))))
@@ -85,7 +105,7 @@ def explain_options(stmt: Statement) -> ExplainOptions:
         raise PgError(E.INVALID_PARAMETER_VALUE, "EXPLAIN option WAL requires ANALYZE")
     if flags.get("timing") and not analyze:
         raise PgError(E.INVALID_PARAMETER_VALUE, "EXPLAIN option TIMING requires ANALYZE")
-    return ExplainOptions(analyze=analyze)
+    return ExplainOptions(analyze=analyze, format=fmt)
 
 
 def _ms(seconds: float) -> str:
@@ -99,3 +119,73 @@ def analyze_lines(node: str, rows: int, first_s: float | None, total_s: float, p
     return [f"{node}  (actual time={_ms(first)}..{_ms(total_s)} rows={rows} loops=1)",
             f"Planning Time: {planning_ms:.3f} ms",
             f"Execution Time: {_ms(total_s)} ms"]
+
+
+def render(plan: ExplainPlan, measured: Measured | None) -> list[str]:
+    """The rows of EXPLAIN's result: one line per row in text format; one document in JSON, YAML or XML, with
+    PostgreSQL's key names so that plan viewers (DBeaver, pgAdmin) read it. The gateway estimates no costs,
+    so the cost keys are left out, as with COSTS OFF."""
+    if plan.format == "text":
+        lines = list(plan.lines)
+        if measured is not None:
+            lines += analyze_lines(measured.node, measured.rows, measured.first_s, measured.total_s, plan.planning_ms)
+        return lines
+    provider = "Warehouse Query" if plan.target == "semantic" else "Catalog Engine"
+    node: dict[str, Any] = {"Node Type": "Custom Scan", "Custom Plan Provider": provider,
+                            "Parallel Aware": False, "Async Capable": False}
+    if plan.target == "semantic":
+        node["Warehouse SQL"] = "\n".join(plan.lines)
+    else:
+        node["Description"] = " ".join(plan.lines)
+    query: dict[str, Any] = {"Plan": node}
+    if measured is not None:
+        first = measured.total_s if measured.first_s is None else measured.first_s
+        node.update({"Actual Startup Time": round(first * 1000, 3),
+                     "Actual Total Time": round(measured.total_s * 1000, 3),
+                     "Actual Rows": measured.rows, "Actual Loops": 1})
+        query.update({"Planning Time": round(plan.planning_ms, 3), "Triggers": [],
+                      "Execution Time": round(measured.total_s * 1000, 3)})
+    if plan.format == "json":
+        return [json.dumps([query], indent=2)]
+    if plan.format == "yaml":
+        return ["\n".join(_yaml(query, "- "))]
+    return [_xml(query)]
+
+
+def _scalar(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return f"{value:.3f}" if isinstance(value, float) else str(value)
+    return json.dumps(value)  # YAML accepts a JSON string: quoted, escaped
+
+
+def _yaml(doc: dict[str, Any], first_prefix: str) -> list[str]:
+    """PostgreSQL's YAML layout: `- Plan: ` then two-space indented keys, strings quoted."""
+    out: list[str] = []
+    for i, (key, value) in enumerate(doc.items()):
+        prefix = first_prefix if i == 0 else " " * len(first_prefix)
+        if isinstance(value, dict):
+            out.append(f"{prefix}{key}: ")
+            out += ["    " + line for line in _yaml(value, "")]
+        elif isinstance(value, list):  # only Triggers, always empty here
+            out.append(f"{prefix}{key}: ")
+        else:
+            out.append(f"{prefix}{key}: {_scalar(value)}")
+    return out
+
+
+def _xml(doc: dict[str, Any]) -> str:
+    """PostgreSQL's XML layout: the explain namespace, one element per key with spaces as hyphens."""
+    def element(key: str, value: Any, depth: int) -> list[str]:
+        tag, pad = key.replace(" ", "-"), "  " * depth
+        if isinstance(value, dict):
+            return [f"{pad}<{tag}>", *(x for k, v in value.items() for x in element(k, v, depth + 1)), f"{pad}</{tag}>"]
+        if isinstance(value, list):
+            return [f"{pad}<{tag}>", f"{pad}</{tag}>"]
+        text = _scalar(value) if isinstance(value, (bool, int, float)) else str(value)
+        return [f"{pad}<{tag}>{escape(text)}</{tag}>"]
+
+    body = [x for k, v in doc.items() for x in element(k, v, 2)]
+    return "\n".join(['<explain xmlns="http://www.postgresql.org/2009/explain">', "  <Query>", *body, "  </Query>",
+                      "</explain>"])

@@ -14,11 +14,11 @@ from gateway.router import Kind, Statement, is_catalog_relation, split
 from gateway.session import commands
 from gateway.session.constant import constant_query
 from gateway.session.core import ConnectionCore
-from gateway.session.explain import ExplainPlan, explain_options
+from gateway.session.explain import FORMAT_TYPE_OIDS, ExplainPlan, explain_options
 from gateway.session.portals import Portal, Prepared
 from virtual_schema import errors as E
 from virtual_schema.errors import PgError
-from virtual_schema.pgtypes import TEXT, PgColumnType
+from virtual_schema.pgtypes import PgColumnType
 from virtual_schema.schema import ResultColumn
 
 
@@ -64,9 +64,6 @@ def _explain_inner(stmt: Statement) -> tuple[str, int]:
         raise PgError(E.SYNTAX_ERROR, "EXPLAIN needs a query")
     offset = len(stmt.sql.encode()[:tokens[i].start].decode())  # the scanner counts bytes
     return stmt.sql[offset:], offset
-
-
-_PLAN_COLUMNS = (ResultColumn("QUERY PLAN", PgColumnType(TEXT)),)  # what EXPLAIN returns, as in PostgreSQL
 
 
 _CATALOG_PLAN = ("Answered by the gateway's catalog engine (pg_catalog, information_schema, constants, temporary "
@@ -142,7 +139,9 @@ class Planning(ConnectionCore):
         """EXPLAIN shows the warehouse SQL of a semantic query, or says the catalog engine answers it. With
         ANALYZE the inner statement will run at Execute (a temp-table write is then checked like one, since
         it really writes, as PostgreSQL's EXPLAIN ANALYZE INSERT does); without it nothing runs."""
-        analyze = explain_options(stmt).analyze
+        options = explain_options(stmt)
+        analyze, fmt = options.analyze, options.format
+        columns = (ResultColumn("QUERY PLAN", PgColumnType(FORMAT_TYPE_OIDS[fmt])),)  # json/xml: one document
         query, offset = _explain_inner(stmt)
         inner = split(query)[0]
         started = time.perf_counter()
@@ -156,15 +155,15 @@ class Planning(ConnectionCore):
                 layer = self.app.models.layer
                 compiled = layer.compile(query, tuple(param_oids))
                 plan = ExplainPlan(tuple(_pretty(compiled.sql, layer.dialect).splitlines()) or ("",), "semantic",
-                                   analyze, query, inner, (time.perf_counter() - started) * 1000)
-                return Prepared(name, stmt, compiled.param_types, _PLAN_COLUMNS, "explain",
+                                   analyze, fmt, query, inner, (time.perf_counter() - started) * 1000)
+                return Prepared(name, stmt, compiled.param_types, columns, "explain",
                                 compiled_sql=compiled.sql, empty=compiled.empty,
                                 param_order=compiled.param_order, explain=plan)
             desc = self.catalog_session.describe(query, tuple(param_oids))
         except PgError as err:
             raise _shifted(err, offset) from None
-        plan = ExplainPlan(_CATALOG_PLAN, "catalog", analyze, query, inner, (time.perf_counter() - started) * 1000)
-        return Prepared(name, stmt, desc.param_types, _PLAN_COLUMNS, "explain", explain=plan)
+        plan = ExplainPlan(_CATALOG_PLAN, "catalog", analyze, fmt, query, inner, (time.perf_counter() - started) * 1000)
+        return Prepared(name, stmt, desc.param_types, columns, "explain", explain=plan)
 
     def route_query(self, stmt: Statement) -> str:
         models = self.app.models

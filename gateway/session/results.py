@@ -14,7 +14,7 @@ import pyarrow as pa
 
 from gateway.protocol.rowenc import RowEncoder
 from gateway.router import Kind
-from gateway.session.explain import analyze_lines
+from gateway.session.explain import Measured, render
 from gateway.session.planning import Planning
 from gateway.session.portals import BatchStream, Portal
 
@@ -77,16 +77,14 @@ class Results(Planning):
             return _iter_sync([p.constant.batch(self)])
         if p.route == "explain":
             assert p.explain is not None
-            lines = list(p.explain.lines)
-            if p.explain.analyze:
-                lines += await self.analyze(portal)
+            lines = render(p.explain, await self.analyze(portal) if p.explain.analyze else None)
             return _iter_sync([pa.record_batch([pa.array(lines, pa.string())], names=["QUERY PLAN"])])
         interrupt = getattr(self.catalog_session, "interrupt", None)
         result = await _in_thread(self.catalog_session.execute, p.statement.sql, portal.params, interrupt=interrupt)
         portal.extra["tag"] = result.command_tag
         return _iter_in_thread(result.batches, interrupt)
 
-    async def analyze(self, portal: Portal) -> list[str]:
+    async def analyze(self, portal: Portal) -> Measured:
         """EXPLAIN ANALYZE: run the explained statement as its own Execute would (the warehouse SQL through the
         session's backend, or the catalog engine, so a temp-table write really writes), count its rows batch by
         batch and drop them (a large result is never held), and report rows and times. It runs inside the
@@ -119,7 +117,7 @@ class Results(Planning):
             if aclose is not None:
                 await aclose()
         total = time.perf_counter() - started
-        return analyze_lines(node, rows if written is None else written, first, total, plan.planning_ms)
+        return Measured(node, rows if written is None else written, first, total)
 
     def encoder_for(self, portal: Portal) -> RowEncoder:
         enc = portal.extra.get("encoder")

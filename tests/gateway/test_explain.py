@@ -217,3 +217,41 @@ def test_analyze_of_temp_table_writes_as_postgresql(gateway: GatewayProcess, pg:
     pg.execute("DISCARD TEMP")
     assert got == _replay(pg)
     assert got[1] and got[2] and not all(got[0])
+
+
+@pytest.mark.parametrize("analyze", ["", "ANALYZE, "])
+@pytest.mark.parametrize("query", ["SELECT status, revenue FROM orders", "SELECT count(*) FROM pg_class"])
+def test_structured_formats_as_postgresql(gateway: GatewayProcess, pg: psycopg.Connection[Any], analyze: str,
+                                          query: str) -> None:
+    """FORMAT JSON / YAML / XML: one row whose type (json, text, xml) is PostgreSQL's, holding one document with
+    PostgreSQL's layout and key names (what DBeaver's and pgAdmin's plan viewers parse); our plan has no costs,
+    so PostgreSQL is asked with COSTS OFF. The JSON carries the warehouse SQL and, with ANALYZE, the real rows."""
+    pg.execute("CREATE TEMP TABLE IF NOT EXISTS orders (status text, revenue numeric)")
+    with psycopg.connect(gateway.dsn(), autocommit=True) as conn:
+        for fmt in ("json", "yaml", "xml"):
+            ours = conn.execute(f"EXPLAIN ({analyze}FORMAT {fmt}) {query}")
+            theirs = pg.execute(f"EXPLAIN ({analyze}COSTS OFF, FORMAT {fmt}) {query}")
+            assert ours.description is not None and theirs.description is not None
+            assert ours.description[0].type_code == theirs.description[0].type_code
+            (doc,), = ours.fetchall()
+            (want,), = theirs.fetchall()
+            if fmt == "json":
+                top, ptop = doc[0], want[0]
+                assert top.keys() == ptop.keys()
+                shared = top["Plan"].keys() & ptop["Plan"].keys()
+                expected = {"Node Type", "Parallel Aware", "Async Capable"}
+                if analyze:
+                    expected |= {"Actual Startup Time", "Actual Total Time", "Actual Rows", "Actual Loops"}
+                assert shared >= expected
+                assert all(type(top["Plan"][k]) is type(ptop["Plan"][k]) for k in shared)
+                if "orders" in query:
+                    assert "FROM" in top["Plan"]["Warehouse SQL"]
+                if analyze:
+                    assert top["Plan"]["Actual Rows"] == len(conn.execute(query).fetchall())
+            elif fmt == "yaml":
+                assert doc.startswith("- Plan: \n    Node Type: ") and want.startswith("- Plan: \n    Node Type: ")
+                assert [line.split(":")[0] for line in doc.splitlines() if not line.startswith("    ")] == \
+                    [line.split(":")[0] for line in want.splitlines() if not line.startswith("    ")]
+            else:
+                head = '<explain xmlns="http://www.postgresql.org/2009/explain">\n  <Query>\n    <Plan>\n'
+                assert doc.startswith(head) and want.startswith(head) and doc.endswith("</Query>\n</explain>")
