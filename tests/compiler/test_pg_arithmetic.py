@@ -188,3 +188,43 @@ def test_wrapper_aggregates_typed_as_postgresql(con: duckdb.DuckDBPyConnection, 
     cur = pg.execute(body.format("(SELECT status, COUNT(order_id) AS n FROM orders GROUP BY status)"))  # type: ignore[arg-type]
     assert [c.type.oid for c in compiled.columns] == [d.type_code for d in cur.description]
     assert _norm(con.execute(compiled.sql).fetchall()) == _norm(cur.fetchall())
+
+
+# exact: arguments the warehouse holds as numeric (EXTRACT), integers and floats; the text must be PostgreSQL's
+ROUNDING = ("SELECT order_id, round(EXTRACT(SECOND FROM ordered_at), 2) AS a, "
+            "trunc(EXTRACT(DAY FROM ordered_at) * 1.5, 1) AS b, ceil(EXTRACT(DAY FROM ordered_at) * 0.7) AS c, "
+            "floor(EXTRACT(DAY FROM ordered_at) * 0.7) AS d, "
+            "round(order_id, 1) AS e, ceil(order_id) AS f, round(CAST(order_id AS DOUBLE PRECISION) / 7) AS g, "
+            "round(EXTRACT(DAY FROM ordered_at) * 0.75) AS h, round(EXTRACT(DAY FROM ordered_at) * 7, -1) AS i "
+            "FROM orders")
+# quotients: numeric in PostgreSQL, a double in the warehouse; types and values must be PostgreSQL's
+QUOTIENTS = ("SELECT order_id, round(EXTRACT(DAY FROM ordered_at) / 7, 2) AS a, "
+             "trunc(EXTRACT(DAY FROM ordered_at) / 7, 1) AS b, ceil(EXTRACT(DAY FROM ordered_at) / 7) AS c, "
+             "floor(EXTRACT(DAY FROM ordered_at) / 3) AS d FROM orders")
+
+
+def _text(rows: list[tuple[Any, ...]]) -> list[tuple[str, ...]]:
+    """Values as their text: a numeric's scale shows (1.50 is not 1.5), a float8 holding 3.0 is 3."""
+    return sorted(tuple(format(v, "g") if isinstance(v, float) else str(v) for v in r) for r in rows)
+
+
+@pytest.mark.parametrize("wrapped", [False, True], ids=["semantic", "around a semantic subquery"])
+@pytest.mark.parametrize("query", ["exact", "quotients"])
+def test_rounding_functions_as_postgresql(wrapped: bool, query: str, con: duckdb.DuckDBPyConnection, layer: Any,
+                                          pg: psycopg.Connection[Any]) -> None:
+    """round / trunc / ceil / floor keep PostgreSQL's result types (numeric with the asked-for scale, float8 for
+    a float or an integer argument) and values, directly over the model and in SQL around it."""
+    inner = ROUNDING if query == "exact" else QUOTIENTS
+    outer = ("SELECT order_id, round(a, 1) AS a, trunc(b) AS b, ceil(c) AS c, floor(d) AS d"
+             + (", round(e, 2) AS e, f, round(g) AS g, h, i" if query == "exact" else ""))
+    sql = f"{outer} FROM ({inner}) x" if wrapped else inner
+    compiled = layer.compile(sql)
+    cur = pg.execute(sql)  # type: ignore[arg-type]
+    assert cur.description is not None
+    assert [c.type.oid for c in compiled.columns] == [d.type_code for d in cur.description]
+    got, want = con.execute(compiled.sql).fetchall(), cur.fetchall()
+    assert len(got) == len(want) > 1
+    if query == "exact":
+        assert _text(got) == _text(want)
+    else:
+        assert _norm(got) == _norm(want)

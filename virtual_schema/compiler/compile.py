@@ -333,10 +333,14 @@ class Compiler:
                 found = self._annotate_wrapper(tree)
             for idx, item in enumerate(first.expressions):
                 t = found[idx] if idx < len(found) else None
+                body = item.this if isinstance(item, exp.Alias) else item
                 if not ty.known(t):
                     t = ty.TEXT
-                    body = item.this if isinstance(item, exp.Alias) else item
                     item.replace(exp.alias_(exp.Cast(this=body.copy(), to=ty.TEXT), _figure_name(item), quoted=True))
+                    item = first.expressions[idx]
+                elif isinstance(body.unnest(), _ROUNDING) and t is not None and t.this is not exp.DataType.Type.TEXT:
+                    # the warehouse's round/ceil keep the argument's type and scale: cast to PostgreSQL's result
+                    item.replace(exp.alias_(exp.Cast(this=body.copy(), to=t.copy()), _figure_name(item), quoted=True))
                     item = first.expressions[idx]
                 table_oid, attnum = self._source(first, idx)
                 cols.append(ResultColumn(_figure_name(item), ty.pg_type(t), table_oid, attnum))
@@ -424,7 +428,7 @@ class Compiler:
         if not isinstance(a, exp.Select):
             return []
         for item in a.expressions:
-            if _pg_aggregates(item):
+            if _pg_aggregates(item) or item.find(*_ROUNDING) is not None:
                 _pg_date_arithmetic(item)
         return [i.type for i in a.expressions]
 
@@ -557,6 +561,7 @@ def _annotate_one(e: exp.Expression, schema: dict[str, exp.DataType], table: str
     return t if t is not None and ty.known(t) else ty.TEXT
 
 
+_ROUNDING = (exp.Round, exp.Trunc, exp.Floor, exp.Ceil)  # typed by ty.rounded
 _SEMANTIC_OUTPUT = "semantic_output"  # meta flag of a rewritten semantic SELECT (every column cast to its type)
 
 
@@ -688,6 +693,11 @@ def _pg_date_arithmetic(root: exp.Expr) -> None:
                 isinstance(node, exp.Alias) and node is root):
             node.type = node.this.type
             continue
+        if isinstance(node, _ROUNDING):
+            rounded = ty.rounded(node, node.this.type)
+            if rounded is not None:
+                node.type = rounded
+                continue
         if isinstance(node, (exp.Floor, exp.Ceil)) and node.this.type is not None \
                 and node.this.type.this in ty.INTEGER_TYPES | ty.FLOAT_TYPES | {T.DECIMAL}:
             node.type = node.this.type

@@ -94,6 +94,30 @@ def _scale(dt: exp.DataType) -> int | None:
     return None
 
 
+def rounded(fn: exp.Expression, arg: exp.DataType | None) -> exp.DataType | None:
+    """round / trunc / ceil / floor as PostgreSQL types them (None: leave sqlglot's type). Of a numeric the result
+    is numeric with the asked-for scale (round(numeric, n): max(n, 0) digits; one argument, ceil and floor: 0),
+    announced as plain numeric; of a float, float8; of an integer, float8 (PostgreSQL prefers float8 over numeric
+    for an integer argument), but round(int, n) and trunc(int, n) exist only for numeric. A numeric computed as
+    a double (a quotient) stays one: the value is PostgreSQL's, but round(x, 2) of 1 prints 1, not 1.00."""
+    if arg is None:
+        return None
+    numeric = arg.this is T.DECIMAL or is_numeric_double(arg)
+    digits = None if isinstance(fn, (exp.Floor, exp.Ceil)) else fn.args.get("decimals")
+    if (arg.this in FLOAT_TYPES and not numeric) or (arg.this in INTEGER_TYPES and digits is None):
+        return DOUBLE
+    if not numeric and arg.this not in INTEGER_TYPES:
+        return None
+    if is_numeric_double(arg):
+        return numeric_double()  # a double in the warehouse: rounded there, its text without trailing zeros
+    if digits is None:
+        return unconstrained(38, 0)
+    literal = digits.this if isinstance(digits, exp.Neg) else digits
+    if not (isinstance(literal, exp.Literal) and literal.is_int):
+        return numeric_double()  # a scale known only per row
+    return unconstrained(38, min(max(int(literal.this) if digits is literal else 0, 0), 37))
+
+
 def pg_type(dt: exp.DataType | None) -> PgColumnType:
     """PostgreSQL type of an inferred sqlglot type (unknown → text)."""
     if dt is None or dt.this in (T.UNKNOWN, T.NULL):
