@@ -210,3 +210,30 @@ def test_temp_table_numeric_division(pg_conn: psycopg.Connection[Any], session: 
     finally:
         pg_conn.execute("DROP TABLE parity_n")
         session.execute("DROP TABLE parity_n")
+
+
+def test_temp_table_created_from_quotients(pg_conn: psycopg.Connection[Any], session: CatalogSession) -> None:
+    """CREATE TEMP TABLE … AS SELECT of exact quotients: the new numeric columns take arithmetic, comparisons and
+    aggregates like PostgreSQL's (stored as doubles here, so compared by value, not by text)."""
+    setup = ["CREATE TEMP TABLE parity_src (id int, x numeric, y numeric(10,2))",
+             "INSERT INTO parity_src VALUES (1, 1, 1.50), (2, 2, 2.25), (3, NULL, NULL)",
+             "CREATE TEMP TABLE parity_q AS SELECT id, y/3 AS q, x/7 AS r FROM parity_src"]
+    queries = ["SELECT id, q * 3, r + 1, q > 0.6 FROM parity_q ORDER BY id",
+               "SELECT sum(q), max(r), count(*) FILTER (WHERE q < 0.6) FROM parity_q"]
+    for sql in setup:
+        pg_conn.execute(sql)
+        session.execute(sql)
+    try:
+        for sql in queries:
+            ours = session.execute(sql)
+            table = pa.Table.from_batches(list(ours.batches))
+            got = list(zip(*(c.to_pylist() for c in table.columns), strict=True))  # names repeat: ?column?
+            want = pg_conn.execute(sql).fetchall()
+            assert [c.type.oid for c in ours.columns] == [d.type_code for d in pg_conn.execute(sql).description or ()]
+            assert [tuple(float(v) if v is not None and not isinstance(v, bool) else v for v in r) for r in got] == \
+                [tuple(pytest.approx(float(v)) if v is not None and not isinstance(v, bool) else v for v in r)
+                 for r in want]
+    finally:
+        for t in ("parity_q", "parity_src"):
+            pg_conn.execute(f"DROP TABLE {t}")
+            session.execute(f"DROP TABLE {t}")

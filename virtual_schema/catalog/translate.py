@@ -2106,10 +2106,22 @@ def _order_numeric_outputs(tree: exp.Expr) -> None:
                 ordered.set("this", target.copy())
 
 
+def _store_numeric_outputs(tree: exp.Expr) -> None:
+    """CREATE TEMP TABLE … AS SELECT of a numeric carried as text stores a DOUBLE of it (the column is still
+    declared numeric): stored as text, arithmetic and comparisons on the new column would fail."""
+    if not isinstance(tree, exp.Create) or not isinstance(tree.expression, exp.Select):
+        return
+    for proj in tree.expression.expressions:
+        value = proj.this if isinstance(proj, exp.Alias) else proj
+        if _numeric_text(value):
+            value.replace(_cast(value.copy(), "DOUBLE"))
+
+
 def fence_numeric_text(tree: exp.Expr) -> None:
     """Where a numeric carried as text meets anything but an output column or another numeric UDF (comparisons,
     ORDER BY, aggregates, other functions), DuckDB gets a DOUBLE of it, the closest it can compute with."""
     _order_numeric_outputs(tree)
+    _store_numeric_outputs(tree)
     for node in list(tree.find_all(exp.Anonymous)):
         if not node.meta.get(NUMERIC_TEXT):
             continue
