@@ -87,7 +87,7 @@ class Execution(Cursors):
     def explain_writes(portal: Portal) -> bool:
         """EXPLAIN ANALYZE of a temp-table write writes, in the block's catalog transaction like the write."""
         plan = portal.prepared.explain
-        return plan is not None and plan.analyze and plan.inner is not None and plan.inner.kind is Kind.TEMP_DDL
+        return plan is not None and plan.runs is not None and plan.runs.kind is Kind.TEMP_DDL
 
     async def run_portal(self, portal: Portal, max_rows: int | None, *, send_description: bool = False) -> None:
         stmt = portal.prepared.statement

@@ -1,5 +1,5 @@
-"""EXPLAIN's options, read from PostgreSQL's own parse tree, and the lines EXPLAIN ANALYZE appends after
-running the statement.
+"""EXPLAIN's options, read from PostgreSQL's own parse tree, and its result: the plan's lines in text format
+(with the figures EXPLAIN ANALYZE appends after running the statement) or one JSON, YAML or XML document.
 
 PostgreSQL checks the options before it plans anything (ExplainQuery in commands/explain.c): an unknown
 option is 42601, a value that is not a Boolean is 42601, an unknown FORMAT is 22023, and WAL or an explicit
@@ -40,6 +40,11 @@ class Measured:
     first_s: float | None  # to the first row; None: no row came
     total_s: float
 
+    @property
+    def startup_s(self) -> float:
+        """PostgreSQL's actual startup time: to the first row, or to the end when none came."""
+        return self.total_s if self.first_s is None else self.first_s
+
 
 @dataclass(slots=True)
 class ExplainPlan:
@@ -54,12 +59,20 @@ class ExplainPlan:
     inner: Statement | None = None  # that statement, routed (a temp-table write is one)
     planning_ms: float = 0.0  # the gateway's own planning: compiling to warehouse SQL, or describing
 
+    @property
+    def runs(self) -> Statement | None:
+        """The statement EXPLAIN runs at Execute: the inner one with ANALYZE, none without."""
+        return self.inner if self.analyze else None
+
+
+def char_offset(sql: str, location: int) -> int:
+    """The character offset in `sql` of a byte offset from PostgreSQL's parser or scanner (pglast counts bytes)."""
+    return len(sql.encode()[:location].decode(errors="ignore"))
+
 
 def _position(sql: str, location: int) -> int | None:
-    """PostgreSQL's 1-based character position of a parse-tree location (pglast counts bytes)."""
-    if location < 0:
-        return None
-    return len(sql.encode()[:location].decode(errors="ignore")) + 1
+    """PostgreSQL's 1-based character position of a parse-tree location."""
+    return None if location < 0 else char_offset(sql, location) + 1
 
 
 def _boolean(name: str, opt: dict[str, Any]) -> bool:
@@ -112,13 +125,13 @@ def _ms(seconds: float) -> str:
     return f"{seconds * 1000:.3f}"
 
 
-def analyze_lines(node: str, rows: int, first_s: float | None, total_s: float, planning_ms: float) -> list[str]:
+def analyze_lines(measured: Measured, planning_ms: float) -> list[str]:
     """The lines EXPLAIN ANALYZE adds, in PostgreSQL's wording: the node's actual time (to its first row ..
     to its end) and rows, then Planning Time and Execution Time in ms with three decimals."""
-    first = total_s if first_s is None else first_s
-    return [f"{node}  (actual time={_ms(first)}..{_ms(total_s)} rows={rows} loops=1)",
+    return [f"{measured.node}  (actual time={_ms(measured.startup_s)}..{_ms(measured.total_s)} "
+            f"rows={measured.rows} loops=1)",
             f"Planning Time: {planning_ms:.3f} ms",
-            f"Execution Time: {_ms(total_s)} ms"]
+            f"Execution Time: {_ms(measured.total_s)} ms"]
 
 
 def render(plan: ExplainPlan, measured: Measured | None) -> list[str]:
@@ -128,7 +141,7 @@ def render(plan: ExplainPlan, measured: Measured | None) -> list[str]:
     if plan.format == "text":
         lines = list(plan.lines)
         if measured is not None:
-            lines += analyze_lines(measured.node, measured.rows, measured.first_s, measured.total_s, plan.planning_ms)
+            lines += analyze_lines(measured, plan.planning_ms)
         return lines
     provider = "Warehouse Query" if plan.target == "semantic" else "Catalog Engine"
     node: dict[str, Any] = {"Node Type": "Custom Scan", "Custom Plan Provider": provider,
@@ -139,8 +152,7 @@ def render(plan: ExplainPlan, measured: Measured | None) -> list[str]:
         node["Description"] = " ".join(plan.lines)
     query: dict[str, Any] = {"Plan": node}
     if measured is not None:
-        first = measured.total_s if measured.first_s is None else measured.first_s
-        node.update({"Actual Startup Time": round(first * 1000, 3),
+        node.update({"Actual Startup Time": round(measured.startup_s * 1000, 3),
                      "Actual Total Time": round(measured.total_s * 1000, 3),
                      "Actual Rows": measured.rows, "Actual Loops": 1})
         query.update({"Planning Time": round(plan.planning_ms, 3), "Triggers": [],

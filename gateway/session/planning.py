@@ -14,7 +14,7 @@ from gateway.router import Kind, Statement, is_catalog_relation, split
 from gateway.session import commands
 from gateway.session.constant import constant_query
 from gateway.session.core import ConnectionCore
-from gateway.session.explain import FORMAT_TYPE_OIDS, ExplainPlan, explain_options
+from gateway.session.explain import FORMAT_TYPE_OIDS, ExplainPlan, char_offset, explain_options
 from gateway.session.portals import Portal, Prepared
 from virtual_schema import errors as E
 from virtual_schema.errors import PgError
@@ -62,7 +62,7 @@ def _explain_inner(stmt: Statement) -> tuple[str, int]:
             i += 1
     if i >= len(tokens):
         raise PgError(E.SYNTAX_ERROR, "EXPLAIN needs a query")
-    offset = len(stmt.sql.encode()[:tokens[i].start].decode())  # the scanner counts bytes
+    offset = char_offset(stmt.sql, tokens[i].start)
     return stmt.sql[offset:], offset
 
 

@@ -17,6 +17,7 @@ from gateway.router import Kind
 from gateway.session.explain import Measured, render
 from gateway.session.planning import Planning
 from gateway.session.portals import BatchStream, Portal
+from virtual_schema.catalog.engine import CatalogResult
 
 _REG_TYPES = frozenset({24, 2202, 2203, 2204, 2205, 2206, 4089, 4096})
 _ENCODERS_PER_SESSION = 64
@@ -67,11 +68,7 @@ class Results(Planning):
     async def start_stream(self, portal: Portal) -> BatchStream:
         p = portal.prepared
         if p.route == "semantic":
-            if p.empty:
-                return _empty_stream()
-            assert self.backend_session is not None and p.compiled_sql is not None
-            params = tuple(portal.params[i] for i in p.param_order) if p.param_order else portal.params
-            return self.backend_session.execute(p.compiled_sql, params)
+            return self.warehouse_stream(portal)
         if p.route == "constant":
             assert p.constant is not None
             return _iter_sync([p.constant.batch(self)])
@@ -79,32 +76,40 @@ class Results(Planning):
             assert p.explain is not None
             lines = render(p.explain, await self.analyze(portal) if p.explain.analyze else None)
             return _iter_sync([pa.record_batch([pa.array(lines, pa.string())], names=["QUERY PLAN"])])
-        interrupt = getattr(self.catalog_session, "interrupt", None)
-        result = await _in_thread(self.catalog_session.execute, p.statement.sql, portal.params, interrupt=interrupt)
+        stream, result = await self.catalog_stream(p.statement.sql, portal)
         portal.extra["tag"] = result.command_tag
-        return _iter_in_thread(result.batches, interrupt)
+        return stream
+
+    def warehouse_stream(self, portal: Portal) -> BatchStream:
+        """The portal's warehouse SQL running in the session's backend, parameters in the order it wants them."""
+        p = portal.prepared
+        if p.empty:
+            return _empty_stream()
+        assert self.backend_session is not None and p.compiled_sql is not None
+        params = tuple(portal.params[i] for i in p.param_order) if p.param_order else portal.params
+        return self.backend_session.execute(p.compiled_sql, params)
+
+    async def catalog_stream(self, sql: str, portal: Portal) -> tuple[BatchStream, CatalogResult]:
+        """`sql` run by the catalog engine in a worker thread (interruptible), and its result (tag, row count)."""
+        interrupt = getattr(self.catalog_session, "interrupt", None)
+        result = await _in_thread(self.catalog_session.execute, sql, portal.params, interrupt=interrupt)
+        return _iter_in_thread(result.batches, interrupt), result
 
     async def analyze(self, portal: Portal) -> Measured:
         """EXPLAIN ANALYZE: run the explained statement as its own Execute would (the warehouse SQL through the
         session's backend, or the catalog engine, so a temp-table write really writes), count its rows batch by
         batch and drop them (a large result is never held), and report rows and times. It runs inside the
         statement guard, so CancelRequest and statement_timeout stop it, and its errors are the query's own."""
-        p = portal.prepared
-        plan = p.explain
+        plan = portal.prepared.explain
         assert plan is not None
         started = time.perf_counter()
         first: float | None = None
         rows = 0
         written: int | None = None  # a catalog write without RETURNING: the rows it wrote
         if plan.target == "semantic":
-            assert self.backend_session is not None and p.compiled_sql is not None
-            params = tuple(portal.params[i] for i in p.param_order) if p.param_order else portal.params
-            stream = _empty_stream() if p.empty else self.backend_session.execute(p.compiled_sql, params)
-            node = "Warehouse Query"
+            stream, node = self.warehouse_stream(portal), "Warehouse Query"
         else:
-            interrupt = getattr(self.catalog_session, "interrupt", None)
-            result = await _in_thread(self.catalog_session.execute, plan.query, portal.params, interrupt=interrupt)
-            stream = _iter_in_thread(result.batches, interrupt)
+            stream, result = await self.catalog_stream(plan.query, portal)
             node = "Catalog Engine"
             written = None if result.columns else result.rowcount
         try:
@@ -156,11 +161,9 @@ class Results(Planning):
                                                          zip(batch.schema, arrays, strict=True)]))
 
     def after_temp_ddl(self, portal: Portal) -> None:
-        stmt = portal.prepared.statement
         plan = portal.prepared.explain
-        if plan is not None and plan.analyze and plan.inner is not None:  # EXPLAIN ANALYZE CREATE TEMP TABLE … AS
-            stmt = plan.inner
-        if stmt.kind is not Kind.TEMP_DDL:
+        stmt = plan.runs if plan is not None and plan.runs is not None else portal.prepared.statement
+        if stmt.kind is not Kind.TEMP_DDL:  # (also EXPLAIN ANALYZE CREATE TEMP TABLE … AS)
             return
         if stmt.created_temp:
             self.temp_tables.add(stmt.created_temp)
