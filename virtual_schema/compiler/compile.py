@@ -334,13 +334,14 @@ class Compiler:
             for idx, item in enumerate(first.expressions):
                 t = found[idx] if idx < len(found) else None
                 body = item.this if isinstance(item, exp.Alias) else item
-                if not ty.known(t):
-                    t = ty.TEXT
-                    item.replace(exp.alias_(exp.Cast(this=body.copy(), to=ty.TEXT), _figure_name(item), quoted=True))
-                    item = first.expressions[idx]
-                elif isinstance(body.unnest(), _ROUNDING) and t is not None and t.this is not exp.DataType.Type.TEXT:
-                    # the warehouse's round/ceil keep the argument's type and scale: cast to PostgreSQL's result
-                    item.replace(exp.alias_(exp.Cast(this=body.copy(), to=t.copy()), _figure_name(item), quoted=True))
+                cast_to: exp.DataType | None
+                if t is None or not ty.known(t):
+                    t = cast_to = ty.TEXT
+                else:  # the warehouse's round/ceil keep the argument's type and scale: cast to PostgreSQL's result
+                    cast_to = t if isinstance(body.unnest(), _ROUNDING) else None
+                if cast_to is not None:
+                    item.replace(exp.alias_(exp.Cast(this=body.copy(), to=cast_to.copy()), _figure_name(item),
+                                            quoted=True))
                     item = first.expressions[idx]
                 table_oid, attnum = self._source(first, idx)
                 cols.append(ResultColumn(_figure_name(item), ty.pg_type(t), table_oid, attnum))
@@ -686,21 +687,16 @@ def _pg_aggregates(root: exp.Expression) -> bool:
 
 def _pg_date_arithmetic(root: exp.Expr) -> None:
     """Retype arithmetic over dates as PostgreSQL does (sqlglot types date - date as a date): date - date is an
-    integer, date ± interval a timestamp; the retyping flows up through parentheses, min/max, floor and division."""
+    integer, date ± interval a timestamp; the retyping flows up through parentheses, min/max and division, and
+    round/trunc/ceil/floor take PostgreSQL's result types (ty.rounded)."""
     T = exp.DataType.Type
     for node in reversed(list(root.walk(bfs=True))):
         if isinstance(node, (exp.Paren, exp.Min, exp.Max, exp.AnyValue)) or (
                 isinstance(node, exp.Alias) and node is root):
             node.type = node.this.type
             continue
-        if isinstance(node, _ROUNDING):
-            rounded = ty.rounded(node, node.this.type)
-            if rounded is not None:
-                node.type = rounded
-                continue
-        if isinstance(node, (exp.Floor, exp.Ceil)) and node.this.type is not None \
-                and node.this.type.this in ty.INTEGER_TYPES | ty.FLOAT_TYPES | {T.DECIMAL}:
-            node.type = node.this.type
+        if isinstance(node, _ROUNDING):  # numeric, float and integer arguments: typed by ty.rounded
+            node.type = ty.rounded(node, node.this.type) or node.type
             continue
         if not isinstance(node, (exp.Add, exp.Sub, exp.Mul, exp.Div, exp.Mod, exp.IntDiv)):
             continue
