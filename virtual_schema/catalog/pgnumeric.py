@@ -41,12 +41,27 @@ def dscale(d: Decimal) -> int:
     return max(0, -exponent)
 
 
+def _at_scale(d: Decimal, scale: int, rounding: str = decimal.ROUND_HALF_UP) -> Decimal:
+    """d with exactly `scale` fraction digits (negative: rounded to tens, hundreds, …), half away from zero."""
+    return d.quantize(Decimal(1).scaleb(-scale), rounding=rounding, context=_CTX)
+
+
 def text(d: Decimal, scale: int) -> str:
     """numeric_out: exactly `scale` fraction digits, rounded half away from zero, never a negative zero."""
-    q = d.quantize(Decimal(1).scaleb(-scale), context=_CTX)
+    q = _at_scale(d, scale)
     if q.is_zero():
         q = q.copy_abs()
     return format(q, "f")
+
+
+def own_text(d: Decimal) -> str:
+    """numeric_out of a value at the scale it carries (numeric_in keeps the digits written after the point)."""
+    return text(d, dscale(d))
+
+
+def plain(written: str) -> str:
+    """A numeric constant as numeric_in reads it, without its exponent: 1e3 is 1000, 1.5e-3 is 0.0015."""
+    return own_text(parse(written))
 
 
 def _weight_and_first_digit(d: Decimal) -> tuple[int, int]:
@@ -121,9 +136,9 @@ def unary(fn: str, a: str, s: int) -> str:
     """round/trunc(x, s), ceil, floor, abs and negation of a numeric, with PostgreSQL's result scale."""
     x = parse(a)
     if fn == "round":
-        return text(x.quantize(Decimal(1).scaleb(-s), rounding=decimal.ROUND_HALF_UP, context=_CTX), max(s, 0))
+        return text(_at_scale(x, s), max(s, 0))
     if fn == "trunc":
-        return text(x.quantize(Decimal(1).scaleb(-s), rounding=decimal.ROUND_DOWN, context=_CTX), max(s, 0))
+        return text(_at_scale(x, s, decimal.ROUND_DOWN), max(s, 0))
     if fn in ("ceil", "ceiling"):
         return text(x.to_integral_value(rounding=decimal.ROUND_CEILING), 0)
     if fn == "floor":
@@ -134,15 +149,15 @@ def unary(fn: str, a: str, s: int) -> str:
         return text(x.copy_negate(), dscale(x))
     if fn == "typmod":
         return to_typmod(x, s)
-    if fn == "in":  # text -> numeric: numeric_in keeps the digits written after the point
-        return text(x, dscale(x))
+    if fn == "in":  # text -> numeric
+        return own_text(x)
     raise PgError(E.FEATURE_NOT_SUPPORTED, f"numeric function {fn} is not supported by the catalog")
 
 
 def to_typmod(x: Decimal, typmod: int) -> str:
     """x::numeric(p,s): rounded to s digits; 22003 when the integer part needs more than p - s digits."""
     precision, scale = ((typmod - 4) >> 16) & 0xFFFF, (typmod - 4) & 0xFFFF
-    rounded = x.quantize(Decimal(1).scaleb(-scale), rounding=decimal.ROUND_HALF_UP, context=_CTX)
+    rounded = _at_scale(x, scale)
     digits = precision - scale
     if not rounded.is_zero() and rounded.adjusted() + 1 > digits:
         limit = f"10^{digits}" if digits else "1"
@@ -164,7 +179,7 @@ def extreme(op: str, values: list[str | None]) -> str | None:
         d = parse(v)
         if best is None or (d > best if op == "greatest" else d < best):
             best = d
-    return None if best is None else text(best, dscale(best))
+    return None if best is None else own_text(best)
 
 
 def power(a: str, b: str) -> str:
@@ -208,5 +223,4 @@ def from_float(x: float) -> str:
     """float8 -> numeric: PostgreSQL keeps DBL_DIG (15) significant digits (float8_numeric)."""
     if x != x or x in (float("inf"), float("-inf")):
         raise PgError(E.FEATURE_NOT_SUPPORTED, "NaN and infinite numerics are not supported by the catalog")
-    d = Decimal(format(x, ".15g"))
-    return text(d, dscale(d))
+    return own_text(Decimal(format(x, ".15g")))

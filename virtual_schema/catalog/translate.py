@@ -1032,10 +1032,7 @@ class Translator:
                 # there is no max(varchar) / max(name): PostgreSQL takes max(text)
                 return PgColumnType(25) if arg is not None and arg.oid in (1043, 19) else arg
             if name in ("sum", "avg") and e.this is not None:
-                inner_arg = e.this
-                if isinstance(inner_arg, exp.Distinct) and len(inner_arg.expressions) == 1:
-                    inner_arg = inner_arg.expressions[0]
-                arg = self.infer(inner_arg, depth + 1)
+                arg = self.infer(_aggregated(e.this), depth + 1)
                 if arg is None:
                     return None
                 if arg.oid in (700, 701):
@@ -1558,9 +1555,7 @@ class Translator:
         2.0000000000000000), NULL over no rows; a window avg is left to DuckDB."""
         if len(args) != 1 or isinstance(node.parent, exp.Window):
             return None
-        arg = args[0].expressions[0] if isinstance(args[0], exp.Distinct) and len(args[0].expressions) == 1 \
-            else args[0]
-        t = self.infer(arg, 0)
+        t = self.infer(_aggregated(args[0]), 0)
         if t is None or t.oid not in (20, 21, 23, 1700):
             return None
         total = exp.Sum(this=args[0].copy())
@@ -1796,9 +1791,8 @@ class Translator:
             number = lit if lit is not None else (inner.this if isinstance(inner, exp.Literal) else None)
             if number is not None and re.fullmatch(r"\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d{1,3})?\s*", number):
                 digits = number.strip().lstrip("+")
-                if "e" in digits.lower():  # 1e3 is 1000 and 1.5e-3 is 0.0015 (numeric_in drops the exponent)
-                    d = pgnumeric.parse(digits)
-                    digits = pgnumeric.text(d, pgnumeric.dscale(d))
+                if "e" in digits.lower():
+                    digits = pgnumeric.plain(digits)
                 if len(re.sub(r"\D", "", digits)) <= 38:
                     # keeps the literal's own scale, as PostgreSQL's numeric does ('1.50' prints 1.50)
                     num: exp.Expr = exp.Literal.number(digits.lstrip("-"))
@@ -2048,8 +2042,7 @@ def _check_int_input(oid: int, text: str) -> None:
 def _exponent_literal(node: exp.Literal) -> exp.Expr:
     """1e2 is a numeric constant in PostgreSQL (100, scale 0; 1.5e-3 is 0.0015), a DOUBLE in DuckDB: written out
     as a plain decimal when DuckDB's DECIMAL can hold it."""
-    d = pgnumeric.parse(node.this)
-    digits = pgnumeric.text(d, pgnumeric.dscale(d))
+    digits = pgnumeric.plain(node.this)
     if len(re.sub(r"\D", "", digits)) > 38:
         return node
     out = exp.Literal.number(digits)
@@ -2057,19 +2050,30 @@ def _exponent_literal(node: exp.Literal) -> exp.Expr:
     return out
 
 
-def _at_output(node: exp.Expr) -> bool:
-    """Whether node (through parentheses) is an output column of its SELECT, its value only printed."""
-    top: exp.Expr = node
-    while isinstance(top.parent, exp.Paren):
-        top = top.parent
+def _outermost_paren(node: exp.Expr) -> exp.Expr:
+    """node, or the outermost parentheses around it: what its parent holds."""
+    while isinstance(node.parent, exp.Paren):
+        node = node.parent
+    return node
+
+
+def _is_output(top: exp.Expr) -> bool:
+    """Whether top (an expression with its parentheses) is an output column of its SELECT, its value only printed."""
     return isinstance(top.parent, exp.Alias) or (isinstance(top.parent, exp.Select) and top.arg_key == "expressions")
+
+
+def _at_output(node: exp.Expr) -> bool:
+    return _is_output(_outermost_paren(node))
+
+
+def _aggregated(arg: exp.Expr) -> exp.Expr:
+    """The value an aggregate's argument aggregates: x of DISTINCT x."""
+    return arg.expressions[0] if isinstance(arg, exp.Distinct) and len(arg.expressions) == 1 else arg
 
 
 def _numeric_text(e: exp.Expr) -> bool:
     """Whether e (through parentheses) is a numeric computed by pgnumeric.py, i.e. PostgreSQL's text of it."""
-    while isinstance(e, exp.Paren):
-        e = e.this
-    return bool(e.meta.get(NUMERIC_TEXT))
+    return bool(e.unnest().meta.get(NUMERIC_TEXT))
 
 
 def _numeric_call(name: str, args: Sequence[exp.Expr]) -> exp.Expr:
@@ -2125,13 +2129,9 @@ def fence_numeric_text(tree: exp.Expr) -> None:
     for node in list(tree.find_all(exp.Anonymous)):
         if not node.meta.get(NUMERIC_TEXT):
             continue
-        top: exp.Expr = node
-        while isinstance(top.parent, exp.Paren):
-            top = top.parent
+        top = _outermost_paren(node)
         parent = top.parent
-        if parent is None or isinstance(parent, (exp.Alias, exp.Cast)):
-            continue
-        if isinstance(parent, exp.Select) and top.arg_key == "expressions":
+        if parent is None or isinstance(parent, exp.Cast) or _is_output(top):
             continue
         if isinstance(parent, exp.Group):
             continue  # grouped as text, so the output column that repeats the expression still matches it
