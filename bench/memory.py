@@ -64,25 +64,12 @@ class MemoryBench:
         sleep_us = opts.sleep_us if opts.sleep_us is not None else (100 if opts.quick else 2000)
         client = str(compile_c_client())
         sql = ds.select_sql()
-        # Warm-up: the same query once, stopped early by LIMIT, so caches and pools exist before the baseline.
-        warm = subprocess.run([client, env.gw.conninfo(), sql + " LIMIT 100000", "1", "exec"],
-                              capture_output=True, text=True, check=False)
-        if warm.returncode != 0:
-            raise RuntimeError(f"warm-up query failed: {warm.stderr}")
-        wait_idle(env.gw.pid)  # the first large result loads the compiled row writer (once per process)
-        time.sleep(0.5)
+        _warm_up(client, env.gw.conninfo(), sql, env.gw.pid)
         before = process_rss(env.gw.pid)
-        t0 = time.perf_counter()
-        with sampling_rss(env.gw.pid) as samples:
-            done = subprocess.run([client, env.gw.conninfo(), sql, "1", "single", str(sleep_us)],
-                                  capture_output=True, text=True, check=False)
-        secs = time.perf_counter() - t0
+        done, peak, secs, n_samples = _slow_stream(client, env.gw.conninfo(), env.gw.pid, sql, sleep_us, before)
         time.sleep(0.5)
         after = process_rss(env.gw.pid)
-        with sampling_rss(env.gw.pid) as samples2:
-            again = subprocess.run([client, env.gw.conninfo(), sql, "1", "single", str(sleep_us)],
-                                   capture_output=True, text=True, check=False)
-        peak2 = max([rss for _t, rss in samples2] + [after])
+        again, peak2, _secs, n_samples2 = _slow_stream(client, env.gw.conninfo(), env.gw.pid, sql, sleep_us, after)
         alone = subprocess.run([sys.executable, "-m", "bench.clients.duckdb_rss", str(env.duckdb_path),
                                 str(env.models_dir), sql, str(opts.batch_rows)], capture_output=True, text=True,
                                check=False, cwd=ROOT)
@@ -95,7 +82,6 @@ class MemoryBench:
         limited = _first_stream_growth(env, client, sql, sleep_us, opts.memory_limit)
         got = parse_run_lines(done.stdout)
         received = got[0][0] if got else 0
-        peak = max([rss for _t, rss in samples] + [before])
         rows = [
             ResultRow("gateway RSS before the stream", "MB", "lower", gateway=before / MB),
             ResultRow("gateway RSS peak while streaming", "MB", "lower", gateway=peak / MB),
@@ -117,7 +103,7 @@ class MemoryBench:
               f"{received} rows in {secs:.1f} s; second stream growth {(peak2 - after) / MB:.1f} MB", flush=True)
         return Report(NAME, "memory: gateway RSS, slow reader", rows,
                       params={"rows": ds.rows, "columns": ds.width, "reader_sleep_us_per_1000_rows": sleep_us,
-                              "samples": len(samples) + len(samples2)},
+                              "samples": n_samples + n_samples2},
                       notes=["first column: a fresh process running the same warehouse SQL (compiled by the "
                              "gateway's compiler) straight in DuckDB and reading every batch, i.e. the warehouse's "
                              "own memory for this statement (a DISTINCT/GROUP BY hash table, buffers); the gateway's "
@@ -129,6 +115,28 @@ class MemoryBench:
                       columns=("DuckDB alone", "gateway"))
 
 
+def _warm_up(client: str, conninfo: str, sql: str, pid: int) -> None:
+    """The same query once, stopped early by LIMIT, so caches and pools exist before the baseline; then wait
+    until the server is idle (the first large result loads the compiled row writer, once per process)."""
+    warm = subprocess.run([client, conninfo, sql + " LIMIT 100000", "1", "exec"], capture_output=True, text=True,
+                          check=False)
+    if warm.returncode != 0:
+        raise RuntimeError(f"warm-up query failed: {warm.stderr}")
+    wait_idle(pid)
+    time.sleep(0.5)
+
+
+def _slow_stream(client: str, conninfo: str, pid: int, sql: str, sleep_us: int,
+                 baseline: int) -> tuple[subprocess.CompletedProcess[str], int, float, int]:
+    """The slow reader's stream with the server's RSS sampled: its run, the peak RSS (at least `baseline`), the
+    seconds it took and the number of samples."""
+    t0 = time.perf_counter()
+    with sampling_rss(pid) as samples:
+        done = subprocess.run([client, conninfo, sql, "1", "single", str(sleep_us)], capture_output=True, text=True,
+                              check=False)
+    return done, max([rss for _t, rss in samples] + [baseline]), time.perf_counter() - t0, len(samples)
+
+
 def _first_stream_growth(env: BenchEnv, client: str, sql: str, sleep_us: int,
                          memory_limit: str) -> tuple[float | None, str | None]:
     """Peak RSS growth of a fresh gateway, DuckDB's memory_limit set, over its first stream of the table
@@ -137,16 +145,14 @@ def _first_stream_growth(env: BenchEnv, client: str, sql: str, sleep_us: int,
                        env={"SSG_DUCKDB_MEMORY_LIMIT": memory_limit})
     ep = gw.start()
     try:
-        subprocess.run([client, ep.conninfo(), sql + " LIMIT 100000", "1", "exec"], capture_output=True, check=False)
-        wait_idle(ep.pid)
-        time.sleep(0.5)
+        _warm_up(client, ep.conninfo(), sql, ep.pid)
         before = process_rss(ep.pid)
-        with sampling_rss(ep.pid) as samples:
-            done = subprocess.run([client, ep.conninfo(), sql, "1", "single", str(sleep_us)],
-                                  capture_output=True, text=True, check=False)
+        done, peak, _secs, _n = _slow_stream(client, ep.conninfo(), ep.pid, sql, sleep_us, before)
         if done.returncode != 0:
             return None, (done.stderr.strip() or gw.log_tail())[-300:]
-        return (max([rss for _t, rss in samples] + [before]) - before) / MB, None
+        return (peak - before) / MB, None
+    except RuntimeError as e:
+        return None, str(e)[-300:]
     finally:
         gw.stop()
 
