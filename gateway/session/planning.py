@@ -16,7 +16,10 @@ from gateway.session.constant import constant_query
 from gateway.session.core import ConnectionCore
 from gateway.session.explain import FORMAT_TYPE_OIDS, ExplainPlan, char_offset, explain_options
 from gateway.session.portals import Portal, Prepared
+from gateway.session.temp_inline import TempTable, inline, read_temp_tables
+from gateway.session.temp_load import load_of, plan_load
 from virtual_schema import errors as E
+from virtual_schema.compiler.api import CompiledQuery
 from virtual_schema.errors import PgError
 from virtual_schema.pgtypes import PgColumnType
 from virtual_schema.schema import ResultColumn
@@ -121,13 +124,15 @@ class Planning(ConnectionCore):
                 if const is not None:
                     return Prepared(name, stmt, (), const.columns, "constant", constant=const)
             if self.route_query(stmt) == "semantic":
-                compiled = self.app.models.layer.compile(stmt.sql, tuple(param_oids))
+                compiled, temp_reads = self.compile_semantic(stmt.sql, param_oids)
                 return Prepared(name, stmt, compiled.param_types, compiled.columns, "semantic",
                                 compiled_sql=compiled.sql, empty=compiled.empty,
-                                param_order=compiled.param_order)
+                                param_order=compiled.param_order, temp_reads=temp_reads)
             desc = self.catalog_session.describe(stmt.sql, tuple(param_oids))
             return Prepared(name, stmt, desc.param_types, desc.columns or None, "catalog")
         if kind is Kind.TEMP_DDL:
+            if stmt.node_type in ("CreateTableAsStmt", "InsertStmt") and self.reads_semantic(stmt):
+                return self.prepare_load(name, stmt, param_oids)
             self.check_temp_ddl(stmt)
             if not stmt.written:
                 return Prepared(name, stmt, given, None, "catalog")
@@ -152,13 +157,12 @@ class Planning(ConnectionCore):
             if analyze and inner.kind is Kind.TEMP_DDL:
                 self.check_temp_ddl(inner)
             if self.route_query(stmt) == "semantic":
-                layer = self.app.models.layer
-                compiled = layer.compile(query, tuple(param_oids))
-                plan = ExplainPlan(tuple(_pretty(compiled.sql, layer.dialect).splitlines()) or ("",), "semantic",
-                                   analyze, fmt, query, inner, (time.perf_counter() - started) * 1000)
+                compiled, temp_reads = self.compile_semantic(query, param_oids)
+                plan = ExplainPlan(tuple(_pretty(compiled.sql, self.app.models.layer.dialect).splitlines()) or ("",),
+                                   "semantic", analyze, fmt, query, inner, (time.perf_counter() - started) * 1000)
                 return Prepared(name, stmt, compiled.param_types, columns, "explain",
                                 compiled_sql=compiled.sql, empty=compiled.empty,
-                                param_order=compiled.param_order, explain=plan)
+                                param_order=compiled.param_order, explain=plan, temp_reads=temp_reads)
             desc = self.catalog_session.describe(query, tuple(param_oids))
         except PgError as err:
             raise _shifted(err, offset) from None
@@ -166,19 +170,66 @@ class Planning(ConnectionCore):
         return Prepared(name, stmt, desc.param_types, columns, "explain", explain=plan)
 
     def route_query(self, stmt: Statement) -> str:
+        """"semantic" when the statement reads a model's table (temp tables it reads beside one are written into
+        it, see compile_semantic), else "catalog" (pg_catalog, information_schema, temp tables, constants)."""
         models = self.app.models
         semantic = catalog = False
         for sch, rel in stmt.relations:
-            if sch is None and rel in self.temp_tables:
-                catalog = True
-            elif sch in (None, "public") and models.is_semantic_table(rel):
+            if sch in (None, "pg_temp") and rel in self.temp_tables:
+                continue
+            if sch in (None, "public") and models.is_semantic_table(rel):
                 semantic = True
             else:
                 catalog = True
         if semantic and catalog:
             raise PgError(E.FEATURE_NOT_SUPPORTED,
-                          "a statement cannot combine semantic tables with catalog or temporary tables")
+                          "a statement cannot combine semantic tables with pg_catalog or information_schema")
         return "semantic" if semantic else "catalog"
+
+    def compile_semantic(self, sql: str, param_oids: Sequence[int]) -> tuple[CompiledQuery, tuple[str, int] | None]:
+        """The statement compiled for the warehouse, the temp tables it reads written in as VALUES lists; and, when
+        it reads any, (sql, the catalog's data version their rows were read at) for refresh_temp_reads."""
+        layer = self.app.models.layer
+        names = read_temp_tables(sql, self.temp_tables) if self.temp_tables else []
+        if not names:
+            return layer.compile(sql, tuple(param_oids)), None
+        version = self.catalog_session.data_version
+        inlined = inline(sql, {n: TempTable(*self.catalog_session.temp_table(n)) for n in names})
+        try:
+            compiled = layer.compile(inlined.sql, tuple(param_oids))
+        except PgError as err:
+            raise inlined.original_position(err) from None
+        return inlined.fill(compiled, layer.dialect), (sql, version)
+
+    def refresh_temp_reads(self, p: Prepared) -> None:
+        """Before a prepared semantic statement that reads temp tables runs again: their rows, as they are now."""
+        if p.temp_reads is None or p.temp_reads[1] == self.catalog_session.data_version:
+            return
+        compiled, p.temp_reads = self.compile_semantic(p.temp_reads[0], [t.oid for t in p.param_types])
+        shape = [(c.name, c.type) for c in compiled.columns]
+        if p.explain is None and shape != [(c.name, c.type) for c in p.columns or ()]:
+            raise PgError(E.FEATURE_NOT_SUPPORTED, "cached plan must not change result type")
+        p.compiled_sql, p.empty, p.param_order = compiled.sql, compiled.empty, compiled.param_order
+
+    def reads_semantic(self, stmt: Statement) -> bool:
+        models = self.app.models
+        return any(sch in (None, "public") and not (sch is None and rel in self.temp_tables)
+                   and models.is_semantic_table(rel) for sch, rel in stmt.relations)
+
+    def prepare_load(self, name: str, stmt: Statement, param_oids: Sequence[int]) -> Prepared:
+        """CREATE TEMP TABLE … AS / SELECT … INTO TEMP / INSERT INTO temp … SELECT over semantic tables: the SELECT
+        compiles for the warehouse, and its rows will be written into the temp table at Execute."""
+        if stmt.written:
+            self.check_temp_writes(stmt, semantic_ok=True)
+        load = load_of(stmt)
+        reads = split(load.query)[0]
+        if self.route_query(reads) != "semantic":
+            raise PgError(E.FEATURE_NOT_SUPPORTED, f"{stmt.tag} reads semantic tables outside its SELECT")
+        compiled, temp_reads = self.compile_semantic(load.query, param_oids)
+        existing = self.catalog_session.temp_columns.get(load.target) if not load.create else None
+        plan = plan_load(load, tuple((c.name, c.type) for c in compiled.columns), existing)
+        return Prepared(name, stmt, compiled.param_types, None, "load", compiled_sql=compiled.sql,
+                        empty=compiled.empty, param_order=compiled.param_order, temp_reads=temp_reads, load=plan)
 
     def check_temp_ddl(self, stmt: Statement) -> None:
         if stmt.written:
@@ -193,7 +244,7 @@ class Planning(ConnectionCore):
                     if not missing_ok:
                         raise PgError(E.UNDEFINED_TABLE, f'table "{t}" does not exist')
 
-    def check_temp_writes(self, stmt: Statement) -> None:
+    def check_temp_writes(self, stmt: Statement, semantic_ok: bool = False) -> None:
         """INSERT/UPDATE/DELETE/TRUNCATE write only this session's temp tables: any other relation it writes is
         read-only (25006, as PostgreSQL in a read-only transaction), an unknown one does not exist (42P01), and
         reading a semantic model besides a temp table is refused as in a SELECT (0A000)."""
@@ -205,7 +256,8 @@ class Planning(ConnectionCore):
                 raise PgError(E.READ_ONLY_SQL_TRANSACTION, f"cannot execute {stmt.tag} in a read-only transaction",
                               hint="Semantic models are read-only; only temporary tables can be written.")
             raise PgError(E.UNDEFINED_TABLE, f'relation "{rel}" does not exist')
-        self.route_query(stmt)
+        if self.route_query(stmt) == "semantic" and not semantic_ok:
+            raise PgError(E.FEATURE_NOT_SUPPORTED, f"{stmt.tag} of a temporary table cannot read semantic tables")
 
     def make_portal(self, name: str, prepared: Prepared, params: tuple[object, ...],
                     formats: Sequence[int]) -> Portal:

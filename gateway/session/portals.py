@@ -15,6 +15,7 @@ import pyarrow as pa
 from gateway.router import Statement
 from gateway.session.constant import ConstantQuery
 from gateway.session.explain import ExplainPlan
+from gateway.session.temp_load import LoadPlan
 from virtual_schema.pgtypes import PgColumnType
 from virtual_schema.schema import ResultColumn
 
@@ -35,6 +36,9 @@ class Prepared:
     param_order: tuple[int, ...] = ()  # `?`-marker dialects: client parameter index per marker
     constant: ConstantQuery | None = None  # route "constant": evaluated in the gateway
     explain: ExplainPlan | None = None  # route "explain": the plan shown, and what ANALYZE runs
+    # semantic statements that read temp tables: the SQL compiled, and the catalog data version its rows are from
+    temp_reads: tuple[str, int] | None = None
+    load: LoadPlan | None = None  # route "load": the temp table a semantic query's rows are written into
 
 
 @dataclass(slots=True)

@@ -12,12 +12,16 @@ from typing import Any
 
 import pyarrow as pa
 
+from gateway.protocol.codec import error_response
 from gateway.protocol.rowenc import RowEncoder
 from gateway.router import Kind
 from gateway.session.explain import Measured, render
 from gateway.session.planning import Planning
 from gateway.session.portals import BatchStream, Portal
+from gateway.session.temp_inline import type_sql
+from virtual_schema import errors as E
 from virtual_schema.catalog.engine import CatalogResult
+from virtual_schema.errors import PgError
 
 _REG_TYPES = frozenset({24, 2202, 2203, 2204, 2205, 2206, 4089, 4096})
 _ENCODERS_PER_SESSION = 64
@@ -72,6 +76,9 @@ class Results(Planning):
         if p.route == "constant":
             assert p.constant is not None
             return _iter_sync([p.constant.batch(self)])
+        if p.route == "load":
+            portal.extra["tag"] = await self.run_load(portal)
+            return _empty_stream()
         if p.route == "explain":
             assert p.explain is not None
             lines = render(p.explain, await self.analyze(portal) if p.explain.analyze else None)
@@ -83,11 +90,54 @@ class Results(Planning):
     def warehouse_stream(self, portal: Portal) -> BatchStream:
         """The portal's warehouse SQL running in the session's backend, parameters in the order it wants them."""
         p = portal.prepared
+        self.refresh_temp_reads(p)
         if p.empty:
             return _empty_stream()
         assert self.backend_session is not None and p.compiled_sql is not None
         params = tuple(portal.params[i] for i in p.param_order) if p.param_order else portal.params
         return self.backend_session.execute(p.compiled_sql, params)
+
+    async def run_load(self, portal: Portal) -> str:
+        """Write a semantic query's rows into a temp table (created first for CREATE TABLE AS / SELECT INTO), batch
+        by batch as the warehouse sends them; the whole write is one catalog transaction (the block's, if any), so a
+        failure midway leaves no rows behind. Returns the command tag."""
+        plan = portal.prepared.load
+        assert plan is not None
+        load, cat = plan.load, self.catalog_session
+        if load.create and load.target in cat.temp_tables:
+            if load.if_not_exists:
+                self.send(error_response(PgError(E.DUPLICATE_TABLE, f'relation "{load.target}" already exists, '
+                                                 "skipping"), notice=True))
+                return "CREATE TABLE AS"
+            raise PgError(E.DUPLICATE_TABLE, f'relation "{load.target}" already exists')
+        if not load.create and load.target not in cat.temp_tables:
+            raise PgError(E.UNDEFINED_TABLE, f'relation "{load.target}" does not exist')
+        own = not cat.in_transaction
+        if own:
+            cat.begin()
+        rows = 0
+        try:
+            if load.create:
+                await _in_thread(cat.create_temp_table, load.target, [(c, type_sql(t)) for c, t in plan.columns])
+            if load.with_data:
+                names = [c for c, _ in plan.columns]
+                stream = self.warehouse_stream(portal)
+                try:
+                    async for batch in stream:
+                        if batch.num_rows:
+                            await _in_thread(cat.append_rows, load.target, names, batch)
+                            rows += batch.num_rows
+                finally:
+                    aclose = getattr(stream, "aclose", None)
+                    if aclose is not None:
+                        await aclose()
+        except BaseException:
+            if own:
+                cat.end(False)
+            raise
+        if own:
+            cat.end(True)
+        return load.tag.format(rows)
 
     async def catalog_stream(self, sql: str, portal: Portal) -> tuple[BatchStream, CatalogResult]:
         """`sql` run by the catalog engine in a worker thread (interruptible), and its result (tag, row count)."""

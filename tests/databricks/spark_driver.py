@@ -314,6 +314,32 @@ async def section_gateway(backend: DatabricksBackend, proxy: ThriftProxy) -> dic
                     checks[case.name] = {"ok": ok, "why": why, "rows": len(got)}
                 except Exception as e:  # reported per case
                     checks[case.name] = {"ok": False, "why": f"{type(e).__name__}: {e}"}
+            try:  # a temp table read with a model: its rows reach Spark as a VALUES list in Databricks SQL
+                conn.execute("CREATE TEMP TABLE picks (s text, since date, n bigint)")
+                conn.execute("INSERT INTO picks VALUES ('completed', '2023-06-01', 1), ('returned', NULL, 2), "
+                             "(E'it''s a \\\\ back\\\\slash', '2024-01-01', NULL)")
+                conn.execute("CREATE TEMP TABLE flt (s text)")
+                conn.execute("INSERT INTO flt SELECT s FROM picks WHERE n IS NOT NULL")
+                got = [tuple(r) for r in conn.execute(
+                    "SELECT o.channel, AVG(o.avg_order_value), SUM(o.order_count) FROM orders o "
+                    "JOIN flt ON o.status = flt.s WHERE o.ordered_at >= (SELECT min(since) FROM picks) "
+                    "GROUP BY 1").fetchall()]
+                got += [tuple(r) for r in conn.execute(
+                    "SELECT p.s, p.n, o.order_count FROM picks p LEFT JOIN (SELECT status, order_count FROM orders) o "
+                    "ON o.status = p.s").fetchall()]
+                expected = [tuple(r) for r in con.execute(
+                    "SELECT channel, AVG(amount), COUNT(order_id) FROM orders "
+                    "WHERE status IN ('completed', 'returned') AND order_ts >= DATE '2023-06-01' GROUP BY 1"
+                    ).fetchall()]
+                expected += [tuple(r) for r in con.execute(
+                    "SELECT p.s, p.n, c.n FROM (VALUES ('completed', 1), ('returned', 2), "
+                    "('it''s a \\ back\\slash', NULL)) p(s, n) "
+                    "LEFT JOIN (SELECT status, COUNT(order_id) AS n FROM orders GROUP BY 1) c ON c.status = p.s"
+                    ).fetchall()]
+                ok, why = rows_equal(got, expected)
+                checks["temp_table_join"] = {"ok": ok, "why": why, "rows": len(got)}
+            except Exception as e:
+                checks["temp_table_join"] = {"ok": False, "why": f"{type(e).__name__}: {e}"}
         out["psycopg"] = checks
         with psycopg.connect(gw.dsn(user="carol", password="tok-carol-gw"), autocommit=True) as conn:
             out["session_paths"] = _gateway_session_paths(conn, proxy, con, duck_layer)

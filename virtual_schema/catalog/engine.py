@@ -356,6 +356,8 @@ class CatalogSession:
         self._macros: set[str] = set()
         # in a DuckDB transaction (transaction block with temp-table writes): temp columns and macros before it
         self._tx_saved: tuple[dict[str, tuple[tuple[str, PgColumnType], ...]], set[str]] | None = None
+        # counts statements that may have changed temp-table rows: rows read at one count hold until it moves
+        self.data_version = 0
 
     # ------------------------------------------------------------------ transactions
     @property
@@ -386,6 +388,7 @@ class CatalogSession:
         if saved is None:
             return
         self._tx_saved = None
+        self.data_version += 1
         commit = commit and self.usable()  # DuckDB's COMMIT of an aborted transaction silently rolls back
         self.cur.execute("COMMIT" if commit else "ROLLBACK")
         if not commit:
@@ -474,7 +477,15 @@ class CatalogSession:
         s = self.current_schemas(False)
         return s[0] if s else None
 
+    def temp_oids(self) -> dict[str, int]:
+        """This session's temp tables' pg_class OIDs, by name (the overlay's rows carry the same)."""
+        return {t: stable_oid("pg_temp", str(self.sid), t) for t in self.temp_tables}
+
     def relation_visible(self, oid: int) -> bool:
+        """pg_table_is_visible: pg_catalog, the search path, and this session's temp tables (PostgreSQL searches
+        pg_temp first, implicitly)."""
+        if oid in self.temp_oids().values():
+            return True
         n = self.engine.current.rows.rel_names.get(oid)
         return n is not None and (n[0] == "pg_catalog" or n[0] in self.current_schemas(True))
 
@@ -483,7 +494,7 @@ class CatalogSession:
         return t is not None and (t[2] == "pg_catalog" or t[2] in self.current_schemas(True))
 
     def reg_in(self, kind: int, text: str) -> int:
-        return Translator(self.engine.current, self.search_path()).reg_lookup(kind, text)
+        return Translator(self.engine.current, self.search_path(), temp_oids=self.temp_oids()).reg_lookup(kind, text)
 
     def reg_oid(self, kind: int, name: str) -> int:
         """The OID behind a reg* value this session sent as a name: binary result format needs the OID.
@@ -512,7 +523,7 @@ class CatalogSession:
             # with temp tables, pg_class & co. are read through this session's overlay views
             plan = self._plans.get(key)
             if plan is None:
-                plan = Translator(cat, sp, _OVERLAY, self.temp_columns).translate(sql)
+                plan = Translator(cat, sp, _OVERLAY, self.temp_columns, self.temp_oids()).translate(sql)
                 if len(self._plans) > 4000:
                     self._plans.clear()
                 self._plans[key] = plan
@@ -591,6 +602,8 @@ class CatalogSession:
         plan = self.plan(sql)
         if plan.kind == "empty":
             return CatalogResult((), [], "")
+        if plan.kind != "select":
+            self.data_version += 1
         self._refresh_session_relations(plan)
         args = [_param(params[i - 1]) if i - 1 < len(params) else None for i in plan.param_map] or None
         limits = self._length_limits(plan)
@@ -680,6 +693,36 @@ class CatalogSession:
         cols = result_columns(plan, table.schema)
         return cols, self._post_process(plan, table, cols)
 
+    def temp_table(self, name: str) -> tuple[tuple[tuple[str, PgColumnType], ...], pa.Table]:
+        """A temp table's declared columns and all its rows (a statement that also reads semantic tables inlines
+        them, see gateway/session/temp_inline.py)."""
+        try:
+            rows = self.cur.sql(f"SELECT * FROM temp.main.{_ident(name)}").to_arrow_table()
+        except duckdb.Error as e:
+            raise _pg_error(e, name) from None
+        return self.temp_columns[name], rows
+
+    def create_temp_table(self, name: str, columns: Sequence[tuple[str, str]]) -> None:
+        """CREATE TEMP TABLE name (column type, …) with PostgreSQL type names, declared as given. An unconstrained
+        numeric is stored as DOUBLE: its value-dependent scale fits no DuckDB DECIMAL (whose default keeps 3)."""
+        self.execute(f"CREATE TEMP TABLE {_ident(name)} (" + ", ".join(f"{_ident(c)} {t}" for c, t in columns) + ")")
+        for c, t in columns:
+            if t == "numeric":
+                self.cur.execute(f"ALTER TABLE temp.main.{_ident(name)} ALTER {_ident(c)} TYPE DOUBLE")
+
+    def append_rows(self, name: str, columns: Sequence[str], batch: pa.RecordBatch) -> None:
+        """Append a batch of a semantic query's rows to a temp table, its columns in order into `columns`."""
+        cols = ", ".join(_ident(c) for c in columns)
+        self.data_version += 1
+        try:
+            self.cur.register("__ssg_rows", batch)
+            try:
+                self.cur.execute(f"INSERT INTO temp.main.{_ident(name)} ({cols}) SELECT * FROM __ssg_rows")
+            finally:
+                self.cur.unregister("__ssg_rows")
+        except duckdb.Error as e:
+            raise _pg_error(e, name) from None
+
     def _post_process(self, plan: Plan, table: pa.Table, cols: tuple[ResultColumn, ...]) -> pa.Table:
         """Make Arrow values match the declared PostgreSQL types (reg* types print names)."""
         arrays = list(table.columns)
@@ -727,6 +770,7 @@ class CatalogSession:
     def drop_temp_tables(self) -> tuple[str, ...]:
         """DISCARD TEMP / DISCARD ALL: drop every temp table of this session; returns their names."""
         names = tuple(sorted(self.temp_tables))
+        self.data_version += 1
         try:
             for name in names:
                 self.cur.execute(f"DROP TABLE IF EXISTS temp.main.{_ident(name)}")
@@ -784,7 +828,7 @@ class CatalogSession:
             if name.startswith("__"):
                 continue  # our own session relations
             schema = self.cur.sql(f"SELECT * FROM temp.main.{_ident(name)} LIMIT 0").to_arrow_table().schema
-            toid = stable_oid("pg_temp", str(self.sid), name)
+            toid = self.temp_oids()[name]
             new["pg_class"].append(
                 row(
                     "pg_class",

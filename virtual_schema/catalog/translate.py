@@ -390,11 +390,13 @@ class Translator:
         search_path: tuple[str, ...],
         overlay: frozenset[tuple[str, str]] = frozenset(),
         temp_columns: dict[str, tuple[tuple[str, PgColumnType], ...]] | None = None,
+        temp_oids: dict[str, int] | None = None,
     ) -> None:
         self.cat = cat
         self.search_path = search_path
-        # this session's temp tables: name -> (column, PostgreSQL type) as declared
+        # this session's temp tables: name -> (column, PostgreSQL type) as declared, and name -> pg_class oid
         self.temp_columns = temp_columns or {}
+        self.temp_oids = temp_oids or {}
         # relations read through a session's temp view "__ov_<rel>" (catalog rows + its temp tables)
         self.overlay = overlay
 
@@ -496,7 +498,8 @@ class Translator:
         if clause is None or query is None:
             return
         self._returning_target_only(tree, clause, plan.target)
-        plan.returning = Translator(self.cat, self.search_path, self.overlay, self.temp_columns).translate(query)
+        plan.returning = Translator(self.cat, self.search_path, self.overlay, self.temp_columns,
+                                    self.temp_oids).translate(query)
         names = plan.returning.names
         if len(names) != len(clause.expressions):
             return
@@ -1899,6 +1902,8 @@ class Translator:
         if oid == 2205:
             nsp, _, rel = raw.rpartition(".")
             rel = _unquote(rel)
+            if rel in self.temp_oids and (not nsp or _unquote(nsp).startswith("pg_temp")):
+                return self.temp_oids[rel]  # pg_temp comes first in the search path, implicitly
             if nsp:
                 found = self.cat.class_by_name.get((_unquote(nsp), rel))
             else:
