@@ -103,6 +103,16 @@ def test_prepared_statement_past_threshold(answers: dict[str, Any]) -> None:
     assert scans[0] and all(s == scans[0] for s in scans)
 
 
+def test_tableau_temp_tables(answers: dict[str, Any]) -> None:
+    """A filter temp table joined with the table sees the rows it holds at each run; SELECT … INTO TEMP keeps the
+    query's rows."""
+    runs = answers["temp_join_runs"]
+    assert runs[:2] == [[], []]
+    assert runs[2:] == [answers["metric_runs"][0]] * 3
+    assert answers["context_rows"] == answers["metric_rows"] and answers["metric_rows"]
+    assert answers["context_count"] == len(answers["metric_rows"])
+
+
 def test_fetch_size_with_autocommit_off(answers: dict[str, Any]) -> None:
     assert len(answers["all_rows"]) > 4
     assert answers["fetch_size_rows"] == answers["all_rows"]

@@ -139,6 +139,49 @@ public class JdbcProbe {
             }
             out.put("scan_runs", list(scans));
 
+            // Tableau's temp tables: a filter table filled by a batched PreparedStatement and joined with the
+            // table (past prepareThreshold, a row added between runs), and a context table made by SELECT … INTO
+            try (Statement st = conn.createStatement()) {
+                st.execute("CREATE LOCAL TEMPORARY TABLE \"#Tableau_1_Filter\" (\"X_dim\" TEXT) ON COMMIT PRESERVE ROWS");
+            }
+            try (PreparedStatement ps = conn.prepareStatement("INSERT INTO \"#Tableau_1_Filter\" (\"X_dim\") VALUES (?)")) {
+                ps.setString(1, "no such value");
+                ps.addBatch();
+                ps.setString(1, "nor this one");
+                ps.addBatch();
+                ps.executeBatch();
+            }
+            String joinSql = "SELECT t." + qi(dim) + ", MEASURE(t." + qi(measure) + ") AS m FROM " + qi(metricTable)
+                    + " t INNER JOIN \"#Tableau_1_Filter\" f ON t." + qi(dim) + " = f.\"X_dim\" GROUP BY t." + qi(dim);
+            List<String> joinRuns = new ArrayList<>();
+            try (PreparedStatement ps = conn.prepareStatement(joinSql)) {
+                for (int i = 0; i < 5; i++) {
+                    if (i == 2) {
+                        try (PreparedStatement ins = conn.prepareStatement(
+                                "INSERT INTO \"#Tableau_1_Filter\" (\"X_dim\") VALUES (?)")) {
+                            ins.setString(1, value);
+                            ins.executeUpdate();
+                        }
+                    }
+                    try (ResultSet rs = ps.executeQuery()) {
+                        joinRuns.add(list(rows(rs)));
+                    }
+                }
+            }
+            out.put("temp_join_runs", list(joinRuns));
+            try (Statement st = conn.createStatement()) {
+                st.execute("SELECT " + qi(dim) + ", MEASURE(" + qi(measure) + ") AS m INTO TEMPORARY TABLE "
+                           + "\"#Tableau_2_Context\" FROM " + qi(metricTable) + " GROUP BY " + qi(dim));
+                out.put("context_count", String.valueOf(st.getUpdateCount()));
+                try (ResultSet rs = st.executeQuery("SELECT * FROM \"#Tableau_2_Context\" ORDER BY 1")) {
+                    out.put("context_rows", list(rows(rs)));
+                }
+                try (ResultSet rs = st.executeQuery("SELECT " + qi(dim) + ", MEASURE(" + qi(measure) + ") AS m FROM "
+                                                    + qi(metricTable) + " GROUP BY " + qi(dim) + " ORDER BY 1")) {
+                    out.put("metric_rows", list(rows(rs)));
+                }
+            }
+
             // setFetchSize with autocommit off: pgjdbc executes with a row limit and resumes the
             // suspended portal (Execute with max rows, PortalSuspended, Execute again).
             conn.setAutoCommit(false);
