@@ -154,7 +154,14 @@ class Planning(ConnectionCore):
             if analyze and inner.kind is Kind.REJECTED:  # EXPLAIN ANALYZE CREATE TABLE … AS really creates
                 assert inner.error is not None
                 raise inner.error
-            if analyze and inner.kind is Kind.TEMP_DDL:
+            if inner.node_type in ("CreateTableAsStmt", "InsertStmt") and self.reads_semantic(inner):
+                if analyze:
+                    what = "INSERT" if inner.node_type == "InsertStmt" else "CREATE TABLE AS"
+                    raise PgError(E.FEATURE_NOT_SUPPORTED,
+                                  f"EXPLAIN ANALYZE of {what} from semantic tables is not supported",
+                                  hint="EXPLAIN ANALYZE its SELECT, or run the statement.")
+                query = load_of(inner).query  # the SELECT whose rows it would write
+            elif analyze and inner.kind is Kind.TEMP_DDL:
                 self.check_temp_ddl(inner)
             if self.route_query(stmt) == "semantic":
                 compiled, temp_reads = self.compile_semantic(query, param_oids)

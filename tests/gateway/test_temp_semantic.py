@@ -199,6 +199,12 @@ def test_create_table_as_and_insert_select(conn: psycopg.Connection[Any]) -> Non
         with pytest.raises(psycopg.Error) as err:
             conn.execute(sql)
         assert err.value.sqlstate == sqlstate, sql
+    # EXPLAIN shows the warehouse SQL of the SELECT whose rows it would write; with ANALYZE it is refused
+    plan = [r[0] for r in conn.execute("EXPLAIN CREATE TEMP TABLE x AS SELECT status, revenue FROM orders")]
+    assert plan == [r[0] for r in conn.execute("EXPLAIN SELECT status, revenue FROM orders")]
+    with pytest.raises(psycopg.errors.FeatureNotSupported):
+        conn.execute("EXPLAIN ANALYZE CREATE TEMP TABLE x AS SELECT status, revenue FROM orders")
+    assert conn.execute("SELECT count(*) FROM pg_class WHERE relname = 'x'").fetchone() == (0,)
     # in a block the write is undone by ROLLBACK; the session goes on
     conn.execute("BEGIN")
     conn.execute("INSERT INTO nod SELECT status, revenue FROM orders")
