@@ -125,6 +125,8 @@ DML_CONVERSATION = [
     "UPDATE s SET v = 'wxyz' WHERE id = 1",
     "UPDATE s SET v = 'q    ' WHERE id = 1",
     "SELECT id, v, length(v) FROM s ORDER BY id",
+    "INSERT INTO s VALUES (5, 'x', 'y')",
+    "SELECT id, c, length(c), c || '|' AS cat, c = 'y' AS eq, upper(c) FROM s ORDER BY id",
     "DROP TABLE s",
 ]
 

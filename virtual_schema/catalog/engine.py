@@ -22,6 +22,7 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 from sqlglot import exp
 
 from virtual_schema import errors as E
@@ -735,6 +736,11 @@ class CatalogSession:
                     changed = True
                 except pa.ArrowInvalid:
                     pass
+            if c.type.oid == 1042 and c.type.typmod >= 5 and pa.types.is_string(arrays[i].type):
+                # char(n) prints blank-padded to n, as PostgreSQL stores it; expressions over the column see it
+                # unpadded, as PostgreSQL's bpchar semantics do (length, ||, comparisons ignore trailing blanks)
+                arrays[i] = pc.utf8_rpad(arrays[i], width=c.type.typmod - 4, padding=" ")
+                changed = True
             if c.type.oid in (22, 30) and pa.types.is_list(arrays[i].type):
                 # int2vector / oidvector print space-separated ("1 2"), not as arrays
                 vecs = [None if v is None else " ".join(str(x) for x in v) for v in arrays[i].to_pylist()]
