@@ -228,3 +228,113 @@ def test_rounding_functions_as_postgresql(wrapped: bool, query: str, con: duckdb
         assert _text(got) == _text(want)
     else:
         assert _norm(got) == _norm(want)
+
+
+# Decimal constants are numeric in PostgreSQL (`3.0` is numeric with scale 1, `1e3` numeric 1000), and
+# arithmetic mixing them with integers is numeric: announced as plain numeric (typmod -1), printed at
+# PostgreSQL's scale. Each pair: (statement over the virtual table, the same over the plain table).
+DECIMAL_LITERALS = {
+    "select_list": (
+        "SELECT order_id, 3.0 AS b, 1.5 * order_id AS c, -1.5 AS d, 1.50 AS e, 1e3 AS f, order_id * 1e-3 AS g, "
+        "round(1.5 * order_id, 1) AS h, order_id % 2.5 AS i, order_id + 0.25 AS j, 1.50 * 2 AS k, "
+        "-order_id * 1.5 AS l, 2.5e-1 * order_id AS m, nullif(1.5, order_id) AS n, abs(-1.5 * order_id) AS o, "
+        "order_id || '/' || (order_id * 1.5) AS p FROM orders",
+        None,
+    ),
+    "case_same_scale": (
+        "SELECT CASE WHEN status = 'placed' THEN 1.5 ELSE 2.5 END AS x, COUNT(*) AS n FROM orders GROUP BY 1",
+        None,
+    ),
+    "group_by_expression": (  # constants in WHERE and HAVING still filter as PostgreSQL's numeric compares
+        "SELECT order_id * 1.5 AS k, COUNT(*) AS n FROM orders WHERE order_id * 1.5 > 30.25 AND order_id < 6e1 "
+        "AND order_id > 10.5 GROUP BY 1 HAVING COUNT(*) > 0.5", None,
+    ),
+    "base_aggregates": (
+        "SELECT status, SUM(order_id * 1.5) AS s, MAX(order_id * 0.5) AS mx, SUM(order_id) AS si FROM orders "
+        "GROUP BY 1", None,
+    ),
+    "wrapped": (
+        "SELECT s, SUM(x) AS a, SUM(CAST(x AS INTEGER)) AS b, MAX(x * 1.5) AS c, SUM(x * 0.5) AS d, "
+        "MIN(-x * 0.25) AS e FROM (SELECT status AS s, order_id AS x FROM orders) t GROUP BY s",
+        None,
+    ),
+    "wrapped_metric_sum": (
+        "SELECT SUM(n) AS s, SUM(n * 1.5) AS t FROM (SELECT status, order_count AS n FROM orders) t",
+        "SELECT SUM(n) AS s, SUM(n * 1.5) AS t FROM (SELECT status, COUNT(order_id) AS n FROM orders "
+        "GROUP BY status) t",
+    ),
+    "wrapped_case": (
+        "SELECT s, CASE WHEN n > 10 THEN n * 1.5 ELSE n + 0.5 END AS c FROM "
+        "(SELECT status AS s, order_count AS n FROM orders) t",
+        "SELECT s, CASE WHEN n > 10 THEN n * 1.5 ELSE n + 0.5 END AS c FROM "
+        "(SELECT status AS s, COUNT(order_id) AS n FROM orders GROUP BY status) t",
+    ),
+}
+
+
+def _announced(cur: psycopg.Cursor[Any]) -> list[tuple[int, int]]:
+    res = cur.pgresult
+    assert res is not None and cur.description is not None
+    return [(d.type_code, res.fmod(i)) for i, d in enumerate(cur.description)]
+
+
+def _digits(rows: list[tuple[Any, ...]]) -> list[tuple[str, ...]]:
+    """Values as PostgreSQL prints them: a numeric's text shows its scale (1.50, 3.0, 1000)."""
+    return sorted(tuple(str(v) for v in r) for r in rows)
+
+
+@pytest.mark.parametrize("name", list(DECIMAL_LITERALS))
+def test_decimal_constants_are_numeric_as_in_postgresql(name: str, con: duckdb.DuckDBPyConnection, layer: Any,
+                                                        pg: psycopg.Connection[Any]) -> None:
+    semantic, plain = DECIMAL_LITERALS[name]
+    compiled = layer.compile(semantic)
+    cur = pg.execute(plain or semantic)  # type: ignore[arg-type]
+    assert [(c.type.oid, c.type.typmod) for c in compiled.columns] == _announced(cur)
+    got, want = con.execute(compiled.sql).fetchall(), cur.fetchall()
+    assert len(got) == len(want) >= 1
+    assert _digits(got) == _digits(want)
+
+
+def test_numeric_quotient_and_mixed_scales(con: duckdb.DuckDBPyConnection, layer: Any,
+                                           pg: psycopg.Connection[Any]) -> None:
+    """A quotient with a decimal constant is numeric (computed as a double, README); CASE / COALESCE / GREATEST
+    mixing scales are numeric without typmod, equal in value (every value printed at the largest scale)."""
+    sql = ("SELECT order_id, order_id / 3.0 AS a, CASE WHEN status = 'placed' THEN 1.5 ELSE 2 END AS b, "
+           "COALESCE(CASE WHEN order_id > 5 THEN customer_id END, 1.5) AS c, GREATEST(order_id, 2.5) AS d, "
+           "CASE WHEN order_id > 5 THEN order_id * 1.5 END AS e FROM orders")
+    compiled = layer.compile(sql)
+    cur = pg.execute(sql)  # type: ignore[arg-type]
+    assert [(c.type.oid, c.type.typmod) for c in compiled.columns] == _announced(cur) == [(20, -1)] + [(1700, -1)] * 5
+    got, want = con.execute(compiled.sql).fetchall(), cur.fetchall()
+    assert len(got) == len(want) > 1
+    assert _norm(got) == _norm(want)
+
+
+def test_union_typmod_as_in_postgresql(layer: Any, pg: psycopg.Connection[Any]) -> None:
+    """A UNION keeps numeric(p,s) only when every branch has it (select_common_typmod); a decimal constant, an
+    integer or NULL branch makes it plain numeric."""
+    revenue = "CAST(1 AS numeric(38,2))"
+    for branches in (["revenue", "revenue"], ["revenue", "1.5"], ["revenue", "1"], ["revenue", "NULL"],
+                     ["1.5", "2.25"]):
+        semantic = " UNION ALL ".join(f"SELECT {b} AS r FROM orders" if b == "revenue" else f"SELECT {b}"
+                                      for b in branches)
+        plain = " UNION ALL ".join(f"SELECT {revenue if b == 'revenue' else b} AS r" for b in branches)
+        compiled = layer.compile(semantic)
+        assert [(c.type.oid, c.type.typmod) for c in compiled.columns] == _announced(
+            pg.execute(plain)), semantic  # type: ignore[arg-type]
+
+
+def test_decimal_multiplication_does_not_overflow(con: duckdb.DuckDBPyConnection, layer: Any) -> None:
+    """DuckDB keeps DECIMAL(18,2) * DECIMAL(2,1) at 18 digits; a multiplied constant is DECIMAL(38, s), so the
+    product of a large amount (PostgreSQL: exact) neither overflows nor changes value."""
+    compiled = layer.compile("SELECT order_id, CAST(order_id * 1e13 AS DECIMAL(18,2)) * 1.5 AS x FROM orders "
+                             "WHERE order_id = 80")
+    assert con.execute(compiled.sql).fetchall() == [(80, Decimal("1200000000000000.000"))]
+    assert [(c.type.oid, c.type.typmod) for c in compiled.columns] == [(20, -1), (1700, -1)]
+
+
+@pytest.mark.parametrize("name", ["select_list", "wrapped_case"])
+def test_decimal_constants_on_databricks(name: str, dbx_layer: Any, layer: Any) -> None:
+    compiled = dbx_layer.compile(DECIMAL_LITERALS[name][0])
+    assert_golden(f"pg_arith_decimal_{name}", "databricks", compiled.sql)
+    assert compiled.columns == layer.compile(DECIMAL_LITERALS[name][0]).columns

@@ -75,6 +75,10 @@ SAME_SHAPE: dict[str, list[str]] = {
         "select status, revenue from orders group by 1 having revenue > 0",
         "select status, revenue from orders group by 1 having revenue > 00012345",
     ],
+    "case_decimal_same_scale": [
+        "select case when status = 'a' then 1.5 else 2.5 end as x, revenue from orders group by 1",
+        "select case when status = 'b' then 7.5 else 0.1 end as x, revenue from orders group by 1",
+    ],
     "decimal": [
         "select status, revenue from orders group by 1 having revenue >= 1500.5",
         "select status, revenue from orders group by 1 having revenue >= 0.25",
@@ -196,6 +200,11 @@ DIFFERENT_SHAPES: list[tuple[str, str]] = [
      "select status, revenue from orders where status = 'a' or status = 'b'"),
     ("select status, revenue from orders group by 1 having revenue > 5",
      "select status, revenue from orders group by 1 having revenue > 5.5"),
+    # a CASE result's type is the column's: numeric at the constant's scale, int4 or int8 by the integer's size
+    ("select case when status = 'a' then 1.5 else 2.5 end as x, revenue from orders group by 1",
+     "select case when status = 'a' then 1.25 else 2.5 end as x, revenue from orders group by 1"),
+    ("select case when status = 'a' then 2147483647 else 0 end as x, revenue from orders group by 1",
+     "select case when status = 'a' then 2147483648 else 0 end as x, revenue from orders group by 1"),
     ("select status, revenue from orders group by 1 having revenue > 5",
      "select status, revenue from orders group by 1 having revenue > 123456789"),
     ("select status, revenue from orders group by 1 having revenue > 5",

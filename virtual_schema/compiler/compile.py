@@ -35,12 +35,18 @@ from virtual_schema.compiler.bind import (
 )
 from virtual_schema.compiler.dialect import target_dialect
 from virtual_schema.compiler.metrics import reaggregation
-from virtual_schema.compiler.pgarith import divide_integers, float_text, integer_division, pg_typeof
+from virtual_schema.compiler.pgarith import (
+    divide_integers,
+    float_text,
+    integer_division,
+    numeric_literals,
+    pg_typeof,
+)
 from virtual_schema.compiler.semijoin import UNIQUE_KEYS, filtering_join
 from virtual_schema.compiler.shape import Shape, ShapeTemplate, render_template, tag
 from virtual_schema.compiler.to_sql import Planner
 from virtual_schema.errors import FEATURE_NOT_SUPPORTED, UNDEFINED_TABLE, PgError
-from virtual_schema.pgextract import rewrite_extracts
+from virtual_schema.pgextract import is_unconstrained, rewrite_extracts, unconstrained
 from virtual_schema.pgtypes import TYPES_BY_OID, PgColumnType
 from virtual_schema.schema import ColumnKind, ResultColumn, VirtualSchema
 
@@ -83,6 +89,7 @@ class Compiler:
         tree = parse(sql)
         if shape is not None and not tag(tree, shape):
             shape = None
+        numeric_literals(tree)
         empty = _is_empty(tree)
         has_params = "$" in sql
         hints = self._param_hints(tree) if has_params else {}
@@ -383,7 +390,8 @@ class Compiler:
         per_branch = [self._branch_types(b) for b in branches]
         n = len(first.expressions)
         unified = [_unify([bt[i] if i < len(bt) else None for bt in per_branch]) for i in range(n)]
-        if all(per_branch[0][i] == unified[i] for i in range(min(n, len(per_branch[0])))) and len(per_branch[0]) == n:
+        head = per_branch[0]
+        if len(head) == n and all(_same(head[i], unified[i]) for i in range(n)):
             return tree
         names = [_figure_name(i) for i in first.expressions]
         sources = first.meta.get("sources") if first.meta else None
@@ -429,8 +437,7 @@ class Compiler:
         if not isinstance(a, exp.Select):
             return []
         for item in a.expressions:
-            if _pg_aggregates(item) or item.find(*_ROUNDING) is not None:
-                _pg_date_arithmetic(item)
+            _pg_date_arithmetic(item)
         return [i.type for i in a.expressions]
 
     def _infer_param(self, tree: exp.Expression, n: int) -> PgColumnType:
@@ -508,10 +515,18 @@ def _grain_outputs(a: Analysis) -> list[set[str]] | None:
     return list(per_key.values()) if len(per_key) == len(a.grain) else None
 
 
+def _same(a: exp.DataType | None, b: exp.DataType) -> bool:
+    """Equal types, announced alike (DataType equality ignores whether a DECIMAL is announced with its typmod)."""
+    return a == b and is_unconstrained(a) == is_unconstrained(b) and ty.is_numeric_double(a) == ty.is_numeric_double(b)
+
+
 def _unify(types: list[exp.DataType | None]) -> exp.DataType:
     known_types = [t for t in types if t is not None and ty.known(t)]
     if not known_types:
         return ty.TEXT
+    numeric = ty.common_numeric(types)  # numeric(p,s) only when every branch (no NULL) has that typmod
+    if numeric is not None:
+        return numeric
     first = known_types[0]
     if all(t == first for t in known_types):
         return first
@@ -520,9 +535,6 @@ def _unify(types: list[exp.DataType | None]) -> exp.DataType:
         return ty.BIGINT
     if kinds & ty.FLOAT_TYPES and kinds <= ty.INTEGER_TYPES | ty.FLOAT_TYPES | {exp.DataType.Type.DECIMAL}:
         return ty.DOUBLE
-    if kinds <= ty.INTEGER_TYPES | {exp.DataType.Type.DECIMAL}:
-        scales = [int(t.expressions[1].this.this) for t in known_types if len(t.expressions) > 1]
-        return ty.decimal(38, max(scales, default=6))
     if all(ty.is_temporal(t) for t in known_types):
         return ty.TIMESTAMP
     return ty.TEXT
@@ -539,7 +551,7 @@ def _annotate_one(e: exp.Expression, schema: dict[str, exp.DataType], table: str
     if isinstance(e, exp.Literal):
         if e.is_string:
             return ty.TEXT
-        return exp.DataType.build("INT") if e.this.lstrip("-").isdigit() and len(e.this) < 10 else ty.DOUBLE
+        return ty.literal_type(e) or ty.DOUBLE
     if isinstance(e, exp.Boolean):
         return ty.BOOLEAN
     if isinstance(e, (exp.Min, exp.Max)) and isinstance(e.this, exp.Column) and e.this.name in schema:
@@ -663,37 +675,50 @@ def _expand_stars(sel: exp.Select) -> None:
     sel.set("expressions", [e.copy() for e in q.expressions])
 
 
-def _pg_aggregates(root: exp.Expression) -> bool:
+def _pg_aggregate(node: exp.Sum | exp.Avg) -> exp.DataType | None:
     """sum() and avg() typed as PostgreSQL types them (sqlglot gives sum the argument's type): sum of int2/int4 is
-    bigint, of int8 numeric; avg of an integer or numeric is numeric. True when a type changed (the caller then
-    lets it flow up through arithmetic)."""
+    bigint, of int8 or numeric plain numeric (an aggregate has no typmod); avg of an integer or numeric is numeric.
+    None: leave sqlglot's type."""
     T = exp.DataType.Type
-    changed = False
-    for node in root.find_all(exp.Sum, exp.Avg):
-        arg = node.this.expressions[0] if isinstance(node.this, exp.Distinct) and node.this.expressions else node.this
-        at = arg.type.this if isinstance(arg, exp.Expression) and arg.type is not None else None
-        new: exp.DataType | None = None
-        if isinstance(node, exp.Sum) and at in (T.SMALLINT, T.INT, T.TINYINT):
-            new = ty.BIGINT
-        elif isinstance(node, exp.Sum) and at in (T.BIGINT, T.INT128, T.UBIGINT):
-            new = ty.decimal(38, 0)
-        elif isinstance(node, exp.Avg) and at is not None and (at in ty.INTEGER_TYPES or at is T.DECIMAL):
-            new = ty.numeric_double()
-        if new is not None:
-            node.type = new
-            changed = True
-    return changed
+    arg = node.this.expressions[0] if isinstance(node.this, exp.Distinct) and node.this.expressions else node.this
+    t = arg.type if isinstance(arg, exp.Expression) else None
+    if t is None:
+        return None
+    if ty.is_numeric_double(t):
+        return ty.numeric_double()
+    if isinstance(node, exp.Sum) and t.this in (T.SMALLINT, T.INT, T.TINYINT):
+        return ty.BIGINT
+    if isinstance(node, exp.Sum) and t.this in (T.BIGINT, T.INT128, T.UBIGINT):
+        return unconstrained(38, 0)
+    if isinstance(node, exp.Sum) and t.this is T.DECIMAL:
+        return ty.plain_numeric(ty.sum_type(t))
+    if isinstance(node, exp.Avg) and (t.this in ty.INTEGER_TYPES or t.this is T.DECIMAL):
+        return ty.numeric_double()
+    return None
 
 
 def _pg_date_arithmetic(root: exp.Expr) -> None:
-    """Retype arithmetic over dates as PostgreSQL does (sqlglot types date - date as a date): date - date is an
-    integer, date ± interval a timestamp; the retyping flows up through parentheses, min/max and division, and
-    round/trunc/ceil/floor take PostgreSQL's result types (ty.rounded)."""
+    """Retype `root` bottom-up as PostgreSQL types it where sqlglot differs: date - date is an integer, date ±
+    interval a timestamp, a decimal constant numeric (ty.literal_type), arithmetic with a numeric operand numeric,
+    sum/avg and round/trunc/ceil/floor PostgreSQL's result types (ty.rounded), CASE / COALESCE PostgreSQL's common
+    type; aggregates and operators announce no typmod. The retyping flows up through parentheses, min/max and
+    arithmetic."""
     T = exp.DataType.Type
     for node in reversed(list(root.walk(bfs=True))):
-        if isinstance(node, (exp.Paren, exp.Min, exp.Max, exp.AnyValue)) or (
-                isinstance(node, exp.Alias) and node is root):
+        if isinstance(node, (exp.Paren, exp.Nullif)) or (isinstance(node, exp.Alias) and node is root):
             node.type = node.this.type
+            continue
+        if isinstance(node, (exp.Min, exp.Max, exp.AnyValue, exp.Neg)):  # an aggregate or operator: no typmod
+            node.type = ty.plain_numeric(node.this.type) if node.this.type is not None else None
+            continue
+        if isinstance(node, (exp.Sum, exp.Avg)):
+            node.type = _pg_aggregate(node) or node.type
+            continue
+        if isinstance(node, exp.Literal):  # a decimal constant is numeric (sqlglot says DOUBLE)
+            node.type = ty.literal_type(node) or node.type
+            continue
+        if isinstance(node, _BRANCHES):  # CASE / COALESCE over numerics: PostgreSQL's common type and typmod
+            node.type = ty.common_numeric(_branch_values(node)) or node.type
             continue
         if isinstance(node, _ROUNDING):  # numeric, float and integer arguments: typed by ty.rounded
             node.type = ty.rounded(node, node.this.type) or node.type
@@ -722,6 +747,20 @@ def _pg_date_arithmetic(root: exp.Expr) -> None:
         elif lk in ty.INTEGER_TYPES and rk in ty.INTEGER_TYPES and (
                 node.type is None or node.type.this not in ty.INTEGER_TYPES):
             node.type = ty.BIGINT if T.BIGINT in (lk, rk) else exp.DataType.build("INT")
+
+
+_BRANCHES = (exp.Case, exp.If, exp.Coalesce, exp.Greatest, exp.Least)
+
+
+def _branch_values(node: exp.Expression) -> list[exp.DataType | None]:
+    """The types of the values a CASE / COALESCE / GREATEST / LEAST may yield."""
+    if isinstance(node, exp.Case):  # no ELSE: NULL
+        parts = [i.args.get("true") for i in node.args.get("ifs") or []] + [node.args.get("default")]
+    elif isinstance(node, exp.If):
+        parts = [node.args.get("true"), node.args.get("false")]
+    else:  # PostgreSQL folds a NULL argument away
+        parts = [p for p in (node.this, *node.expressions) if not isinstance(p, exp.Null)]
+    return [p.type if isinstance(p, exp.Expression) else None for p in parts]
 
 
 def _numeric_operands(left: exp.DataType, right: exp.DataType) -> bool:

@@ -81,6 +81,26 @@ def divide_integers(divs: list[exp.Div], types: Mapping[str, exp.DataType]) -> N
             node.replace(exp.IntDiv(this=node.this, expression=node.expression))
 
 
+def numeric_literals(tree: exp.Expression) -> None:
+    """Decimal constants rendered so the warehouse holds PostgreSQL's exact numeric (ty.literal_type types them):
+    one written with an exponent (`1e3`, a DOUBLE to DuckDB and Spark) becomes a cast of its plain digits, and
+    one multiplied becomes DECIMAL(38, its scale), because DuckDB keeps the product of two DECIMALs of at most 18
+    digits at 18 (`amount * 1.5` of a DECIMAL(18, 2) overflows above 10^15; PostgreSQL's numeric does not)."""
+    for lit in list(tree.find_all(exp.Literal)):
+        if lit.is_string or lit.this.isdigit():
+            continue
+        exact = ty.exact_literal(lit)
+        if exact is not None:
+            lit.replace(exact)
+            continue
+        top: exp.Expression = lit
+        while isinstance(top.parent, (exp.Paren, exp.Neg)):
+            top = top.parent
+        t = ty.literal_type(lit)
+        if isinstance(top.parent, exp.Mul) and t is not None:
+            lit.replace(exp.Cast(this=lit.copy(), to=t))
+
+
 def float_text(tree: exp.Expression, type_of: Callable[[exp.Expression], exp.DataType]) -> None:
     """Float operands of `||` and of casts to text, rendered as PostgreSQL's float8 output renders them.
 

@@ -5,7 +5,8 @@ own parser: its parse tree says where constants sit, its scanner gives each cons
 plain string, integer and decimal literals in value positions: operands of comparisons whose other side is not a
 constant, IN lists, BETWEEN bounds, LIKE/ILIKE patterns, CASE WHEN values and CASE results, each optionally
 under one cast to a date/time, text or number type. The shape key is the statement text with every lifted
-literal replaced by its kind (string, integer of ≤ 8 digits, longer integer by digit count, decimal), plus
+literal replaced by its kind (string, integer of ≤ 8 digits, longer integer by digit count, decimal; a CASE
+result's kind also says what its type depends on: a decimal's scale, an integer past int4 or int8), plus
 which lifted literals are equal to each other (the binder matches equal expressions: a CASE in SELECT and in
 GROUP BY). Everything the compiler inspects stays in the key: GROUP BY/ORDER BY ordinals, DATE_TRUNC/EXTRACT
 fields and every other function argument, intervals, LIMIT/OFFSET, `WHERE 1 = 0`, typmods, booleans, NULL.
@@ -55,7 +56,7 @@ _POISON = {"s": "zq_shape_poison_qz", "n": "9182.736455", "i": "91827364"}
 
 @dataclass(frozen=True, slots=True)
 class Constant:
-    kind: str  # "s" string, "i" integer of ≤ 8 digits, "i<n>" integer of n digits, "n" decimal
+    kind: str  # "s" string, "i" integer of ≤ 8 digits, "i<n>" of n digits (+: past int4/int8), "n[<scale>]" decimal
     value: str  # the string's value (quotes undone), or the number's digits (a minus sign stays in the key)
     start: int  # character offset of the token's first character in the statement
     end: int  # character offset of the token's last character: sqlglot's Literal meta "end"
@@ -77,7 +78,8 @@ def lift(sql: str) -> Shape | None:
     except pg_parser.ParseError:
         return None
     found: dict[int, dict[str, Any]] = {}
-    _walk(tree, found)
+    typed: set[int] = set()
+    _walk(tree, found, typed)
     if not found:
         return None
     tokens = pg_parser.scan(sql)
@@ -102,9 +104,9 @@ def lift(sql: str) -> Shape | None:
             sval = found[loc].get("sval")
             kind, value = "s", (sval.get("sval", "") if isinstance(sval, dict) else "")
         elif tok.name in ("ICONST", "FCONST") and text.isascii() and text.isdigit():  # beyond int4: FCONST
-            kind, value = ("i" if len(text) <= 8 else f"i{len(text)}"), text
-        elif tok.name == "FCONST" and _DECIMAL.fullmatch(text):
-            kind, value = "n", text
+            kind, value = _integer_kind(text, loc in typed), text
+        elif tok.name == "FCONST" and _DECIMAL.fullmatch(text):  # a CASE result's scale is its type's (1.50: 2)
+            kind, value = f"n{len(text) - text.index('.') - 1}" if loc in typed else "n", text
         else:
             continue
         pieces.append(sql[pos : tok.start])
@@ -117,6 +119,17 @@ def lift(sql: str) -> Shape | None:
     first: dict[tuple[str, str], int] = {}
     classes = tuple(first.setdefault((c.kind, c.value), i) for i, c in enumerate(consts))
     return Shape(("".join(pieces), classes), tuple(consts))
+
+
+def _integer_kind(digits: str, typed: bool) -> str:
+    """An integer's kind. A CASE result's type is the column's, so it must be the same for every value of a kind
+    (int4 up to 2147483647, int8 up to 9223372036854775807, numeric beyond): 10- and 19-digit values past those
+    limits are kinds of their own there."""
+    if len(digits) <= 8:
+        return "i"
+    beyond = typed and ((len(digits) == 10 and int(digits) > 2**31 - 1)
+                        or (len(digits) == 19 and int(digits) > 2**63 - 1))
+    return f"i{len(digits)}{'+' if beyond else ''}"
 
 
 def literal_variants(sql: str, n: int) -> list[str]:
@@ -178,16 +191,19 @@ def _is_const(node: Any) -> bool:
     return "A_Const" in node or ("TypeCast" in node and _is_const(node["TypeCast"].get("arg")))
 
 
-def _take(node: Any, found: dict[int, dict[str, Any]]) -> None:
+def _take(node: Any, found: dict[int, dict[str, Any]], typed: set[int] | None = None) -> None:
+    """Lift the constant `node` is, if it is one; `typed`: it is a CASE result, whose type is the CASE's."""
     c = _const(node)
     if c is not None and isinstance(c.get("location"), int):
         found[c["location"]] = c
+        if typed is not None:
+            typed.add(c["location"])
 
 
-def _walk(obj: Any, found: dict[int, dict[str, Any]]) -> None:
+def _walk(obj: Any, found: dict[int, dict[str, Any]], typed: set[int]) -> None:
     if isinstance(obj, list):
         for v in obj:
-            _walk(v, found)
+            _walk(v, found, typed)
         return
     if not isinstance(obj, dict):
         return
@@ -199,10 +215,10 @@ def _walk(obj: Any, found: dict[int, dict[str, Any]]) -> None:
                 when = w.get("CaseWhen") or {}
                 if v.get("arg") is not None and not _is_const(v["arg"]):
                     _take(when.get("expr"), found)  # CASE x WHEN 'a' …
-                _take(when.get("result"), found)
-            _take(v.get("defresult"), found)
+                _take(when.get("result"), found, typed)
+            _take(v.get("defresult"), found, typed)
         if isinstance(v, (dict, list)):
-            _walk(v, found)
+            _walk(v, found, typed)
 
 
 def _a_expr(e: dict[str, Any], found: dict[int, dict[str, Any]]) -> None:
@@ -303,7 +319,7 @@ def render_template(
     saved = [(n, n.this) for n, _ in tagged]
     for n, slot in tagged:
         kind = shape.constants[slot].kind
-        n.set("this", _POISON["s" if kind == "s" else "n" if kind == "n" else "i"])
+        n.set("this", _POISON[kind[0]])
     try:
         _, marked_cls = _generators(dialect)
         gen = marked_cls(dialect=Dialect.get_or_raise(target_dialect(dialect)), unsupported_level=ErrorLevel.RAISE)

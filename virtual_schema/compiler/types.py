@@ -7,17 +7,21 @@ the warehouse returns is exactly what RowDescription announced.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from decimal import Decimal
 from functools import lru_cache
 
 import pyarrow as pa
 from sqlglot import exp
 
+from virtual_schema.catalog import pgnumeric
 from virtual_schema.pgextract import is_unconstrained, unconstrained
 from virtual_schema.pgtypes import PgColumnType, pg_type_for_sql_name
 
 DT = exp.DataType
 T = exp.DataType.Type
 
+INT = DT.build("INT")
 BIGINT = DT.build("BIGINT")
 DOUBLE = DT.build("DOUBLE")
 TEXT = DT.build("VARCHAR")
@@ -84,6 +88,79 @@ def numeric_arith(op: exp.Expression, left: exp.DataType, right: exp.DataType) -
         return numeric_double()
     sl, sr = (s or 0 for s in scales)
     return unconstrained(38, min(sl + sr if isinstance(op, exp.Mul) else max(sl, sr), 37))  # numeric, typmod -1
+
+
+def literal_type(lit: exp.Literal) -> exp.DataType | None:
+    """A numeric constant as PostgreSQL types it: an integer is int4, int8 or numeric by its size; a decimal
+    (`1.5`, `3.0`, `1e3`) is numeric with the scale it is written with (numeric_in: `1.50` has scale 2, `1.5e-3`
+    scale 4, `1e3` scale 0), announced as plain numeric; DuckDB and Spark read `1.5` as DECIMAL(2, 1) too
+    (sqlglot's annotator says DOUBLE). None for strings and numbers beyond what DECIMAL(38, s) holds."""
+    if lit.is_string:
+        return None
+    written = lit.this
+    if written.isdigit():  # int4, int8, then numeric (sqlglot says INT for any size)
+        n = int(written)
+        return INT if n <= 2**31 - 1 else BIGINT if n <= 2**63 - 1 else unconstrained(38, 0) if len(written) <= 38 \
+            else None
+    try:
+        d = Decimal(written)
+    except ArithmeticError:
+        return None
+    if not d.is_finite():
+        return None
+    s = pgnumeric.dscale(d)
+    digits = d.as_tuple().digits
+    whole = max(len(digits) + int(d.as_tuple().exponent), 0)  # digits before the point
+    if s > 37 or whole + s > 38:
+        return None
+    return unconstrained(38, s)
+
+
+def exact_literal(lit: exp.Literal) -> exp.Expression | None:
+    """A decimal constant written with an exponent (`1e3`, `2.5E-2`), which DuckDB and Spark read as a double,
+    as the exact DECIMAL PostgreSQL reads (a cast of its plain digits: `1000` alone would be an integer)."""
+    if lit.is_string or not any(c in lit.this for c in "eE"):
+        return None
+    t = literal_type(lit)
+    if t is None:
+        return None
+    return exp.Cast(this=exp.Literal.number(pgnumeric.plain(lit.this)), to=t)
+
+
+def common_numeric(types: Sequence[exp.DataType | None]) -> exp.DataType | None:
+    """The common type PostgreSQL resolves for CASE / COALESCE / UNION branches when one is numeric and none is a
+    float (None: not such a mix, leave the type as it is). A typmod survives only when every branch has the same
+    one (select_common_typmod): numeric(18,2) with numeric(18,2) stays numeric(18,2), numeric(18,2) with an
+    integer, a constant or NULL is plain numeric, held at the largest scale (PostgreSQL keeps each value's own scale);
+    a numeric computed as a double (a quotient) makes the whole a double announced numeric."""
+    known_types = [t for t in types if t is not None and known(t)]
+    if not any(t.this is T.DECIMAL or is_numeric_double(t) for t in known_types):
+        return None
+    if not all(t.this in INTEGER_TYPES or t.this is T.DECIMAL or is_numeric_double(t) for t in known_types):
+        return None
+    if any(is_numeric_double(t) for t in known_types):
+        return numeric_double()
+    first = known_types[0]
+    nulls = len(known_types) < len(types)  # a NULL branch is a numeric without typmod
+    if not nulls and all(t == first and is_unconstrained(t) == is_unconstrained(first) for t in known_types):
+        return first
+    scales = [_scale(t) for t in known_types]
+    if None in scales:  # a DECIMAL without a scale (CAST(x AS numeric)): its values' scale is unknown, keep 6
+        scales.append(6)
+    return unconstrained(38, min(max(s or 0 for s in scales), 37))
+
+
+def plain_numeric(dt: exp.DataType | None) -> exp.DataType | None:
+    """A DECIMAL(p, s) announced as plain numeric (typmod -1), as PostgreSQL announces an aggregate, an operator
+    or a function of a numeric(p, s); any other type as it is."""
+    if dt is None or dt.this is not T.DECIMAL or is_unconstrained(dt):
+        return dt
+    scale = _scale(dt)
+    return unconstrained(_precision(dt), scale or 0)
+
+
+def _precision(dt: exp.DataType) -> int:
+    return int(str(dt.expressions[0].this.this)) if dt.expressions else 18
 
 
 def _scale(dt: exp.DataType) -> int | None:

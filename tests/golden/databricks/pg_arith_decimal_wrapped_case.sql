@@ -1,0 +1,1 @@
+SELECT s, CASE WHEN n > 10 THEN n * CAST(1.5 AS DECIMAL(38, 1)) ELSE n + 0.5 END AS c FROM (SELECT CAST(__sem.__g0 AS STRING) AS `s`, CAST(__sem.__a0 AS BIGINT) AS `n` FROM (SELECT __b.status AS __g0, COUNT(__b.order_id) AS __a0 FROM orders AS __b GROUP BY __b.status) AS __sem) AS t
