@@ -55,6 +55,10 @@ QUERIES = {
     "int_div_nested": "SELECT order_id, COALESCE(order_id, 0) / 3 / 2 AS a, "
                       "CASE WHEN order_id > 40 THEN order_id ELSE -order_id END / 9 AS b, "
                       "(CAST(ordered_at AS DATE) - DATE '2024-01-01') / 7 AS c FROM orders",
+    # casts to varchar(n) / char(n) cut the text to n characters (bpchar's trailing blanks do not count)
+    "char_length_casts": "SELECT order_id, status::varchar(3) AS a, CAST(status AS VARCHAR(40)) AS b, "
+                         "CAST(order_id AS VARCHAR(1)) AS c, LENGTH(status::char(2)) AS d, "
+                         "status::char(4) || '|' AS e, CAST(status AS CHAR(4)) = 'canc' AS f FROM orders",
     # numeric operands keep exact division: EXTRACT is numeric in PostgreSQL, 2.0 is numeric
     "numeric_div": "SELECT order_id, EXTRACT(DAY FROM ordered_at) / 4 AS e, order_id / 8.0 AS f FROM orders",
     # ThoughtSpot's quarter start: FLOOR(numeric) and float8 concatenate without a fraction

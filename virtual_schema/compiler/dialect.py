@@ -112,13 +112,29 @@ def _yyyymmdd_to_date(node: exp.Cast) -> exp.Expression | None:
     return exp.cast(exp.StrToDate(this=digits, format=exp.Literal.string("%Y%m%d")), node.to.copy())
 
 
+def _char_length(node: exp.Cast) -> exp.Expression | None:
+    """CAST(x AS varchar(n) | char(n)): PostgreSQL cuts the text to n characters; DuckDB and Spark keep the whole
+    text, so the cut is written out. char(n)'s blank padding is not: PostgreSQL's bpchar ignores trailing blanks in
+    length(), || and comparisons, so only its printed form would differ (`ab` for `ab   `)."""
+    to = node.to
+    if not to.is_type(exp.DataType.Type.VARCHAR, exp.DataType.Type.CHAR) or len(to.expressions) != 1:
+        return None
+    param = to.expressions[0]
+    n = param.this if isinstance(param, exp.DataTypeParam) else param
+    if not (isinstance(n, exp.Literal) and n.is_int):
+        return None
+    cut = exp.Left(this=exp.cast(node.this.copy(), exp.DataType.build("VARCHAR")),
+                   expression=exp.Literal.number(int(n.this)))
+    return exp.Cast(this=cut, to=to.copy())
+
+
 def normalize(tree: exp.Expression) -> exp.Expression:
     """Rewrite idioms whose PostgreSQL meaning the targets would not keep if rendered literally."""
     for node in list(tree.find_all(exp.Extract, exp.TimestampTrunc, exp.DateTrunc, exp.DateDiff, exp.TsOrDsDiff,
                                    exp.DateAdd, exp.TsOrDsAdd)):
         _canonical_unit(node)
     for cast in list(tree.find_all(exp.Cast)):
-        new = _yyyymmdd_to_date(cast)
+        new = _yyyymmdd_to_date(cast) or _char_length(cast)
         if new is not None:
             cast.replace(new)
     return tree
