@@ -17,6 +17,7 @@ import pytest
 from gateway.backends.duckdb import map_duckdb_error
 from tests.clients.pg import PgServer, start_postgres
 from tests.golden import assert_golden
+from virtual_schema.errors import PgError
 
 # The virtual `orders` table as PostgreSQL sees it: the columns these queries use, typed as announced.
 _PG_ORDERS = "create table orders (order_id bigint, customer_id bigint, ordered_at timestamp, status text)"
@@ -342,3 +343,15 @@ def test_decimal_constants_on_databricks(name: str, dbx_layer: Any, layer: Any) 
     compiled = dbx_layer.compile(DECIMAL_LITERALS[name][0])
     assert_golden(f"pg_arith_decimal_{name}", "databricks", compiled.sql)
     assert compiled.columns == layer.compile(DECIMAL_LITERALS[name][0]).columns
+
+
+@pytest.mark.parametrize("sql", ["SELECT o.nope FROM orders o", 'SELECT o.status FROM orders o WHERE "o"."Nope" = 1',
+                                 "SELECT nope FROM orders", "SELECT orders.status, public.orders.nope FROM orders"])
+def test_unknown_column_position_as_postgresql(sql: str, layer: Any, pg: psycopg.Connection[Any]) -> None:
+    """42703 points where the column reference starts (at its qualifier), as PostgreSQL's does."""
+    with pytest.raises(PgError) as got:
+        layer.compile(sql)
+    with pytest.raises(psycopg.errors.UndefinedColumn) as want:
+        pg.execute(sql)  # type: ignore[arg-type]
+    assert got.value.sqlstate == "42703"
+    assert str(got.value.position) == want.value.diag.statement_position

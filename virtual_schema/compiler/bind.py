@@ -82,7 +82,8 @@ def parse(sql: str) -> exp.Expression:
 
 
 def position(node: exp.Expr) -> int | None:
-    ident = node.this if isinstance(node, exp.Column) else node
+    """PostgreSQL's 1-based error position of a node: a column reference's is where it starts (`o.nope` at `o`)."""
+    ident = (node.parts[0] if node.parts else node.this) if isinstance(node, exp.Column) else node
     meta = getattr(ident, "meta", None) or {}
     start = meta.get("start")
     return start + 1 if isinstance(start, int) else None
