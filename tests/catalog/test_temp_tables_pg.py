@@ -109,6 +109,8 @@ DML_CONVERSATION = [
     "DELETE FROM w",
     # constraints of a temp table hold for UPDATE as for INSERT (class 23 SQLSTATEs)
     "CREATE TEMP TABLE c (id int PRIMARY KEY, n int NOT NULL, p int CHECK (p > 0))",
+    "SELECT attname, attnotnull FROM pg_attribute WHERE attrelid = 'c'::regclass AND attnum > 0 ORDER BY attnum",
+    "SELECT column_name, is_nullable FROM information_schema.columns WHERE table_name = 'c' ORDER BY ordinal_position",
     "INSERT INTO c VALUES (1, 1, 1), (2, 2, 2)",
     "INSERT INTO c VALUES (1, 3, 3)",
     "UPDATE c SET n = NULL WHERE id = 1",

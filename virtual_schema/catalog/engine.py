@@ -830,11 +830,14 @@ class CatalogSession:
         )
         class_t = template("pg_class", "relname", "pg_class")
         att_t = cat.rows.rows["pg_catalog.pg_attribute"][0]
+        not_null = set(self.cur.execute("SELECT table_name, column_name FROM duckdb_columns() "
+                                        "WHERE database_name = 'temp' AND NOT is_nullable").fetchall())
+        oids = self.temp_oids()
         for name in sorted(self.temp_tables):
             if name.startswith("__"):
                 continue  # our own session relations
             schema = self.cur.sql(f"SELECT * FROM temp.main.{_ident(name)} LIMIT 0").to_arrow_table().schema
-            toid = self.temp_oids()[name]
+            toid = oids[name]
             new["pg_class"].append(
                 row(
                     "pg_class",
@@ -865,7 +868,7 @@ class CatalogSession:
                         attlen=t.typlen,
                         attnum=i,
                         atttypmod=t.typmod,
-                        attnotnull=False,
+                        attnotnull=(name, f.name) in not_null,
                         atthasdef=False,
                         attisdropped=False,
                     )
@@ -873,7 +876,8 @@ class CatalogSession:
         temp_tables = [
             VirtualTable(
                 name,
-                tuple(VirtualColumn(c, t, ColumnKind.DIMENSION, None, True) for c, t in self.temp_columns[name]),
+                tuple(VirtualColumn(c, t, ColumnKind.DIMENSION, None, (name, c) not in not_null)
+                      for c, t in self.temp_columns[name]),
                 schema=f"pg_temp_{self.sid}",
             )
             for name in sorted(self.temp_tables)
