@@ -355,3 +355,9 @@ def test_unknown_column_position_as_postgresql(sql: str, layer: Any, pg: psycopg
         pg.execute(sql)  # type: ignore[arg-type]
     assert got.value.sqlstate == "42703"
     assert str(got.value.position) == want.value.diag.statement_position
+
+
+def test_char_length_casts_keep_postgresql_column_names(layer: Any, pg: psycopg.Connection[Any]) -> None:
+    sql = "SELECT status::varchar(3), CAST(order_id AS CHAR(2)), 'abc'::varchar(2), o.status::text FROM orders o"
+    want = pg.execute(sql)  # type: ignore[arg-type]
+    assert [c.name for c in layer.compile(sql).columns] == [d.name for d in want.description or ()]

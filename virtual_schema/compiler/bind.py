@@ -20,7 +20,7 @@ import sqlglot
 from sqlglot import exp
 
 from virtual_schema.compiler import types as ty
-from virtual_schema.compiler.dialect import BiPostgres, normalize
+from virtual_schema.compiler.dialect import CHAR_CUT, BiPostgres, normalize
 from virtual_schema.errors import (
     AMBIGUOUS_COLUMN,
     FEATURE_NOT_SUPPORTED,
@@ -159,7 +159,10 @@ def _figure_name(e: exp.Expression) -> str:
             return "?column?"
         return e.name if e.this.quoted else e.name.lower()
     if isinstance(e, exp.Cast):
-        inner = _figure_name(e.this)
+        src = e.this
+        if isinstance(src, exp.Left) and src.meta.get(CHAR_CUT) and isinstance(src.this, exp.Cast):
+            src = src.this.this  # varchar(n) cut: named after x, as PostgreSQL names x::varchar(n)
+        inner = _figure_name(src)
         return inner if inner != "?column?" else e.to.sql("postgres").lower().split("(")[0]
     if isinstance(e, exp.Case):
         return "case"

@@ -112,6 +112,9 @@ def _yyyymmdd_to_date(node: exp.Cast) -> exp.Expression | None:
     return exp.cast(exp.StrToDate(this=digits, format=exp.Literal.string("%Y%m%d")), node.to.copy())
 
 
+CHAR_CUT = "char_cut"  # meta of the LEFT(CAST(x AS text), n) that _char_length writes for CAST(x AS varchar(n))
+
+
 def _char_length(node: exp.Cast) -> exp.Expression | None:
     """CAST(x AS varchar(n) | char(n)): PostgreSQL cuts the text to n characters; DuckDB and Spark keep the whole
     text, so the cut is written out. char(n)'s blank padding is not: PostgreSQL's bpchar ignores trailing blanks in
@@ -125,6 +128,7 @@ def _char_length(node: exp.Cast) -> exp.Expression | None:
         return None
     cut = exp.Left(this=exp.cast(node.this.copy(), exp.DataType.build("VARCHAR")),
                    expression=exp.Literal.number(int(n.this)))
+    cut.meta[CHAR_CUT] = True  # the column is still named after the cast's argument
     return exp.Cast(this=cut, to=to.copy())
 
 
