@@ -88,6 +88,8 @@ class Inlined:
             table = self.tables[name]
             marked = _row([_marker(marker, i) for i in range(len(table.columns))], dialect)
             if marked not in sql:
+                if compiled.empty:  # answered from the schema: the SQL never runs
+                    continue
                 raise PgError(E.INTERNAL_ERROR, f'the rows of temporary table "{name}" have no place in the compiled '
                                                 "statement")
             sql = sql.replace(marked, _rows(table, dialect))
