@@ -186,6 +186,13 @@ def type_sql(t: PgColumnType) -> str:
     return name
 
 
+def _read_as(t: PgColumnType) -> str:
+    """The type a column's values are cast to in the warehouse. An unconstrained numeric becomes numeric(38,10), the
+    catalog's own storage for it: a bare DECIMAL is DuckDB's DECIMAL(18,3) and Spark's DECIMAL(10,0), which would
+    round the values."""
+    return "numeric(38,10)" if t.oid == 1700 and t.typmod < 4 else type_sql(t)
+
+
 def _distinct(rows: pa.Table) -> bool:
     n: int = rows.num_rows
     return n < 2 or int(rows.group_by(rows.column_names).aggregate([]).num_rows) == n
@@ -194,7 +201,7 @@ def _distinct(rows: pa.Table) -> bool:
 def _derived(table: TempTable, marker: str) -> str:
     """The SELECT that stands for the table: the marker row (or a NULL row filtered out, when empty), cast."""
     n = len(table.columns)
-    casts = ", ".join(f"CAST(v.c{i} AS {type_sql(t)}) AS {_ident(c)}" for i, (c, t) in enumerate(table.columns))
+    casts = ", ".join(f"CAST(v.c{i} AS {_read_as(t)}) AS {_ident(c)}" for i, (c, t) in enumerate(table.columns))
     names = ", ".join(f"c{i}" for i in range(n))
     if not table.rows.num_rows:
         nulls = ", ".join("NULL" for _ in range(n))

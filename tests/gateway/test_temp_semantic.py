@@ -99,6 +99,21 @@ def test_typed_columns_nulls_and_duplicates(conn: psycopg.Connection[Any],
     assert _sorted(got) == _sorted(want)
 
 
+def test_unconstrained_numeric_keeps_its_digits(conn: psycopg.Connection[Any]) -> None:
+    """A temp table's plain numeric column keeps every digit, in the catalog and when read with a model."""
+    conn.execute("CREATE TEMP TABLE nv (v numeric)")
+    conn.execute("INSERT INTO nv VALUES (0.12345), (1.5), (2), (NULL)")
+    assert conn.execute("SELECT v FROM nv ORDER BY v").fetchall() == [
+        (Decimal("0.12345"),), (Decimal("1.5"),), (Decimal("2"),), (None,)]
+    got = conn.execute("SELECT o.order_id, nv.v FROM orders o JOIN nv ON o.order_id = nv.v ORDER BY 1").fetchall()
+    assert got == [(2, Decimal("2"))]
+    assert conn.execute("SELECT count(*) FROM orders o WHERE o.order_id < (SELECT min(v) FROM nv) + 1").fetchone() \
+        == (1,)
+    assert sorted(v for (v,) in conn.execute(
+        "SELECT nv.v FROM nv LEFT JOIN (SELECT status FROM orders) o ON false").fetchall() if v is not None) \
+        == [Decimal("0.12345"), Decimal("1.5"), Decimal("2")]
+
+
 def test_rows_are_read_when_the_statement_runs(conn: psycopg.Connection[Any]) -> None:
     """A prepared statement sees the temp table's rows as they are at each Execute, as in PostgreSQL."""
     conn.execute("CREATE TEMP TABLE st (s text)")

@@ -34,7 +34,7 @@ from virtual_schema.catalog.pgdata import SystemRelation, arrow_type, duck_type,
 from virtual_schema.catalog.populate import build_rows, role_oid, temp_information_schema_rows
 from virtual_schema.catalog.results import result_columns
 from virtual_schema.catalog.sessioncmds import SessionCommands
-from virtual_schema.catalog.translate import Plan, Translator, parse
+from virtual_schema.catalog.translate import UNCONSTRAINED_SCALE, Plan, Translator, parse
 from virtual_schema.errors import PgError
 from virtual_schema.pgtypes import PgColumnType, pg_type_for_arrow
 from virtual_schema.schema import ColumnKind, ResultColumn, VirtualColumn, VirtualSchema, VirtualTable, stable_oid
@@ -736,6 +736,13 @@ class CatalogSession:
                     changed = True
                 except pa.ArrowInvalid:
                     pass
+            if c.type.oid == 1700 and c.type.typmod == -1 and pa.types.is_decimal(arrays[i].type) \
+                    and arrays[i].type.scale == UNCONSTRAINED_SCALE:
+                # an unconstrained numeric temp column (stored with 10 places) prints its value's own digits
+                arrays[i] = pa.chunked_array([pa.array(
+                    [None if v is None else format(v.normalize(), "f") for v in arrays[i].to_pylist()], pa.string())])
+                changed = True
+                continue
             if c.type.oid == 1042 and c.type.typmod >= 5 and pa.types.is_string(arrays[i].type):
                 # char(n) prints blank-padded to n, as PostgreSQL stores it; expressions over the column see it
                 # unpadded, as PostgreSQL's bpchar semantics do (length, ||, comparisons ignore trailing blanks)

@@ -381,6 +381,12 @@ def _pglast_normalize(sql: str) -> str:
     return "; ".join(RawStream()(s) for s in stmts)
 
 
+# A temp table's unconstrained numeric column is stored as this DECIMAL (PostgreSQL keeps any scale; DuckDB's bare
+# DECIMAL is DECIMAL(18,3) and would round 0.12345 to 0.123); values print without its trailing zeros.
+UNCONSTRAINED_STORAGE = "DECIMAL(38,10)"
+UNCONSTRAINED_SCALE = 10
+
+
 class Translator:
     """Translate one statement against one catalog version."""
 
@@ -541,6 +547,10 @@ class Translator:
                 for c in target.expressions
                 if isinstance(c, exp.ColumnDef)
             ]
+            for c in target.expressions:
+                kind = c.args.get("kind") if isinstance(c, exp.ColumnDef) else None
+                if isinstance(kind, exp.DataType) and kind.this == exp.DataType.Type.DECIMAL and not kind.expressions:
+                    c.set("kind", exp.DataType.build(UNCONSTRAINED_STORAGE))  # DuckDB's bare DECIMAL keeps 3 places
         elif isinstance(tree.expression, exp.Query):
             self._projections(tree.expression)
             names, types = self._plan.names, self._plan.inferred
