@@ -60,6 +60,9 @@ QUERIES = {
     "char_length_casts": "SELECT order_id, status::varchar(3) AS a, CAST(status AS VARCHAR(40)) AS b, "
                          "CAST(order_id AS VARCHAR(1)) AS c, LENGTH(status::char(2)) AS d, "
                          "status::char(4) || '|' AS e, CAST(status AS CHAR(4)) = 'canc' AS f FROM orders",
+    # a cast to numeric without typmod keeps the digits (a bare DECIMAL is DuckDB's (18,3), Spark's (10,0))
+    "bare_numeric_cast": "SELECT order_id, CAST(order_id * 0.00001 AS numeric) AS a, "
+                         "CAST(order_id AS decimal) / 4 AS b FROM orders",
     # numeric operands keep exact division: EXTRACT is numeric in PostgreSQL, 2.0 is numeric
     "numeric_div": "SELECT order_id, EXTRACT(DAY FROM ordered_at) / 4 AS e, order_id / 8.0 AS f FROM orders",
     # ThoughtSpot's quarter start: FLOOR(numeric) and float8 concatenate without a fraction
@@ -361,3 +364,10 @@ def test_char_length_casts_keep_postgresql_column_names(layer: Any, pg: psycopg.
     sql = "SELECT status::varchar(3), CAST(order_id AS CHAR(2)), 'abc'::varchar(2), o.status::text FROM orders o"
     want = pg.execute(sql)  # type: ignore[arg-type]
     assert [c.name for c in layer.compile(sql).columns] == [d.name for d in want.description or ()]
+
+
+def test_power_bi_decimal_cast_keeps_decimals_on_databricks(dbx_layer: Any) -> None:
+    """Power BI's `sum(cast(x as decimal))`: Spark's bare DECIMAL is DECIMAL(10,0), which drops every decimal."""
+    sql = dbx_layer.compile("SELECT status, sum(cast(revenue AS decimal)) AS a0 FROM "
+                            "(SELECT status, revenue FROM orders) t GROUP BY status").sql
+    assert "AS DECIMAL)" not in sql and "AS DECIMAL(38, 10))" in sql

@@ -18,7 +18,7 @@ from sqlglot.dialects.dialect import Dialect
 from sqlglot.dialects.postgres import Postgres
 from sqlglot.generators.databricks import DatabricksGenerator
 
-from virtual_schema.pgextract import ExtractPostgres
+from virtual_schema.pgextract import ExtractPostgres, unconstrained
 
 # PostgreSQL's EXTRACT/date_trunc unit spellings (and Redshift's) → the canonical unit names.
 _UNIT_ALIASES = {
@@ -132,6 +132,15 @@ def _char_length(node: exp.Cast) -> exp.Expression | None:
     return exp.Cast(this=cut, to=to.copy())
 
 
+def _bare_numeric(node: exp.Cast) -> None:
+    """CAST(x AS numeric) without a typmod keeps x's digits in PostgreSQL; a bare DECIMAL is DuckDB's DECIMAL(18,3)
+    and Spark's DECIMAL(10,0) (Power BI's `sum(cast(x as decimal))` lost every decimal on Databricks, and overflowed
+    above 10^10). It becomes DECIMAL(38,10), still announced as numeric without typmod."""
+    to = node.to
+    if to.this == exp.DataType.Type.DECIMAL and not to.expressions:
+        node.set("to", unconstrained(38, 10))
+
+
 def normalize(tree: exp.Expression) -> exp.Expression:
     """Rewrite idioms whose PostgreSQL meaning the targets would not keep if rendered literally."""
     for node in list(tree.find_all(exp.Extract, exp.TimestampTrunc, exp.DateTrunc, exp.DateDiff, exp.TsOrDsDiff,
@@ -141,6 +150,8 @@ def normalize(tree: exp.Expression) -> exp.Expression:
         new = _yyyymmdd_to_date(cast) or _char_length(cast)
         if new is not None:
             cast.replace(new)
+        else:
+            _bare_numeric(cast)
     return tree
 
 
