@@ -179,15 +179,8 @@ class Planning(ConnectionCore):
     def route_query(self, stmt: Statement) -> str:
         """"semantic" when the statement reads a model's table (temp tables it reads beside one are written into
         it, see compile_semantic), else "catalog" (pg_catalog, information_schema, temp tables, constants)."""
-        models = self.app.models
-        semantic = catalog = False
-        for sch, rel in stmt.relations:
-            if sch in (None, "pg_temp") and rel in self.temp_tables:
-                continue
-            if sch in (None, "public") and models.is_semantic_table(rel):
-                semantic = True
-            else:
-                catalog = True
+        kinds = {self.relation_kind(sch, rel) for sch, rel in stmt.relations}
+        semantic, catalog = "semantic" in kinds, "catalog" in kinds
         if semantic and catalog:
             raise PgError(E.FEATURE_NOT_SUPPORTED,
                           "a statement cannot combine semantic tables with pg_catalog or information_schema")
@@ -218,10 +211,16 @@ class Planning(ConnectionCore):
             raise PgError(E.FEATURE_NOT_SUPPORTED, "cached plan must not change result type")
         p.compiled_sql, p.empty, p.param_order = compiled.sql, compiled.empty, compiled.param_order
 
+    def relation_kind(self, schema: str | None, rel: str) -> str:
+        """"temp" (this session's temp table, which shadows a model of the same name), "semantic" or "catalog"."""
+        if schema in (None, "pg_temp") and rel in self.temp_tables:
+            return "temp"
+        if schema in (None, "public") and self.app.models.is_semantic_table(rel):
+            return "semantic"
+        return "catalog"
+
     def reads_semantic(self, stmt: Statement) -> bool:
-        models = self.app.models
-        return any(sch in (None, "public") and not (sch is None and rel in self.temp_tables)
-                   and models.is_semantic_table(rel) for sch, rel in stmt.relations)
+        return any(self.relation_kind(sch, rel) == "semantic" for sch, rel in stmt.relations)
 
     def prepare_load(self, name: str, stmt: Statement, param_oids: Sequence[int]) -> Prepared:
         """CREATE TEMP TABLE … AS / SELECT … INTO TEMP / INSERT INTO temp … SELECT over semantic tables: the SELECT
