@@ -51,6 +51,18 @@ async def _in_thread(fn: Any, *args: Any, interrupt: Any = None) -> Any:
         raise
 
 
+@contextlib.asynccontextmanager
+async def _closing(stream: BatchStream) -> AsyncIterator[BatchStream]:
+    """The stream, closed when the block ends however it ends: cancelled or failed midway, the warehouse statement
+    stops now, not at garbage collection."""
+    try:
+        yield stream
+    finally:
+        aclose = getattr(stream, "aclose", None)
+        if aclose is not None:
+            await aclose()
+
+
 async def _iter_in_thread(batches: Any, interrupt: Any = None) -> AsyncIterator[pa.RecordBatch]:
     """Pull a lazy catalog result in a worker thread so a long catalog query never blocks the loop."""
     if isinstance(batches, (list, tuple)):
@@ -121,16 +133,11 @@ class Results(Planning):
                 await _in_thread(cat.create_temp_table, load.target, [(c, type_sql(t)) for c, t in plan.columns])
             if load.with_data:
                 names = [c for c, _ in plan.columns]
-                stream = self.warehouse_stream(portal)
-                try:
+                async with _closing(self.warehouse_stream(portal)) as stream:
                     async for batch in stream:
                         if batch.num_rows:
                             await _in_thread(cat.append_rows, load.target, names, batch)
                             rows += batch.num_rows
-                finally:
-                    aclose = getattr(stream, "aclose", None)
-                    if aclose is not None:
-                        await aclose()
         except BaseException:
             if own:
                 cat.end(False)
@@ -162,15 +169,11 @@ class Results(Planning):
             stream, result = await self.catalog_stream(plan.query, portal)
             node = "Catalog Engine"
             written = None if result.columns else result.rowcount
-        try:
+        async with _closing(stream):
             async for batch in stream:
                 if first is None and batch.num_rows:
                     first = time.perf_counter() - started
                 rows += batch.num_rows
-        finally:  # cancelled or failed midway: the warehouse statement stops now, not at garbage collection
-            aclose = getattr(stream, "aclose", None)
-            if aclose is not None:
-                await aclose()
         total = time.perf_counter() - started
         return Measured(node, rows if written is None else written, first, total)
 
