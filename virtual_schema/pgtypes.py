@@ -130,6 +130,11 @@ TYPE_ALIASES: dict[str, str] = {
 }
 
 
+# numeric without a typmod where it must live in a fixed DECIMAL (a temp table's column, a bare ::numeric cast on the
+# semantic path): 38 digits, 10 of them decimal places (DuckDB's bare DECIMAL is (18,3), Spark's (10,0))
+UNCONSTRAINED_PRECISION, UNCONSTRAINED_SCALE = 38, 10
+
+
 def numeric_typmod(precision: int, scale: int) -> int:
     """PostgreSQL's atttypmod for numeric(p, s): ((p << 16) | s) + VARHDRSZ."""
     return ((precision << 16) | scale) + 4

@@ -35,7 +35,7 @@ from virtual_schema import errors as E
 from virtual_schema.compiler.api import CompiledQuery
 from virtual_schema.compiler.shape import Constant, render_literal
 from virtual_schema.errors import PgError
-from virtual_schema.pgtypes import PgColumnType
+from virtual_schema.pgtypes import UNCONSTRAINED_PRECISION, UNCONSTRAINED_SCALE, PgColumnType
 
 MAX_ROWS = 100_000  # rows of temp tables one statement may inline (a Tableau filter holds thousands at most)
 
@@ -187,10 +187,12 @@ def type_sql(t: PgColumnType) -> str:
 
 
 def _read_as(t: PgColumnType) -> str:
-    """The type a column's values are cast to in the warehouse. An unconstrained numeric becomes numeric(38,10), the
-    catalog's own storage for it: a bare DECIMAL is DuckDB's DECIMAL(18,3) and Spark's DECIMAL(10,0), which would
-    round the values."""
-    return "numeric(38,10)" if t.oid == 1700 and t.typmod < 4 else type_sql(t)
+    """The type a column's values are cast to in the warehouse. An unconstrained numeric becomes the catalog's own
+    storage for it: a bare DECIMAL is DuckDB's DECIMAL(18,3) and Spark's DECIMAL(10,0), which would round the
+    values."""
+    if t.oid == 1700 and t.typmod < 4:
+        return f"numeric({UNCONSTRAINED_PRECISION},{UNCONSTRAINED_SCALE})"
+    return type_sql(t)
 
 
 def _distinct(rows: pa.Table) -> bool:

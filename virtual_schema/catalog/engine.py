@@ -34,9 +34,9 @@ from virtual_schema.catalog.pgdata import SystemRelation, arrow_type, duck_type,
 from virtual_schema.catalog.populate import build_rows, role_oid, temp_information_schema_rows
 from virtual_schema.catalog.results import result_columns
 from virtual_schema.catalog.sessioncmds import SessionCommands
-from virtual_schema.catalog.translate import UNCONSTRAINED_SCALE, Plan, Translator, parse
+from virtual_schema.catalog.translate import Plan, Translator, parse
 from virtual_schema.errors import PgError
-from virtual_schema.pgtypes import PgColumnType, pg_type_for_arrow
+from virtual_schema.pgtypes import UNCONSTRAINED_SCALE, PgColumnType, pg_type_for_arrow
 from virtual_schema.schema import ColumnKind, ResultColumn, VirtualColumn, VirtualSchema, VirtualTable, stable_oid
 
 _sids = itertools.count(1)
@@ -705,7 +705,8 @@ class CatalogSession:
 
     def create_temp_table(self, name: str, columns: Sequence[tuple[str, str]]) -> None:
         """CREATE TEMP TABLE name (column type, …) with PostgreSQL type names, declared as given. An unconstrained
-        numeric is stored as DOUBLE: its value-dependent scale fits no DuckDB DECIMAL (whose default keeps 3)."""
+        numeric is stored as DOUBLE: on the semantic path it is a double (a numeric division) or a decimal of any
+        scale, which the catalog's DECIMAL(38,10) storage would round."""
         self.execute(f"CREATE TEMP TABLE {_ident(name)} (" + ", ".join(f"{_ident(c)} {t}" for c, t in columns) + ")")
         for c, t in columns:
             if t == "numeric":

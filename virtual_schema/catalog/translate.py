@@ -30,7 +30,14 @@ from virtual_schema.catalog.typeres import literal_type, type_rules
 from virtual_schema.compiler.pgarith import pg_float_text
 from virtual_schema.errors import PgError
 from virtual_schema.pgextract import DATE_PART, ExtractPostgres, check_date_field, field_of, pg_extract
-from virtual_schema.pgtypes import TYPES_BY_NAME, TYPES_BY_OID, PgColumnType, pg_type_for_sql_name
+from virtual_schema.pgtypes import (
+    TYPES_BY_NAME,
+    TYPES_BY_OID,
+    UNCONSTRAINED_PRECISION,
+    UNCONSTRAINED_SCALE,
+    PgColumnType,
+    pg_type_for_sql_name,
+)
 
 REG_NAMES = {
     "regclass": 2205,
@@ -383,8 +390,7 @@ def _pglast_normalize(sql: str) -> str:
 
 # A temp table's unconstrained numeric column is stored as this DECIMAL (PostgreSQL keeps any scale; DuckDB's bare
 # DECIMAL is DECIMAL(18,3) and would round 0.12345 to 0.123); values print without its trailing zeros.
-UNCONSTRAINED_STORAGE = "DECIMAL(38,10)"
-UNCONSTRAINED_SCALE = 10
+UNCONSTRAINED_STORAGE = f"DECIMAL({UNCONSTRAINED_PRECISION},{UNCONSTRAINED_SCALE})"
 
 
 class Translator:

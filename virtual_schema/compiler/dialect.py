@@ -19,6 +19,7 @@ from sqlglot.dialects.postgres import Postgres
 from sqlglot.generators.databricks import DatabricksGenerator
 
 from virtual_schema.pgextract import ExtractPostgres, unconstrained
+from virtual_schema.pgtypes import UNCONSTRAINED_PRECISION, UNCONSTRAINED_SCALE
 
 # PostgreSQL's EXTRACT/date_trunc unit spellings (and Redshift's) → the canonical unit names.
 _UNIT_ALIASES = {
@@ -138,7 +139,7 @@ def _bare_numeric(node: exp.Cast) -> None:
     above 10^10). It becomes DECIMAL(38,10), still announced as numeric without typmod."""
     to = node.to
     if to.this == exp.DataType.Type.DECIMAL and not to.expressions:
-        node.set("to", unconstrained(38, 10))
+        node.set("to", unconstrained(UNCONSTRAINED_PRECISION, UNCONSTRAINED_SCALE))
 
 
 def normalize(tree: exp.Expression) -> exp.Expression:
