@@ -485,10 +485,10 @@ class CatalogSession:
     def relation_visible(self, oid: int) -> bool:
         """pg_table_is_visible: pg_catalog, the search path, and this session's temp tables (PostgreSQL searches
         pg_temp first, implicitly)."""
-        if oid in self.temp_oids().values():
-            return True
         n = self.engine.current.rows.rel_names.get(oid)
-        return n is not None and (n[0] == "pg_catalog" or n[0] in self.current_schemas(True))
+        if n is None:  # (the temp OIDs are hashed only for a relation the catalog does not hold: \dt asks per row)
+            return bool(self.temp_tables) and oid in self.temp_oids().values()
+        return n[0] == "pg_catalog" or n[0] in self.current_schemas(True)
 
     def type_visible(self, oid: int) -> bool:
         t = self.engine.current.rows.type_names.get(oid)
