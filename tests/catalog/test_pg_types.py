@@ -8,15 +8,12 @@ type OID and typmod as PostgreSQL and print the same text (through the gateway's
 from __future__ import annotations
 
 import struct
-from collections.abc import Iterator
 from typing import Any
 
 import psycopg
 import pytest
 
 from gateway.protocol.rowenc import RowEncoder
-from tests.catalog import pgserver
-from tests.catalog.fixtures import catalog_session
 from virtual_schema.catalog.engine import CatalogSession
 from virtual_schema.errors import PgError
 
@@ -262,19 +259,6 @@ DOMAIN_QUERIES = [
 ]
 
 
-@pytest.fixture(scope="module")
-def pg_conn() -> Iterator[psycopg.Connection[Any]]:
-    with pgserver.connection() as conn:
-        conn.execute("SET TimeZone = 'UTC'")
-        yield conn
-
-
-@pytest.fixture(scope="module")
-def session() -> Iterator[CatalogSession]:
-    with catalog_session({"timezone": "UTC"}) as s:
-        yield s
-
-
 Shape = list[tuple[str, int, int]]
 
 
@@ -316,29 +300,29 @@ def _ours(session: CatalogSession, sql: str) -> tuple[Shape, list[list[str | Non
 
 
 @pytest.mark.parametrize("expr", CASTS + COMBINED + FUNCTIONS)
-def test_expression_type_and_text(expr: str, pg_conn: psycopg.Connection[Any], session: CatalogSession) -> None:
+def test_expression_type_and_text(expr: str, pg_utc: psycopg.Connection[Any], catalog_utc: CatalogSession) -> None:
     sql = f"SELECT {expr}"
-    assert _ours(session, sql) == _pg(pg_conn, sql)
+    assert _ours(catalog_utc, sql) == _pg(pg_utc, sql)
 
 
 @pytest.mark.parametrize("expr", SETOPS)
-def test_set_operation_types(expr: str, pg_conn: psycopg.Connection[Any], session: CatalogSession) -> None:
+def test_set_operation_types(expr: str, pg_utc: psycopg.Connection[Any], catalog_utc: CatalogSession) -> None:
     sql = f"SELECT {expr}"
     try:
-        want = _pg(pg_conn, sql)
+        want = _pg(pg_utc, sql)
     except psycopg.Error as e:
         with pytest.raises(PgError) as ours:
-            session.execute(sql)
+            catalog_utc.execute(sql)
         assert ours.value.sqlstate == e.sqlstate
         return
-    got = _ours(session, sql)
+    got = _ours(catalog_utc, sql)
     assert (got[0], sorted(got[1], key=repr)) == (want[0], sorted(want[1], key=repr))
 
 
 @pytest.mark.parametrize("sql", DOMAIN_QUERIES)
-def test_information_schema_domain_resolution(sql: str, pg_conn: psycopg.Connection[Any],
-                                              session: CatalogSession) -> None:
-    assert _ours(session, sql)[0] == _pg(pg_conn, sql)[0]
+def test_information_schema_domain_resolution(sql: str, pg_utc: psycopg.Connection[Any],
+                                              catalog_utc: CatalogSession) -> None:
+    assert _ours(catalog_utc, sql)[0] == _pg(pg_utc, sql)[0]
 
 
 @pytest.mark.parametrize(
@@ -346,11 +330,11 @@ def test_information_schema_domain_resolution(sql: str, pg_conn: psycopg.Connect
     [("'10.1.2.3/8'::cidr", "22P02"), ("'zz'::macaddr", "22P02"), ("'1012'::varbit", "22P02"),
      ("'12'::bit(3)", "22P02"), ("'{\"a\":'::jsonb", "22P02"), ("'[5,1]'::int4range", "22000")],
 )
-def test_invalid_input_same_sqlstate(expr: str, sqlstate: str, pg_conn: psycopg.Connection[Any],
-                                     session: CatalogSession) -> None:
+def test_invalid_input_same_sqlstate(expr: str, sqlstate: str, pg_utc: psycopg.Connection[Any],
+                                     catalog_utc: CatalogSession) -> None:
     with pytest.raises(psycopg.Error) as pg_err:
-        pg_conn.execute(f"SELECT {expr}")
+        pg_utc.execute(f"SELECT {expr}")
     assert pg_err.value.sqlstate == sqlstate
     with pytest.raises(PgError) as ours:
-        session.execute(f"SELECT {expr}")
+        catalog_utc.execute(f"SELECT {expr}")
     assert ours.value.sqlstate == sqlstate

@@ -8,7 +8,6 @@ what a client would read from either server.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import psycopg
@@ -20,8 +19,6 @@ from gateway.protocol import messages as m
 from gateway.protocol.codec import BackendDecoder
 from gateway.protocol.rowenc import RowEncoder
 from gateway.session.results import _REG_TYPES
-from tests.catalog import pgserver
-from tests.catalog.fixtures import catalog_session
 from tests.pgserver import postgres_available
 from virtual_schema.catalog.engine import CatalogSession
 from virtual_schema.errors import PgError
@@ -124,19 +121,6 @@ EXPRESSIONS = ARITHMETIC + CASTS + MATH + STRINGS + CONDITIONALS + DATES
 Answer = tuple[Any, ...]
 
 
-@pytest.fixture(scope="module")
-def pg_conn() -> Iterator[psycopg.Connection[Any]]:
-    with pgserver.connection() as conn:
-        conn.execute("SET timezone = 'UTC'")
-        yield conn
-
-
-@pytest.fixture(scope="module")
-def session() -> Iterator[CatalogSession]:
-    with catalog_session() as s:
-        yield s
-
-
 def pg_answer(conn: psycopg.Connection[Any], sql: str, fmt: int) -> Answer:
     """PostgreSQL's (type OID, value bytes) of a one-value statement, or ("error", SQLSTATE)."""
     res = conn.pgconn.exec_params(sql.encode(), [], result_format=fmt)
@@ -166,10 +150,10 @@ def our_answer(session: CatalogSession, sql: str, fmt: int) -> Answer:
 
 @pytest.mark.parametrize("fmt", [0, 1], ids=["text", "binary"])
 @pytest.mark.parametrize("expr", EXPRESSIONS)
-def test_scalar_matches_postgres(pg_conn: psycopg.Connection[Any], session: CatalogSession, expr: str,
+def test_scalar_matches_postgres(pg_utc: psycopg.Connection[Any], catalog_utc: CatalogSession, expr: str,
                                  fmt: int) -> None:
     sql = f"SELECT {expr}"
-    assert our_answer(session, sql, fmt) == pg_answer(pg_conn, sql, fmt)
+    assert our_answer(catalog_utc, sql, fmt) == pg_answer(pg_utc, sql, fmt)
 
 
 TEMP_SETUP = [
@@ -195,24 +179,24 @@ TEMP_QUERIES = [
 ]
 
 
-def test_temp_table_numeric_division(pg_conn: psycopg.Connection[Any], session: CatalogSession) -> None:
+def test_temp_table_numeric_division(pg_utc: psycopg.Connection[Any], catalog_utc: CatalogSession) -> None:
     """Division over a temp table's numeric columns (an aggregate, a row, NULL, in WHERE and ORDER BY)."""
     for sql in TEMP_SETUP:
-        pg_conn.execute(sql)
-        session.execute(sql)
+        pg_utc.execute(sql)
+        catalog_utc.execute(sql)
     try:
         differences = []
         for sql in TEMP_QUERIES:
-            want, got = pg_answer(pg_conn, sql, 0), our_answer(session, sql, 0)
+            want, got = pg_answer(pg_utc, sql, 0), our_answer(catalog_utc, sql, 0)
             if want != got:
                 differences.append(f"{sql}\n  PostgreSQL: {want}\n  ours:       {got}")
         assert not differences, "\n".join(differences)
     finally:
-        pg_conn.execute("DROP TABLE parity_n")
-        session.execute("DROP TABLE parity_n")
+        pg_utc.execute("DROP TABLE parity_n")
+        catalog_utc.execute("DROP TABLE parity_n")
 
 
-def test_temp_table_created_from_quotients(pg_conn: psycopg.Connection[Any], session: CatalogSession) -> None:
+def test_temp_table_created_from_quotients(pg_utc: psycopg.Connection[Any], catalog_utc: CatalogSession) -> None:
     """CREATE TEMP TABLE … AS SELECT of exact quotients: the new numeric columns take arithmetic, comparisons and
     aggregates like PostgreSQL's (stored as doubles here, so compared by value, not by text)."""
     setup = ["CREATE TEMP TABLE parity_src (id int, x numeric, y numeric(10,2))",
@@ -221,19 +205,19 @@ def test_temp_table_created_from_quotients(pg_conn: psycopg.Connection[Any], ses
     queries = ["SELECT id, q * 3, r + 1, q > 0.6 FROM parity_q ORDER BY id",
                "SELECT sum(q), max(r), count(*) FILTER (WHERE q < 0.6) FROM parity_q"]
     for sql in setup:
-        pg_conn.execute(sql)
-        session.execute(sql)
+        pg_utc.execute(sql)
+        catalog_utc.execute(sql)
     try:
         for sql in queries:
-            ours = session.execute(sql)
+            ours = catalog_utc.execute(sql)
             table = pa.Table.from_batches(list(ours.batches))
             got = list(zip(*(c.to_pylist() for c in table.columns), strict=True))  # names repeat: ?column?
-            want = pg_conn.execute(sql).fetchall()
-            assert [c.type.oid for c in ours.columns] == [d.type_code for d in pg_conn.execute(sql).description or ()]
+            want = pg_utc.execute(sql).fetchall()
+            assert [c.type.oid for c in ours.columns] == [d.type_code for d in pg_utc.execute(sql).description or ()]
             assert [tuple(float(v) if v is not None and not isinstance(v, bool) else v for v in r) for r in got] == \
                 [tuple(pytest.approx(float(v)) if v is not None and not isinstance(v, bool) else v for v in r)
                  for r in want]
     finally:
         for t in ("parity_q", "parity_src"):
-            pg_conn.execute(f"DROP TABLE {t}")
-            session.execute(f"DROP TABLE {t}")
+            pg_utc.execute(f"DROP TABLE {t}")
+            catalog_utc.execute(f"DROP TABLE {t}")
