@@ -66,7 +66,8 @@ class ExplainPlan:
 
 
 def char_offset(sql: str, location: int) -> int:
-    """The character offset in `sql` of a byte offset from PostgreSQL's parser or scanner (pglast counts bytes)."""
+    """The character offset in `sql` of a parse-tree location (pglast's parse tree counts bytes; its scanner's tokens
+    count characters already)."""
     return len(sql.encode()[:location].decode(errors="ignore"))
 
 

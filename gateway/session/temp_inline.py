@@ -145,11 +145,11 @@ def _references(sql: str, temp: Collection[str]) -> list[tuple[str, int, int, bo
     by_start = {t.start: i for i, t in enumerate(tokens)}
     out = []
     for rv in hits:
-        i = by_start[rv["location"]]
+        start = char_offset(sql, rv["location"])  # parse-tree locations count bytes, the scanner's characters
+        i = by_start[start]
         if rv.get("schemaname"):
             i += 2  # pg_temp . name
-        out.append((rv["relname"], char_offset(sql, rv["location"]), char_offset(sql, tokens[i].end + 1),
-                    "alias" in rv))
+        out.append((rv["relname"], start, tokens[i].end + 1, "alias" in rv))
     return out
 
 

@@ -76,17 +76,18 @@ def load_of(stmt: Statement) -> Load:
     names = [t.name for t in tokens]
 
     def after_relation(location: int, schema: bool) -> int:
-        i = next(k for k, t in enumerate(tokens) if t.start == location)
+        start = char_offset(sql, location)  # parse-tree locations count bytes, the scanner's characters
+        i = next(k for k, t in enumerate(tokens) if t.start == start)
         return i + (3 if schema else 1)
 
     def text(start: int, end: int) -> str:  # tokens [start, end)
-        return sql[char_offset(sql, tokens[start].start):char_offset(sql, tokens[end - 1].end + 1)]
+        return sql[tokens[start].start:tokens[end - 1].end + 1]
 
     if "intoClause" in node:  # SELECT … INTO TEMP t FROM …: the statement without its INTO clause
         rel = node["intoClause"]["rel"]
         end = after_relation(rel["location"], bool(rel.get("schemaname")))
         start = max(k for k in range(end) if names[k] == "INTO")
-        query = sql[:char_offset(sql, tokens[start].start)] + sql[char_offset(sql, tokens[end - 1].end + 1):]
+        query = sql[:tokens[start].start] + sql[tokens[end - 1].end + 1:]
         return Load(query, rel["relname"], True, (), True, False)
     if stmt.node_type == "CreateTableAsStmt":
         into = node["into"]

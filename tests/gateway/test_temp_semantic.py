@@ -235,3 +235,21 @@ def test_load_through_the_extended_protocol_with_parameters(conn: psycopg.Connec
                      prepare=True)
     want = conn.execute("SELECT channel, order_count FROM orders WHERE status = 'completed'").fetchall()
     assert _sorted(conn.execute("SELECT * FROM ch").fetchall()) == _sorted(want * 2)
+
+
+def test_text_beyond_ascii_before_the_temp_table(conn: psycopg.Connection[Any],
+                                                 warehouse: duckdb.DuckDBPyConnection) -> None:
+    """Non-ASCII text ahead of a temp table's name or a load's SELECT (PostgreSQL's parse tree counts bytes, its
+    scanner characters): the statement is cut where it was written."""
+    conn.execute('CREATE TEMP TABLE "filtré" (s text)')
+    conn.execute("""INSERT INTO "filtré" VALUES ('completed'), ('déjà vu')""")
+    got = conn.execute("""SELECT 'é€' AS label, count(*) AS n FROM orders o JOIN "filtré" f ON f.s = o.status"""
+                       ).fetchall()
+    want = warehouse.execute("SELECT 'é€', COUNT(*) FROM orders WHERE status = 'completed'").fetchall()
+    assert got == want
+    cur = conn.execute("""CREATE TEMP TABLE "résumé" AS SELECT 'ü' AS u, status FROM orders WHERE channel = 'web'""")
+    n = warehouse.execute("SELECT COUNT(DISTINCT status) FROM orders WHERE channel = 'web'").fetchone()
+    assert n is not None and cur.statusmessage == f"SELECT {n[0]}"
+    assert conn.execute('SELECT DISTINCT u FROM "résumé"').fetchall() == [("ü",)]
+    cur = conn.execute("""SELECT 'ß' AS s, status INTO TEMP "übrig" FROM orders WHERE channel = 'web'""")
+    assert cur.statusmessage == f"SELECT {n[0]}"
