@@ -151,6 +151,9 @@ VALUE_QUERIES = [
               E'x\\y' ~ 'x', 'abc' ~* 'B', array_length(ARRAY[1, 2, 3], 1)""",
     """SELECT word, catcode, barelabel FROM pg_get_keywords() WHERE word IN ('select', 'user', 'abort') ORDER BY 1""",
     """SELECT generate_series(1, 3) AS g, unnest(ARRAY['a', 'b', 'c']) AS u""",
+    """VALUES (1, 'a'), (2, NULL) ORDER BY 1 DESC LIMIT 1""",
+    """SELECT * FROM (VALUES (1, 2.5, 'x'), (3, NULL, 'y')) AS v(a) ORDER BY a""",
+    """SELECT column1, v.column2 FROM (VALUES (true, DATE '2024-01-01')) v""",
 ]
 
 

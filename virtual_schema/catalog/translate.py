@@ -421,6 +421,9 @@ class Translator:
             raise PgError(E.SYNTAX_ERROR, "cannot insert multiple commands into a prepared statement")
         tree = stmts[0]
         plan = Plan("select", "", [], [])
+        if isinstance(tree, exp.Values):
+            tree = _values_query(tree)
+        _values_column_names(tree)
         if isinstance(tree, exp.Command):
             raise PgError(E.FEATURE_NOT_SUPPORTED, f"statement not supported by the catalog: {sql.strip()[:60]}")
         if isinstance(tree, exp.Select) and tree.args.get("into") is not None:
@@ -2010,6 +2013,34 @@ def _plain_insert_target(tree: exp.Insert) -> None:
     for col in returning.find_all(exp.Column) if returning is not None else ():
         if col.table == alias.name:
             col.set("table", table.this.copy())
+
+
+def _values_query(values: exp.Values) -> exp.Query:
+    """A top-level `VALUES (…), (…) [ORDER BY …] [LIMIT …]` as the SELECT PostgreSQL answers it with: columns
+    column1, column2, … of a derived table named *VALUES*."""
+    rows = values.expressions
+    width = len(rows[0].expressions) if rows and isinstance(rows[0], exp.Tuple) else 1
+    alias = exp.TableAlias(this=exp.to_identifier("*VALUES*"),
+                           columns=[exp.to_identifier(f"column{i + 1}") for i in range(width)])
+    query = exp.select("*").from_(exp.Values(expressions=rows, alias=alias))
+    for key in ("order", "limit", "offset"):
+        if values.args.get(key) is not None:
+            query.set(key, values.args[key])
+    return query
+
+
+def _values_column_names(tree: exp.Expr) -> None:
+    """A VALUES list in FROM names the columns its alias does not as PostgreSQL does (column1, column2, …), not
+    as DuckDB does (col0, …)."""
+    for values in tree.find_all(exp.Values):
+        alias = values.args.get("alias")
+        rows = values.expressions
+        if alias is None or not rows or not isinstance(rows[0], exp.Tuple):
+            continue
+        named = list(alias.columns)
+        width = len(rows[0].expressions)
+        if len(named) < width:
+            alias.set("columns", named + [exp.to_identifier(f"column{i + 1}") for i in range(len(named), width)])
 
 
 def _fold_identifiers(target: exp.Expr) -> None:
