@@ -22,6 +22,7 @@ from pglast.parser import ParseError, parse_sql_json
 
 from virtual_schema.errors import (
     FEATURE_NOT_SUPPORTED,
+    INSUFFICIENT_PRIVILEGE,
     READ_ONLY_SQL_TRANSACTION,
     SYNTAX_ERROR,
     PgError,
@@ -43,6 +44,7 @@ class Kind(StrEnum):
     QUERY = "query"  # a reading statement: semantic or catalog, decided per session (temp tables)
     TEMP_DDL = "temp_ddl"  # CREATE TEMP TABLE, SELECT INTO TEMP, INSERT/UPDATE/DELETE/TRUNCATE/DROP of temp tables
     EXPLAIN = "explain"
+    COPY = "copy"  # COPY … TO STDOUT (rows of a query or relation) and COPY … FROM STDIN (into a temp table)
     REJECTED = "rejected"
 
 
@@ -80,6 +82,7 @@ _TAGS = {
     "TruncateStmt": "TRUNCATE TABLE",
     "DropStmt": "DROP TABLE",
     "ExplainStmt": "EXPLAIN",
+    "CopyStmt": "COPY",
 }
 
 
@@ -169,11 +172,31 @@ def _classify(text: str, node_type: str, node: dict[str, Any]) -> Statement:
     if node_type == "ExplainStmt":
         return Statement(Kind.EXPLAIN, text, node_type, node,
                          relations=tuple(read_relations(node["query"])))
-    if node_type in ("CopyStmt",):
-        return Statement(Kind.REJECTED, text, node_type, node,
-                         error=PgError(FEATURE_NOT_SUPPORTED, "COPY is not supported by this gateway",
-                                       hint="Use SELECT; results stream in row batches."))
+    if node_type == "CopyStmt":
+        return _copy(text, node)
     return _rejected(text, node_type, node, _command_name(node_type, node))
+
+
+def _copy(text: str, node: dict[str, Any]) -> Statement:
+    """COPY to the client or from it; a server file or program is refused as PostgreSQL refuses it to a user
+    without pg_write_server_files / pg_execute_server_program."""
+    hint = "Anyone can COPY to stdout or from stdin. psql's \\copy command also works for anyone."
+    if node.get("is_program"):
+        return Statement(Kind.REJECTED, text, "CopyStmt", node, error=PgError(
+            INSUFFICIENT_PRIVILEGE, "must be superuser or have privileges of the pg_execute_server_program role "
+            "to COPY to or from an external program", hint=hint))
+    if node.get("filename") is not None:
+        direction = "from" if node.get("is_from") else "to"
+        role = "pg_read_server_files" if node.get("is_from") else "pg_write_server_files"
+        return Statement(Kind.REJECTED, text, "CopyStmt", node, error=PgError(
+            INSUFFICIENT_PRIVILEGE, f"must be superuser or have privileges of the {role} role to COPY {direction} "
+            "a file", hint=hint))
+    rel: dict[str, Any] | None = node.get("relation")
+    if node.get("is_from") and rel is not None:
+        target = (rel.get("schemaname"), rel["relname"])
+        return Statement(Kind.COPY, text, "CopyStmt", node, relations=(target,), written=(target,))
+    reads = tuple(read_relations(node["query"])) if rel is None else ((rel.get("schemaname"), rel["relname"]),)
+    return Statement(Kind.COPY, text, "CopyStmt", node, relations=reads)
 
 
 _WRITES = {

@@ -384,7 +384,16 @@ _BACKEND: dict[int, tuple[Callable[[_Reader], m.BackendMessage], str]] = {
                "ParameterDescription"),
     ord("s"): (lambda r: m.PortalSuspended(), "PortalSuspended"),
     ord("v"): (_parse_negotiate, "NegotiateProtocolVersion"),
+    ord("H"): (lambda r: m.CopyOutResponse(*_parse_copy_response(r)), "CopyOutResponse"),
+    ord("G"): (lambda r: m.CopyInResponse(*_parse_copy_response(r)), "CopyInResponse"),
+    ord("d"): (lambda r: m.CopyData(r.rest()), "CopyData"),
+    ord("c"): (lambda r: m.CopyDone(), "CopyDone"),
 }
+
+
+def _parse_copy_response(r: _Reader) -> tuple[int, tuple[int, ...]]:
+    fmt = ord(r.byte())
+    return fmt, tuple(r.int16() for _ in range(r.uint16()))
 
 
 class BackendDecoder:
@@ -488,7 +497,15 @@ _BACKEND_ENCODERS: dict[type, Callable[[Any], bytes]] = {
     m.AuthenticationSASLContinue: lambda x: _msg(b"R", _I32.pack(11) + x.data),
     m.AuthenticationSASLFinal: lambda x: _msg(b"R", _I32.pack(12) + x.data),
     m.NegotiateProtocolVersion: _enc_negotiate,
+    m.CopyOutResponse: lambda x: _msg(b"H", _enc_copy_response(x.format, x.column_formats)),
+    m.CopyInResponse: lambda x: _msg(b"G", _enc_copy_response(x.format, x.column_formats)),
+    m.CopyData: lambda x: _msg(b"d", x.data),
+    m.CopyDone: lambda x: COPY_DONE,
 }
+
+
+def _enc_copy_response(fmt: int, columns: tuple[int, ...]) -> bytes:
+    return bytes([fmt]) + _U16.pack(len(columns)) + b"".join(_I16.pack(f) for f in columns)
 
 
 def encode_backend(msg: m.BackendMessage) -> bytes:

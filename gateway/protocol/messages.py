@@ -274,6 +274,22 @@ class PortalSuspended:
 
 
 @dataclass(frozen=True, slots=True)
+class CopyOutResponse:
+    """COPY … TO STDOUT begins: the overall format (0 text, 1 binary) and each column's."""
+
+    format: int
+    column_formats: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class CopyInResponse:
+    """COPY … FROM STDIN begins: the client sends CopyData, then CopyDone or CopyFail."""
+
+    format: int
+    column_formats: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class NegotiateProtocolVersion:
     newest_minor: int
     unrecognized: tuple[str, ...]
@@ -284,4 +300,5 @@ BackendMessage: TypeAlias = (
     | AuthenticationSASLFinal | ParameterStatus | BackendKeyData | ReadyForQuery | RowDescription | DataRow
     | CommandComplete | EmptyQueryResponse | ErrorResponse | NoticeResponse | ParseComplete | BindComplete
     | CloseComplete | NoData | ParameterDescription | PortalSuspended | NegotiateProtocolVersion
+    | CopyOutResponse | CopyInResponse | CopyData | CopyDone
 )

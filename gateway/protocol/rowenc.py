@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import importlib
 import struct
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -33,7 +34,7 @@ from virtual_schema import pgtypes as t
 from virtual_schema.pgtypes import PgColumnType
 from virtual_schema.schema import ResultColumn
 
-__all__ = ["RowEncoder", "describe_fields", "result_formats"]
+__all__ = ["KernelLoader", "RowEncoder", "describe_fields", "result_formats"]
 
 CHUNK_ROWS = 65536
 KERNEL_LOAD_ROWS = 8192  # a batch at least this large starts loading the compiled writer
@@ -783,13 +784,15 @@ def _small_values(arr: pa.Array) -> list[Any]:
 USE_KERNEL = True  # tests switch it off to compare with the numpy assembler
 
 
-class _KernelLoader:
-    """rowkern.py (numba) is imported and its functions compiled (or loaded from numba's cache) in a
-    background thread the first time a large batch asks for them: importing numba takes a fraction of a
-    second and a cold compile several seconds, which neither a process that never streams a large result
-    nor the first large result should wait for. Until it is ready the numpy assembler encodes."""
+class KernelLoader:
+    """A numba module (rowkern.py, copykern.py) is imported and its functions compiled (or loaded from numba's
+    cache) in a background thread the first time a large batch asks for them: importing numba takes a fraction of
+    a second and a cold compile several seconds, which neither a process that never streams a large result nor the
+    first large result should wait for. Until it is ready the caller uses its numpy or Python path."""
 
-    def __init__(self) -> None:
+    def __init__(self, module: str, warm: Callable[[ModuleType], None]) -> None:
+        self._name = module
+        self._warm = warm
         self._lock = threading.Lock()
         self._done = threading.Event()
         self._module: ModuleType | None = None
@@ -801,18 +804,17 @@ class _KernelLoader:
         with self._lock:
             if not self._started:
                 self._started = True
-                threading.Thread(target=self._load, name="rowkern-compile", daemon=True).start()
+                threading.Thread(target=self._load, name=f"{self._name}-compile", daemon=True).start()
         if wait:
             self._done.wait()
         return self._module
 
     def _load(self) -> None:
         try:
-            from gateway.protocol import rowkern
-
-            _warm(rowkern)
-            self._module = rowkern
-        except (ImportError, RuntimeError, OSError):  # no numba, or no usable cache directory: numpy it is
+            module = importlib.import_module(self._name)
+            self._warm(module)
+            self._module = module
+        except (ImportError, RuntimeError, OSError):  # no numba, or no usable cache directory
             self._module = None
         finally:
             self._done.set()
@@ -826,11 +828,11 @@ def _warm(kern: ModuleType) -> None:
     kern.float_scales(np.zeros(1), np.zeros(1, np.uint8), 8, np.zeros(1, np.int64), np.zeros(1, np.int64))
 
 
-_LOADER = _KernelLoader()
+_LOADER = KernelLoader("gateway.protocol.rowkern", _warm)
 
 
 def _kernel(*, wait: bool = False, load: bool = True) -> ModuleType | None:
-    """The compiled writer when it is ready (see _KernelLoader); None: use the numpy assembler. With
+    """The compiled writer when it is ready (see KernelLoader); None: use the numpy assembler. With
     load=False an absent writer is not asked for."""
     return _LOADER.get(wait=wait, load=load)
 

@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import contextlib
 import time
+from collections.abc import Callable
 
 import pyarrow as pa
 import structlog
 
 from gateway.protocol import messages as m
 from gateway.protocol.codec import error_response
+from gateway.protocol.copyfmt import CopyWriter
 from gateway.protocol.rowenc import RowEncoder, describe_fields
 from gateway.router import Kind, split
 from gateway.session import commands
@@ -105,6 +107,8 @@ class Execution(Cursors):
                 rows = await self.guarded(self.stream_rows(portal, max_rows))
             elif kind is Kind.FETCH:
                 rows = await self.guarded(self.fetch(stmt, send_description))
+            elif kind is Kind.COPY:
+                rows = await self.guarded(self.copy_out(portal))
             else:
                 self.session_command(portal)
         except Exception as exc:
@@ -143,15 +147,45 @@ class Execution(Cursors):
         self.send(m.CommandComplete(self.command_tag(portal)))
         return sent
 
-    async def send_batch(self, encoder: RowEncoder, batch: pa.RecordBatch) -> None:
+    async def copy_out(self, portal: Portal) -> int:
+        """COPY … TO STDOUT: CopyOutResponse, then one CopyData per row as the warehouse (or catalog) sends batches,
+        with the same backpressure as DataRows, then CopyDone and `COPY n`. A failure midway is an ErrorResponse in
+        place of CopyDone, as in PostgreSQL."""
+        plan = portal.prepared.copy
+        assert plan is not None
+        if plan.query.param_types:
+            raise PgError(E.PARAMETER_NOT_FOUND, "there is no parameter $1")
+        rows = self.make_portal("", plan.query, (), (1,) if plan.format.kind == "binary" else ())
+        rows.start = lambda: self.start_stream(rows)
+        encoder = self.encoder_for(rows)
+        writer = CopyWriter(plan.format, plan.names)
+        reg_binary = self.reg_binary_columns(rows)
+        sent = 0
+        try:
+            self.send_raw(writer.begin())
+            async with contextlib.aclosing(rows.next_rows(None)) as batches:
+                async for batch in batches:
+                    if reg_binary:
+                        batch = self.reg_names_to_oids(batch, reg_binary)
+                    await self.send_batch(encoder, batch, writer.rows)
+                    sent += batch.num_rows
+        finally:
+            await rows.close()
+        self.send_raw(writer.end())
+        self.send(m.CommandComplete(f"COPY {sent}"))
+        return sent
+
+    async def send_batch(self, encoder: RowEncoder, batch: pa.RecordBatch,
+                         reframe: Callable[[bytes | memoryview], bytes | memoryview] | None = None) -> None:
         """Rows join the reply buffer: a small result leaves in one write together with its CommandComplete
         and ReadyForQuery. A large batch is encoded piece by piece and each piece handed to the socket at
         once, so the client parses rows while the rest are encoded. Backpressure is per piece: once the
         transport holds more than the socket took, encoding waits for it to drain, so a slow client never
-        makes the gateway copy a whole batch into its own buffer (PostgreSQL blocks in send() the same way)."""
+        makes the gateway copy a whole batch into its own buffer (PostgreSQL blocks in send() the same way).
+        `reframe` turns each piece of DataRows into other messages (COPY's CopyData) before it is sent."""
         transport = self.writer.transport
         for piece in encoder.encode_pieces(batch, PIECE_ROWS):
-            self.send_raw(piece)
+            self.send_raw(piece if reframe is None else reframe(piece))
             if self.out_size >= PIECE_BYTES:
                 self.write_out()
                 if transport.get_write_buffer_size():

@@ -13,8 +13,11 @@ from pglast.parser import scan
 from gateway.router import Kind, Statement, is_catalog_relation, split
 from gateway.session import commands
 from gateway.session.constant import constant_query
+from gateway.session.copy_options import copy_options
+from gateway.session.copy_plan import CopyPlan, copy_columns, relation_query, wire_format
+from gateway.session.copy_plan import query_text as copy_query_text
 from gateway.session.core import ConnectionCore
-from gateway.session.explain import FORMAT_TYPE_OIDS, ExplainPlan, char_offset, explain_options
+from gateway.session.explain import FORMAT_TYPE_OIDS, ExplainPlan, explain_options
 from gateway.session.portals import Portal, Prepared
 from gateway.session.temp_inline import TempTable, inline, read_temp_tables
 from gateway.session.temp_load import load_of, plan_load
@@ -65,7 +68,7 @@ def _explain_inner(stmt: Statement) -> tuple[str, int]:
             i += 1
     if i >= len(tokens):
         raise PgError(E.SYNTAX_ERROR, "EXPLAIN needs a query")
-    offset = char_offset(stmt.sql, tokens[i].start)
+    offset = tokens[i].start  # the scanner counts characters
     return stmt.sql[offset:], offset
 
 
@@ -118,6 +121,8 @@ class Planning(ConnectionCore):
             return p
         if kind is Kind.EXPLAIN:
             return self.prepare_explain(name, stmt, param_oids)
+        if kind is Kind.COPY:
+            return self.prepare_copy(name, stmt)
         if kind is Kind.QUERY:
             if not param_oids and not stmt.relations:
                 const = constant_query(stmt)
@@ -175,6 +180,56 @@ class Planning(ConnectionCore):
             raise _shifted(err, offset) from None
         plan = ExplainPlan(_CATALOG_PLAN, "catalog", analyze, fmt, query, inner, (time.perf_counter() - started) * 1000)
         return Prepared(name, stmt, desc.param_types, columns, "explain", explain=plan)
+
+    def prepare_copy(self, name: str, stmt: Statement) -> Prepared:
+        """COPY … TO STDOUT: its rows planned as the SELECT it stands for (a query, or a relation's columns), and
+        how they are written. A COPY statement takes no parameters and describes as NoData, as in PostgreSQL."""
+        node = split(stmt.sql)[0].node  # locations relative to this statement's own text
+        is_from = bool(node.get("is_from"))
+        options = copy_options(node, is_from)
+        if is_from:
+            raise PgError(E.FEATURE_NOT_SUPPORTED, "COPY FROM is not supported by this gateway")
+        rel = node.get("relation")
+        relation: str | None = None
+        relation_columns: list[str] = []
+        if rel is None:
+            query, offset = copy_query_text(stmt.sql)
+            inner = split(query)[0]
+            if inner.kind is not Kind.QUERY:
+                writes = inner.node_type in ("InsertStmt", "UpdateStmt", "DeleteStmt")
+                if writes and not inner.node.get("returningList"):
+                    raise PgError(E.FEATURE_NOT_SUPPORTED, "COPY query must have a RETURNING clause")
+                raise PgError(E.FEATURE_NOT_SUPPORTED, f"COPY ({inner.tag} …) TO is not supported by this gateway",
+                              hint="COPY a SELECT, VALUES or TABLE query.")
+            try:
+                rows = self.prepare("", inner, ())
+            except PgError as err:
+                raise _shifted(err, offset) from None
+        else:
+            schema, relation = rel.get("schemaname"), rel["relname"]
+            if self.relation_kind(schema, relation) == "catalog":
+                self.check_copy_relation(schema, relation)
+            rows = self.prepare("", split(relation_query(schema, relation, None))[0], ())
+            relation_columns = [c.name for c in rows.columns or ()]
+            listed = [item["String"]["sval"] for item in node.get("attlist") or ()]
+            if listed:
+                cols = copy_columns(relation, relation_columns, listed)
+                rows = self.prepare("", split(relation_query(schema, relation, cols))[0], ())
+        names = tuple(c.name for c in rows.columns or ())
+        plan = CopyPlan(rows, names, wire_format(options, names, relation, relation_columns))
+        return Prepared(name, stmt, (), None, "copy", copy=plan)
+
+    def check_copy_relation(self, schema: str | None, relation: str) -> None:
+        """A pg_catalog / information_schema view cannot be copied by name (42809, as PostgreSQL), only its
+        SELECT; an unknown relation is 42P01."""
+        qualified = relation_query(schema, relation, None).removeprefix("SELECT * FROM ")
+        oid = self.catalog_session.to_reg(2205, qualified)
+        if oid is None:
+            raise PgError(E.UNDEFINED_TABLE, f'relation "{relation}" does not exist')
+        _, table = self.catalog_session.run_query(f"SELECT relkind FROM pg_catalog.pg_class WHERE oid = {int(oid)}")
+        if table.num_rows and table.column(0)[0].as_py() == "v":
+            raise PgError(E.WRONG_OBJECT_TYPE, f'cannot copy from view "{relation}"',
+                          hint="Try the COPY (SELECT ...) TO variant.")
 
     def route_query(self, stmt: Statement) -> str:
         """"semantic" when the statement reads a model's table (temp tables it reads beside one are written into

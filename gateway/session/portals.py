@@ -14,6 +14,7 @@ import pyarrow as pa
 
 from gateway.router import Statement
 from gateway.session.constant import ConstantQuery
+from gateway.session.copy_plan import CopyPlan
 from gateway.session.explain import ExplainPlan
 from gateway.session.temp_load import LoadPlan
 from virtual_schema.pgtypes import PgColumnType
@@ -30,7 +31,7 @@ class Prepared:
     statement: Statement
     param_types: tuple[PgColumnType, ...]
     columns: tuple[ResultColumn, ...] | None  # None: the statement returns no rows (NoData)
-    route: str  # "semantic" | "catalog" | "session" | "constant" | "explain"
+    route: str  # "semantic" | "catalog" | "session" | "constant" | "explain" | "load" | "copy"
     compiled_sql: str | None = None  # semantic: warehouse SQL
     empty: bool = False  # known to return no rows without running
     param_order: tuple[int, ...] = ()  # `?`-marker dialects: client parameter index per marker
@@ -39,6 +40,7 @@ class Prepared:
     # semantic statements that read temp tables: the SQL compiled, and the catalog data version its rows are from
     temp_reads: tuple[str, int] | None = None
     load: LoadPlan | None = None  # route "load": the temp table a semantic query's rows are written into
+    copy: CopyPlan | None = None  # route "copy": COPY … TO STDOUT
 
 
 @dataclass(slots=True)

@@ -144,12 +144,20 @@ def test_describe_statement_reports_params_and_columns(client: RawClient) -> Non
     assert [(f.name, f.type_oid) for f in msgs[2].fields] == [("x", 23), ("y", 25)]  # type: ignore[union-attr]
 
 
-def test_function_call_and_copy_refused(client: RawClient) -> None:
+def test_function_call_refused(client: RawClient) -> None:
     client.send(m.FunctionCall(b"\x00\x00\x00\x01\x00\x00\x00\x00\x00\x00"), m.Sync())
     msgs = client.recv_until_ready()
     assert error_code(msgs[0]) == "0A000"
-    msgs = client.query("COPY (SELECT 1) TO STDOUT")
-    assert error_code(msgs[0]) == "0A000"
+    assert rows(client.query("SELECT 1")) == [("1",)]
+
+
+def test_copy_out_message_sequence(client: RawClient) -> None:
+    """COPY … TO STDOUT answers a Query with CopyOutResponse, one CopyData per row, CopyDone, `COPY n`, and
+    ReadyForQuery; stray COPY messages from the client outside COPY mode are ignored, as PostgreSQL does."""
+    msgs = client.query("COPY (SELECT 1 AS a, 'x' AS b UNION ALL SELECT 2, NULL) TO STDOUT")
+    assert msgs == [m.CopyOutResponse(0, (0, 0)), m.CopyData(b"1\tx\n"), m.CopyData(b"2\t\\N\n"), m.CopyDone(),
+                    m.CommandComplete("COPY 2"), m.ReadyForQuery("I")]
+    client.send(m.CopyData(b"stray"), m.CopyDone())
     assert rows(client.query("SELECT 1")) == [("1",)]
 
 

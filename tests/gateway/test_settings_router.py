@@ -68,11 +68,13 @@ def test_settings_table_is_postgres_15() -> None:
 
 def test_router_kinds() -> None:
     stmts = split("SET x.y = 1; SHOW ALL; BEGIN; DECLARE c CURSOR FOR SELECT 1; FETCH 5 FROM c; CLOSE c;"
-                  " SELECT * FROM orders; CREATE TEMP TABLE t (a int); UPDATE orders SET a = 1; COPY t TO STDOUT")
+                  " SELECT * FROM orders; CREATE TEMP TABLE t (a int); UPDATE orders SET a = 1; COPY t TO STDOUT;"
+                  " COPY t TO '/tmp/f'")
     assert [s.kind for s in stmts] == [Kind.SET, Kind.SHOW, Kind.TRANSACTION, Kind.DECLARE, Kind.FETCH,
-                                       Kind.CLOSE, Kind.QUERY, Kind.TEMP_DDL, Kind.TEMP_DDL, Kind.REJECTED]
+                                       Kind.CLOSE, Kind.QUERY, Kind.TEMP_DDL, Kind.TEMP_DDL, Kind.COPY, Kind.REJECTED]
     assert stmts[8].written == ((None, "orders"),)  # the session refuses it unless orders is its temp table
-    assert stmts[9].error is not None and stmts[9].error.sqlstate == "0A000"
+    assert stmts[9].relations == ((None, "t"),)
+    assert stmts[10].error is not None and stmts[10].error.sqlstate == "42501"  # a server file: superuser only
 
 
 def test_router_writes_name_their_targets() -> None:

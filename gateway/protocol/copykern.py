@@ -1,0 +1,131 @@
+"""Compiled COPY TO writers: DataRow messages (as rowenc.py writes them) → CopyData messages, one per row.
+
+Why from DataRows: a value's COPY text is its text output function's result, which is exactly what a text DataRow
+carries, and a binary COPY tuple is byte for byte the body of a binary DataRow. So the result pipeline's fast
+encoder does the formatting, and these loops only frame, escape and quote, in one pass over the bytes. Imported
+lazily by copyfmt.py (numba); it has a Python implementation of the same rules to fall back on.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+# Text format: control characters written as backslash escapes (\b \f \n \r \t \v); 0 = written as they are.
+TEXT_ESCAPES = np.zeros(32, np.uint8)
+for _c, _e in ((8, "b"), (12, "f"), (10, "n"), (13, "r"), (9, "t"), (11, "v")):
+    TEXT_ESCAPES[_c] = ord(_e)
+
+
+@njit(cache=True, nogil=True, boundscheck=False)
+def text_rows(src: np.ndarray, out: np.ndarray, csv: bool, delim: int, null: np.ndarray, quote: int, escape: int,
+              force: np.ndarray, escapes: np.ndarray) -> tuple[int, int]:
+    """Every DataRow of `src` as a CopyData line in `out` (sized by the caller: at most twice `src` plus the NULL
+    strings); returns (bytes written, rows)."""
+    p = 0
+    o = 0
+    rows = 0
+    n = src.shape[0]
+    nnull = null.shape[0]
+    while p < n:
+        length = (np.int64(src[p + 1]) << 24) | (np.int64(src[p + 2]) << 16) | (np.int64(src[p + 3]) << 8) | src[p + 4]
+        nf = (np.int64(src[p + 5]) << 8) | src[p + 6]
+        q = p + 7
+        start = o
+        out[o] = 100  # 'd'
+        o += 5
+        for k in range(nf):
+            if k:
+                out[o] = delim
+                o += 1
+            L = (np.int64(src[q]) << 24) | (np.int64(src[q + 1]) << 16) | (np.int64(src[q + 2]) << 8) | src[q + 3]
+            q += 4
+            if L >= 0x80000000:  # -1: NULL
+                for i in range(nnull):
+                    out[o + i] = null[i]
+                o += nnull
+                continue
+            end = q + L
+            if not csv:
+                for i in range(q, end):
+                    c = src[i]
+                    if c < 32:
+                        e = escapes[c]
+                        if e != 0:
+                            out[o] = 92
+                            out[o + 1] = e
+                            o += 2
+                        elif c == delim:
+                            out[o] = 92
+                            out[o + 1] = c
+                            o += 2
+                        else:
+                            out[o] = c
+                            o += 1
+                    elif c == 92 or c == delim:
+                        out[o] = 92
+                        out[o + 1] = c
+                        o += 2
+                    else:
+                        out[o] = c
+                        o += 1
+            else:
+                use = force[k] != 0
+                if not use and nnull == L:  # a value that reads as the NULL string is quoted
+                    same = True
+                    for i in range(nnull):
+                        if src[q + i] != null[i]:
+                            same = False
+                            break
+                    use = same
+                if not use and nf == 1 and L == 2 and src[q] == 92 and src[q + 1] == 46:  # \. alone on a line
+                    use = True
+                if not use:
+                    for i in range(q, end):
+                        c = src[i]
+                        if c == delim or c == quote or c == 10 or c == 13:  # noqa: SIM109 (numba)
+                            use = True
+                            break
+                if use:
+                    out[o] = quote
+                    o += 1
+                    for i in range(q, end):
+                        c = src[i]
+                        if c == quote or c == escape:  # noqa: SIM109 (numba)
+                            out[o] = escape
+                            o += 1
+                        out[o] = c
+                        o += 1
+                    out[o] = quote
+                    o += 1
+                else:
+                    for i in range(q, end):
+                        out[o] = src[i]
+                        o += 1
+            q = end
+        out[o] = 10
+        o += 1
+        size = o - start - 1
+        out[start + 1] = (size >> 24) & 255
+        out[start + 2] = (size >> 16) & 255
+        out[start + 3] = (size >> 8) & 255
+        out[start + 4] = size & 255
+        p += 1 + length
+        rows += 1
+    return o, rows
+
+
+@njit(cache=True, nogil=True, boundscheck=False)
+def binary_rows(src: np.ndarray, out: np.ndarray, o: int) -> tuple[int, int]:
+    """Binary DataRows of `src` as CopyData tuples written into `out` from offset `o`: the same bytes with the
+    message type changed; returns (end offset, rows)."""
+    n = src.shape[0]
+    out[o:o + n] = src
+    p = 0
+    rows = 0
+    while p < n:
+        out[o + p] = 100  # 'd'
+        length = (np.int64(src[p + 1]) << 24) | (np.int64(src[p + 2]) << 16) | (np.int64(src[p + 3]) << 8) | src[p + 4]
+        p += 1 + length
+        rows += 1
+    return o + n, rows

@@ -1,0 +1,298 @@
+"""COPY … TO STDOUT through a real gateway socket.
+
+Where both servers hold the same rows (constants, VALUES lists, temp tables, pg_catalog) every CopyData message,
+the command tag and every error (SQLSTATE and message) must be PostgreSQL 15's own, byte for byte. Over semantic
+models, whose rows only the gateway holds, a COPY must carry exactly the rows its SELECT returns, which psycopg's
+own COPY parser reads back in text, CSV and binary.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+from psycopg import pq
+
+from tests.catalog import pgserver
+from tests.pgserver import postgres_available
+from tests.server import GatewayProcess
+
+pytestmark = pytest.mark.skipif(not postgres_available(), reason="PostgreSQL 15 binaries not installed")
+
+ROLE = "copier"  # PostgreSQL's reference session: an ordinary role, as the gateway's users are
+
+
+@pytest.fixture(scope="module")
+def pg() -> Iterator[psycopg.Connection[Any]]:
+    server = pgserver.start()
+    try:
+        with psycopg.connect(server.dsn(), autocommit=True) as admin:
+            admin.execute(f"CREATE ROLE {ROLE} LOGIN")
+        with psycopg.connect(server.dsn().replace("user=postgres", f"user={ROLE}"), autocommit=True) as conn:
+            yield conn
+    finally:
+        server.stop()
+
+
+@pytest.fixture()
+def gw(gateway: GatewayProcess) -> Iterator[psycopg.Connection[Any]]:
+    with psycopg.connect(gateway.dsn(), autocommit=True) as conn:
+        yield conn
+
+
+def copy_out(conn: psycopg.Connection[Any], sql: str) -> tuple[Any, ...]:
+    """Every CopyData payload of a COPY … TO STDOUT as sent, and its command tag; or its SQLSTATE and message."""
+    try:
+        with conn.cursor() as cur:
+            with cur.copy(sql) as cp:
+                blocks = [bytes(b) for b in cp]
+            return ("ok", blocks, cur.rowcount)
+    except psycopg.Error as e:
+        return ("error", e.sqlstate, e.diag.message_primary, e.diag.message_hint)
+
+
+VALUES = ("SELECT * FROM (VALUES (1, E'x\\ty\\nz\\\\w\\r', 1.50::numeric(10,2), TIMESTAMP '2020-01-01 10:00', true, "
+          "'{\"a\":\"q\\\"r\"}'::json, '\\x0102'::bytea, DATE '2024-02-29', 2.5::float8), "
+          "(NULL, '', NULL, NULL, NULL, NULL, NULL, NULL, NULL), "
+          "(3, 'a,b\"c', 2::numeric(10,2), TIMESTAMP '2020-01-01', false, '[1]', '', DATE '1999-12-31', "
+          "-0.125::float8), "
+          "(4, E'\\x01ctl\\x7f \\\\. x', 0.01::numeric(10,2), TIMESTAMP '2020-01-01 00:00:00.5', true, 'null', "
+          "'\\x00', NULL, 1e300)"
+          ") AS v(a, b, c, d, e, f, g, h, i)")
+
+SAME_ROWS = [
+    f"COPY ({VALUES}) TO STDOUT",
+    f"COPY ({VALUES}) TO STDOUT WITH (FORMAT csv, HEADER)",
+    f"COPY ({VALUES}) TO STDOUT WITH (FORMAT csv, FORCE_QUOTE *)",
+    f"COPY ({VALUES}) TO STDOUT WITH (FORMAT csv, FORCE_QUOTE (b, a), NULL 'a', HEADER)",
+    f"COPY ({VALUES}) TO STDOUT WITH (FORMAT text, HEADER, NULL 'NUL', DELIMITER '|')",
+    f"COPY ({VALUES}) TO STDOUT WITH (FORMAT csv, QUOTE '''', ESCAPE '\\', DELIMITER ';')",
+    f"COPY ({VALUES}) TO STDOUT WITH (FORMAT binary)",
+    f"COPY ({VALUES}) TO STDOUT WITH (DELIMITER E'\\x01')",
+    f"COPY ({VALUES}) TO STDOUT WITH CSV HEADER QUOTE AS '\"' FORCE QUOTE *",
+    f"COPY ({VALUES}) TO STDOUT WITH NULL AS 'n' DELIMITER AS ','",
+    f"COPY ({VALUES}) TO STDOUT BINARY",
+    "COPY (SELECT E'\\\\.' AS \"x,y\") TO STDOUT WITH (FORMAT csv, HEADER)",
+    "COPY (SELECT 'a' AS \"q\"\"r\", 'b' AS \"t\tu\", 'c' AS \"v\\w\") TO STDOUT WITH (HEADER)",
+    "COPY (SELECT 'a' AS \"q\"\"r\", 'b' AS \"t\tu\", 'c' AS \"v\\w\") TO STDOUT WITH (FORMAT csv, HEADER)",
+    "COPY (SELECT 1 WHERE false) TO STDOUT WITH (HEADER)",
+    "COPY (SELECT 1 WHERE false) TO STDOUT WITH (FORMAT binary)",
+    "COPY (SELECT 'caf\u00e9' AS a, 1 AS b) TO STDOUT WITH (ENCODING 'latin1')",
+    "COPY (SELECT 'caf\u00e9' AS a) TO STDOUT WITH (FORMAT csv, ENCODING 'WIN1252', HEADER)",
+    "COPY (SELECT '\u20ac' AS a) TO STDOUT WITH (ENCODING 'LATIN1')",
+    "COPY (SELECT relname, relkind FROM pg_catalog.pg_class WHERE relname IN ('pg_type', 'pg_class') ORDER BY 1) "
+    "TO STDOUT WITH (FORMAT csv)",
+    "COPY (VALUES (1, 'a'), (2, NULL)) TO STDOUT",
+    "COPY (WITH q AS (SELECT 1 AS a) SELECT * FROM q) TO STDOUT WITH (FORMAT csv, HEADER)",
+]
+
+SAME_ERRORS = [
+    "COPY (SELECT 1) TO STDOUT (FORMAT binary, DELIMITER ',')",
+    "COPY (SELECT 1) TO STDOUT (FORMAT binary, NULL 'x')",
+    "COPY (SELECT 1) TO STDOUT (FORMAT binary, HEADER)",
+    "COPY (SELECT 1) TO STDOUT (FORMAT csv, DELIMITER ',,')",
+    "COPY (SELECT 1) TO STDOUT (FORMAT foo)",
+    "COPY (SELECT 1) TO STDOUT (FORMAT 'CSV')",
+    "COPY (SELECT 1) TO STDOUT (FORMAT csv, FORMAT csv)",
+    "COPY (SELECT 1) TO STDOUT (HEADER, HEADER)",
+    "COPY (SELECT 1) TO STDOUT (bogus 1)",
+    "COPY (SELECT 1) TO STDOUT (oids true)",
+    "COPY (SELECT 1) TO STDOUT (FORCE_NOT_NULL (a))",
+    "COPY (SELECT 1) TO STDOUT (FORMAT csv, FORCE_NOT_NULL (a))",
+    "COPY (SELECT 1) TO STDOUT (FORMAT csv, FORCE_NULL (a))",
+    "COPY (SELECT 1) TO STDOUT (FORCE_QUOTE (a))",
+    "COPY (SELECT 1) TO STDOUT (FORCE_QUOTE *)",
+    "COPY (SELECT 1 AS a) TO STDOUT (FORMAT csv, FORCE_QUOTE (nope))",
+    "COPY (SELECT 1) TO STDOUT (FORMAT csv, QUOTE 'ab')",
+    "COPY (SELECT 1) TO STDOUT (FORMAT csv, ESCAPE 'ab')",
+    "COPY (SELECT 1) TO STDOUT (QUOTE '\"')",
+    "COPY (SELECT 1) TO STDOUT (ESCAPE '\\')",
+    "COPY (SELECT 1) TO STDOUT (FORMAT csv, DELIMITER '\"')",
+    "COPY (SELECT 1) TO STDOUT (FORMAT csv, NULL ',')",
+    "COPY (SELECT 1) TO STDOUT (FORMAT csv, NULL 'a\"b')",
+    "COPY (SELECT 1) TO STDOUT (DELIMITER '\\')",
+    "COPY (SELECT 1) TO STDOUT (DELIMITER 'a')",
+    "COPY (SELECT 1) TO STDOUT (DELIMITER E'\\n')",
+    "COPY (SELECT 1) TO STDOUT (NULL E'a\\rb')",
+    "COPY (SELECT 1) TO STDOUT (ENCODING 'nope')",
+    "COPY (SELECT 1) TO STDOUT (FORMAT csv, HEADER match)",
+    "COPY (SELECT 1) TO STDOUT (FORMAT csv, HEADER 2)",
+    "COPY (SELECT 1) TO STDOUT (FORMAT)",
+    "COPY (SELECT 1) TO STDOUT (DELIMITER)",
+    "COPY (SELECT 1) TO STDOUT (FREEZE maybe)",
+    "COPY (SELECT 1) TO '/tmp/ssg-copy-test'",
+    "COPY (SELECT 1) TO PROGRAM 'cat'",
+    "COPY pg_catalog.pg_tables TO STDOUT",
+    "COPY no_such_table TO STDOUT",
+    "COPY (SELECT no_such_column FROM pg_catalog.pg_class) TO STDOUT",
+    "COPY (SELECT 1; SELECT 2) TO STDOUT",
+]
+
+
+@pytest.mark.parametrize("sql", SAME_ROWS)
+def test_copy_bytes_match_postgres(gateway: GatewayProcess, gw: psycopg.Connection[Any],
+                                   pg: psycopg.Connection[Any], sql: str) -> None:
+    assert copy_out(gw, sql) == copy_out(pg, sql)
+
+
+@pytest.mark.parametrize("sql", SAME_ERRORS)
+def test_copy_errors_match_postgres(gw: psycopg.Connection[Any], pg: psycopg.Connection[Any], sql: str) -> None:
+    got, want = copy_out(gw, sql), copy_out(pg, sql)
+    assert want[0] == "error", want
+    assert got == want
+    assert gw.execute("SELECT 1").fetchone() == (1,)  # the session is still usable
+
+
+TEMP_DDL = [
+    "CREATE TEMP TABLE copy_t (a int, b text, c numeric(10,2), d date, e bool)",
+    "INSERT INTO copy_t VALUES (1, 'x\ty', 1.5, '2024-01-01', true), (NULL, NULL, NULL, NULL, NULL), "
+    "(3, 'a,b', 0.25, '1999-12-31', false)",
+]
+
+
+@pytest.mark.parametrize("sql", [
+    "COPY copy_t TO STDOUT",
+    "COPY copy_t (e, a) TO STDOUT WITH (FORMAT csv, HEADER, FORCE_QUOTE (a))",
+    "COPY pg_temp.copy_t TO STDOUT WITH (FORMAT binary)",
+    "COPY copy_t (nope) TO STDOUT",
+    "COPY copy_t (a, a) TO STDOUT",
+    "COPY copy_t (a) TO STDOUT WITH (FORMAT csv, FORCE_QUOTE (b))",
+    "COPY copy_t (a) TO STDOUT WITH (FORMAT csv, FORCE_QUOTE (zz))",
+    "COPY (SELECT b, count(*) FROM copy_t GROUP BY b ORDER BY b) TO STDOUT WITH (FORMAT csv)",
+])
+def test_copy_temp_table_matches_postgres(gateway: GatewayProcess, pg: psycopg.Connection[Any], sql: str) -> None:
+    with psycopg.connect(gateway.dsn(), autocommit=True) as gw_conn:
+        for conn in (gw_conn, pg):
+            conn.execute("DROP TABLE IF EXISTS copy_t")
+            for ddl in TEMP_DDL:
+                conn.execute(ddl)
+        assert copy_out(gw_conn, sql) == copy_out(pg, sql)
+
+
+def _typed_copy(conn: psycopg.Connection[Any], sql: str, options: str) -> tuple[list[Any], str]:
+    """Rows of COPY (sql) read back by psycopg's COPY parser with the SELECT's own column types."""
+    cur = conn.cursor()
+    cur.execute(f"SELECT * FROM ({sql}) AS q LIMIT 0")
+    assert cur.description is not None
+    oids = [d.type_code for d in cur.description]
+    with cur.copy(f"COPY ({sql}) TO STDOUT {options}") as cp:
+        cp.set_types(oids)
+        rows = list(cp.rows())
+    return rows, f"COPY {cur.rowcount}"
+
+
+SEMANTIC = [
+    "SELECT order_id, status, ordered_at, revenue, is_gift FROM orders ORDER BY order_id",
+    "SELECT customer_id__region, channel, revenue, order_count FROM orders ORDER BY 1, 2",
+    "SELECT product_name, category, max_list_price FROM products ORDER BY product_name",
+]
+
+
+@pytest.mark.parametrize("sql", SEMANTIC)
+@pytest.mark.parametrize("options", ["", "WITH (FORMAT binary)"])
+def test_copy_of_semantic_query_carries_its_rows(gateway: GatewayProcess, gw: psycopg.Connection[Any], sql: str,
+                                                 options: str) -> None:
+    want = gw.execute(sql).fetchall()
+    got, tag = _typed_copy(gw, sql, options)
+    assert got == want and len(want) > 0
+    assert tag == f"COPY {len(want)}"
+    assert gateway.routes(f"COPY ({sql}) TO STDOUT {options}".strip()) == {"copy"}
+
+
+def test_copy_csv_of_semantic_query_reads_back(gw: psycopg.Connection[Any]) -> None:
+    """CSV with a header: Python's csv module reads the SELECT's values (as text) back, NULL as empty."""
+    sql = "SELECT customer_id__region AS region, status, revenue FROM orders ORDER BY 1, 2"
+    cur = gw.cursor()
+    cur.execute(sql)
+    assert cur.description is not None
+    names = [d.name for d in cur.description]
+    want = [["" if v is None else str(v) for v in row] for row in cur.fetchall()]
+    with cur.copy(f"COPY ({sql}) TO STDOUT WITH (FORMAT csv, HEADER)") as cp:
+        text = b"".join(bytes(b) for b in cp).decode()
+    lines = list(csv.reader(io.StringIO(text)))
+    assert lines[0] == names
+    assert lines[1:] == want
+
+
+def test_copy_of_a_model_by_name_is_its_select(gw: psycopg.Connection[Any]) -> None:
+    want = gw.execute("SELECT order_id, status FROM orders").fetchall()
+    with gw.cursor().copy("COPY orders (order_id, status) TO STDOUT") as cp:
+        cp.set_types(["int8", "text"])
+        got = list(cp.rows())
+    assert sorted(got) == sorted(want)
+    assert copy_out(gw, "COPY orders (nope) TO STDOUT")[:3] == (
+        "error", "42703", 'column "nope" of relation "orders" does not exist')
+
+
+def test_large_copy_matches_its_select(gw: psycopg.Connection[Any]) -> None:
+    """Enough rows for the compiled writer's batches (and backpressure) to be used (psycopg parses text and binary
+    COPY rows; CSV is read back in test_copy_csv_of_semantic_query_reads_back)."""
+    sql = "SELECT order_id, customer_id__customer_name, status, ordered_at, revenue FROM orders"
+    want = sorted(gw.execute(sql).fetchall())
+    assert len(want) > 10_000
+    for options in ("", "WITH (FORMAT binary)"):
+        got, tag = _typed_copy(gw, sql, options)
+        assert sorted(got) == want and tag == f"COPY {len(want)}"
+
+
+def test_copy_over_extended_protocol(gw: psycopg.Connection[Any], pg: psycopg.Connection[Any]) -> None:
+    """Parse/Bind/Execute of a COPY: no parameters, NoData on Describe, then the same CopyData as the simple
+    protocol; a parameter in its query is PostgreSQL's error."""
+    def run(conn: psycopg.Connection[Any]) -> tuple[Any, ...]:
+        pgc = conn.pgconn
+        prep = pgc.prepare(b"copy_s", b"COPY (SELECT 1 AS a, 'x' AS b) TO STDOUT WITH (FORMAT csv, HEADER)")
+        assert prep.status == pq.ExecStatus.COMMAND_OK, prep.error_message
+        desc = pgc.describe_prepared(b"copy_s")
+        shape = (desc.nparams, desc.nfields)
+        pgc.send_query_prepared(b"copy_s", None)
+        res = pgc.get_result()
+        assert res is not None and res.status == pq.ExecStatus.COPY_OUT
+        data = []
+        while True:
+            n, block = pgc.get_copy_data(0)
+            if n < 0:
+                break
+            data.append(bytes(block))
+        done = pgc.get_result()
+        assert done is not None
+        tag = done.command_status
+        while pgc.get_result() is not None:
+            pass
+        bad = pgc.exec_params(b"COPY (SELECT $1::int) TO STDOUT", [b"5"])
+        pgc.exec_(b"DEALLOCATE copy_s")
+        return shape, data, tag, bad.error_field(pq.DiagnosticField.SQLSTATE)
+    assert run(gw) == run(pg)
+
+
+def test_psql_backslash_copy_writes_the_rows(gateway: GatewayProcess, tmp_path: Path,
+                                             gw: psycopg.Connection[Any]) -> None:
+    """psql's \\copy … TO file runs COPY … TO STDOUT and writes what it receives."""
+    out = tmp_path / "orders.csv"
+    sql = "SELECT order_id, status, revenue FROM orders ORDER BY order_id"
+    env = {**os.environ, "PGPASSWORD": "demo", "PGSSLMODE": "disable"}
+    r = subprocess.run(["psql", "-X", "-h", gateway.host, "-p", str(gateway.port), "-U", "demo", "-d", "semantic",
+                        "-v", "ON_ERROR_STOP=1", "-c", f"\\copy ({sql}) TO '{out}' WITH (FORMAT csv, HEADER)"],
+                       capture_output=True, text=True, env=env, timeout=60)
+    assert r.returncode == 0, r.stderr
+    rows = gw.execute(sql).fetchall()
+    assert r.stdout.strip() == f"COPY {len(rows)}"
+    lines = list(csv.reader(io.StringIO(out.read_text())))
+    assert lines[0] == ["order_id", "status", "revenue"]
+    assert lines[1:] == [["" if v is None else str(v) for v in row] for row in rows]
+
+
+def test_copy_in_a_failed_transaction_is_refused(gw: psycopg.Connection[Any], pg: psycopg.Connection[Any]) -> None:
+    for conn in (gw, pg):
+        conn.autocommit = False
+        with pytest.raises(psycopg.errors.DivisionByZero):
+            conn.execute("SELECT 1/0")
+        assert copy_out(conn, "COPY (SELECT 1) TO STDOUT")[:2] == ("error", "25P02")
+        conn.rollback()
+        conn.autocommit = True
