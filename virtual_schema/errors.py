@@ -19,6 +19,7 @@ class PgError(Exception):
         hint: str | None = None,
         position: int | None = None,
         severity: str = "ERROR",
+        context: str | None = None,
     ) -> None:
         super().__init__(message)
         self.sqlstate = sqlstate
@@ -27,6 +28,7 @@ class PgError(Exception):
         self.hint = hint
         self.position = position  # 1-based character offset into the statement, as PostgreSQL sends it
         self.severity = severity
+        self.context = context  # where it happened (CONTEXT: COPY t, line 2, column a: "x")
 
     def __repr__(self) -> str:
         return f"PgError({self.sqlstate!r}, {self.message!r})"

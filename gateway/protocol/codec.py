@@ -569,4 +569,6 @@ def error_response(err: PgError, *, notice: bool = False) -> m.ErrorResponse | m
         fields.append(("H", err.hint))
     if err.position is not None:
         fields.append(("P", str(err.position)))
+    if getattr(err, "context", None):
+        fields.append(("W", str(err.context)))
     return m.NoticeResponse(tuple(fields)) if notice else m.ErrorResponse(tuple(fields))

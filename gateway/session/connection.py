@@ -255,11 +255,17 @@ class Connection(ExtendedProtocol):
                                self.backend_start, state, self.query_text, self.query_start)
 
     async def loop(self) -> None:
+        """Handle messages as they arrive; replies are flushed once everything read so far is handled. A COPY FROM
+        STDIN takes its own messages from the same inbox (next_message)."""
+        inbox = self.inbox
         while True:
-            msgs = await self.read_messages()
-            if not msgs:
-                return
-            for msg in msgs:
+            if not inbox:
+                msgs = await self.read_messages()
+                if not msgs:
+                    return
+                inbox.extend(msgs)
+            while inbox:
+                msg = inbox.popleft()
                 if isinstance(msg, m.Terminate):
                     await self.flush()
                     return

@@ -121,8 +121,8 @@ def _boolean(defel: dict[str, Any]) -> bool:
     raise PgError(E.SYNTAX_ERROR, f"{defel['defname']} requires a Boolean value")
 
 
-def _header(defel: dict[str, Any], is_from: bool) -> bool:
-    """defGetCopyHeaderChoice: a Boolean, or MATCH (COPY FROM only; read here as a header line to skip)."""
+def _header(defel: dict[str, Any], is_from: bool) -> bool | None:
+    """defGetCopyHeaderChoice: a Boolean, or None for MATCH (COPY FROM only)."""
     arg = defel.get("arg")
     if arg is None:
         return True
@@ -139,8 +139,7 @@ def _header(defel: dict[str, Any], is_from: bool) -> bool:
         if value == "match":
             if not is_from:
                 raise PgError(E.FEATURE_NOT_SUPPORTED, f'cannot use "{_string(defel)}" with HEADER in COPY TO')
-            raise PgError(E.FEATURE_NOT_SUPPORTED, "HEADER MATCH is not supported by this gateway",
-                          hint="Use HEADER: the first line is skipped.")
+            return None
     raise PgError(E.SYNTAX_ERROR, f'{defel["defname"]} requires a Boolean value or "match"')
 
 
@@ -160,7 +159,7 @@ def copy_options(node: dict[str, Any], is_from: bool) -> CopyOptions:
     seen: set[str] = set()
     fmt: Format = "text"
     delimiter = null = quote = escape = None
-    header = freeze = force_all = False
+    header = match = freeze = force_all = False
     force_quote: tuple[str, ...] | None = None
     force_not_null: tuple[str, ...] | None = None
     force_null: tuple[str, ...] | None = None
@@ -184,7 +183,8 @@ def copy_options(node: dict[str, Any], is_from: bool) -> CopyOptions:
         elif name == "null":
             null = _string(defel)
         elif name == "header":
-            header = _header(defel, is_from)
+            choice = _header(defel, is_from)
+            header, match = bool(choice) or choice is None, choice is None
         elif name == "quote":
             quote = _string(defel)
         elif name == "escape":
@@ -209,6 +209,9 @@ def copy_options(node: dict[str, Any], is_from: bool) -> CopyOptions:
                               position=_position(defel)) from None
         else:
             raise PgError(E.SYNTAX_ERROR, f'option "{name}" not recognized', position=_position(defel))
+    if match:
+        raise PgError(E.FEATURE_NOT_SUPPORTED, "HEADER MATCH is not supported by this gateway",
+                      hint="Use HEADER: the first line is skipped.")
     binary, csv = fmt == "binary", fmt == "csv"
     if binary and delimiter is not None:
         raise PgError(E.SYNTAX_ERROR, "cannot specify DELIMITER in BINARY mode")

@@ -31,6 +31,15 @@ class CopyPlan:
     format: CopyFormat
 
 
+@dataclass(frozen=True, slots=True)
+class CopyInPlan:
+    """COPY temp_table [(columns)] FROM STDIN: where the rows go and how the client writes them."""
+
+    table: str
+    columns: tuple[str, ...]
+    options: CopyOptions
+
+
 def query_text(sql: str) -> tuple[str, int]:
     """The query of `COPY (query) TO …`, cut with PostgreSQL's scanner between the parenthesis after COPY and its
     match; and how many characters precede it (error positions point into the whole statement)."""

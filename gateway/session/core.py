@@ -5,6 +5,7 @@ and the statement guard that turns CancelRequest and statement_timeout into 5701
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import itertools
 import time
@@ -55,6 +56,7 @@ class ConnectionCore:
         self.writer = writer
         self.conn_id = next(_conn_ids)
         self.decoder = FrontendDecoder(max_message_size=app.settings.max_message_size)
+        self.inbox: collections.deque[m.FrontendMessage] = collections.deque()  # read, not yet handled
         self.out: list[bytes | memoryview] = []
         self.out_size = 0
         self.settings = SessionSettings()
@@ -63,6 +65,7 @@ class ConnectionCore:
         self.portals: dict[str, Portal] = {}
         self.cursors: dict[str, Portal] = {}
         self.temp_tables: set[str] = set()
+        self.copy_storage: dict[str, dict[str, str]] = {}  # COPY FROM: a temp table's DuckDB column types
         self.encoders: dict[tuple[tuple[PgColumnType, ...], tuple[int, ...], str], RowEncoder] = {}
         self.skip_until_sync = False
         self.user = ""
@@ -107,6 +110,16 @@ class ConnectionCore:
     async def maybe_flush(self) -> None:
         if self.out_size >= WRITE_FLUSH_BYTES:
             await self.flush()
+
+    async def next_message(self) -> m.FrontendMessage:
+        """The client's next message, for a statement that reads them itself (COPY FROM STDIN); ConnectionError
+        when the client is gone."""
+        if not self.inbox:
+            msgs = await self.read_messages()
+            if not msgs:
+                raise ConnectionResetError("client closed the connection during COPY")
+            self.inbox.extend(msgs)
+        return self.inbox.popleft()
 
     async def read_messages(self) -> list[m.FrontendMessage]:
         while True:

@@ -6,20 +6,22 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import pyarrow as pa
 import structlog
 
 from gateway.protocol import messages as m
-from gateway.protocol.codec import error_response
+from gateway.protocol.codec import encode_frontend, error_response
 from gateway.protocol.copyfmt import CopyWriter
+from gateway.protocol.copyparse import CopyReader, input_error
 from gateway.protocol.rowenc import RowEncoder, describe_fields
 from gateway.router import Kind, split
 from gateway.session import commands
 from gateway.session.core import WRITE_FLUSH_BYTES, log, query_ids, statement_error
 from gateway.session.cursors import Cursors
 from gateway.session.portals import Portal
+from gateway.session.results import in_thread
 from virtual_schema import errors as E
 from virtual_schema.errors import PgError
 
@@ -107,6 +109,9 @@ class Execution(Cursors):
                 rows = await self.guarded(self.stream_rows(portal, max_rows))
             elif kind is Kind.FETCH:
                 rows = await self.guarded(self.fetch(stmt, send_description))
+            elif kind is Kind.COPY and portal.prepared.copy_in is not None:
+                self.begin_temp_writes()
+                rows = await self.guarded(self.copy_in(portal))
             elif kind is Kind.COPY:
                 rows = await self.guarded(self.copy_out(portal))
             else:
@@ -174,6 +179,70 @@ class Execution(Cursors):
         self.send_raw(writer.end())
         self.send(m.CommandComplete(f"COPY {sent}"))
         return sent
+
+    async def copy_in(self, portal: Portal) -> int:
+        """COPY temp_table FROM STDIN: CopyInResponse, then the client's CopyData parsed into rows and appended batch
+        by batch until CopyDone (`COPY n`) or CopyFail (57014). The whole load is one catalog transaction (the
+        block's, if any), so a bad row midway leaves nothing behind. Flush and Sync are ignored meanwhile, any
+        other message ends the COPY with 08P01, as in PostgreSQL."""
+        plan = portal.prepared.copy_in
+        assert plan is not None
+        o = plan.options
+        reader = CopyReader(o.format, plan.columns, plan.table, delimiter=o.delimiter.encode(), null=o.null.encode(),
+                            header=o.header, quote=o.quote.encode(), escape=o.escape.encode())
+        cat = self.catalog_session
+        self.copy_storage[plan.table] = await in_thread(cat.storage_types, plan.table)
+        self.send(m.CopyInResponse(0, (0,) * len(plan.columns)))
+        await self.flush()
+        own = not cat.in_transaction
+        if own:
+            cat.begin()
+        rows = 0
+        try:
+            while True:
+                msg = await self.next_message()
+                if isinstance(msg, m.CopyData):
+                    batches = reader.feed(msg.data)
+                elif isinstance(msg, m.CopyDone):
+                    batches = reader.finish()
+                elif isinstance(msg, m.CopyFail):
+                    raise PgError(E.QUERY_CANCELED, f"COPY from stdin failed: {msg.message}")
+                elif isinstance(msg, (m.Flush, m.Sync)):
+                    continue
+                else:
+                    raise PgError(E.PROTOCOL_VIOLATION,
+                                  f"unexpected message type 0x{_message_type(msg):02X} during COPY from stdin")
+                for batch, lines in batches:
+                    try:
+                        await in_thread(cat.append_rows, plan.table, list(plan.columns), batch)
+                    except PgError as err:
+                        raise await self.copy_input_error(err, plan.table, plan.columns, batch, lines) from None
+                    rows += batch.num_rows
+                if isinstance(msg, m.CopyDone):
+                    break
+        except BaseException:
+            if own:
+                cat.end(False)
+            raise
+        if own:
+            cat.end(True)
+        self.send(m.CommandComplete(f"COPY {rows}"))
+        return rows
+
+    async def copy_input_error(self, err: PgError, table: str, columns: Sequence[str], batch: pa.RecordBatch,
+                               lines: Sequence[int]) -> PgError:
+        """A value of a COPY FROM batch its column's type refused, worded as PostgreSQL's input function words it,
+        with the line and column in CONTEXT; `err` itself when it is not about one value."""
+        if err.sqlstate not in (E.INVALID_TEXT_REPRESENTATION, E.NUMERIC_VALUE_OUT_OF_RANGE, "22007", "22008"):
+            return err
+        storage = self.copy_storage.get(table) or {}
+        found = await in_thread(self.catalog_session.first_bad_value, batch, [storage[c] for c in columns])
+        if found is None:
+            return err
+        row, k = found
+        value = batch.column(k)[row].as_py()
+        pg_type = dict(self.catalog_session.temp_columns[table])[columns[k]]
+        return input_error(pg_type, value, f'COPY {table}, line {lines[row]}, column {columns[k]}: "{value}"')
 
     async def send_batch(self, encoder: RowEncoder, batch: pa.RecordBatch,
                          reframe: Callable[[bytes | memoryview], bytes | memoryview] | None = None) -> None:
@@ -272,3 +341,9 @@ class Execution(Cursors):
         for n in notices.items:
             self.send(error_response(n, notice=True))
         self.send(m.CommandComplete(tag))
+
+
+def _message_type(msg: m.FrontendMessage) -> int:
+    """The type byte of a client message (for PostgreSQL's "unexpected message type" errors)."""
+    return encode_frontend(msg)[0] if not isinstance(msg, (m.StartupMessage, m.SSLRequest, m.GSSENCRequest,
+                                                            m.CancelRequest)) else 0

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from typing import Any
 
 import sqlglot
 from pglast.parser import scan
@@ -13,8 +14,8 @@ from pglast.parser import scan
 from gateway.router import Kind, Statement, is_catalog_relation, split
 from gateway.session import commands
 from gateway.session.constant import constant_query
-from gateway.session.copy_options import copy_options
-from gateway.session.copy_plan import CopyPlan, copy_columns, relation_query, wire_format
+from gateway.session.copy_options import CopyOptions, copy_options
+from gateway.session.copy_plan import CopyInPlan, CopyPlan, copy_columns, relation_query, wire_format
 from gateway.session.copy_plan import query_text as copy_query_text
 from gateway.session.core import ConnectionCore
 from gateway.session.explain import FORMAT_TYPE_OIDS, ExplainPlan, explain_options
@@ -188,7 +189,7 @@ class Planning(ConnectionCore):
         is_from = bool(node.get("is_from"))
         options = copy_options(node, is_from)
         if is_from:
-            raise PgError(E.FEATURE_NOT_SUPPORTED, "COPY FROM is not supported by this gateway")
+            return self.prepare_copy_in(name, stmt, node, options)
         rel = node.get("relation")
         relation: str | None = None
         relation_columns: list[str] = []
@@ -218,6 +219,28 @@ class Planning(ConnectionCore):
         names = tuple(c.name for c in rows.columns or ())
         plan = CopyPlan(rows, names, wire_format(options, names, relation, relation_columns))
         return Prepared(name, stmt, (), None, "copy", copy=plan)
+
+    def prepare_copy_in(self, name: str, stmt: Statement, node: dict[str, Any], options: CopyOptions) -> Prepared:
+        """COPY t [(columns)] FROM STDIN writes only this session's temp tables (any other relation is read-only,
+        25006, as in PostgreSQL's read-only transaction)."""
+        rel = node["relation"]
+        schema, table = rel.get("schemaname"), rel["relname"]
+        if self.relation_kind(schema, table) != "temp":
+            if self.relation_kind(schema, table) == "semantic" or is_catalog_relation(schema, table):
+                raise PgError(E.READ_ONLY_SQL_TRANSACTION, "cannot execute COPY FROM in a read-only transaction",
+                              hint="Semantic models are read-only; only temporary tables can be written.")
+            raise PgError(E.UNDEFINED_TABLE, f'relation "{table}" does not exist')
+        if options.format == "binary":
+            raise PgError(E.FEATURE_NOT_SUPPORTED, "COPY FROM STDIN (FORMAT binary) is not supported by this gateway",
+                          hint="Send text or CSV.")
+        if options.force_not_null or options.force_null:
+            raise PgError(E.FEATURE_NOT_SUPPORTED, "FORCE_NOT_NULL and FORCE_NULL are not supported by this gateway")
+        if options.encoding is not None:
+            raise PgError(E.FEATURE_NOT_SUPPORTED, "COPY FROM STDIN takes UTF8 data only on this gateway")
+        available = [c for c, _ in self.catalog_session.temp_columns[table]]
+        listed = [item["String"]["sval"] for item in node.get("attlist") or ()]
+        columns = copy_columns(table, available, listed) if listed else available
+        return Prepared(name, stmt, (), None, "copy", copy_in=CopyInPlan(table, tuple(columns), options))
 
     def check_copy_relation(self, schema: str | None, relation: str) -> None:
         """A pg_catalog / information_schema view cannot be copied by name (42809, as PostgreSQL), only its

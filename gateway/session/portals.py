@@ -14,7 +14,7 @@ import pyarrow as pa
 
 from gateway.router import Statement
 from gateway.session.constant import ConstantQuery
-from gateway.session.copy_plan import CopyPlan
+from gateway.session.copy_plan import CopyInPlan, CopyPlan
 from gateway.session.explain import ExplainPlan
 from gateway.session.temp_load import LoadPlan
 from virtual_schema.pgtypes import PgColumnType
@@ -41,6 +41,7 @@ class Prepared:
     temp_reads: tuple[str, int] | None = None
     load: LoadPlan | None = None  # route "load": the temp table a semantic query's rows are written into
     copy: CopyPlan | None = None  # route "copy": COPY … TO STDOUT
+    copy_in: CopyInPlan | None = None  # route "copy": COPY … FROM STDIN (into a temp table)
 
 
 @dataclass(slots=True)

@@ -37,7 +37,7 @@ async def _iter_sync(batches: Any) -> AsyncIterator[pa.RecordBatch]:
         yield b
 
 
-async def _in_thread(fn: Any, *args: Any, interrupt: Any = None) -> Any:
+async def in_thread(fn: Any, *args: Any, interrupt: Any = None) -> Any:
     """Run blocking catalog work in a thread; if cancelled, interrupt it and wait until the thread is
     done, so the next statement never finds the catalog session still busy."""
     fut = asyncio.get_running_loop().run_in_executor(None, fn, *args)
@@ -72,7 +72,7 @@ async def _iter_in_thread(batches: Any, interrupt: Any = None) -> AsyncIterator[
     it = iter(batches)
     sentinel = object()
     while True:
-        b = await _in_thread(next, it, sentinel, interrupt=interrupt)
+        b = await in_thread(next, it, sentinel, interrupt=interrupt)
         if b is sentinel:
             return
         yield b
@@ -130,13 +130,13 @@ class Results(Planning):
         rows = 0
         try:
             if load.create:
-                await _in_thread(cat.create_temp_table, load.target, [(c, type_sql(t)) for c, t in plan.columns])
+                await in_thread(cat.create_temp_table, load.target, [(c, type_sql(t)) for c, t in plan.columns])
             if load.with_data:
                 names = [c for c, _ in plan.columns]
                 async with _closing(self.warehouse_stream(portal)) as stream:
                     async for batch in stream:
                         if batch.num_rows:
-                            await _in_thread(cat.append_rows, load.target, names, batch)
+                            await in_thread(cat.append_rows, load.target, names, batch)
                             rows += batch.num_rows
         except BaseException:
             if own:
@@ -149,7 +149,7 @@ class Results(Planning):
     async def catalog_stream(self, sql: str, portal: Portal) -> tuple[BatchStream, CatalogResult]:
         """`sql` run by the catalog engine in a worker thread (interruptible), and its result (tag, row count)."""
         interrupt = getattr(self.catalog_session, "interrupt", None)
-        result = await _in_thread(self.catalog_session.execute, sql, portal.params, interrupt=interrupt)
+        result = await in_thread(self.catalog_session.execute, sql, portal.params, interrupt=interrupt)
         return _iter_in_thread(result.batches, interrupt), result
 
     async def analyze(self, portal: Portal) -> Measured:

@@ -296,3 +296,116 @@ def test_copy_in_a_failed_transaction_is_refused(gw: psycopg.Connection[Any], pg
         assert copy_out(conn, "COPY (SELECT 1) TO STDOUT")[:2] == ("error", "25P02")
         conn.rollback()
         conn.autocommit = True
+
+
+# ------------------------------------------------------------------------------------ COPY … FROM STDIN
+
+COPY_IN_TABLE = "CREATE TEMP TABLE copy_in (a int, b text, c numeric(10,2), d date, e bool)"
+
+COPY_IN = [
+    ("", b"1\tx\\ty\t1.5\t2024-01-01\tt\n2\t\\N\t\\N\t\\N\t\\N\n3\ta\\\\b\\nc\t-2\t1999-12-31\tf\n"),
+    ("", b"4\t\\x41\\101\\q\\\t\t0\t2024-02-29\ttrue\r\n5\t\t0.01\t2024-03-01\tno\r\n"),
+    ("", b"6\tbefore end\t1\t2024-01-01\tt\n\\.\n7\tafter end\t1\t2024-01-01\tt\n"),
+    ("", b"8\tno final line break\t2\t2024-01-02\tf"),
+    ("WITH (DELIMITER '|', NULL 'NUL', HEADER)", b"a|b|c|d|e\n9|x\\|y|NUL|2024-01-01|t\n10|NUL|NUL|2024-01-01|f\n"),
+    ("WITH (FORMAT csv)", b'11,"q,""r",1,2024-01-01,t\n12,,,,\n13,"",2,2024-01-01,f\n14,"two\nlines",3,2024-01-01,t\n'),
+    ("WITH (FORMAT csv, HEADER, DELIMITER ';', QUOTE '''', ESCAPE '\\', NULL 'N')",
+     b"a;b;c;d;e\n15;'it\\'s';N;2024-01-01;t\n16;'N';1;N;f\n17;N;2;2024-01-01;t\n"),
+    ("WITH (FORMAT csv)", b"18,x,1,2024-01-01,t\n\\.\n19,y,1,2024-01-01,t\n"),
+    ("(b, a)", b"only b\t20\n\\N\t21\n"),
+]
+
+
+def _copy_in(conn: psycopg.Connection[Any], options: str, data: bytes, chunk: int) -> tuple[Any, ...]:
+    """Load `data` with COPY … FROM STDIN (in CopyData messages of `chunk` bytes); the table's rows and the
+    COPY's row count, or its error."""
+    conn.execute("DROP TABLE IF EXISTS copy_in")
+    conn.execute(COPY_IN_TABLE)
+    cols = options if options.startswith("(") else ""
+    opts = "" if cols else options
+    try:
+        with conn.cursor() as cur:
+            with cur.copy(f"COPY copy_in {cols} FROM STDIN {opts}") as cp:
+                for i in range(0, len(data), chunk):
+                    cp.write(data[i : i + chunk])
+            count = cur.rowcount
+    except psycopg.Error as e:
+        got: tuple[Any, ...] = ("error", e.sqlstate, e.diag.message_primary, e.diag.message_detail, e.diag.context)
+    else:
+        got = ("ok", count)
+    return got, conn.execute("SELECT * FROM copy_in ORDER BY a, b").fetchall()
+
+
+@pytest.mark.parametrize("options,data", COPY_IN)
+@pytest.mark.parametrize("chunk", [1 << 20, 3])
+def test_copy_from_stdin_matches_postgres(gw: psycopg.Connection[Any], pg: psycopg.Connection[Any], options: str,
+                                          data: bytes, chunk: int) -> None:
+    assert _copy_in(gw, options, data, chunk) == _copy_in(pg, options, data, chunk)
+
+
+@pytest.mark.parametrize("options,data", [
+    ("", b"1\tx\t1\t2024-01-01\tt\textra\n"),
+    ("", b"1\tx\n"),
+    ("WITH (FORMAT csv)", b"1,x\n"),
+    ("", b"1\tx\t1\t2024-01-01\tt\nabc\ty\t1\t2024-01-01\tt\n"),
+    ("", b"1\tx\t1\tnot a date\tt\n"),
+    ("", b"1\tx\t1\t2024-01-01\tmaybe\n"),
+    ("", b"99999999999\tx\t1\t2024-01-01\tt\n"),
+    ("", b"1\tx\t123456789.5\t2024-01-01\tt\n"),
+    ("WITH (FORMAT csv)", b"1,x,1,2024-01-01,t\n2,y,zz,2024-01-01,t\n"),
+])
+def test_copy_from_stdin_errors_leave_nothing(gw: psycopg.Connection[Any], pg: psycopg.Connection[Any],
+                                              options: str, data: bytes) -> None:
+    got, want = _copy_in(gw, options, data, 1 << 20), _copy_in(pg, options, data, 1 << 20)
+    assert want[0][0] == "error" and want[1] == []
+    assert got == want
+    assert gw.execute("SELECT 1").fetchone() == (1,)
+
+
+def test_copy_from_stdin_write_row_and_copy_fail(gw: psycopg.Connection[Any], pg: psycopg.Connection[Any]) -> None:
+    """psycopg's write_row (its own text formatting of Python values); an exception inside the block sends
+    CopyFail, which fails the COPY with 57014 and keeps nothing."""
+    rows = [(1, "tab\there", None, None, True), (2, "back\\slash", 12.5, None, None), (3, "é€", 0, None, False)]
+    for conn in (gw, pg):
+        conn.execute("DROP TABLE IF EXISTS copy_in")
+        conn.execute(COPY_IN_TABLE)
+        with conn.cursor().copy("COPY copy_in (a, b, c, d, e) FROM STDIN") as cp:
+            for r in rows:
+                cp.write_row(r)
+        with pytest.raises(RuntimeError), conn.cursor().copy("COPY copy_in FROM STDIN") as cp:
+            cp.write_row((9, "never", None, None, None))
+            raise RuntimeError("stop")  # psycopg sends CopyFail, reads the 57014 back, re-raises this
+    assert gw.execute("SELECT * FROM copy_in ORDER BY a").fetchall() == \
+        pg.execute("SELECT * FROM copy_in ORDER BY a").fetchall()
+
+
+@pytest.mark.parametrize("sql", [
+    "COPY orders FROM STDIN",
+    "COPY pg_catalog.pg_class FROM STDIN",
+    "COPY no_such_table FROM STDIN",
+    "COPY copy_in (nope) FROM STDIN",
+    "COPY copy_in (a, a) FROM STDIN",
+    "COPY copy_in FROM STDIN WITH (FORCE_QUOTE *)",
+    "COPY copy_in FROM STDIN WITH (FORMAT csv, HEADER match, HEADER)",
+    "COPY copy_in FROM '/tmp/ssg-copy-in'",
+])
+def test_copy_from_refusals_match_postgres(gw: psycopg.Connection[Any], pg: psycopg.Connection[Any],
+                                           sql: str) -> None:
+    """Only this session's temp tables take rows (a model is read-only: PostgreSQL refuses a table the role may
+    not write with 42501, a read-only transaction with 25006)."""
+    def refusal(conn: psycopg.Connection[Any]) -> tuple[Any, ...]:
+        conn.execute("DROP TABLE IF EXISTS copy_in")
+        conn.execute(COPY_IN_TABLE)
+        try:
+            with conn.cursor().copy(sql):
+                pass
+        except psycopg.Error as e:
+            return (e.sqlstate, e.diag.message_primary)
+        return ("ok",)
+    got, want = refusal(gw), refusal(pg)
+    if "orders" in sql or "pg_class" in sql:
+        assert got == ("25006", "cannot execute COPY FROM in a read-only transaction")
+        assert want[0] in ("42501", "42P01")
+    else:
+        assert got == want
+    assert gw.execute("SELECT 1").fetchone() == (1,)

@@ -721,9 +721,33 @@ class CatalogSession:
             try:
                 self.cur.execute(f"INSERT INTO temp.main.{_ident(name)} ({cols}) SELECT * FROM __ssg_rows")
             finally:
-                self.cur.unregister("__ssg_rows")
+                with contextlib.suppress(duckdb.Error):  # an aborted transaction refuses even this: keep the cause
+                    self.cur.unregister("__ssg_rows")
         except duckdb.Error as e:
             raise _pg_error(e, name) from None
+
+    def storage_types(self, name: str) -> dict[str, str]:
+        """A temp table's columns and the DuckDB types that hold them."""
+        return dict(self.cur.execute("SELECT column_name, data_type FROM duckdb_columns() WHERE table_name = ? "
+                                     "AND database_name = 'temp'", [name]).fetchall())
+
+    def first_bad_value(self, batch: pa.RecordBatch, types: Sequence[str]) -> tuple[int, int] | None:
+        """COPY FROM's text rows: (row, column index) of the first value its column's DuckDB type does not accept,
+        in row order, or None. Runs on a connection of its own: the failed insert aborted this session's."""
+        found: list[tuple[int, int]] = []
+        con = self.cur.cursor()
+        try:
+            con.register("__ssg_bad", batch)
+            for k, typ in enumerate(types):
+                src = _ident(batch.schema.names[k])
+                row = con.execute(
+                    f"SELECT i FROM (SELECT row_number() OVER () - 1 AS i, {src} AS v FROM __ssg_bad) "
+                    f"WHERE v IS NOT NULL AND TRY_CAST(v AS {typ}) IS NULL ORDER BY i LIMIT 1").fetchone()
+                if row is not None:
+                    found.append((int(row[0]), k))
+        finally:
+            con.close()
+        return min(found) if found else None
 
     def _post_process(self, plan: Plan, table: pa.Table, cols: tuple[ResultColumn, ...]) -> pa.Table:
         """Make Arrow values match the declared PostgreSQL types (reg* types print names)."""

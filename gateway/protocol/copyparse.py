@@ -1,0 +1,203 @@
+"""COPY FROM STDIN data → Arrow columns of text, by PostgreSQL's rules for the text and CSV formats.
+
+The client's CopyData messages split the stream anywhere; CopyReader takes them as they come and hands out
+record batches of whole rows, every column a string (NULL where COPY says NULL). The catalog engine casts them
+to the table's declared types when it inserts them, as PostgreSQL's input functions would.
+
+Text format: one row per line, the delimiter between columns, `\\N` (the NULL string, matched before escapes
+are read) for NULL, backslash escapes (\\b \\f \\n \\r \\t \\v, octal \\ooo, hex \\xhh, any other character
+stands for itself), `\\.` alone on a line ends the data. CSV: pyarrow's CSV parser (quotes, the escape
+character, line breaks inside quotes); an unquoted NULL string is NULL, a quoted one is text.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from collections.abc import Sequence
+
+import pyarrow as pa
+import pyarrow.csv as pacsv
+
+from virtual_schema import errors as E
+from virtual_schema import pgtypes as t
+from virtual_schema.errors import PgError
+
+BATCH_ROWS = 65536
+_ESCAPE = re.compile(rb"\\(x[0-9a-fA-F]{1,2}|[0-7]{1,3}|.)", re.DOTALL)
+_LETTERS = {b"b": b"\b", b"f": b"\f", b"n": b"\n", b"r": b"\r", b"t": b"\t", b"v": b"\v"}
+
+
+def _unescape(m: re.Match[bytes]) -> bytes:
+    e = m.group(1)
+    if e in _LETTERS:
+        return _LETTERS[e]
+    if e[:1] == b"x" and len(e) > 1:
+        return bytes([int(e[1:], 16)])
+    if e[:1].isdigit() and e[:1] < b"8":
+        return bytes([int(e, 8) & 0xFF])
+    return e
+
+
+class CopyReader:
+    """Accumulates COPY FROM data and yields batches of parsed rows."""
+
+    def __init__(self, kind: str, names: Sequence[str], table: str, *, delimiter: bytes, null: bytes,
+                 header: bool, quote: bytes = b'"', escape: bytes = b'"') -> None:
+        self.kind = kind
+        self.names = list(names)
+        self.table = table
+        self.delimiter = delimiter
+        self.null = null
+        self.skip_header = header
+        self.quote = quote
+        self.escape = escape
+        self.line = 0  # lines read, for errors' CONTEXT
+        self.ended = False  # `\.` seen: the rest of the data is ignored
+        self._buf = bytearray()
+        self._rows: list[list[str | None]] = []
+        self._lines: list[int] = []  # each pending row's line number
+        self._split = re.compile(rb"\\.|" + re.escape(delimiter), re.DOTALL)
+
+    # ------------------------------------------------------------------------------------------ feeding
+
+    def feed(self, data: bytes) -> list[tuple[pa.RecordBatch, list[int]]]:
+        """Take one CopyData message; returns the batches that are complete, each with its rows' line numbers."""
+        if self.ended:
+            return []
+        self._buf += data
+        if self.kind == "csv":
+            return []  # CSV rows may span lines inside quotes: parsed whole at the end
+        end = self._buf.rfind(b"\n")
+        if end < 0:
+            return []
+        chunk = bytes(self._buf[: end + 1])
+        del self._buf[: end + 1]
+        self._text_lines(chunk)
+        return self._ready(False)
+
+    def finish(self) -> list[tuple[pa.RecordBatch, list[int]]]:
+        """CopyDone: the rest of the data (a last line without its line break counts as a line)."""
+        if self.kind == "csv":
+            return self._csv(bytes(self._buf))
+        if self._buf and not self.ended:
+            self._text_lines(bytes(self._buf) + b"\n")
+        self._buf.clear()
+        return self._ready(True)
+
+    # ------------------------------------------------------------------------------------------- text
+
+    def _text_lines(self, chunk: bytes) -> None:
+        lines = chunk.split(b"\n")
+        lines.pop()  # after the last line break
+        ncols = len(self.names)
+        delim, null = self.delimiter, self.null
+        for raw in lines:
+            self.line += 1
+            line = raw[:-1] if raw.endswith(b"\r") else raw
+            if self.skip_header:
+                self.skip_header = False
+                continue
+            if line == b"\\.":
+                self.ended = True
+                return
+            if b"\\" in line:
+                fields = self._escaped_fields(line)
+            else:
+                fields = [None if f == null else f.decode() for f in line.split(delim)]
+            if len(fields) != ncols:
+                self._width_error(len(fields), line)
+            self._rows.append(fields)
+            self._lines.append(self.line)
+
+    def _escaped_fields(self, line: bytes) -> list[str | None]:
+        """Fields of a line holding backslashes: split where a delimiter is not escaped, then unescape."""
+        raw_fields: list[bytes] = []
+        start = 0
+        for m in self._split.finditer(line):
+            if m.group() == self.delimiter:
+                raw_fields.append(line[start : m.start()])
+                start = m.end()
+        raw_fields.append(line[start:])
+        return [None if f == self.null else _ESCAPE.sub(_unescape, f).decode() for f in raw_fields]
+
+    def _width_error(self, got: int, line: bytes) -> None:
+        context = f'COPY {self.table}, line {self.line}: "{line.decode(errors="replace")[:100]}"'
+        if got > len(self.names):
+            raise PgError(E.BAD_COPY_FILE_FORMAT, "extra data after last expected column", context=context)
+        raise PgError(E.BAD_COPY_FILE_FORMAT, f'missing data for column "{self.names[got]}"', context=context)
+
+    def _ready(self, final: bool) -> list[tuple[pa.RecordBatch, list[int]]]:
+        out = []
+        while len(self._rows) >= BATCH_ROWS or (final and self._rows):
+            rows, self._rows = self._rows[:BATCH_ROWS], self._rows[BATCH_ROWS:]
+            lines, self._lines = self._lines[:BATCH_ROWS], self._lines[BATCH_ROWS:]
+            cols = list(zip(*rows, strict=True)) if rows else [()] * len(self.names)
+            out.append((pa.record_batch([pa.array(c, pa.string()) for c in cols], names=self.names), lines))
+        return out
+
+    # -------------------------------------------------------------------------------------------- CSV
+
+    def _csv(self, data: bytes) -> list[tuple[pa.RecordBatch, list[int]]]:
+        end = re.search(rb"(?:^|\n)\\\.\r?(?:\n|$)", data)
+        if end is not None:
+            data = data[: end.start() + (1 if data[end.start() : end.start() + 1] == b"\n" else 0)]
+        if not data.strip(b"\r\n"):
+            return []
+        double = self.escape == self.quote
+        try:
+            table = pacsv.read_csv(
+                io.BytesIO(data),
+                read_options=pacsv.ReadOptions(column_names=self.names, skip_rows=1 if self.skip_header else 0),
+                parse_options=pacsv.ParseOptions(delimiter=self.delimiter.decode(), quote_char=self.quote.decode(),
+                                                 double_quote=double,
+                                                 escape_char=False if double else self.escape.decode(),
+                                                 newlines_in_values=True),
+                convert_options=pacsv.ConvertOptions(column_types={n: pa.string() for n in self.names},
+                                                     null_values=[self.null.decode()], strings_can_be_null=True,
+                                                     quoted_strings_can_be_null=False),
+            )
+        except pa.ArrowInvalid as e:
+            text = str(e)
+            width = re.search(r"Expected \d+ columns, got (\d+): (.*)", text, re.DOTALL)
+            if width is None:
+                raise PgError(E.BAD_COPY_FILE_FORMAT, "unterminated CSV quoted field" if "quote" in text.lower()
+                              else text, context=f"COPY {self.table}") from None
+            n, row = int(width.group(1)), width.group(2)
+            lines = data.decode(errors="replace").split("\n")
+            number = next((i + 1 for i, ln in enumerate(lines) if ln.rstrip("\r") == row), 0)
+            context = f'COPY {self.table}, line {number}: "{row[:100]}"'
+            if n > len(self.names):
+                raise PgError(E.BAD_COPY_FILE_FORMAT, "extra data after last expected column",
+                              context=context) from None
+            raise PgError(E.BAD_COPY_FILE_FORMAT, f'missing data for column "{self.names[n]}"',
+                          context=context) from None
+        out, first = [], 2 if self.skip_header else 1  # line numbers as if no value spanned lines
+        for batch in table.to_batches(max_chunksize=BATCH_ROWS):
+            out.append((batch, list(range(first, first + batch.num_rows))))
+            first += batch.num_rows
+        return out
+
+
+_INPUT_NAMES = {t.INT2: "smallint", t.INT4: "integer", t.INT8: "bigint", t.FLOAT4: "real", t.FLOAT8: "double precision",
+                t.NUMERIC: "numeric", t.BOOL: "boolean", t.DATE: "date", t.TIMESTAMP: "timestamp",
+                t.TIMESTAMPTZ: "timestamp with time zone", t.TIME: "time", t.UUID: "uuid", t.INTERVAL: "interval"}
+_DATETIME = {t.DATE, t.TIMESTAMP, t.TIMESTAMPTZ, t.TIME, t.INTERVAL}
+_INT_RANGE = {t.INT2: 2**15, t.INT4: 2**31, t.INT8: 2**63}
+
+
+def input_error(pg_type: t.PgColumnType, value: object, context: str) -> PgError:
+    """PostgreSQL's input-function error for a COPY value its column's type refuses."""
+    oid = pg_type.oid
+    name = _INPUT_NAMES.get(oid, t.TYPES_BY_OID[oid].name if oid in t.TYPES_BY_OID else "text")
+    text = str(value)
+    if oid in _INT_RANGE and re.fullmatch(r"\s*[+-]?\d+\s*", text):
+        return PgError(E.NUMERIC_VALUE_OUT_OF_RANGE, f'value "{text}" is out of range for type {name}',
+                       context=context)
+    if oid == t.NUMERIC and pg_type.typmod >= 4 and re.fullmatch(r"\s*[+-]?(\d+\.?\d*|\.\d+)\s*", text):
+        precision, scale = (pg_type.typmod - 4) >> 16, (pg_type.typmod - 4) & 0xFFFF
+        return PgError(E.NUMERIC_VALUE_OUT_OF_RANGE, "numeric field overflow",
+                       detail=f"A field with precision {precision}, scale {scale} must round to an absolute value "
+                              f"less than 10^{precision - scale}.", context=context)
+    code = "22007" if oid in _DATETIME else E.INVALID_TEXT_REPRESENTATION
+    return PgError(code, f'invalid input syntax for type {name}: "{text}"', context=context)
