@@ -95,3 +95,26 @@ def test_binary_scalars(target: Target, literal: str) -> None:
     assert text is not None and text[0] is not None
     if literal.startswith("12.5"):
         assert text[0] == Decimal("12.5")
+
+
+def test_copy_out_and_in(target: Target) -> None:
+    """psycopg's COPY support: COPY (query) TO STDOUT in text and binary carries the query's rows, and COPY … FROM
+    STDIN loads a temp table with write_row that a SELECT reads back."""
+    q = target.metric()
+    with psycopg.connect(target.dsn(), autocommit=True) as conn:
+        cur = conn.cursor()
+        want = cur.execute(q.all_sql()).fetchall()  # type: ignore[arg-type]
+        assert cur.description is not None
+        oids = [d.type_code for d in cur.description]
+        for options in ("", "WITH (FORMAT binary)"):
+            with cur.copy(f"COPY ({q.all_sql()}) TO STDOUT {options}") as cp:
+                cp.set_types(oids)
+                assert list(cp.rows()) == want
+            assert cur.rowcount == len(want)
+        cur.execute("CREATE TEMP TABLE copy_check (k text, n numeric, d date)")
+        rows = [("a\tb", Decimal("1.50"), None), (None, Decimal("-2"), None)]
+        with cur.copy("COPY copy_check FROM STDIN") as cp:
+            for r in rows:
+                cp.write_row(r)
+        assert cur.rowcount == 2
+        assert cur.execute("SELECT * FROM copy_check ORDER BY n DESC").fetchall() == rows
