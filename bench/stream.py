@@ -39,7 +39,8 @@ from bench.common import (
 from bench.profile import py_spy
 
 NAME = "stream"
-CLIENTS = ("libpq", "pgjdbc", "psycopg-text", "psycopg-named", "psycopg-binary", "asyncpg", "psql", "node-pg")
+CLIENTS = ("libpq", "pgjdbc", "psycopg-text", "psycopg-named", "psycopg-binary", "asyncpg", "psql", "node-pg",
+           "libpq-copy")
 QUICK_32 = ("libpq", "psycopg-binary")
 CLIENT_LABELS = {
     "libpq": "raw libpq C client (PQexec)",
@@ -50,6 +51,7 @@ CLIENT_LABELS = {
     "asyncpg": "asyncpg fetch (binary)",
     "psql": "psql -c … > /dev/null",
     "node-pg": "node-postgres",
+    "libpq-copy": "raw libpq C client, COPY (listing) TO STDOUT",
 }
 
 
@@ -231,7 +233,7 @@ def available(client: str) -> bool:
         return shutil.which("node") is not None and (NODE_MODULES / "pg").exists()
     if client == "psql":
         return shutil.which("psql") is not None
-    if client == "libpq":
+    if client in ("libpq", "libpq-copy"):
         return shutil.which("gcc") is not None and shutil.which("pg_config") is not None
     return True
 
@@ -239,6 +241,8 @@ def available(client: str) -> bool:
 def client_command(client: str, ep: Endpoint, sql: str, runs: int) -> list[str]:
     if client == "libpq":
         return [str(compile_c_client()), ep.conninfo(), sql, str(runs), "exec"]
+    if client == "libpq-copy":
+        return [str(compile_c_client()), ep.conninfo(), f"COPY ({sql}) TO STDOUT", str(runs), "copy"]
     if client == "pgjdbc":
         cp = f"{PG_JAR}:{compile_java_client()}"
         return ["java", "-Xmx2g", "-cp", cp, "JdbcCount", ep.jdbc_url(), ep.user, ep.password, sql, str(runs),
