@@ -19,11 +19,13 @@ from collections.abc import Sequence
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
+from gateway.protocol.params import decode_binary
 from virtual_schema import errors as E
 from virtual_schema import pgtypes as t
 from virtual_schema.errors import PgError
 
 BATCH_ROWS = 65536
+BINARY_SIGNATURE = b"PGCOPY\n\xff\r\n\x00"
 _ESCAPE = re.compile(rb"\\(x[0-9a-fA-F]{1,2}|[0-7]{1,3}|.)", re.DOTALL)
 _LETTERS = {b"b": b"\b", b"f": b"\f", b"n": b"\n", b"r": b"\r", b"t": b"\t", b"v": b"\v"}
 
@@ -43,7 +45,7 @@ class CopyReader:
     """Accumulates COPY FROM data and yields batches of parsed rows."""
 
     def __init__(self, kind: str, names: Sequence[str], table: str, *, delimiter: bytes, null: bytes,
-                 header: bool, quote: bytes = b'"', escape: bytes = b'"') -> None:
+                 header: bool, quote: bytes = b'"', escape: bytes = b'"', type_oids: Sequence[int] = ()) -> None:
         self.kind = kind
         self.names = list(names)
         self.table = table
@@ -55,9 +57,11 @@ class CopyReader:
         self.line = 0  # lines read, for errors' CONTEXT
         self.ended = False  # `\.` seen: the rest of the data is ignored
         self._buf = bytearray()
-        self._rows: list[list[str | None]] = []
+        self._rows: list[list[object]] = []  # text (str | None), or decoded binary values
         self._lines: list[int] = []  # each pending row's line number
         self._split = re.compile(rb"\\.|" + re.escape(delimiter), re.DOTALL)
+        self._oids = list(type_oids)  # binary: how each column's values are decoded
+        self._signed = False  # binary: the file header was read
 
     # ------------------------------------------------------------------------------------------ feeding
 
@@ -68,6 +72,9 @@ class CopyReader:
         self._buf += data
         if self.kind == "csv":
             return []  # CSV rows may span lines inside quotes: parsed whole at the end
+        if self.kind == "binary":
+            self._binary_tuples()
+            return self._ready(False, typed=True)
         end = self._buf.rfind(b"\n")
         if end < 0:
             return []
@@ -80,6 +87,13 @@ class CopyReader:
         """CopyDone: the rest of the data (a last line without its line break counts as a line)."""
         if self.kind == "csv":
             return self._csv(bytes(self._buf))
+        if self.kind == "binary":
+            if not self.ended:  # PostgreSQL: the data must end with the trailer (or end at a tuple boundary)
+                self._binary_tuples()
+                if self._buf:
+                    raise PgError(E.BAD_COPY_FILE_FORMAT, "unexpected EOF in COPY data",
+                                  context=f"COPY {self.table}, line {self.line + 1}")
+            return self._ready(True, typed=True)
         if self._buf and not self.ended:
             self._text_lines(bytes(self._buf) + b"\n")
         self._buf.clear()
@@ -101,10 +115,8 @@ class CopyReader:
             if line == b"\\.":
                 self.ended = True
                 return
-            if b"\\" in line:
-                fields = self._escaped_fields(line)
-            else:
-                fields = [None if f == null else f.decode() for f in line.split(delim)]
+            fields: list[object] = (list(self._escaped_fields(line)) if b"\\" in line
+                                    else [None if f == null else f.decode() for f in line.split(delim)])
             if len(fields) != ncols:
                 self._width_error(len(fields), line)
             self._rows.append(fields)
@@ -127,14 +139,75 @@ class CopyReader:
             raise PgError(E.BAD_COPY_FILE_FORMAT, "extra data after last expected column", context=context)
         raise PgError(E.BAD_COPY_FILE_FORMAT, f'missing data for column "{self.names[got]}"', context=context)
 
-    def _ready(self, final: bool) -> list[tuple[pa.RecordBatch, list[int]]]:
+    def _ready(self, final: bool, typed: bool = False) -> list[tuple[pa.RecordBatch, list[int]]]:
+        """Whole batches of the rows read so far (all of them when `final`); text columns, or for binary data the
+        decoded values' own Arrow types."""
         out = []
         while len(self._rows) >= BATCH_ROWS or (final and self._rows):
             rows, self._rows = self._rows[:BATCH_ROWS], self._rows[BATCH_ROWS:]
             lines, self._lines = self._lines[:BATCH_ROWS], self._lines[BATCH_ROWS:]
             cols = list(zip(*rows, strict=True)) if rows else [()] * len(self.names)
-            out.append((pa.record_batch([pa.array(c, pa.string()) for c in cols], names=self.names), lines))
+            arrays = [pa.array(c) if typed else pa.array(c, pa.string()) for c in cols]
+            out.append((pa.record_batch(arrays, names=self.names), lines))
         return out
+
+    # ----------------------------------------------------------------------------------------- binary
+
+    def _binary_tuples(self) -> None:
+        """Every whole tuple of the binary COPY data read so far (the header first, the trailer last)."""
+        buf = self._buf
+        pos = 0
+        if not self._signed:
+            if len(buf) < 19:
+                return
+            if bytes(buf[:11]) != BINARY_SIGNATURE:
+                raise PgError(E.BAD_COPY_FILE_FORMAT, "COPY file signature not recognized")
+            flags = int.from_bytes(buf[11:15], "big")
+            if flags & (1 << 16):
+                raise PgError(E.BAD_COPY_FILE_FORMAT, "invalid COPY file header (WITH OIDS)")
+            if flags >> 17:
+                raise PgError(E.BAD_COPY_FILE_FORMAT, "unrecognized critical flags in COPY file header")
+            extension = int.from_bytes(buf[15:19], "big")
+            if len(buf) < 19 + extension:
+                return
+            pos = 19 + extension
+            self._signed = True
+        ncols = len(self.names)
+        n = len(buf)
+        while n - pos >= 2:
+            nf = int.from_bytes(buf[pos : pos + 2], "big", signed=True)
+            if nf == -1:
+                self.ended = True
+                pos = n  # anything after the trailer is ignored
+                break
+            if nf != ncols:
+                raise PgError(E.BAD_COPY_FILE_FORMAT, f"row field count is {nf}, expected {ncols}",
+                              context=f"COPY {self.table}, line {self.line + 1}")
+            p = pos + 2
+            values: list[object] = []
+            for k in range(nf):
+                if n - p < 4:
+                    break
+                size = int.from_bytes(buf[p : p + 4], "big", signed=True)
+                p += 4
+                if size < 0:
+                    values.append(None)
+                    continue
+                if n - p < size:
+                    break
+                try:
+                    values.append(_decode(bytes(buf[p : p + size]), self._oids[k]))
+                except PgError as err:
+                    err.context = f"COPY {self.table}, line {self.line + 1}, column {self.names[k]}"
+                    raise
+                p += size
+            if len(values) < nf:
+                break  # the rest of this tuple is in a later CopyData
+            self.line += 1
+            self._rows.append(values)
+            self._lines.append(self.line)
+            pos = p
+        del buf[:pos]
 
     # -------------------------------------------------------------------------------------------- CSV
 
@@ -177,6 +250,21 @@ class CopyReader:
             out.append((batch, list(range(first, first + batch.num_rows))))
             first += batch.num_rows
         return out
+
+
+_FIXED_WIDTH = {t.INT2: 2, t.INT4: 4, t.INT8: 8, t.FLOAT4: 4, t.FLOAT8: 8, t.BOOL: 1, t.DATE: 4, t.TIMESTAMP: 8,
+                t.TIMESTAMPTZ: 8, t.TIME: 8, t.UUID: 16}
+
+
+def _decode(data: bytes, oid: int) -> object:
+    """One binary COPY field by its type's receive rules; a fixed-width value of the wrong size fails as
+    PostgreSQL's receive function does (too short: 08P01, too long: 22P03)."""
+    width = _FIXED_WIDTH.get(oid)
+    if width is not None and len(data) < width:
+        raise PgError(E.PROTOCOL_VIOLATION, "insufficient data left in message")
+    if width is not None and len(data) > width:
+        raise PgError(E.INVALID_BINARY_REPRESENTATION, "incorrect binary data format")
+    return decode_binary(data, oid)
 
 
 _INPUT_NAMES = {t.INT2: "smallint", t.INT4: "integer", t.INT8: "bigint", t.FLOAT4: "real", t.FLOAT8: "double precision",

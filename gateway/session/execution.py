@@ -188,11 +188,14 @@ class Execution(Cursors):
         plan = portal.prepared.copy_in
         assert plan is not None
         o = plan.options
-        reader = CopyReader(o.format, plan.columns, plan.table, delimiter=o.delimiter.encode(), null=o.null.encode(),
-                            header=o.header, quote=o.quote.encode(), escape=o.escape.encode())
         cat = self.catalog_session
+        declared = dict(cat.temp_columns[plan.table])
+        reader = CopyReader(o.format, plan.columns, plan.table, delimiter=o.delimiter.encode(), null=o.null.encode(),
+                            header=o.header, quote=o.quote.encode(), escape=o.escape.encode(),
+                            type_oids=[declared[c].oid for c in plan.columns])
         self.copy_storage[plan.table] = await in_thread(cat.storage_types, plan.table)
-        self.send(m.CopyInResponse(0, (0,) * len(plan.columns)))
+        fmt = 1 if o.format == "binary" else 0
+        self.send(m.CopyInResponse(fmt, (fmt,) * len(plan.columns)))
         await self.flush()
         own = not cat.in_transaction
         if own:

@@ -230,9 +230,6 @@ class Planning(ConnectionCore):
                 raise PgError(E.READ_ONLY_SQL_TRANSACTION, "cannot execute COPY FROM in a read-only transaction",
                               hint="Semantic models are read-only; only temporary tables can be written.")
             raise PgError(E.UNDEFINED_TABLE, f'relation "{table}" does not exist')
-        if options.format == "binary":
-            raise PgError(E.FEATURE_NOT_SUPPORTED, "COPY FROM STDIN (FORMAT binary) is not supported by this gateway",
-                          hint="Send text or CSV.")
         if options.force_not_null or options.force_null:
             raise PgError(E.FEATURE_NOT_SUPPORTED, "FORCE_NOT_NULL and FORCE_NULL are not supported by this gateway")
         if options.encoding is not None:

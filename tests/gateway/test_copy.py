@@ -8,11 +8,14 @@ own COPY parser reads back in text, CSV and binary.
 
 from __future__ import annotations
 
+import asyncio
 import csv
+import datetime as dt
 import io
 import os
 import subprocess
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -386,6 +389,7 @@ def test_copy_from_stdin_write_row_and_copy_fail(gw: psycopg.Connection[Any], pg
     "COPY copy_in (nope) FROM STDIN",
     "COPY copy_in (a, a) FROM STDIN",
     "COPY copy_in FROM STDIN WITH (FORCE_QUOTE *)",
+    "COPY copy_in FROM STDIN WITH (FORMAT binary, HEADER)",
     "COPY copy_in FROM STDIN WITH (FORMAT csv, HEADER match, HEADER)",
     "COPY copy_in FROM '/tmp/ssg-copy-in'",
 ])
@@ -409,3 +413,63 @@ def test_copy_from_refusals_match_postgres(gw: psycopg.Connection[Any], pg: psyc
     else:
         assert got == want
     assert gw.execute("SELECT 1").fetchone() == (1,)
+
+
+BINARY_ROWS = [(1, "tab\there", Decimal("1.50"), dt.date(2024, 2, 29), True),
+               (2, None, Decimal("-0.01"), None, False), (3, "é€", None, dt.date(1999, 12, 31), None)]
+
+
+def test_binary_copy_from_stdin_matches_postgres(gw: psycopg.Connection[Any], pg: psycopg.Connection[Any]) -> None:
+    """psycopg's binary COPY (its own binary dumpers, in CopyData messages of any size) loads the same rows."""
+    for conn in (gw, pg):
+        conn.execute("DROP TABLE IF EXISTS copy_in")
+        conn.execute(COPY_IN_TABLE)
+        with conn.cursor().copy("COPY copy_in (a, b, c, d, e) FROM STDIN WITH (FORMAT binary)") as cp:
+            cp.set_types(["int4", "text", "numeric", "date", "bool"])
+            for r in BINARY_ROWS:
+                cp.write_row(r)
+    want = pg.execute("SELECT * FROM copy_in ORDER BY a").fetchall()
+    assert want == BINARY_ROWS
+    assert gw.execute("SELECT * FROM copy_in ORDER BY a").fetchall() == want
+
+
+@pytest.mark.parametrize("data", [b"PGCOPY\n\xff\r\n\x00" + bytes(8) + b"\x00\x02\x00\x00\x00\x04\x00\x00\x00\x01",
+                                  b"NOTCOPY\n\xff\r\n\x00" + bytes(8),
+                                  b"PGCOPY\n\xff\r\n\x00" + bytes(8) + b"\x00\x05\x00\x00\x00\x01\x41"])
+def test_bad_binary_copy_data_matches_postgres(gw: psycopg.Connection[Any], pg: psycopg.Connection[Any],
+                                               data: bytes) -> None:
+    def load(conn: psycopg.Connection[Any]) -> tuple[Any, ...]:
+        conn.execute("DROP TABLE IF EXISTS copy_in")
+        conn.execute(COPY_IN_TABLE)
+        try:
+            with conn.cursor().copy("COPY copy_in FROM STDIN WITH (FORMAT binary)") as cp:
+                cp.write(data)
+        except psycopg.Error as e:
+            return (e.sqlstate, e.diag.message_primary)
+        return ("ok",)
+    assert load(gw) == load(pg)
+    assert gw.execute("SELECT count(*) FROM copy_in").fetchone() == (0,)
+
+
+def test_asyncpg_copy_records_to_table(gateway: GatewayProcess, pg: psycopg.Connection[Any]) -> None:
+    """asyncpg's bulk load: copy_records_to_table sends binary COPY FROM STDIN; copy_from_query reads COPY TO."""
+    import asyncpg
+
+    async def run(dsn: str) -> tuple[Any, ...]:
+        conn = await asyncpg.connect(dsn)
+        try:
+            await conn.execute(COPY_IN_TABLE.replace("copy_in", "copy_async"))
+            status = await conn.copy_records_to_table("copy_async", records=BINARY_ROWS,
+                                                      columns=["a", "b", "c", "d", "e"])
+            rows = [tuple(r) for r in await conn.fetch("SELECT * FROM copy_async ORDER BY a")]
+            out = io.BytesIO()
+            await conn.copy_from_query("SELECT a, b FROM copy_async ORDER BY a", output=out, format="csv")
+            return status, rows, out.getvalue()
+        finally:
+            await conn.close()
+
+    info = pg.info
+    pg_dsn = f"postgresql://{info.user}@{info.host}:{info.port}/{info.dbname}"
+    want = asyncio.run(run(pg_dsn))
+    assert want[1] == BINARY_ROWS
+    assert asyncio.run(run(gateway.url())) == want
