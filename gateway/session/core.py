@@ -65,7 +65,6 @@ class ConnectionCore:
         self.portals: dict[str, Portal] = {}
         self.cursors: dict[str, Portal] = {}
         self.temp_tables: set[str] = set()
-        self.copy_storage: dict[str, dict[str, str]] = {}  # COPY FROM: a temp table's DuckDB column types
         self.encoders: dict[tuple[tuple[PgColumnType, ...], tuple[int, ...], str], RowEncoder] = {}
         self.skip_until_sync = False
         self.user = ""

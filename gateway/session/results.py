@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pyarrow as pa
@@ -15,6 +15,7 @@ import pyarrow as pa
 from gateway.protocol.codec import error_response
 from gateway.protocol.rowenc import RowEncoder
 from gateway.router import Kind
+from gateway.session.core import WRITE_FLUSH_BYTES
 from gateway.session.explain import Measured, render
 from gateway.session.planning import Planning
 from gateway.session.portals import BatchStream, Portal
@@ -23,6 +24,8 @@ from virtual_schema import errors as E
 from virtual_schema.catalog.engine import CatalogResult
 from virtual_schema.errors import PgError
 
+PIECE_ROWS = 1024  # rows per encoded piece of a large batch
+PIECE_BYTES = 64 * 1024  # buffered bytes that go to the socket without waiting for the batch's end
 _REG_TYPES = frozenset({24, 2202, 2203, 2204, 2205, 2206, 4089, 4096})
 _ENCODERS_PER_SESSION = 64
 
@@ -176,6 +179,24 @@ class Results(Planning):
                 rows += batch.num_rows
         total = time.perf_counter() - started
         return Measured(node, rows if written is None else written, first, total)
+
+    async def send_batch(self, encoder: RowEncoder, batch: pa.RecordBatch,
+                         reframe: Callable[[bytes | memoryview], bytes | memoryview] | None = None) -> None:
+        """Rows join the reply buffer: a small result leaves in one write together with its CommandComplete
+        and ReadyForQuery. A large batch is encoded piece by piece and each piece handed to the socket at
+        once, so the client parses rows while the rest are encoded. Backpressure is per piece: once the
+        transport holds more than the socket took, encoding waits for it to drain, so a slow client never
+        makes the gateway copy a whole batch into its own buffer (PostgreSQL blocks in send() the same way).
+        `reframe` turns each piece of DataRows into other messages (COPY's CopyData) before it is sent."""
+        transport = self.writer.transport
+        for piece in encoder.encode_pieces(batch, PIECE_ROWS):
+            self.send_raw(piece if reframe is None else reframe(piece))
+            if self.out_size >= PIECE_BYTES:
+                self.write_out()
+                if transport.get_write_buffer_size():
+                    await self.writer.drain()
+        if self.out_size >= WRITE_FLUSH_BYTES or transport.get_write_buffer_size():
+            await self.flush()
 
     def encoder_for(self, portal: Portal) -> RowEncoder:
         enc = portal.extra.get("encoder")
