@@ -4,7 +4,7 @@ The only module that touches the socket. Messages are decoded by the sans-IO cod
 at a time in order (as PostgreSQL does), and replies are buffered until Sync / Flush / the end of
 a simple Query; result rows join that buffer and are written (and drained) whenever it grows past
 256 KB, so a slow client never makes the gateway buffer a result. The layers below each do one job:
-core (state, I/O, cancel) → planning → results → cursors → execution → extended → this module
+core (state, I/O, cancel) → planning → results → cursors → copying → execution → extended → this module
 (lifecycle, startup, authentication, the message loop).
 """
 

@@ -47,7 +47,7 @@ WRITE_FLUSH_BYTES = 256 * 1024
 
 
 class ConnectionCore:
-    """Session state and I/O; the protocol layers (planning → results → cursors → execution →
+    """Session state and I/O; the protocol layers (planning → results → cursors → copying → execution →
     extended → connection) each add one job on top of it."""
 
     def __init__(self, app: GatewayApp, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
