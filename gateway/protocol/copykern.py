@@ -49,22 +49,16 @@ def text_rows(src: np.ndarray, out: np.ndarray, csv: bool, delim: int, null: np.
             if not csv:
                 for i in range(q, end):
                     c = src[i]
+                    e = 0  # the byte written after a backslash, if this one is escaped
                     if c < 32:
                         e = escapes[c]
-                        if e != 0:
-                            out[o] = 92
-                            out[o + 1] = e
-                            o += 2
-                        elif c == delim:
-                            out[o] = 92
-                            out[o + 1] = c
-                            o += 2
-                        else:
-                            out[o] = c
-                            o += 1
+                        if e == 0 and c == delim:
+                            e = c
                     elif c == 92 or c == delim:
+                        e = c
+                    if e != 0:
                         out[o] = 92
-                        out[o + 1] = c
+                        out[o + 1] = e
                         o += 2
                     else:
                         out[o] = c

@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from gateway.session.defelem import boolean_or_text, def_boolean, def_string
 from virtual_schema import errors as E
 from virtual_schema.errors import PgError
 
@@ -82,64 +83,15 @@ def _position(defel: dict[str, Any]) -> int | None:
     return loc + 1 if isinstance(loc, int) and loc >= 0 else None
 
 
-def _string(defel: dict[str, Any]) -> str:
-    """defGetString: the argument as text, whatever node the grammar made of it."""
-    arg = defel.get("arg")
-    if arg is None:
-        raise PgError(E.SYNTAX_ERROR, f"{defel['defname']} requires a parameter")
-    (tag, value), = arg.items()
-    if tag == "String":
-        return str(value.get("sval", ""))
-    if tag == "Integer":
-        return str(value.get("ival", 0))
-    if tag == "Float":
-        return str(value.get("fval", ""))
-    if tag == "Boolean":
-        return "true" if value.get("boolval") else "false"
-    if tag == "A_Star":
-        return "*"
-    if tag == "List":
-        return ".".join(_string({"defname": defel["defname"], "arg": item}) for item in value.get("items", []))
-    raise PgError(E.SYNTAX_ERROR, f"{defel['defname']} requires a parameter")
-
-
-def _boolean(defel: dict[str, Any]) -> bool:
-    """defGetBoolean: no argument, 0/1, true/false/on/off."""
-    arg = defel.get("arg")
-    if arg is None:
-        return True
-    if "Integer" in arg:
-        ival = arg["Integer"].get("ival", 0)
-        if ival in (0, 1):
-            return bool(ival)
-    else:
-        value = _string(defel).lower()
-        if value in ("true", "on"):
-            return True
-        if value in ("false", "off"):
-            return False
-    raise PgError(E.SYNTAX_ERROR, f"{defel['defname']} requires a Boolean value")
-
-
 def _header(defel: dict[str, Any], is_from: bool) -> bool | None:
     """defGetCopyHeaderChoice: a Boolean, or None for MATCH (COPY FROM only)."""
-    arg = defel.get("arg")
-    if arg is None:
-        return True
-    if "Integer" in arg:
-        ival = arg["Integer"].get("ival", 0)
-        if ival in (0, 1):
-            return bool(ival)
-    else:
-        value = _string(defel).lower()
-        if value in ("true", "on"):
-            return True
-        if value in ("false", "off"):
-            return False
-        if value == "match":
-            if not is_from:
-                raise PgError(E.FEATURE_NOT_SUPPORTED, f'cannot use "{_string(defel)}" with HEADER in COPY TO')
-            return None
+    value = boolean_or_text(defel)
+    if isinstance(value, bool):
+        return value
+    if value == "match":
+        if not is_from:
+            raise PgError(E.FEATURE_NOT_SUPPORTED, f'cannot use "{def_string(defel)}" with HEADER in COPY TO')
+        return None
     raise PgError(E.SYNTAX_ERROR, f'{defel["defname"]} requires a Boolean value or "match"')
 
 
@@ -158,7 +110,7 @@ def copy_options(node: dict[str, Any], is_from: bool) -> CopyOptions:
     """The options of a CopyStmt, with PostgreSQL's defaults and checks."""
     seen: set[str] = set()
     fmt: Format = "text"
-    delimiter = null = quote = escape = None
+    texts: dict[str, str] = {}  # DELIMITER, NULL, QUOTE, ESCAPE as given
     header = match = freeze = force_all = False
     force_quote: tuple[str, ...] | None = None
     force_not_null: tuple[str, ...] | None = None
@@ -171,24 +123,18 @@ def copy_options(node: dict[str, Any], is_from: bool) -> CopyOptions:
             raise PgError(E.SYNTAX_ERROR, "conflicting or redundant options", position=_position(defel))
         seen.add(name)
         if name == "format":
-            value = _string(defel)
+            value = def_string(defel)
             if value not in ("text", "csv", "binary"):
                 raise PgError(E.INVALID_PARAMETER_VALUE, f'COPY format "{value}" not recognized',
                               position=_position(defel))
             fmt = value  # type: ignore[assignment]
         elif name == "freeze":
-            freeze = _boolean(defel)
-        elif name == "delimiter":
-            delimiter = _string(defel)
-        elif name == "null":
-            null = _string(defel)
+            freeze = def_boolean(defel)
+        elif name in ("delimiter", "null", "quote", "escape"):
+            texts[name] = def_string(defel)
         elif name == "header":
             choice = _header(defel, is_from)
             header, match = bool(choice) or choice is None, choice is None
-        elif name == "quote":
-            quote = _string(defel)
-        elif name == "escape":
-            escape = _string(defel)
         elif name == "force_quote":
             cols = _columns(defel)
             force_all, force_quote = cols is None, cols or ()
@@ -197,7 +143,7 @@ def copy_options(node: dict[str, Any], is_from: bool) -> CopyOptions:
         elif name == "force_null":
             force_null = _columns(defel) or ()
         elif name == "encoding":
-            value = _string(defel)
+            value = def_string(defel)
             key = re.sub(r"[^a-z0-9]", "", value.lower())
             if key in _UNCONVERTIBLE:
                 raise PgError(E.FEATURE_NOT_SUPPORTED, f'conversion between UTF8 and {value.upper()} is not supported')
@@ -209,6 +155,7 @@ def copy_options(node: dict[str, Any], is_from: bool) -> CopyOptions:
                               position=_position(defel)) from None
         else:
             raise PgError(E.SYNTAX_ERROR, f'option "{name}" not recognized', position=_position(defel))
+    delimiter, null, quote, escape = (texts.get(k) for k in ("delimiter", "null", "quote", "escape"))
     if match:
         raise PgError(E.FEATURE_NOT_SUPPORTED, "HEADER MATCH is not supported by this gateway",
                       hint="Use HEADER: the first line is skipped.")

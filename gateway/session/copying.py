@@ -16,7 +16,7 @@ from gateway.protocol.copyfmt import CopyWriter
 from gateway.protocol.copyparse import CopyReader, input_error
 from gateway.session.cursors import Cursors
 from gateway.session.portals import Portal
-from gateway.session.results import in_thread
+from gateway.session.results import catalog_transaction, in_thread
 from virtual_schema import errors as E
 from virtual_schema.errors import PgError
 
@@ -69,11 +69,8 @@ class Copying(Cursors):
         fmt = 1 if o.format == "binary" else 0
         self.send(m.CopyInResponse(fmt, (fmt,) * len(plan.columns)))
         await self.flush()
-        own = not cat.in_transaction
-        if own:
-            cat.begin()
         rows = 0
-        try:
+        with catalog_transaction(cat):
             while True:
                 msg = await self.next_message()
                 if isinstance(msg, m.CopyData):
@@ -96,12 +93,6 @@ class Copying(Cursors):
                     rows += batch.num_rows
                 if isinstance(msg, m.CopyDone):
                     break
-        except BaseException:
-            if own:
-                cat.end(False)
-            raise
-        if own:
-            cat.end(True)
         self.send(m.CommandComplete(f"COPY {rows}"))
         return rows
 

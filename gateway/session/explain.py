@@ -14,6 +14,7 @@ from typing import Any
 from xml.sax.saxutils import escape
 
 from gateway.router import Statement
+from gateway.session.defelem import def_boolean
 from virtual_schema import errors as E
 from virtual_schema.errors import PgError
 
@@ -76,24 +77,6 @@ def _position(sql: str, location: int) -> int | None:
     return None if location < 0 else char_offset(sql, location) + 1
 
 
-def _boolean(name: str, opt: dict[str, Any]) -> bool:
-    """defGetBoolean: no value is true; 1/0, true/false and on/off (any case) are Booleans, nothing else."""
-    arg = opt.get("arg")
-    if arg is None:
-        return True
-    if "Integer" in arg:
-        value = arg["Integer"].get("ival", 0)
-        if value in (0, 1):
-            return bool(value)
-    elif "String" in arg:
-        text = str(arg["String"].get("sval", "")).lower()
-        if text in ("true", "on"):
-            return True
-        if text in ("false", "off"):
-            return False
-    raise PgError(E.SYNTAX_ERROR, f"{name} requires a Boolean value")  # no position, as in PostgreSQL
-
-
 def explain_options(stmt: Statement) -> ExplainOptions:
     """The options of an ExplainStmt, checked the way PostgreSQL 15 checks them."""
     flags: dict[str, bool] = {}
@@ -102,7 +85,7 @@ def explain_options(stmt: Statement) -> ExplainOptions:
         opt = item["DefElem"]
         name = str(opt["defname"])
         if name in _BOOLEAN_OPTIONS:
-            flags[name] = _boolean(name, opt)
+            flags[name] = def_boolean(opt)
         elif name == "format":
             arg = opt.get("arg") or {}
             value = str(arg.get("String", {}).get("sval", ""))

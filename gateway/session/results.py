@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 import pyarrow as pa
@@ -64,6 +64,23 @@ async def _closing(stream: BatchStream) -> AsyncIterator[BatchStream]:
         aclose = getattr(stream, "aclose", None)
         if aclose is not None:
             await aclose()
+
+
+@contextlib.contextmanager
+def catalog_transaction(cat: Any) -> Iterator[None]:
+    """A temp-table write's catalog transaction: the block's when one is open (its end decides), else its own,
+    committed when the write completes and rolled back when it fails, so a failure midway leaves nothing."""
+    own = not cat.in_transaction
+    if own:
+        cat.begin()
+    try:
+        yield
+    except BaseException:
+        if own:
+            cat.end(False)
+        raise
+    if own:
+        cat.end(True)
 
 
 async def _iter_in_thread(batches: Any, interrupt: Any = None) -> AsyncIterator[pa.RecordBatch]:
@@ -127,11 +144,8 @@ class Results(Planning):
             raise PgError(E.DUPLICATE_TABLE, f'relation "{load.target}" already exists')
         if not load.create and load.target not in cat.temp_tables:
             raise PgError(E.UNDEFINED_TABLE, f'relation "{load.target}" does not exist')
-        own = not cat.in_transaction
-        if own:
-            cat.begin()
         rows = 0
-        try:
+        with catalog_transaction(cat):
             if load.create:
                 await in_thread(cat.create_temp_table, load.target, [(c, type_sql(t)) for c, t in plan.columns])
             if load.with_data:
@@ -141,12 +155,6 @@ class Results(Planning):
                         if batch.num_rows:
                             await in_thread(cat.append_rows, load.target, names, batch)
                             rows += batch.num_rows
-        except BaseException:
-            if own:
-                cat.end(False)
-            raise
-        if own:
-            cat.end(True)
         return load.tag.format(rows)
 
     async def catalog_stream(self, sql: str, portal: Portal) -> tuple[BatchStream, CatalogResult]:
