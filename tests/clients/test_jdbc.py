@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import shutil
 import subprocess
@@ -116,3 +118,13 @@ def test_tableau_temp_tables(answers: dict[str, Any]) -> None:
 def test_fetch_size_with_autocommit_off(answers: dict[str, Any]) -> None:
     assert len(answers["all_rows"]) > 4
     assert answers["fetch_size_rows"] == answers["all_rows"]
+
+
+def test_copy_manager(answers: dict[str, Any]) -> None:
+    """pgjdbc's CopyManager: copyOut of a COPY (query) TO STDOUT CSV carries the query's rows (under its header),
+    copyIn loads a temp table (quoted delimiter, unquoted empty = NULL, quoted empty = '')."""
+    lines = list(csv.reader(io.StringIO(answers["copy_out_csv"])))
+    assert len(lines) == len(answers["metric_rows"]) + 1 and int(answers["copy_out_count"]) == len(lines) - 1
+    assert [r[0] for r in lines[1:]] == [r[0] for r in answers["metric_rows"]]
+    assert int(answers["copy_in_count"]) == 4
+    assert answers["copy_in_rows"] == [["a", "1"], ["b,c", "2"], [None, "3"], ["", "4"]]

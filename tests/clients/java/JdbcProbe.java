@@ -182,6 +182,24 @@ public class JdbcProbe {
                 }
             }
 
+            // CopyManager: COPY (query) TO STDOUT as CSV, and COPY temp_table FROM STDIN.
+            org.postgresql.copy.CopyManager copy = conn.unwrap(org.postgresql.PGConnection.class).getCopyAPI();
+            java.io.StringWriter csv = new java.io.StringWriter();
+            long copiedOut = copy.copyOut("COPY (SELECT " + qi(dim) + ", MEASURE(" + qi(measure) + ") AS m FROM "
+                                          + qi(metricTable) + " GROUP BY " + qi(dim) + " ORDER BY 1) TO STDOUT "
+                                          + "WITH (FORMAT csv, HEADER)", csv);
+            out.put("copy_out_count", String.valueOf(copiedOut));
+            out.put("copy_out_csv", q(csv.toString()));
+            try (Statement st = conn.createStatement()) {
+                st.execute("CREATE TEMP TABLE copy_jdbc (k text, n int)");
+                long copiedIn = copy.copyIn("COPY copy_jdbc FROM STDIN WITH (FORMAT csv)",
+                                            new java.io.StringReader("a,1\n\"b,c\",2\n,3\n\"\",4\n"));
+                out.put("copy_in_count", String.valueOf(copiedIn));
+                try (ResultSet rs = st.executeQuery("SELECT k, n FROM copy_jdbc ORDER BY n")) {
+                    out.put("copy_in_rows", list(rows(rs)));
+                }
+            }
+
             // setFetchSize with autocommit off: pgjdbc executes with a row limit and resumes the
             // suspended portal (Execute with max rows, PortalSuspended, Execute again).
             conn.setAutoCommit(false);
