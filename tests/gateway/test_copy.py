@@ -473,3 +473,34 @@ def test_asyncpg_copy_records_to_table(gateway: GatewayProcess, pg: psycopg.Conn
     want = asyncio.run(run(pg_dsn))
     assert want[1] == BINARY_ROWS
     assert asyncio.run(run(gateway.url())) == want
+
+
+def test_psql_backslash_copy_from_a_file(gateway: GatewayProcess, tmp_path: Path) -> None:
+    """psql's \\copy … FROM file sends the file as COPY … FROM STDIN; the temp table then holds its rows."""
+    data = tmp_path / "in.csv"
+    data.write_text('k,n\n"a,b",1\n,2\nc,3\n')
+    env = {**os.environ, "PGPASSWORD": "demo", "PGSSLMODE": "disable"}
+    r = subprocess.run(["psql", "-X", "-A", "-t", "-h", gateway.host, "-p", str(gateway.port), "-U", "demo",
+                        "-d", "semantic", "-v", "ON_ERROR_STOP=1",
+                        "-c", "CREATE TEMP TABLE from_file (k text, n int)",
+                        "-c", f"\\copy from_file FROM '{data}' WITH (FORMAT csv, HEADER)",
+                        "-c", "SELECT coalesce(k, '<null>'), n FROM from_file ORDER BY n"],
+                       capture_output=True, text=True, env=env, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines() == ["CREATE TABLE", "COPY 3", "a,b|1", "<null>|2", "c|3"]
+
+
+def test_cancel_stops_a_large_copy(gw: psycopg.Connection[Any]) -> None:
+    """CancelRequest during COPY … TO STDOUT of a large result: 57014, and the session goes on."""
+    import threading
+
+    sql = "COPY (SELECT o.order_id, o.status, p.order_id AS b FROM orders o CROSS JOIN orders p) TO STDOUT"
+    timer = threading.Timer(0.5, gw.cancel)
+    timer.start()
+    try:
+        with pytest.raises(psycopg.errors.QueryCanceled), gw.cursor().copy(sql) as cp:
+            for _ in cp:
+                pass
+    finally:
+        timer.cancel()
+    assert gw.execute("SELECT 1").fetchone() == (1,)
