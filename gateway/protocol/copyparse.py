@@ -25,6 +25,7 @@ from virtual_schema import pgtypes as t
 from virtual_schema.errors import PgError
 
 BATCH_ROWS = 65536
+PARSE_BYTES = 1 << 20  # text data is parsed once this much has arrived (and at CopyDone)
 BINARY_SIGNATURE = b"PGCOPY\n\xff\r\n\x00"
 _ESCAPE = re.compile(rb"\\(x[0-9a-fA-F]{1,2}|[0-7]{1,3}|.)", re.DOTALL)
 _LETTERS = {b"b": b"\b", b"f": b"\f", b"n": b"\n", b"r": b"\r", b"t": b"\t", b"v": b"\v"}
@@ -42,7 +43,8 @@ def _unescape(m: re.Match[bytes]) -> bytes:
 
 
 class CopyReader:
-    """Accumulates COPY FROM data and yields batches of parsed rows."""
+    """Accumulates COPY FROM data and yields batches of parsed rows: feed() each CopyData (cheap), take() the whole
+    rows once feed() says so, finish() at CopyDone. Parsing is CPU work the caller can run off the event loop."""
 
     def __init__(self, kind: str, names: Sequence[str], table: str, *, delimiter: bytes, null: bytes,
                  header: bool, quote: bytes = b'"', escape: bytes = b'"', type_oids: Sequence[int] = ()) -> None:
@@ -65,13 +67,18 @@ class CopyReader:
 
     # ------------------------------------------------------------------------------------------ feeding
 
-    def feed(self, data: bytes) -> list[tuple[pa.RecordBatch, list[int]]]:
-        """Take one CopyData message; returns the batches that are complete, each with its rows' line numbers."""
-        if self.ended:
+    def feed(self, data: bytes) -> bool:
+        """Take one CopyData message (clients send as little as a line each, psql does); True once enough has
+        arrived to be worth parsing (take())."""
+        if not self.ended:
+            self._buf += data
+        return self.kind != "csv" and len(self._buf) >= PARSE_BYTES
+
+    def take(self) -> list[tuple[pa.RecordBatch, list[int]]]:
+        """The rows of the data received so far that are whole, as batches with their rows' line numbers (CSV waits
+        for finish(): its rows may span lines inside quotes)."""
+        if self.ended or self.kind == "csv":
             return []
-        self._buf += data
-        if self.kind == "csv":
-            return []  # CSV rows may span lines inside quotes: parsed whole at the end
         if self.kind == "binary":
             self._binary_tuples()
             return self._ready(False, typed=True)
@@ -80,8 +87,37 @@ class CopyReader:
             return []
         chunk = bytes(self._buf[: end + 1])
         del self._buf[: end + 1]
+        return self._text_chunk(chunk, final=False)
+
+    def _text_chunk(self, chunk: bytes, final: bool) -> list[tuple[pa.RecordBatch, list[int]]]:
+        """Whole lines of text-format data: read by pyarrow when nothing in them needs COPY's own rules (no
+        backslash, no carriage return, no header left to skip), else line by line."""
+        if not self.skip_header and b"\\" not in chunk and b"\r" not in chunk:
+            fast = self._text_plain(chunk)
+            if fast is not None:
+                return self._ready(True) + fast
         self._text_lines(chunk)
-        return self._ready(False)
+        return self._ready(final)
+
+    def _text_plain(self, chunk: bytes) -> list[tuple[pa.RecordBatch, list[int]]] | None:
+        """Lines without escapes split at the delimiter by pyarrow's CSV reader with quoting off; None when a line
+        has the wrong number of fields or is not UTF-8 (the line-by-line path then reports it as PostgreSQL)."""
+        try:
+            table = pacsv.read_csv(
+                io.BytesIO(chunk),
+                read_options=pacsv.ReadOptions(column_names=self.names, block_size=max(1 << 20, len(chunk) + 1)),
+                parse_options=pacsv.ParseOptions(delimiter=self.delimiter.decode(), quote_char=False,
+                                                 escape_char=False, ignore_empty_lines=False),
+                convert_options=pacsv.ConvertOptions(column_types={n: pa.string() for n in self.names},
+                                                     null_values=[self.null.decode()], strings_can_be_null=True),
+            )
+        except (pa.ArrowInvalid, UnicodeDecodeError):
+            return None
+        out = []
+        for batch in table.to_batches(max_chunksize=BATCH_ROWS):
+            out.append((batch, list(range(self.line + 1, self.line + 1 + batch.num_rows))))
+            self.line += batch.num_rows
+        return out
 
     def finish(self) -> list[tuple[pa.RecordBatch, list[int]]]:
         """CopyDone: the rest of the data (a last line without its line break counts as a line)."""
@@ -94,9 +130,10 @@ class CopyReader:
                     raise PgError(E.BAD_COPY_FILE_FORMAT, "unexpected EOF in COPY data",
                                   context=f"COPY {self.table}, line {self.line + 1}")
             return self._ready(True, typed=True)
-        if self._buf and not self.ended:
-            self._text_lines(bytes(self._buf) + b"\n")
+        chunk = bytes(self._buf)
         self._buf.clear()
+        if chunk and not self.ended:
+            return self._text_chunk(chunk if chunk.endswith(b"\n") else chunk + b"\n", final=True)
         return self._ready(True)
 
     # ------------------------------------------------------------------------------------------- text
@@ -115,8 +152,12 @@ class CopyReader:
             if line == b"\\.":
                 self.ended = True
                 return
-            fields: list[object] = (list(self._escaped_fields(line)) if b"\\" in line
-                                    else [None if f == null else f.decode() for f in line.split(delim)])
+            try:
+                fields: list[object] = (list(self._escaped_fields(line)) if b"\\" in line
+                                        else [None if f == null else f.decode() for f in line.split(delim)])
+            except UnicodeDecodeError as e:
+                raise PgError("22021", f'invalid byte sequence for encoding "UTF8": 0x{line[e.start]:02x}',
+                              context=f"COPY {self.table}, line {self.line}") from None
             if len(fields) != ncols:
                 self._width_error(len(fields), line)
             self._rows.append(fields)

@@ -74,9 +74,9 @@ class Copying(Cursors):
             while True:
                 msg = await self.next_message()
                 if isinstance(msg, m.CopyData):
-                    batches = reader.feed(msg.data)
+                    batches = await in_thread(reader.take) if reader.feed(msg.data) else []
                 elif isinstance(msg, m.CopyDone):
-                    batches = reader.finish()
+                    batches = await in_thread(reader.finish)
                 elif isinstance(msg, m.CopyFail):
                     raise PgError(E.QUERY_CANCELED, f"COPY from stdin failed: {msg.message}")
                 elif isinstance(msg, (m.Flush, m.Sync)):

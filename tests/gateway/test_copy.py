@@ -504,3 +504,29 @@ def test_cancel_stops_a_large_copy(gw: psycopg.Connection[Any]) -> None:
     finally:
         timer.cancel()
     assert gw.execute("SELECT 1").fetchone() == (1,)
+
+
+def test_large_copy_from_stdin_matches_postgres(gw: psycopg.Connection[Any], pg: psycopg.Connection[Any]) -> None:
+    """Several MB of text in psql-sized CopyData messages: parsed in bulk as it arrives (lines without escapes by
+    pyarrow, the others by COPY's rules), every row as PostgreSQL stores it; then the same rows in binary."""
+    lines = []
+    for i in range(150_000):
+        text = f"name {i}" if i % 997 else f"tab\\there {i}\\\\x"
+        null = "\\N" if i % 1013 == 0 else f"{i * 0.25}"
+        lines.append(f"{i}\t{text}\t{null}\t2024-01-{i % 28 + 1:02d}\t{'t' if i % 3 else 'f'}\n")
+    data = "".join(lines).encode()
+    check = "SELECT count(*), sum(a), md5(string_agg(b, ',' ORDER BY a)), sum(c), count(c), min(d), max(d), " \
+            "sum(e::int) FROM copy_in"
+    results = []
+    for conn in (gw, pg):
+        got = _copy_in(conn, "", data, 8192)[0]
+        results.append((got, conn.execute(check).fetchone()))
+        rows = conn.execute("SELECT * FROM copy_in ORDER BY a").fetchall()
+        conn.execute("TRUNCATE copy_in")
+        with conn.cursor().copy("COPY copy_in FROM STDIN WITH (FORMAT binary)") as cp:
+            cp.set_types(["int4", "text", "numeric", "date", "bool"])
+            for r in rows:
+                cp.write_row(r)
+        results.append(conn.execute(check).fetchone())
+    assert results[0][0] == ("ok", 150_000)
+    assert results[:2] == results[2:]
