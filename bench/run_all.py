@@ -15,10 +15,11 @@ from contextlib import redirect_stdout
 from datetime import UTC, datetime
 
 from bench import compile as compile_bench
-from bench import concurrency, latency, memory, stream
+from bench import concurrency, latency, load, memory, stream
 from bench.common import Bench, base_parser, finish_options, format_table, machine_info, run_benches
 
-BENCHES: tuple[Bench, ...] = (compile_bench.BENCH, latency.BENCH, stream.BENCH, concurrency.BENCH, memory.BENCH)
+BENCHES: tuple[Bench, ...] = (compile_bench.BENCH, latency.BENCH, stream.BENCH, load.BENCH, concurrency.BENCH,
+                              memory.BENCH)
 
 
 class _Tee(io.TextIOBase):

@@ -37,9 +37,12 @@ def _warm(kern: ModuleType) -> None:
     for csv in (False, True):
         kern.text_rows(one, out, csv, 9, np.zeros(2, np.uint8), 34, 34, np.zeros(1, np.uint8), kern.TEXT_ESCAPES)
     kern.binary_rows(one, out, 0)
+    offs, lens = np.zeros((1, 1), np.int64), np.zeros((1, 1), np.int64)
+    kern.binary_fields(one, 0, 1, offs, lens)
+    kern.gather(one, offs[:, 0], lens[:, 0], np.zeros(2, np.int32), out)
 
 
-_LOADER = KernelLoader("gateway.protocol.copykern", _warm)
+LOADER = KernelLoader("gateway.protocol.copykern", _warm)
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,7 +114,7 @@ class CopyWriter:
         binary), in the same order."""
         if not len(datarows):
             return b""
-        kern = _LOADER.get(load=len(datarows) >= KERNEL_MIN_BYTES) if self.use_kernel else None
+        kern = LOADER.get(load=len(datarows) >= KERNEL_MIN_BYTES) if self.use_kernel else None
         if self.fmt.kind == "binary":
             return self._binary(datarows, kern)
         if kern is not None:

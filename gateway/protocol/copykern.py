@@ -123,3 +123,59 @@ def binary_rows(src: np.ndarray, out: np.ndarray, o: int) -> tuple[int, int]:
         p += 1 + length
         rows += 1
     return o + n, rows
+
+
+@njit(cache=True, nogil=True, boundscheck=False)
+def binary_fields(src: np.ndarray, pos: int, ncols: int, offs: np.ndarray, lens: np.ndarray) -> tuple[int, int, int]:
+    """Binary COPY tuples of `src` from `pos`: each field's offset and length (-1: NULL) into offs / lens, row by row,
+    up to the trailer, a tuple not wholly in `src` yet, or the rows' capacity. Returns (offset after the last whole
+    tuple, tuples, status): status 0 more may follow, 1 the trailer was read, else a tuple's field count (not
+    `ncols`: the caller reports it)."""
+    n = src.shape[0]
+    rows = 0
+    cap = offs.shape[0]
+    while rows < cap and n - pos >= 2:
+        nf = (np.int64(src[pos]) << 8) | src[pos + 1]
+        if nf == 0xFFFF:
+            return pos + 2, rows, 1
+        if nf != ncols:
+            return pos, rows, 2 + nf
+        p = pos + 2
+        whole = True
+        for k in range(ncols):
+            if n - p < 4:
+                whole = False
+                break
+            size = (np.int64(src[p]) << 24) | (np.int64(src[p + 1]) << 16) | (np.int64(src[p + 2]) << 8) | src[p + 3]
+            p += 4
+            if size >= 0x80000000:
+                offs[rows, k] = p
+                lens[rows, k] = -1
+                continue
+            if n - p < size:
+                whole = False
+                break
+            offs[rows, k] = p
+            lens[rows, k] = size
+            p += size
+        if not whole:
+            break
+        pos = p
+        rows += 1
+    return pos, rows, 0
+
+
+@njit(cache=True, nogil=True, boundscheck=False)
+def gather(src: np.ndarray, offs: np.ndarray, lens: np.ndarray, out_offsets: np.ndarray, out: np.ndarray) -> None:
+    """Copy each value src[offs[i]:offs[i]+lens[i]] (lens < 0: NULL, nothing) after the previous one into `out`,
+    with Arrow's offsets (out_offsets[i]..out_offsets[i+1])."""
+    o = 0
+    for i in range(offs.shape[0]):
+        out_offsets[i] = o
+        size = lens[i]
+        if size > 0:
+            start = offs[i]
+            for j in range(size):
+                out[o + j] = src[start + j]
+            o += size
+    out_offsets[offs.shape[0]] = o

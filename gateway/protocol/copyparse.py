@@ -15,10 +15,16 @@ from __future__ import annotations
 import io
 import re
 from collections.abc import Sequence
+from types import ModuleType
+from typing import Any
 
+import numpy as np
+import numpy.typing as npt
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
+from gateway.protocol.copyfmt import LOADER
 from gateway.protocol.params import decode_binary
 from virtual_schema import errors as E
 from virtual_schema import pgtypes as t
@@ -80,8 +86,7 @@ class CopyReader:
         if self.ended or self.kind == "csv":
             return []
         if self.kind == "binary":
-            self._binary_tuples()
-            return self._ready(False, typed=True)
+            return self._binary_tuples()
         end = self._buf.rfind(b"\n")
         if end < 0:
             return []
@@ -124,12 +129,13 @@ class CopyReader:
         if self.kind == "csv":
             return self._csv(bytes(self._buf))
         if self.kind == "binary":
+            out: list[tuple[pa.RecordBatch, list[int]]] = []
             if not self.ended:  # PostgreSQL: the data must end with the trailer (or end at a tuple boundary)
-                self._binary_tuples()
-                if self._buf:
+                out = self._binary_tuples()
+                if self._buf and not self.ended:
                     raise PgError(E.BAD_COPY_FILE_FORMAT, "unexpected EOF in COPY data",
                                   context=f"COPY {self.table}, line {self.line + 1}")
-            return self._ready(True, typed=True)
+            return out + self._ready(True, typed=True)
         chunk = bytes(self._buf)
         self._buf.clear()
         if chunk and not self.ended:
@@ -194,25 +200,112 @@ class CopyReader:
 
     # ----------------------------------------------------------------------------------------- binary
 
-    def _binary_tuples(self) -> None:
-        """Every whole tuple of the binary COPY data read so far (the header first, the trailer last)."""
+    def _binary_tuples(self) -> list[tuple[pa.RecordBatch, list[int]]]:
+        """Every whole tuple of the binary COPY data read so far (the header first, the trailer last): column by
+        column through the compiled tuple walker when it is loaded, else value by value."""
+        pos = self._binary_header()
+        if pos is None:
+            return []
+        kern = LOADER.get(load=True)
+        if kern is None:
+            self._binary_values(pos)
+            return self._ready(False, typed=True)
+        out = self._ready(True, typed=True)  # rows read value by value while the walker was loading
+        src = np.frombuffer(bytes(self._buf), np.uint8)
+        ncols = len(self.names)
+        while pos < len(src) and not self.ended:
+            cap = min(BATCH_ROWS, (len(src) - pos) // (2 + 4 * ncols) + 1)
+            offs, lens = np.empty((cap, ncols), np.int64), np.empty((cap, ncols), np.int64)
+            end, rows, status = kern.binary_fields(src, pos, ncols, offs, lens)
+            if rows:
+                out.append((self._binary_batch(kern, src, offs[:rows], lens[:rows]),
+                            list(range(self.line + 1, self.line + 1 + rows))))
+                self.line += rows
+            if status == 1:
+                self.ended = True
+                end = len(src)  # anything after the trailer is ignored
+            elif status > 1:
+                raise PgError(E.BAD_COPY_FILE_FORMAT, f"row field count is {status - 2}, expected {ncols}",
+                              context=f"COPY {self.table}, line {self.line + 1}")
+            pos = end
+            if rows < cap:
+                break
+        del self._buf[:pos]
+        return out
+
+    def _binary_header(self) -> int | None:
+        """Where the tuples start (after the signature, flags and header extension), once that much has arrived."""
         buf = self._buf
-        pos = 0
-        if not self._signed:
-            if len(buf) < 19:
-                return
-            if bytes(buf[:11]) != BINARY_SIGNATURE:
-                raise PgError(E.BAD_COPY_FILE_FORMAT, "COPY file signature not recognized")
-            flags = int.from_bytes(buf[11:15], "big")
-            if flags & (1 << 16):
-                raise PgError(E.BAD_COPY_FILE_FORMAT, "invalid COPY file header (WITH OIDS)")
-            if flags >> 17:
-                raise PgError(E.BAD_COPY_FILE_FORMAT, "unrecognized critical flags in COPY file header")
-            extension = int.from_bytes(buf[15:19], "big")
-            if len(buf) < 19 + extension:
-                return
-            pos = 19 + extension
-            self._signed = True
+        if self._signed:
+            return 0
+        if len(buf) < 19:
+            return None
+        if bytes(buf[:11]) != BINARY_SIGNATURE:
+            raise PgError(E.BAD_COPY_FILE_FORMAT, "COPY file signature not recognized")
+        flags = int.from_bytes(buf[11:15], "big")
+        if flags & (1 << 16):
+            raise PgError(E.BAD_COPY_FILE_FORMAT, "invalid COPY file header (WITH OIDS)")
+        if flags >> 17:
+            raise PgError(E.BAD_COPY_FILE_FORMAT, "unrecognized critical flags in COPY file header")
+        extension = int.from_bytes(buf[15:19], "big")
+        if len(buf) < 19 + extension:
+            return None
+        self._signed = True
+        del buf[: 19 + extension]
+        return 0
+
+    def _binary_batch(self, kern: ModuleType, src: npt.NDArray[np.uint8], offs: npt.NDArray[np.int64],
+                      lens: npt.NDArray[np.int64]) -> pa.RecordBatch:
+        arrays = [self._binary_column(kern, src, offs[:, k], lens[:, k], k) for k in range(len(self.names))]
+        return pa.record_batch(arrays, names=self.names)
+
+    def _binary_column(self, kern: ModuleType, src: npt.NDArray[np.uint8], offs: npt.NDArray[np.int64],
+                       lens: npt.NDArray[np.int64], k: int) -> pa.Array:
+        """One column of binary COPY values as Arrow: fixed-width types and text gathered with numpy / the compiled
+        copier, anything else decoded value by value (with PostgreSQL's error for a bad value)."""
+        oid, n = self._oids[k], len(offs)
+        null = lens < 0
+        width = _FIXED_WIDTH.get(oid)
+        numpy_type = _BINARY_NUMPY.get(oid)
+        if width is not None and numpy_type is not None and not ((~null) & (lens != width)).any():
+            raw = np.zeros((n, width), np.uint8)  # NULL rows stay zero (their offsets may sit at the buffer's end)
+            valid = ~null
+            raw[valid] = src[offs[valid][:, None] + np.arange(width)]
+            if oid == t.BOOL:
+                return pa.array(raw[:, 0] != 0, pa.bool_(), mask=null)
+            numbers = np.ascontiguousarray(raw).view(numpy_type).ravel().astype(numpy_type.newbyteorder("="))
+            arrow_type, shift = _BINARY_ARROW[oid]
+            if shift:
+                numbers = numbers + shift
+            return pa.array(numbers, mask=null).cast(arrow_type)
+        if oid in _BINARY_TEXT:
+            out_offsets = np.empty(n + 1, np.int64)
+            out = np.empty(int(lens[~null].sum()), np.uint8)
+            kern.gather(src, offs, lens, out_offsets, out)
+            arr = pa.Array.from_buffers(pa.large_string(), n, [None, pa.py_buffer(out_offsets), pa.py_buffer(out)])
+            try:
+                arr.validate(full=True)
+            except pa.ArrowInvalid:
+                raise PgError("22021", 'invalid byte sequence for encoding "UTF8"',
+                              context=f"COPY {self.table}, column {self.names[k]}") from None
+            if null.any():
+                arr = pc.if_else(pa.array(null), pa.scalar(None, pa.large_string()), arr)
+            return arr.cast(pa.string())
+        values: list[object] = []
+        for i in range(n):
+            if null[i]:
+                values.append(None)
+                continue
+            try:
+                values.append(_decode(src[offs[i] : offs[i] + lens[i]].tobytes(), oid))
+            except PgError as err:
+                err.context = f"COPY {self.table}, line {self.line + 1 + i}, column {self.names[k]}"
+                raise
+        return pa.array(values)
+
+    def _binary_values(self, pos: int) -> None:
+        """Whole tuples from `pos`, value by value (while the compiled walker loads)."""
+        buf = self._buf
         ncols = len(self.names)
         n = len(buf)
         while n - pos >= 2:
@@ -307,6 +400,16 @@ def _decode(data: bytes, oid: int) -> object:
         raise PgError(E.INVALID_BINARY_REPRESENTATION, "incorrect binary data format")
     return decode_binary(data, oid)
 
+
+_BINARY_NUMPY: dict[int, np.dtype[Any]] = {t.INT2: np.dtype(">i2"), t.INT4: np.dtype(">i4"), t.INT8: np.dtype(">i8"),
+                 t.FLOAT4: np.dtype(">f4"), t.FLOAT8: np.dtype(">f8"), t.DATE: np.dtype(">i4"),
+                 t.TIMESTAMP: np.dtype(">i8"), t.TIMESTAMPTZ: np.dtype(">i8"), t.BOOL: np.dtype("u1")}
+_PG_EPOCH_DAYS, _PG_EPOCH_US = 10957, 946684800000000  # 2000-01-01, PostgreSQL's epoch, from 1970-01-01
+_BINARY_ARROW: dict[int, tuple[pa.DataType, int]] = {
+    t.INT2: (pa.int16(), 0), t.INT4: (pa.int32(), 0), t.INT8: (pa.int64(), 0), t.FLOAT4: (pa.float32(), 0),
+    t.FLOAT8: (pa.float64(), 0), t.DATE: (pa.date32(), _PG_EPOCH_DAYS), t.TIMESTAMP: (pa.timestamp("us"), _PG_EPOCH_US),
+    t.TIMESTAMPTZ: (pa.timestamp("us", tz="UTC"), _PG_EPOCH_US)}
+_BINARY_TEXT = {t.TEXT, t.VARCHAR, t.BPCHAR, t.NAME, t.JSON}
 
 _INPUT_NAMES = {t.INT2: "smallint", t.INT4: "integer", t.INT8: "bigint", t.FLOAT4: "real", t.FLOAT8: "double precision",
                 t.NUMERIC: "numeric", t.BOOL: "boolean", t.DATE: "date", t.TIMESTAMP: "timestamp",

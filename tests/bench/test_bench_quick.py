@@ -22,7 +22,7 @@ pytestmark = [
     pytest.mark.skipif(os.geteuid() == 0 and shutil.which("runuser") is None, reason="runuser needed as root"),
 ]
 
-BENCHES = ("compile", "latency", "stream", "concurrency", "memory")
+BENCHES = ("compile", "latency", "stream", "load", "concurrency", "memory")
 
 
 @pytest.fixture(scope="module")
