@@ -39,7 +39,8 @@ def _warm(kern: ModuleType) -> None:
     kern.binary_rows(one, out, 0)
     offs, lens = np.zeros((1, 1), np.int64), np.zeros((1, 1), np.int64)
     kern.binary_fields(one, 0, 1, offs, lens)
-    kern.gather(one, offs[:, 0], lens[:, 0], np.zeros(2, np.int32), out)
+    kern.gather(one, offs[:, 0], lens[:, 0], np.zeros(2, np.int64), out)
+    kern.numeric_fields(one, offs[:, 0], np.full(1, -1, np.int64), np.zeros(1, np.int64))
 
 
 LOADER = KernelLoader("gateway.protocol.copykern", _warm)

@@ -179,3 +179,54 @@ def gather(src: np.ndarray, offs: np.ndarray, lens: np.ndarray, out_offsets: np.
                 out[o + j] = src[start + j]
             o += size
     out_offsets[offs.shape[0]] = o
+
+
+@njit(cache=True, nogil=True, boundscheck=False)
+def numeric_fields(src: np.ndarray, offs: np.ndarray, lens: np.ndarray, unscaled: np.ndarray) -> int:
+    """Binary numerics (numeric_send: ndigits, weight, sign, dscale, base-10000 digits) as int64 values unscaled to
+    the column's largest dscale, which is returned; -1 when a value is NaN/infinite or does not fit an int64 there
+    (the caller then decodes the column value by value)."""
+    n = offs.shape[0]
+    scale = 0
+    for i in range(n):
+        if lens[i] < 0:
+            continue
+        p = offs[i]
+        dscale = (np.int64(src[p + 6]) << 8) | src[p + 7]
+        if dscale > scale:
+            scale = dscale
+    if scale > 18:
+        return -1
+    for i in range(n):
+        if lens[i] < 0:
+            unscaled[i] = 0
+            continue
+        p = offs[i]
+        ndigits = (np.int64(src[p]) << 8) | src[p + 1]
+        weight = (np.int64(src[p + 2]) << 8) | src[p + 3]
+        if weight >= 0x8000:
+            weight -= 0x10000
+        sign = (np.int64(src[p + 4]) << 8) | src[p + 5]
+        if sign != 0 and sign != 0x4000:  # NaN, +/-Infinity
+            return -1
+        if lens[i] != 8 + 2 * ndigits:
+            return -1
+        mant = np.int64(0)
+        for d in range(ndigits):
+            digit = (np.int64(src[p + 8 + 2 * d]) << 8) | src[p + 9 + 2 * d]
+            if mant > 922337203685477:  # mant * 10000 would overflow
+                return -1
+            mant = mant * 10000 + digit
+        exp10 = 4 * (weight - ndigits + 1) + scale
+        if exp10 >= 0:
+            for _ in range(exp10):
+                if mant > 922337203685477580 or mant < -922337203685477580:
+                    return -1
+                mant *= 10
+        else:
+            for _ in range(-exp10):
+                if mant % 10 != 0:
+                    return -1
+                mant //= 10
+        unscaled[i] = -mant if sign == 0x4000 else mant
+    return scale

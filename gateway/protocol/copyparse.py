@@ -133,6 +133,8 @@ class CopyReader:
             if not self.ended:  # PostgreSQL: the data must end with the trailer (or end at a tuple boundary)
                 out = self._binary_tuples()
                 if self._buf and not self.ended:
+                    if self._signed:
+                        self._binary_values(0)  # a bad field of the cut tuple is its own error, as PostgreSQL reads
                     raise PgError(E.BAD_COPY_FILE_FORMAT, "unexpected EOF in COPY data",
                                   context=f"COPY {self.table}, line {self.line + 1}")
             return out + self._ready(True, typed=True)
@@ -278,6 +280,15 @@ class CopyReader:
             if shift:
                 numbers = numbers + shift
             return pa.array(numbers, mask=null).cast(arrow_type)
+        if oid == t.NUMERIC and n:
+            unscaled = np.empty(n, np.int64)
+            scale = kern.numeric_fields(src, offs, lens, unscaled)
+            if scale >= 0:
+                pairs = np.empty((n, 2), np.int64)  # decimal128: little-endian low word, then the sign's high word
+                pairs[:, 0] = unscaled
+                pairs[:, 1] = np.where(unscaled < 0, -1, 0)
+                validity = pa.py_buffer(np.packbits(~null, bitorder="little")) if null.any() else None
+                return pa.Array.from_buffers(pa.decimal128(38, int(scale)), n, [validity, pa.py_buffer(pairs)])
         if oid in _BINARY_TEXT:
             out_offsets = np.empty(n + 1, np.int64)
             out = np.empty(int(lens[~null].sum()), np.uint8)
