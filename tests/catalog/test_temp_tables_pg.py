@@ -107,6 +107,8 @@ DML_CONVERSATION = [
     "TRUNCATE w, no_such_table",
     "DROP TABLE w, \"W Keys\"",
     "DELETE FROM w",
+    # an unknown column type is 42704 with its position
+    "CREATE TEMP TABLE bad_type (a footype)",
     # constraints of a temp table hold for UPDATE as for INSERT (class 23 SQLSTATEs)
     "CREATE TEMP TABLE c (id int PRIMARY KEY, n int NOT NULL, p int CHECK (p > 0))",
     "SELECT attname, attnotnull FROM pg_attribute WHERE attrelid = 'c'::regclass AND attnum > 0 ORDER BY attnum",

@@ -530,3 +530,32 @@ def test_large_copy_from_stdin_matches_postgres(gw: psycopg.Connection[Any], pg:
         results.append(conn.execute(check).fetchone())
     assert results[0][0] == ("ok", 150_000)
     assert results[:2] == results[2:]
+
+
+@pytest.mark.parametrize("ddl,data", [
+    ("CREATE TEMP TABLE copy_c (a int PRIMARY KEY, b text)", b"1\tx\n2\ty\n1\tz\n"),
+    ("CREATE TEMP TABLE copy_c (a int NOT NULL, b text)", b"1\tx\n\\N\ty\n"),
+    ("CREATE TEMP TABLE copy_c (a int, b text DEFAULT 'dflt')", b"1\n2\n"),
+])
+def test_copy_from_stdin_keeps_constraints_and_defaults(gw: psycopg.Connection[Any], pg: psycopg.Connection[Any],
+                                                        ddl: str, data: bytes) -> None:
+    """A temp table's NOT NULL and PRIMARY KEY hold for COPY as for INSERT (class 23, nothing kept); columns the
+    COPY does not list get their defaults."""
+    def load(conn: psycopg.Connection[Any]) -> tuple[Any, ...]:
+        conn.execute("DROP TABLE IF EXISTS copy_c")
+        conn.execute(ddl)
+        cols = "(a)" if "DEFAULT" in ddl else ""
+        try:
+            with conn.cursor().copy(f"COPY copy_c {cols} FROM STDIN") as cp:
+                cp.write(data)
+            outcome: tuple[Any, ...] = ("ok",)
+        except psycopg.Error as e:
+            outcome = (e.sqlstate,)
+        return outcome, conn.execute("SELECT * FROM copy_c ORDER BY a").fetchall()
+    assert load(gw) == load(pg)
+
+
+def test_serial_temp_column_is_refused_clearly(gw: psycopg.Connection[Any]) -> None:
+    with pytest.raises(psycopg.errors.FeatureNotSupported, match="serial"):
+        gw.execute("CREATE TEMP TABLE with_serial (id serial, v text)")
+    assert gw.execute("SELECT 1").fetchone() == (1,)

@@ -1106,6 +1106,13 @@ def _pg_error(e: duckdb.Error, sql: str) -> PgError:
         return PgError(E.INVALID_PARAMETER_VALUE, "field position must not be zero")
     if isinstance(e, duckdb.ConstraintException):
         return _constraint_error(msg)
+    m = re.search(r"Type with name (\w+) does not exist", msg)
+    if m:  # a temp table's column type
+        name = m.group(1).lower()
+        if name in ("serial", "bigserial", "smallserial", "serial2", "serial4", "serial8"):
+            return PgError(E.FEATURE_NOT_SUPPORTED, f"type {name} is not supported in temporary tables by this gateway",
+                           hint="Declare the column integer or bigint and write its values.")
+        return PgError(E.UNDEFINED_OBJECT, f'type "{name}" does not exist', position=_find(sql, m.group(1)))
     if isinstance(e, duckdb.BinderException):
         return PgError(E.DATATYPE_MISMATCH, msg)
     return PgError(E.INTERNAL_ERROR, msg)
@@ -1150,6 +1157,8 @@ def _constraint_error(msg: str) -> PgError:
         if all(len(p) == 2 for p in pairs):
             detail = f"Key ({', '.join(p[0] for p in pairs)})=({', '.join(p[1] for p in pairs)}) already exists."
         return PgError(E.UNIQUE_VIOLATION, "duplicate key value violates unique constraint", detail=detail)
+    if re.search(r"PRIMARY KEY or UNIQUE constraint violation: duplicate key", msg):  # an appended batch (COPY)
+        return PgError(E.UNIQUE_VIOLATION, "duplicate key value violates unique constraint")
     m = re.search(r'CHECK constraint failed on table "?([^"\s]+)"?', msg)
     if m:
         return PgError(E.CHECK_VIOLATION, f'new row for relation "{m.group(1)}" violates check constraint')
