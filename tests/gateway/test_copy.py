@@ -559,3 +559,22 @@ def test_serial_temp_column_is_refused_clearly(gw: psycopg.Connection[Any]) -> N
     with pytest.raises(psycopg.errors.FeatureNotSupported, match="serial"):
         gw.execute("CREATE TEMP TABLE with_serial (id serial, v text)")
     assert gw.execute("SELECT 1").fetchone() == (1,)
+
+
+def test_copy_from_stdin_over_extended_protocol(gw: psycopg.Connection[Any], pg: psycopg.Connection[Any]) -> None:
+    """libpq's PQsendQueryParams sends Sync right after Execute; the server ignores it during COPY FROM, and libpq
+    sends another after CopyDone: the rows load and the session is ready again, as on PostgreSQL."""
+    def load(conn: psycopg.Connection[Any]) -> tuple[Any, ...]:
+        conn.execute("DROP TABLE IF EXISTS copy_ext")
+        conn.execute("CREATE TEMP TABLE copy_ext (a int, b text)")
+        pgc = conn.pgconn
+        pgc.send_query_params(b"COPY copy_ext FROM STDIN", None)
+        first = pgc.get_result()
+        assert first is not None and first.status == pq.ExecStatus.COPY_IN
+        pgc.put_copy_data(b"1\tx\n2\t\\N\n")
+        pgc.put_copy_end()
+        tags = []
+        while (res := pgc.get_result()) is not None:
+            tags.append((res.status, res.command_status))
+        return tags, conn.execute("SELECT * FROM copy_ext ORDER BY a").fetchall()
+    assert load(gw) == load(pg)
