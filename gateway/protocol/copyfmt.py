@@ -19,12 +19,13 @@ from typing import Literal
 import numpy as np
 
 from gateway.protocol import messages as m
-from gateway.protocol.codec import COPY_DONE, encode_backend
+from gateway.protocol.codec import COPY_DONE, BackendDecoder, encode_backend
 from gateway.protocol.rowenc import KernelLoader
 from virtual_schema import errors as E
 from virtual_schema.errors import PgError
 
-BINARY_SIGNATURE = b"PGCOPY\n\xff\r\n\x00" + b"\x00\x00\x00\x00" + b"\x00\x00\x00\x00"  # flags, extension length
+BINARY_MAGIC = b"PGCOPY\n\xff\r\n\x00"  # a binary COPY file's first 11 bytes
+BINARY_SIGNATURE = BINARY_MAGIC + bytes(8)  # then the flags and the header extension's length, both zero
 BINARY_TRAILER = b"\xff\xff"
 KERNEL_MIN_BYTES = 64 * 1024  # below this the Python path is as quick as calling the compiled one
 _I32 = struct.Struct("!i")
@@ -68,7 +69,7 @@ def copy_out_response(kind: str, ncols: int) -> bytes:
 
 
 def _copy_data(payload: bytes) -> bytes:
-    return b"d" + _I32.pack(len(payload) + 4) + payload
+    return encode_backend(m.CopyData(payload))
 
 
 class CopyWriter:
@@ -125,7 +126,9 @@ class CopyWriter:
                                      self.fmt.quote[0], self.fmt.escape[0], self._force, kern.TEXT_ESCAPES)
             view: memoryview = out[:size].data
             return view
-        return b"".join(_copy_data(self._encode(self._line(values))) for values in _datarow_values(datarows))
+        rows = BackendDecoder().feed(bytes(datarows))  # the DataRows just written: the project's own decoder
+        return b"".join(_copy_data(self._encode(self._line(row.values))) for row in rows
+                        if isinstance(row, m.DataRow))
 
     def _binary(self, datarows: bytes | memoryview, kern: ModuleType | None) -> bytes | memoryview:
         src = memoryview(datarows).cast("B")
@@ -152,7 +155,7 @@ class CopyWriter:
 
     # ---------------------------------------------------------------------------------------- the rules
 
-    def _line(self, values: list[bytes | None]) -> bytes:
+    def _line(self, values: Sequence[bytes | None]) -> bytes:
         null = self.fmt.null
         if self.fmt.kind == "text":
             cells = [null if v is None else self._text(v) for v in values]
@@ -189,26 +192,3 @@ class CopyWriter:
             seq = " ".join(f"0x{b:02x}" for b in text[e.start].encode("utf-8"))
             raise PgError(E.UNTRANSLATABLE_CHARACTER, f'character with byte sequence {seq} in encoding "UTF8" has '
                           f'no equivalent in encoding "{self.fmt.encoding_name}"') from None
-
-
-def _datarow_values(datarows: bytes | memoryview) -> list[list[bytes | None]]:
-    """The field values of each DataRow message (None for NULL)."""
-    src = memoryview(datarows).cast("B")
-    rows: list[list[bytes | None]] = []
-    pos = 0
-    while pos < len(src):
-        length = _I32.unpack_from(src, pos + 1)[0]
-        nf = struct.unpack_from("!h", src, pos + 5)[0]
-        q = pos + 7
-        values: list[bytes | None] = []
-        for _ in range(nf):
-            n = _I32.unpack_from(src, q)[0]
-            q += 4
-            if n < 0:
-                values.append(None)
-            else:
-                values.append(bytes(src[q : q + n]))
-                q += n
-        rows.append(values)
-        pos += 1 + length
-    return rows

@@ -17,6 +17,18 @@ for _c, _e in ((8, "b"), (12, "f"), (10, "n"), (13, "r"), (9, "t"), (11, "v")):
     TEXT_ESCAPES[_c] = ord(_e)
 
 
+@njit(cache=True, nogil=True, boundscheck=False, inline="always")
+def _u32(src: np.ndarray, p: int) -> int:
+    """The big-endian unsigned 32-bit word at src[p] (a message or field length; -1 reads as 0xFFFFFFFF)."""
+    return int((np.int64(src[p]) << 24) | (np.int64(src[p + 1]) << 16) | (np.int64(src[p + 2]) << 8) | src[p + 3])
+
+
+@njit(cache=True, nogil=True, boundscheck=False, inline="always")
+def _u16(src: np.ndarray, p: int) -> int:
+    """The big-endian unsigned 16-bit word at src[p]."""
+    return int((np.int64(src[p]) << 8) | src[p + 1])
+
+
 @njit(cache=True, nogil=True, boundscheck=False)
 def text_rows(src: np.ndarray, out: np.ndarray, csv: bool, delim: int, null: np.ndarray, quote: int, escape: int,
               force: np.ndarray, escapes: np.ndarray) -> tuple[int, int]:
@@ -28,8 +40,8 @@ def text_rows(src: np.ndarray, out: np.ndarray, csv: bool, delim: int, null: np.
     n = src.shape[0]
     nnull = null.shape[0]
     while p < n:
-        length = (np.int64(src[p + 1]) << 24) | (np.int64(src[p + 2]) << 16) | (np.int64(src[p + 3]) << 8) | src[p + 4]
-        nf = (np.int64(src[p + 5]) << 8) | src[p + 6]
+        length = _u32(src, p + 1)
+        nf = _u16(src, p + 5)
         q = p + 7
         start = o
         out[o] = 100  # 'd'
@@ -38,7 +50,7 @@ def text_rows(src: np.ndarray, out: np.ndarray, csv: bool, delim: int, null: np.
             if k:
                 out[o] = delim
                 o += 1
-            L = (np.int64(src[q]) << 24) | (np.int64(src[q + 1]) << 16) | (np.int64(src[q + 2]) << 8) | src[q + 3]
+            L = _u32(src, q)
             q += 4
             if L >= 0x80000000:  # -1: NULL
                 for i in range(nnull):
@@ -119,7 +131,7 @@ def binary_rows(src: np.ndarray, out: np.ndarray, o: int) -> tuple[int, int]:
     rows = 0
     while p < n:
         out[o + p] = 100  # 'd'
-        length = (np.int64(src[p + 1]) << 24) | (np.int64(src[p + 2]) << 16) | (np.int64(src[p + 3]) << 8) | src[p + 4]
+        length = _u32(src, p + 1)
         p += 1 + length
         rows += 1
     return o + n, rows
@@ -135,7 +147,7 @@ def binary_fields(src: np.ndarray, pos: int, ncols: int, offs: np.ndarray, lens:
     rows = 0
     cap = offs.shape[0]
     while rows < cap and n - pos >= 2:
-        nf = (np.int64(src[pos]) << 8) | src[pos + 1]
+        nf = _u16(src, pos)
         if nf == 0xFFFF:
             return pos + 2, rows, 1
         if nf != ncols:
@@ -146,7 +158,7 @@ def binary_fields(src: np.ndarray, pos: int, ncols: int, offs: np.ndarray, lens:
             if n - p < 4:
                 whole = False
                 break
-            size = (np.int64(src[p]) << 24) | (np.int64(src[p + 1]) << 16) | (np.int64(src[p + 2]) << 8) | src[p + 3]
+            size = _u32(src, p)
             p += 4
             if size >= 0x80000000:
                 offs[rows, k] = p
@@ -192,7 +204,7 @@ def numeric_fields(src: np.ndarray, offs: np.ndarray, lens: np.ndarray, unscaled
         if lens[i] < 0:
             continue
         p = offs[i]
-        dscale = (np.int64(src[p + 6]) << 8) | src[p + 7]
+        dscale = _u16(src, p + 6)
         if dscale > scale:
             scale = dscale
     if scale > 18:
@@ -202,18 +214,18 @@ def numeric_fields(src: np.ndarray, offs: np.ndarray, lens: np.ndarray, unscaled
             unscaled[i] = 0
             continue
         p = offs[i]
-        ndigits = (np.int64(src[p]) << 8) | src[p + 1]
-        weight = (np.int64(src[p + 2]) << 8) | src[p + 3]
+        ndigits = _u16(src, p)
+        weight = _u16(src, p + 2)
         if weight >= 0x8000:
             weight -= 0x10000
-        sign = (np.int64(src[p + 4]) << 8) | src[p + 5]
+        sign = _u16(src, p + 4)
         if sign != 0 and sign != 0x4000:  # NaN, +/-Infinity
             return -1
         if lens[i] != 8 + 2 * ndigits:
             return -1
         mant = np.int64(0)
         for d in range(ndigits):
-            digit = (np.int64(src[p + 8 + 2 * d]) << 8) | src[p + 9 + 2 * d]
+            digit = _u16(src, p + 8 + 2 * d)
             if mant > 922337203685477:  # mant * 10000 would overflow
                 return -1
             mant = mant * 10000 + digit

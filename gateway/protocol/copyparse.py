@@ -1,8 +1,9 @@
-"""COPY FROM STDIN data → Arrow columns of text, by PostgreSQL's rules for the text and CSV formats.
+"""COPY FROM STDIN data → Arrow record batches, by PostgreSQL's rules for the text, CSV and binary formats.
 
 The client's CopyData messages split the stream anywhere; CopyReader takes them as they come and hands out
-record batches of whole rows, every column a string (NULL where COPY says NULL). The catalog engine casts them
-to the table's declared types when it inserts them, as PostgreSQL's input functions would.
+record batches of whole rows: from text and CSV every column a string (NULL where COPY says NULL), which the
+catalog engine casts to the table's declared types when it inserts them, as PostgreSQL's input functions would;
+from binary data the values each column's receive rules decode.
 
 Text format: one row per line, the delimiter between columns, `\\N` (the NULL string, matched before escapes
 are read) for NULL, backslash escapes (\\b \\f \\n \\r \\t \\v, octal \\ooo, hex \\xhh, any other character
@@ -24,7 +25,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-from gateway.protocol.copyfmt import LOADER
+from gateway.protocol import pgvalue as pv
+from gateway.protocol.copyfmt import BINARY_MAGIC, LOADER
 from gateway.protocol.params import decode_binary
 from virtual_schema import errors as E
 from virtual_schema import pgtypes as t
@@ -32,7 +34,6 @@ from virtual_schema.errors import PgError
 
 BATCH_ROWS = 65536
 PARSE_BYTES = 1 << 20  # text data is parsed once this much has arrived (and at CopyDone)
-BINARY_SIGNATURE = b"PGCOPY\n\xff\r\n\x00"
 _ESCAPE = re.compile(rb"\\(x[0-9a-fA-F]{1,2}|[0-7]{1,3}|.)", re.DOTALL)
 _LETTERS = {b"b": b"\b", b"f": b"\f", b"n": b"\n", b"r": b"\r", b"t": b"\t", b"v": b"\v"}
 
@@ -163,11 +164,11 @@ class CopyReader:
             try:
                 fields: list[object] = (list(self._escaped_fields(line)) if b"\\" in line
                                         else [None if f == null else f.decode() for f in line.split(delim)])
-            except UnicodeDecodeError as e:
-                raise PgError("22021", f'invalid byte sequence for encoding "UTF8": 0x{line[e.start]:02x}',
+            except UnicodeDecodeError as e:  # e.object: the field's bytes, where e.start points
+                raise PgError("22021", f'invalid byte sequence for encoding "UTF8": 0x{e.object[e.start]:02x}',
                               context=f"COPY {self.table}, line {self.line}") from None
             if len(fields) != ncols:
-                self._width_error(len(fields), line)
+                raise self._width_error(len(fields), self.line, line.decode(errors="replace"))
             self._rows.append(fields)
             self._lines.append(self.line)
 
@@ -182,11 +183,12 @@ class CopyReader:
         raw_fields.append(line[start:])
         return [None if f == self.null else _ESCAPE.sub(_unescape, f).decode() for f in raw_fields]
 
-    def _width_error(self, got: int, line: bytes) -> None:
-        context = f'COPY {self.table}, line {self.line}: "{line.decode(errors="replace")[:100]}"'
+    def _width_error(self, got: int, number: int, line: str) -> PgError:
+        """PostgreSQL's error for a line with `got` fields where the COPY has another number of columns."""
+        context = f'COPY {self.table}, line {number}: "{line[:100]}"'
         if got > len(self.names):
-            raise PgError(E.BAD_COPY_FILE_FORMAT, "extra data after last expected column", context=context)
-        raise PgError(E.BAD_COPY_FILE_FORMAT, f'missing data for column "{self.names[got]}"', context=context)
+            return PgError(E.BAD_COPY_FILE_FORMAT, "extra data after last expected column", context=context)
+        return PgError(E.BAD_COPY_FILE_FORMAT, f'missing data for column "{self.names[got]}"', context=context)
 
     def _ready(self, final: bool, typed: bool = False) -> list[tuple[pa.RecordBatch, list[int]]]:
         """Whole batches of the rows read so far (all of them when `final`); text columns, or for binary data the
@@ -242,7 +244,7 @@ class CopyReader:
             return 0
         if len(buf) < 19:
             return None
-        if bytes(buf[:11]) != BINARY_SIGNATURE:
+        if bytes(buf[:11]) != BINARY_MAGIC:
             raise PgError(E.BAD_COPY_FILE_FORMAT, "COPY file signature not recognized")
         flags = int.from_bytes(buf[11:15], "big")
         if flags & (1 << 16):
@@ -381,15 +383,10 @@ class CopyReader:
             if width is None:
                 raise PgError(E.BAD_COPY_FILE_FORMAT, "unterminated CSV quoted field" if "quote" in text.lower()
                               else text, context=f"COPY {self.table}") from None
-            n, row = int(width.group(1)), width.group(2)
+            row = width.group(2)
             lines = data.decode(errors="replace").split("\n")
             number = next((i + 1 for i, ln in enumerate(lines) if ln.rstrip("\r") == row), 0)
-            context = f'COPY {self.table}, line {number}: "{row[:100]}"'
-            if n > len(self.names):
-                raise PgError(E.BAD_COPY_FILE_FORMAT, "extra data after last expected column",
-                              context=context) from None
-            raise PgError(E.BAD_COPY_FILE_FORMAT, f'missing data for column "{self.names[n]}"',
-                          context=context) from None
+            raise self._width_error(int(width.group(1)), number, row) from None
         out, first = [], 2 if self.skip_header else 1  # line numbers as if no value spanned lines
         for batch in table.to_batches(max_chunksize=BATCH_ROWS):
             out.append((batch, list(range(first, first + batch.num_rows))))
@@ -415,11 +412,11 @@ def _decode(data: bytes, oid: int) -> object:
 _BINARY_NUMPY: dict[int, np.dtype[Any]] = {t.INT2: np.dtype(">i2"), t.INT4: np.dtype(">i4"), t.INT8: np.dtype(">i8"),
                  t.FLOAT4: np.dtype(">f4"), t.FLOAT8: np.dtype(">f8"), t.DATE: np.dtype(">i4"),
                  t.TIMESTAMP: np.dtype(">i8"), t.TIMESTAMPTZ: np.dtype(">i8"), t.BOOL: np.dtype("u1")}
-_PG_EPOCH_DAYS, _PG_EPOCH_US = 10957, 946684800000000  # 2000-01-01, PostgreSQL's epoch, from 1970-01-01
 _BINARY_ARROW: dict[int, tuple[pa.DataType, int]] = {
     t.INT2: (pa.int16(), 0), t.INT4: (pa.int32(), 0), t.INT8: (pa.int64(), 0), t.FLOAT4: (pa.float32(), 0),
-    t.FLOAT8: (pa.float64(), 0), t.DATE: (pa.date32(), _PG_EPOCH_DAYS), t.TIMESTAMP: (pa.timestamp("us"), _PG_EPOCH_US),
-    t.TIMESTAMPTZ: (pa.timestamp("us", tz="UTC"), _PG_EPOCH_US)}
+    t.FLOAT8: (pa.float64(), 0), t.DATE: (pa.date32(), pv.UNIX_TO_PG_DAYS),
+    t.TIMESTAMP: (pa.timestamp("us"), pv.UNIX_TO_PG_US),
+    t.TIMESTAMPTZ: (pa.timestamp("us", tz="UTC"), pv.UNIX_TO_PG_US)}
 _BINARY_TEXT = {t.TEXT, t.VARCHAR, t.BPCHAR, t.NAME, t.JSON}
 
 _INPUT_NAMES = {t.INT2: "smallint", t.INT4: "integer", t.INT8: "bigint", t.FLOAT4: "real", t.FLOAT8: "double precision",
