@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from gateway.session.defelem import boolean_or_text, def_boolean, def_string
+from gateway.session.explain import location_position
 from virtual_schema import errors as E
 from virtual_schema.errors import PgError
 
@@ -78,11 +79,6 @@ def python_codec(pg_name: str) -> str | None:
     return _CODECS[pg_name]
 
 
-def _position(defel: dict[str, Any]) -> int | None:
-    loc = defel.get("location", -1)
-    return loc + 1 if isinstance(loc, int) and loc >= 0 else None
-
-
 def _header(defel: dict[str, Any], is_from: bool) -> bool | None:
     """defGetCopyHeaderChoice: a Boolean, or None for MATCH (COPY FROM only)."""
     value = boolean_or_text(defel)
@@ -95,7 +91,7 @@ def _header(defel: dict[str, Any], is_from: bool) -> bool | None:
     raise PgError(E.SYNTAX_ERROR, f'{defel["defname"]} requires a Boolean value or "match"')
 
 
-def _columns(defel: dict[str, Any]) -> tuple[str, ...] | None:
+def _columns(defel: dict[str, Any], at: int | None) -> tuple[str, ...] | None:
     """A column-name list argument; None for `*`."""
     arg = defel.get("arg")
     if isinstance(arg, dict) and "A_Star" in arg:
@@ -103,11 +99,12 @@ def _columns(defel: dict[str, Any]) -> tuple[str, ...] | None:
     if isinstance(arg, dict) and "List" in arg:
         return tuple(item["String"]["sval"] for item in arg["List"].get("items", []))
     raise PgError(E.INVALID_PARAMETER_VALUE, f'argument to option "{defel["defname"]}" must be a list of column names',
-                  position=_position(defel))
+                  position=at)
 
 
-def copy_options(node: dict[str, Any], is_from: bool) -> CopyOptions:
-    """The options of a CopyStmt, with PostgreSQL's defaults and checks."""
+def copy_options(node: dict[str, Any], is_from: bool, sql: str) -> CopyOptions:
+    """The options of a CopyStmt (parsed from `sql`, which error positions point into), with PostgreSQL's defaults
+    and checks."""
     seen: set[str] = set()
     fmt: Format = "text"
     texts: dict[str, str] = {}  # DELIMITER, NULL, QUOTE, ESCAPE as given
@@ -119,14 +116,15 @@ def copy_options(node: dict[str, Any], is_from: bool) -> CopyOptions:
     for item in node.get("options") or ():
         defel = item["DefElem"]
         name = defel["defname"]
+        at = location_position(sql, defel.get("location", -1))  # where the option is written
         if name in seen:
-            raise PgError(E.SYNTAX_ERROR, "conflicting or redundant options", position=_position(defel))
+            raise PgError(E.SYNTAX_ERROR, "conflicting or redundant options", position=at)
         seen.add(name)
         if name == "format":
             value = def_string(defel)
             if value not in ("text", "csv", "binary"):
                 raise PgError(E.INVALID_PARAMETER_VALUE, f'COPY format "{value}" not recognized',
-                              position=_position(defel))
+                              position=at)
             fmt = value  # type: ignore[assignment]
         elif name == "freeze":
             freeze = def_boolean(defel)
@@ -136,12 +134,12 @@ def copy_options(node: dict[str, Any], is_from: bool) -> CopyOptions:
             choice = _header(defel, is_from)
             header, match = bool(choice) or choice is None, choice is None
         elif name == "force_quote":
-            cols = _columns(defel)
+            cols = _columns(defel, at)
             force_all, force_quote = cols is None, cols or ()
         elif name == "force_not_null":
-            force_not_null = _columns(defel) or ()
+            force_not_null = _columns(defel, at) or ()
         elif name == "force_null":
-            force_null = _columns(defel) or ()
+            force_null = _columns(defel, at) or ()
         elif name == "encoding":
             value = def_string(defel)
             key = re.sub(r"[^a-z0-9]", "", value.lower())
@@ -152,9 +150,9 @@ def copy_options(node: dict[str, Any], is_from: bool) -> CopyOptions:
                 encoding = pg_name if codec is not None else None
             except KeyError:
                 raise PgError(E.INVALID_PARAMETER_VALUE, f'argument to option "{name}" must be a valid encoding name',
-                              position=_position(defel)) from None
+                              position=at) from None
         else:
-            raise PgError(E.SYNTAX_ERROR, f'option "{name}" not recognized', position=_position(defel))
+            raise PgError(E.SYNTAX_ERROR, f'option "{name}" not recognized', position=at)
     delimiter, null, quote, escape = (texts.get(k) for k in ("delimiter", "null", "quote", "escape"))
     if match:
         raise PgError(E.FEATURE_NOT_SUPPORTED, "HEADER MATCH is not supported by this gateway",

@@ -72,7 +72,7 @@ def char_offset(sql: str, location: int) -> int:
     return len(sql.encode()[:location].decode(errors="ignore"))
 
 
-def _position(sql: str, location: int) -> int | None:
+def location_position(sql: str, location: int) -> int | None:
     """PostgreSQL's 1-based character position of a parse-tree location."""
     return None if location < 0 else char_offset(sql, location) + 1
 
@@ -92,11 +92,11 @@ def explain_options(stmt: Statement) -> ExplainOptions:
             if value not in _FORMATS:
                 raise PgError(E.INVALID_PARAMETER_VALUE,
                               f'unrecognized value for EXPLAIN option "format": "{value}"',
-                              position=_position(stmt.sql, int(opt.get("location", -1))))
+                              position=location_position(stmt.sql, int(opt.get("location", -1))))
             fmt = value
         else:
             raise PgError(E.SYNTAX_ERROR, f'unrecognized EXPLAIN option "{name}"',
-                          position=_position(stmt.sql, int(opt.get("location", -1))))
+                          position=location_position(stmt.sql, int(opt.get("location", -1))))
     analyze = flags.get("analyze", False)
     if flags.get("wal") and not analyze:
         raise PgError(E.INVALID_PARAMETER_VALUE, "EXPLAIN option WAL requires ANALYZE")

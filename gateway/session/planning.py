@@ -187,7 +187,7 @@ class Planning(ConnectionCore):
         how they are written. A COPY statement takes no parameters and describes as NoData, as in PostgreSQL."""
         node = split(stmt.sql)[0].node  # locations relative to this statement's own text
         is_from = bool(node.get("is_from"))
-        options = copy_options(node, is_from)
+        options = copy_options(node, is_from, stmt.sql)
         if is_from:
             return self.prepare_copy_in(name, stmt, node, options)
         rel = node.get("relation")

@@ -58,7 +58,7 @@ def copy_out(conn: psycopg.Connection[Any], sql: str) -> tuple[Any, ...]:
                 blocks = [bytes(b) for b in cp]
             return ("ok", blocks, cur.rowcount)
     except psycopg.Error as e:
-        return ("error", e.sqlstate, e.diag.message_primary, e.diag.message_hint)
+        return ("error", e.sqlstate, e.diag.message_primary, e.diag.message_hint, e.diag.statement_position)
 
 
 VALUES = ("SELECT * FROM (VALUES (1, E'x\\ty\\nz\\\\w\\r', 1.50::numeric(10,2), TIMESTAMP '2020-01-01 10:00', true, "
@@ -102,6 +102,8 @@ SAME_ERRORS = [
     "COPY (SELECT 1) TO STDOUT (FORMAT binary, HEADER)",
     "COPY (SELECT 1) TO STDOUT (FORMAT csv, DELIMITER ',,')",
     "COPY (SELECT 1) TO STDOUT (FORMAT foo)",
+    "COPY (SELECT 'é€' AS a) TO STDOUT (FORMAT foo)",
+    "COPY (SELECT 'é€' AS a) TO STDOUT (FORMAT csv, FORMAT csv)",
     "COPY (SELECT 1) TO STDOUT (FORMAT 'CSV')",
     "COPY (SELECT 1) TO STDOUT (FORMAT csv, FORMAT csv)",
     "COPY (SELECT 1) TO STDOUT (HEADER, HEADER)",
