@@ -15,6 +15,7 @@ from pglast.parser import scan
 
 from gateway.protocol.copyfmt import CopyFormat
 from gateway.session.copy_options import CopyOptions, python_codec
+from gateway.session.temp_inline import quote_ident
 from virtual_schema import errors as E
 from virtual_schema.errors import PgError
 
@@ -52,19 +53,19 @@ def query_text(sql: str) -> tuple[str, int]:
     raise PgError(E.SYNTAX_ERROR, "COPY needs a parenthesised query")
 
 
-def quote_ident(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
+def qualified_name(schema: str | None, relation: str) -> str:
+    """The relation's name as SQL, quoted, with its schema when one was written."""
+    return quote_ident(relation) if schema is None else f"{quote_ident(schema)}.{quote_ident(relation)}"
 
 
 def relation_query(schema: str | None, relation: str, columns: Sequence[str] | None) -> str:
     """The SELECT a COPY of a relation stands for."""
     cols = ", ".join(quote_ident(c) for c in columns) if columns is not None else "*"
-    rel = quote_ident(relation) if schema is None else f"{quote_ident(schema)}.{quote_ident(relation)}"
-    return f"SELECT {cols} FROM {rel}"
+    return f"SELECT {cols} FROM {qualified_name(schema, relation)}"
 
 
 def copy_columns(relation: str, available: Sequence[str], listed: Sequence[str]) -> list[str]:
-    """A COPY's column list checked against the relation's columns, with PostgreSQL's errors."""
+    """A column list (COPY's, INSERT's) checked against the relation's columns, with PostgreSQL's errors."""
     seen: set[str] = set()
     for name in listed:
         if name not in available:

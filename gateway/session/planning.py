@@ -15,7 +15,7 @@ from gateway.router import Kind, Statement, is_catalog_relation, split
 from gateway.session import commands
 from gateway.session.constant import constant_query
 from gateway.session.copy_options import CopyOptions, copy_options
-from gateway.session.copy_plan import CopyInPlan, CopyPlan, copy_columns, relation_query, wire_format
+from gateway.session.copy_plan import CopyInPlan, CopyPlan, copy_columns, qualified_name, relation_query, wire_format
 from gateway.session.copy_plan import query_text as copy_query_text
 from gateway.session.core import ConnectionCore
 from gateway.session.explain import FORMAT_TYPE_OIDS, ExplainPlan, explain_options
@@ -221,15 +221,10 @@ class Planning(ConnectionCore):
         return Prepared(name, stmt, (), None, "copy", copy=plan)
 
     def prepare_copy_in(self, name: str, stmt: Statement, node: dict[str, Any], options: CopyOptions) -> Prepared:
-        """COPY t [(columns)] FROM STDIN writes only this session's temp tables (any other relation is read-only,
-        25006, as in PostgreSQL's read-only transaction)."""
-        rel = node["relation"]
-        schema, table = rel.get("schemaname"), rel["relname"]
-        if self.relation_kind(schema, table) != "temp":
-            if self.relation_kind(schema, table) == "semantic" or is_catalog_relation(schema, table):
-                raise PgError(E.READ_ONLY_SQL_TRANSACTION, "cannot execute COPY FROM in a read-only transaction",
-                              hint="Semantic models are read-only; only temporary tables can be written.")
-            raise PgError(E.UNDEFINED_TABLE, f'relation "{table}" does not exist')
+        """COPY t [(columns)] FROM STDIN writes only this session's temp tables (check_temp_writes: any other relation
+        is read-only, 25006, as in PostgreSQL's read-only transaction)."""
+        self.check_temp_writes(stmt)
+        table = node["relation"]["relname"]
         if options.force_not_null or options.force_null:
             raise PgError(E.FEATURE_NOT_SUPPORTED, "FORCE_NOT_NULL and FORCE_NULL are not supported by this gateway")
         if options.encoding is not None:
@@ -242,8 +237,7 @@ class Planning(ConnectionCore):
     def check_copy_relation(self, schema: str | None, relation: str) -> None:
         """A pg_catalog / information_schema view cannot be copied by name (42809, as PostgreSQL), only its
         SELECT; an unknown relation is 42P01."""
-        qualified = relation_query(schema, relation, None).removeprefix("SELECT * FROM ")
-        oid = self.catalog_session.to_reg(2205, qualified)
+        oid = self.catalog_session.to_reg(2205, qualified_name(schema, relation))
         if oid is None:
             raise PgError(E.UNDEFINED_TABLE, f'relation "{relation}" does not exist')
         _, table = self.catalog_session.run_query(f"SELECT relkind FROM pg_catalog.pg_class WHERE oid = {int(oid)}")
@@ -334,7 +328,8 @@ class Planning(ConnectionCore):
                 continue
             model = schema in (None, "public") and self.app.models.is_semantic_table(rel)
             if model or is_catalog_relation(schema, rel):
-                raise PgError(E.READ_ONLY_SQL_TRANSACTION, f"cannot execute {stmt.tag} in a read-only transaction",
+                command = "COPY FROM" if stmt.kind is Kind.COPY else stmt.tag  # PostgreSQL's name for the write
+                raise PgError(E.READ_ONLY_SQL_TRANSACTION, f"cannot execute {command} in a read-only transaction",
                               hint="Semantic models are read-only; only temporary tables can be written.")
             raise PgError(E.UNDEFINED_TABLE, f'relation "{rel}" does not exist')
         if self.route_query(stmt) == "semantic" and not semantic_ok:

@@ -121,7 +121,7 @@ def inline(sql: str, tables: Mapping[str, TempTable]) -> Inlined:
     spans: list[tuple[int, int, int, int]] = []
     last = length = 0
     for name, start, end, aliased in sorted(_references(sql, tables), key=lambda r: r[1]):
-        text = f"({derived[name]})" if aliased else f"({derived[name]}) AS {_ident(name)}"
+        text = f"({derived[name]})" if aliased else f"({derived[name]}) AS {quote_ident(name)}"
         out += [sql[last:start], text]
         length += start - last
         spans.append((length, length + len(text), start, end))
@@ -167,7 +167,8 @@ def _walk(node: Any, found: list[dict[str, Any]], ctes: set[str]) -> None:
             _walk(item, found, ctes)
 
 
-def _ident(name: str) -> str:
+def quote_ident(name: str) -> str:
+    """An identifier quoted always (so its case and characters survive any SQL it is written into)."""
     return '"' + name.replace('"', '""') + '"'
 
 
@@ -203,7 +204,7 @@ def _distinct(rows: pa.Table) -> bool:
 def _derived(table: TempTable, marker: str) -> str:
     """The SELECT that stands for the table: the marker row (or a NULL row filtered out, when empty), cast."""
     n = len(table.columns)
-    casts = ", ".join(f"CAST(v.c{i} AS {_read_as(t)}) AS {_ident(c)}" for i, (c, t) in enumerate(table.columns))
+    casts = ", ".join(f"CAST(v.c{i} AS {_read_as(t)}) AS {quote_ident(c)}" for i, (c, t) in enumerate(table.columns))
     names = ", ".join(f"c{i}" for i in range(n))
     if not table.rows.num_rows:
         nulls = ", ".join("NULL" for _ in range(n))

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pglast.parser import scan
 
 from gateway.router import Statement
+from gateway.session.copy_plan import copy_columns
 from gateway.session.explain import char_offset
 from virtual_schema import errors as E
 from virtual_schema.errors import PgError
@@ -54,16 +55,14 @@ def plan_load(load: Load, result: tuple[tuple[str, PgColumnType], ...],
         seen: set[str] = set()
         for n, _ in cols:
             if n in seen:
-                raise PgError("42701", f'column "{n}" specified more than once')
+                raise PgError(E.DUPLICATE_COLUMN, f'column "{n}" specified more than once')
             seen.add(n)
         return LoadPlan(load, cols)
     if existing is None:
         raise PgError(E.UNDEFINED_TABLE, f'relation "{load.target}" does not exist')
     by_name = dict(existing)
-    for n in load.columns:
-        if n not in by_name:
-            raise PgError(E.UNDEFINED_COLUMN, f'column "{n}" of relation "{load.target}" does not exist')
-    targets = tuple((n, by_name[n]) for n in load.columns) if load.columns else existing
+    listed = copy_columns(load.target, list(by_name), load.columns)  # the column-list check COPY makes too
+    targets = tuple((n, by_name[n]) for n in listed) if listed else existing
     if len(result) > len(targets):
         raise PgError(E.SYNTAX_ERROR, "INSERT has more expressions than target columns")
     return LoadPlan(load, targets[:len(result)])
