@@ -258,12 +258,7 @@ class Connection(ExtendedProtocol):
         """Handle messages as they arrive; replies are flushed once everything read so far is handled. A COPY FROM
         STDIN takes its own messages from the same inbox (next_message)."""
         inbox = self.inbox
-        while True:
-            if not inbox:
-                msgs = await self.read_messages()
-                if not msgs:
-                    return
-                inbox.extend(msgs)
+        while await self.fill_inbox():
             while inbox:
                 msg = inbox.popleft()
                 if isinstance(msg, m.Terminate):

@@ -110,14 +110,20 @@ class ConnectionCore:
         if self.out_size >= WRITE_FLUSH_BYTES:
             await self.flush()
 
-    async def next_message(self) -> m.FrontendMessage:
-        """The client's next message, for a statement that reads them itself (COPY FROM STDIN); ConnectionError
-        when the client is gone."""
+    async def fill_inbox(self) -> bool:
+        """Read more of the client's messages into the inbox when it is empty; False when the client is gone."""
         if not self.inbox:
             msgs = await self.read_messages()
             if not msgs:
-                raise ConnectionResetError("client closed the connection during COPY")
+                return False
             self.inbox.extend(msgs)
+        return True
+
+    async def next_message(self) -> m.FrontendMessage:
+        """The client's next message, for a statement that reads them itself (COPY FROM STDIN); ConnectionError
+        when the client is gone."""
+        if not await self.fill_inbox():
+            raise ConnectionResetError("client closed the connection during COPY")
         return self.inbox.popleft()
 
     async def read_messages(self) -> list[m.FrontendMessage]:

@@ -2018,11 +2018,8 @@ def _plain_insert_target(tree: exp.Insert) -> None:
 def _values_query(values: exp.Values) -> exp.Query:
     """A top-level `VALUES (…), (…) [ORDER BY …] [LIMIT …]` as the SELECT PostgreSQL answers it with: columns
     column1, column2, … of a derived table named *VALUES*."""
-    rows = values.expressions
-    width = len(rows[0].expressions) if rows and isinstance(rows[0], exp.Tuple) else 1
-    alias = exp.TableAlias(this=exp.to_identifier("*VALUES*"),
-                           columns=[exp.to_identifier(f"column{i + 1}") for i in range(width)])
-    query = exp.select("*").from_(exp.Values(expressions=rows, alias=alias))
+    alias = exp.TableAlias(this=exp.to_identifier("*VALUES*"))  # _values_column_names names the columns
+    query = exp.select("*").from_(exp.Values(expressions=values.expressions, alias=alias))
     for key in ("order", "limit", "offset"):
         if values.args.get(key) is not None:
             query.set(key, values.args[key])
